@@ -1,0 +1,129 @@
+"""Bilingual / model-to-model dictionaries: key pairs and how they meet two vocabularies."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .embeddings import Embeddings
+from .errors import FormatError
+
+Pair = tuple[str, str]
+
+
+def read_dictionary(path: str | os.PathLike, encoding: str = "utf-8") -> list[Pair]:
+    """Read ``source_key<TAB>target_key`` lines (a space also separates when there is no tab).
+
+    Blank lines and lines starting with ``#`` are ignored. A line with fewer or
+    more than two fields raises ``FormatError`` naming the file and line.
+    Duplicate pairs are kept once (a source key may have several targets).
+    """
+    pairs: list[Pair] = []
+    seen: set[Pair] = set()
+    try:
+        with open(path, encoding=encoding) as fh:
+            for lineno, line in enumerate(fh, 1):
+                line = line.rstrip("\r\n")
+                if not line.strip() or line.startswith("#"):
+                    continue
+                parts = line.split("\t") if "\t" in line else line.split()
+                parts = [p.strip() for p in parts]
+                if len(parts) != 2 or not parts[0] or not parts[1]:
+                    raise FormatError(
+                        f"expected 'source<TAB>target', got {len(parts)} field(s): {line[:80]!r}", path, lineno
+                    )
+                pair = (parts[0], parts[1])
+                if pair not in seen:
+                    seen.add(pair)
+                    pairs.append(pair)
+    except UnicodeDecodeError as e:
+        raise FormatError(f"not valid {encoding} text ({e.reason} at byte {e.start})", path) from None
+    except FileNotFoundError:
+        raise FormatError("no such file", path) from None
+    if not pairs:
+        raise FormatError("the dictionary holds no pairs", path)
+    return pairs
+
+
+def write_dictionary(pairs: Iterable[Pair], path: str | os.PathLike) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for s, t in pairs:
+            fh.write(f"{s}\t{t}\n")
+
+
+@dataclass
+class PairCoverage:
+    """How a list of pairs met two vocabularies. Nothing is dropped without being counted here."""
+
+    n_pairs: int = 0
+    n_used: int = 0
+    missing_source: int = 0
+    missing_target: int = 0
+    missing_both: int = 0
+    examples_missing: list[Pair] = field(default_factory=list)
+
+    @property
+    def n_missing(self) -> int:
+        return self.missing_source + self.missing_target + self.missing_both
+
+    def as_dict(self) -> dict:
+        return {
+            "n_pairs": self.n_pairs,
+            "n_used": self.n_used,
+            "missing_source_only": self.missing_source,
+            "missing_target_only": self.missing_target,
+            "missing_both": self.missing_both,
+            "examples_missing": [list(p) for p in self.examples_missing],
+        }
+
+    def summary(self) -> str:
+        s = f"{self.n_used}/{self.n_pairs} pairs usable"
+        if self.n_missing:
+            s += (
+                f"; {self.n_missing} skipped (source key missing: {self.missing_source}, "
+                f"target key missing: {self.missing_target}, both: {self.missing_both})"
+            )
+            if self.examples_missing:
+                s += f", e.g. {self.examples_missing[0]}"
+        return s
+
+
+def pair_rows(src: Embeddings, tgt: Embeddings, pairs: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray, PairCoverage]:
+    """Row indices ``(src_rows, tgt_rows)`` of the pairs whose keys both exist, and the coverage report."""
+    cov = PairCoverage(n_pairs=len(pairs))
+    si, ti = src.index, tgt.index
+    src_rows, tgt_rows = [], []
+    for s, t in pairs:
+        a, b = si.get(s), ti.get(t)
+        if a is not None and b is not None:
+            src_rows.append(a)
+            tgt_rows.append(b)
+            continue
+        if a is None and b is None:
+            cov.missing_both += 1
+        elif a is None:
+            cov.missing_source += 1
+        else:
+            cov.missing_target += 1
+        if len(cov.examples_missing) < 5:
+            cov.examples_missing.append((s, t))
+    cov.n_used = len(src_rows)
+    return np.asarray(src_rows, dtype=np.int64), np.asarray(tgt_rows, dtype=np.int64), cov
+
+
+def identity_pairs(src: Embeddings, tgt: Embeddings) -> list[Pair]:
+    """``(k, k)`` for every key both vocabularies share, in source order."""
+    return [(k, k) for k in src.keys if k in tgt.index]
+
+
+def group_by_source(pairs: Iterable[Pair]) -> dict[str, list[str]]:
+    """Source key -> its gold targets (order of first appearance kept)."""
+    out: dict[str, list[str]] = {}
+    for s, t in pairs:
+        golds = out.setdefault(s, [])
+        if t not in golds:
+            golds.append(t)
+    return out

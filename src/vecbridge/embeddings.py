@@ -1,0 +1,187 @@
+"""The one central data type: keys + a float32 matrix + a little metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import DimensionError, FormatError, KeyMissingError
+
+
+def _as_matrix(vectors: Any) -> np.ndarray:
+    arr = np.asarray(vectors)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise DimensionError(f"vectors must be a 2-D array (n, d); got shape {arr.shape}")
+    if arr.dtype != np.float32:
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def first_duplicate(keys: Sequence[str]) -> tuple[str, int, int] | None:
+    """Return ``(key, first_row, second_row)`` of the first repeated key, or None."""
+    seen: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        j = seen.setdefault(k, i)
+        if j != i:
+            return k, j, i
+    return None
+
+
+def first_nonfinite_row(vectors: np.ndarray) -> int | None:
+    """Row index of the first row holding NaN or Inf, or None."""
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if bad.any():
+        return int(np.argmax(bad))
+    return None
+
+
+@dataclass(eq=False)
+class Embeddings:
+    """Keyed vectors: ``keys[i]`` names row ``vectors[i]``.
+
+    Parameters
+    ----------
+    keys : sequence of str, length n
+        Unique keys (words, ids). Duplicates raise ``FormatError``.
+    vectors : array of shape (n, d)
+        Stored as C-contiguous float32. NaN/Inf rows raise ``FormatError``.
+    meta : dict
+        A little metadata: ``name`` (model name), ``normalization`` (list of
+        steps applied), ``source`` (where it was read from). Free-form otherwise.
+    """
+
+    keys: list[str]
+    vectors: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.keys = [str(k) for k in self.keys]
+        self.vectors = np.ascontiguousarray(_as_matrix(self.vectors))
+        if len(self.keys) != self.vectors.shape[0]:
+            raise DimensionError(
+                f"{len(self.keys)} keys for {self.vectors.shape[0]} vectors: each row needs exactly one key"
+            )
+        dup = first_duplicate(self.keys)
+        if dup is not None:
+            k, i, j = dup
+            raise FormatError(
+                f"duplicate key {k!r} at rows {i} and {j} (0-based); keys must be unique "
+                "(read with on_error='skip' to keep the first occurrence and count the rest)"
+            )
+        bad = first_nonfinite_row(self.vectors)
+        if bad is not None:
+            raise FormatError(f"row {bad} (key {self.keys[bad]!r}) holds NaN or Inf")
+        self.meta = dict(self.meta)
+        self.meta.setdefault("normalization", [])
+        self._index: dict[str, int] | None = None
+
+    # -- construction -----------------------------------------------------
+    @classmethod
+    def from_array(cls, vectors: Any, keys: Sequence[str] | None = None, **meta: Any) -> Embeddings:
+        """Wrap an array; keys default to row numbers ``"0", "1", ...``."""
+        arr = _as_matrix(vectors)
+        if keys is None:
+            keys = [str(i) for i in range(arr.shape[0])]
+        return cls(list(keys), arr, meta)
+
+    # -- basic properties -------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    @property
+    def name(self) -> str | None:
+        return self.meta.get("name")
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Mapping key -> row (built on first use)."""
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self.keys)}
+        return self._index
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.index
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        try:
+            return self.vectors[self.index[key]]
+        except KeyError:
+            raise KeyMissingError(f"key {key!r} is not among the {len(self)} keys of {self.describe()}") from None
+
+    def __repr__(self) -> str:
+        return f"Embeddings({self.describe()}, n={len(self)}, dim={self.dim})"
+
+    def describe(self) -> str:
+        return self.meta.get("name") or self.meta.get("source") or "embeddings"
+
+    # -- views ------------------------------------------------------------
+    def rows_of(self, keys: Iterable[str]) -> tuple[np.ndarray, list[str]]:
+        """Row indices of the keys present, and the keys that are missing (in order)."""
+        idx, missing = [], []
+        index = self.index
+        for k in keys:
+            i = index.get(k)
+            if i is None:
+                missing.append(k)
+            else:
+                idx.append(i)
+        return np.asarray(idx, dtype=np.int64), missing
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> Embeddings:
+        """A new Embeddings with the given rows (in the given order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return Embeddings([self.keys[i] for i in rows], self.vectors[rows], dict(self.meta))
+
+    def head(self, n: int) -> Embeddings:
+        """The first ``n`` rows (word files are frequency-sorted by convention)."""
+        return self.take(np.arange(min(n, len(self))))
+
+    def subset(self, keys: Iterable[str], strict: bool = True) -> Embeddings:
+        """Rows for ``keys``; with ``strict`` a missing key raises, else it is skipped."""
+        rows, missing = self.rows_of(keys)
+        if missing and strict:
+            raise KeyMissingError(
+                f"{len(missing)} keys not in {self.describe()}, first {missing[:5]!r}; "
+                "pass strict=False to skip them"
+            )
+        return self.take(rows)
+
+    def intersect(self, other: Embeddings) -> tuple[Embeddings, Embeddings]:
+        """Both sides restricted to their shared keys, in this side's order."""
+        shared = [k for k in self.keys if k in other.index]
+        return self.subset(shared), other.subset(shared)
+
+    def with_vectors(self, vectors: np.ndarray, **meta: Any) -> Embeddings:
+        """Same keys, new vectors (any dimension); ``meta`` entries override."""
+        m = dict(self.meta)
+        m.update(meta)
+        return Embeddings(list(self.keys), vectors, m)
+
+    def normalize(self, steps: str | Sequence[str]) -> Embeddings:
+        """Apply normalisation steps (e.g. ``"unit center unit"``); recorded in ``meta``."""
+        from .normalize import Normalizer
+
+        norm = Normalizer(steps).fit(self.vectors)
+        out = self.with_vectors(norm.transform(self.vectors))
+        out.meta["normalization"] = list(self.meta.get("normalization", [])) + norm.steps
+        return out
+
+    def copy(self) -> Embeddings:
+        return Embeddings(list(self.keys), self.vectors.copy(), dict(self.meta))
+
+    def equals(self, other: Embeddings, atol: float = 0.0) -> bool:
+        """Same keys in the same order and vectors equal within ``atol``."""
+        if self.keys != other.keys or self.vectors.shape != other.vectors.shape:
+            return False
+        if atol == 0.0:
+            return bool(np.array_equal(self.vectors, other.vectors))
+        return bool(np.allclose(self.vectors, other.vectors, atol=atol, rtol=0))

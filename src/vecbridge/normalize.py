@@ -1,0 +1,125 @@
+"""Vector normalisations, composable in any order.
+
+Steps:
+
+- ``unit``: scale each row to unit L2 length (rows of zeros stay zero);
+- ``center``: subtract the per-dimension mean seen at ``fit``;
+- ``standardize``: subtract the mean and divide by the per-dimension standard
+  deviation seen at ``fit`` (dimensions with zero spread are left unscaled).
+
+``"unit center unit"`` (Artetxe et al. 2018) is the common choice before
+mapping word vectors. A fitted :class:`Normalizer` stores its statistics, so
+``transform`` is a pure function of its input: one row gives the same result
+alone as inside a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import DimensionError, VecbridgeError
+
+STEPS = ("unit", "center", "standardize")
+_ALIASES = {"length": "unit", "l2": "unit", "centre": "center", "mean": "center", "std": "standardize"}
+
+
+def parse_steps(steps: str | Sequence[str] | None) -> list[str]:
+    """Turn ``"unit center unit"`` / ``"unit,center"`` / a list into a checked list of step names."""
+    if steps is None:
+        return []
+    if isinstance(steps, str):
+        steps = steps.replace(",", " ").split()
+    out = []
+    for s in steps:
+        name = _ALIASES.get(s.strip().lower(), s.strip().lower())
+        if name in ("", "none"):
+            continue
+        if name not in STEPS:
+            raise VecbridgeError(f"unknown normalisation step {s!r}; choose from {', '.join(STEPS)}")
+        out.append(name)
+    return out
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 length; zero rows stay zero. Returns float32."""
+    X = np.asarray(X, dtype=np.float32)
+    n = np.linalg.norm(X, axis=-1, keepdims=True)
+    return X / np.where(n > 0, n, 1.0).astype(np.float32)
+
+
+class Normalizer:
+    """A fitted sequence of normalisation steps.
+
+    Attributes after ``fit``: ``stats_`` is a list, one entry per step, of
+    ``None`` (unit) or ``(mean, scale)`` float32 arrays of shape (d,).
+    """
+
+    def __init__(self, steps: str | Sequence[str] | None = None):
+        self.steps = parse_steps(steps)
+        self.stats_: list[tuple[np.ndarray, np.ndarray] | None] | None = None
+        self.dim_: int | None = None
+
+    def fit(self, X: np.ndarray) -> Normalizer:
+        X = np.asarray(X, dtype=np.float32)
+        stats: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for step in self.steps:
+            if step == "unit":
+                stats.append(None)
+            else:
+                mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
+                if step == "standardize":
+                    sd = X.std(axis=0, dtype=np.float64).astype(np.float32)
+                    scale = np.where(sd > 0, sd, 1.0).astype(np.float32)
+                else:
+                    scale = np.ones_like(mean)
+                stats.append((mean, scale))
+            X = self._apply(step, stats[-1], X)
+        self.stats_ = stats
+        self.dim_ = int(X.shape[-1]) if X.ndim == 2 else None
+        return self
+
+    @staticmethod
+    def _apply(step: str, stat, X: np.ndarray) -> np.ndarray:
+        if step == "unit":
+            return unit_rows(X)
+        mean, scale = stat
+        return ((X - mean) / scale).astype(np.float32)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if self.stats_ is None:
+            if not self.steps:
+                return np.asarray(X, dtype=np.float32)
+            raise VecbridgeError("Normalizer.transform called before fit")
+        X = np.asarray(X, dtype=np.float32)
+        if self.dim_ is not None and X.shape[-1] != self.dim_:
+            raise DimensionError(f"normaliser was fitted on {self.dim_}-d vectors, got {X.shape[-1]}-d")
+        for step, stat in zip(self.steps, self.stats_):
+            X = self._apply(step, stat, X)
+        return X
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    # -- persistence as plain arrays (used by translators' save/load) -----
+    def state_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        out = {}
+        for i, stat in enumerate(self.stats_ or []):
+            if stat is not None:
+                out[f"{prefix}.{i}.mean"] = stat[0]
+                out[f"{prefix}.{i}.scale"] = stat[1]
+        return out
+
+    @classmethod
+    def from_state(cls, steps: Sequence[str], arrays: dict[str, np.ndarray], prefix: str, dim: int | None) -> Normalizer:
+        norm = cls(steps)
+        stats = []
+        for i, step in enumerate(norm.steps):
+            if step == "unit":
+                stats.append(None)
+            else:
+                stats.append((arrays[f"{prefix}.{i}.mean"], arrays[f"{prefix}.{i}.scale"]))
+        norm.stats_ = stats
+        norm.dim_ = dim
+        return norm

@@ -1,0 +1,153 @@
+"""Closed-form linear maps: least squares / ridge and orthogonal Procrustes.
+
+Solvers are pure functions over numpy arrays; the classes are thin wrappers.
+All solves run in float64 on d x d matrices; data stay float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import VecbridgeError
+from .base import Translator
+
+
+def lstsq_map(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0, bias: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares (ridge) map ``W, b`` minimising ``||X W + b - Y||^2 + ridge ||W||^2``.
+
+    X: (n, dx), Y: (n, dy) -> W: (dx, dy) float32, b: (dy,) float32 (zeros without ``bias``).
+    This is the translation matrix of Mikolov et al. (2013).
+    """
+    X64 = np.asarray(X, dtype=np.float64)
+    Y64 = np.asarray(Y, dtype=np.float64)
+    if bias:
+        mx, my = X64.mean(axis=0), Y64.mean(axis=0)
+        X64, Y64 = X64 - mx, Y64 - my
+    return lstsq_from_moments(X64.T @ X64, X64.T @ Y64, ridge=ridge, mean_x=mx if bias else None, mean_y=my if bias else None)
+
+
+def lstsq_from_moments(
+    XtX: np.ndarray,
+    XtY: np.ndarray,
+    ridge: float = 0.0,
+    mean_x: np.ndarray | None = None,
+    mean_y: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares map from sufficient statistics (centred when means are given).
+
+    ``XtX`` (dx, dx) and ``XtY`` (dx, dy) must already be centred when ``mean_x``/``mean_y``
+    are passed. Rank-deficient systems use the pseudo-inverse (minimum-norm solution).
+    """
+    dx = XtX.shape[0]
+    A = XtX + ridge * np.eye(dx)
+    try:
+        W = np.linalg.solve(A, XtY)
+        if not np.isfinite(W).all():
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        W = np.linalg.pinv(A) @ XtY
+    if mean_x is not None and mean_y is not None:
+        b = mean_y - mean_x @ W
+    else:
+        b = np.zeros(XtY.shape[1])
+    return W.astype(np.float32), b.astype(np.float32)
+
+
+def procrustes_map(X: np.ndarray, Y: np.ndarray, scale: bool = False) -> tuple[np.ndarray, float]:
+    """Orthogonal Procrustes: ``W`` with orthonormal columns (or rows) minimising ``||s X W - Y||``.
+
+    X: (n, dx), Y: (n, dy). For dx == dy, W is orthogonal; otherwise W (dx, dy)
+    is semi-orthogonal (``W.T W = I`` when dx >= dy, ``W W.T = I`` when dx < dy),
+    from the thin SVD of ``X.T Y``. With ``scale`` the global factor
+    ``s = trace(S) / ||X||_F^2`` is returned, else 1.0.
+    """
+    M = np.asarray(X, dtype=np.float64).T @ np.asarray(Y, dtype=np.float64)
+    return procrustes_from_cross(M, scale_denominator=float(np.square(X, dtype=np.float64).sum()) if scale else None)
+
+
+def procrustes_from_cross(M: np.ndarray, scale_denominator: float | None = None) -> tuple[np.ndarray, float]:
+    """Procrustes from the cross-covariance ``M = X.T Y`` (dx, dy)."""
+    U, S, Vt = np.linalg.svd(M, full_matrices=False)
+    W = U @ Vt
+    s = 1.0
+    if scale_denominator is not None:
+        if scale_denominator <= 0:
+            raise VecbridgeError("cannot estimate a scale from all-zero source vectors")
+        s = float(S.sum() / scale_denominator)
+    return W.astype(np.float32), s
+
+
+class LeastSquares(Translator):
+    """Linear translation matrix by least squares / ridge (Mikolov et al. 2013).
+
+    Parameters
+    ----------
+    ridge : float, default 0
+        L2 penalty on W (0 = ordinary least squares).
+    bias : bool, default False
+        Fit an intercept (``X W + b``).
+    normalize : str, optional
+        Normalisation steps applied to both sides before fitting and stored in
+        the map (e.g. ``"unit center unit"``).
+    """
+
+    method = "lstsq"
+
+    def __init__(self, ridge: float = 0.0, bias: bool = False, normalize: str | None = None):
+        self.ridge = ridge
+        self.bias = bias
+        self.normalize = normalize
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        if self.ridge < 0:
+            raise VecbridgeError(f"ridge must be >= 0, got {self.ridge}")
+        self.W_, self.b_ = lstsq_map(X, Y, ridge=float(self.ridge), bias=bool(self.bias))
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.W_ + self.b_
+
+
+class Procrustes(Translator):
+    """Orthogonal (semi-orthogonal if dimensions differ) map (Xing et al. 2015; Artetxe et al. 2016).
+
+    Parameters
+    ----------
+    scale : bool, default False
+        Also fit a global scale factor ``scale_``.
+    normalize : str, optional
+        Normalisation steps applied to both sides (``"unit center unit"`` is
+        the usual choice for word vectors).
+    """
+
+    method = "procrustes"
+
+    def __init__(self, scale: bool = False, normalize: str | None = None):
+        self.scale = scale
+        self.normalize = normalize
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        self.W_, s = procrustes_map(X, Y, scale=bool(self.scale))
+        self.scale_ = float(s)
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        out = X @ self.W_
+        if self.scale_ != 1.0:
+            out *= np.float32(self.scale_)
+        return out
+
+
+class Identity(Translator):
+    """The identity map (a baseline: no translation at all). Needs equal dimensions."""
+
+    method = "identity"
+    supervised = False
+
+    def __init__(self, normalize: str | None = None):
+        self.normalize = normalize
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        if X.shape[1] != Y.shape[1]:
+            raise VecbridgeError(f"the identity map needs equal dimensions, got {X.shape[1]} and {Y.shape[1]}")
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return X

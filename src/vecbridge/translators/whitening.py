@@ -1,0 +1,166 @@
+"""The multi-step framework of Artetxe, Labaka and Agirre (AAAI 2018).
+
+Steps, each optional: whitening of both sides, an orthogonal mapping of both
+into a shared space, re-weighting by the singular values, de-whitening, and
+dimensionality reduction. Earlier methods are settings of these options:
+
+============  ========  =================  =====================  ====
+preset        whiten    re-weight (s, t)   de-whiten (src, trg)   note
+============  ========  =================  =====================  ====
+orthogonal    no        0, 0               none, none             Procrustes (Xing 2015, Artetxe 2016)
+cca           yes       0, 0               none, none             CCA (Faruqui & Dyer 2014)
+recommended   yes       0.5, 0.5           src, trg               Artetxe et al. 2018's best
+============  ========  =================  =====================  ====
+
+Both sides end in a shared space. ``output="shared"`` keeps them there
+(``transform`` maps source vectors and ``transform_target`` maps target
+vectors into it, as the reference implementation does for retrieval);
+``output="target"`` (default) maps source vectors on into the target space
+through the pseudo-inverse of the target side's transformation, so the
+output can be compared with existing target vectors as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import VecbridgeError
+from .base import Translator
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "orthogonal": dict(whiten=False, src_reweight=0.0, trg_reweight=0.0, src_dewhiten=None, trg_dewhiten=None),
+    "cca": dict(whiten=True, src_reweight=0.0, trg_reweight=0.0, src_dewhiten=None, trg_dewhiten=None),
+    "recommended": dict(whiten=True, src_reweight=0.5, trg_reweight=0.5, src_dewhiten="src", trg_dewhiten="trg"),
+}
+
+
+def whitening_matrix(X: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """``(X^T X)^(-1/2)`` from the SVD of X (d, d), float64.
+
+    Singular values below ``eps`` times the largest are clipped, so a
+    rank-deficient X gives a finite matrix instead of an error.
+    """
+    _, s, Vt = np.linalg.svd(np.asarray(X, dtype=np.float64), full_matrices=False)
+    if Vt.shape[0] < Vt.shape[1]:
+        raise VecbridgeError(
+            f"whitening needs at least as many pairs as dimensions ({Vt.shape[1]}), got {Vt.shape[0]}"
+        )
+    s = np.maximum(s, eps * s.max())
+    return (Vt.T / s) @ Vt
+
+
+def multistep_maps(
+    X: np.ndarray,
+    Y: np.ndarray,
+    whiten: bool,
+    src_reweight: float,
+    trg_reweight: float,
+    src_dewhiten: str | None,
+    trg_dewhiten: str | None,
+    dim_reduction: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two linear maps ``(Tx, Tz)`` into the shared space: (dx, k), (dy, k), float64."""
+    X64 = np.asarray(X, dtype=np.float64)
+    Y64 = np.asarray(Y, dtype=np.float64)
+    dx, dy = X64.shape[1], Y64.shape[1]
+    Wx1, Wz1 = (whitening_matrix(X64), whitening_matrix(Y64)) if whiten else (np.eye(dx), np.eye(dy))
+    # orthogonal mapping of both sides into a common space: thin SVD of the whitened cross-covariance
+    U, s, Vt = np.linalg.svd((X64 @ Wx1).T @ (Y64 @ Wz1), full_matrices=False)
+    Wx2, Wz2 = U, Vt.T  # (dx, r), (dy, r)
+    Tx = Wx1 @ Wx2 * s**src_reweight
+    Tz = Wz1 @ Wz2 * s**trg_reweight
+
+    def dewhiten(which: str | None) -> np.ndarray:
+        r = len(s)
+        if which is None:
+            return np.eye(r)
+        if not whiten:
+            raise VecbridgeError("de-whitening needs whiten=True")
+        if which == "src":
+            return Wx2.T @ np.linalg.inv(Wx1) @ Wx2
+        if which == "trg":
+            return Wz2.T @ np.linalg.inv(Wz1) @ Wz2
+        raise VecbridgeError(f"de-whitening must be 'src', 'trg' or None, got {which!r}")
+
+    Tx = Tx @ dewhiten(src_dewhiten)
+    Tz = Tz @ dewhiten(trg_dewhiten)
+    if dim_reduction:
+        if not 0 < dim_reduction <= len(s):
+            raise VecbridgeError(f"dim_reduction must be in 1..{len(s)}, got {dim_reduction}")
+        Tx, Tz = Tx[:, :dim_reduction], Tz[:, :dim_reduction]
+    return Tx, Tz
+
+
+class MultiStep(Translator):
+    """Artetxe et al. (2018) whitening / orthogonal / re-weighting / de-whitening / reduction.
+
+    Parameters
+    ----------
+    whiten : bool
+    src_reweight, trg_reweight : float
+        Exponent of the singular values applied to each side (0 = none, 0.5 = the paper's choice).
+    src_dewhiten, trg_dewhiten : {"src", "trg", None}
+    dim_reduction : int or None
+        Keep the first k shared dimensions.
+    output : {"target", "shared"}
+        Where ``transform`` puts source vectors (see the module docstring).
+    normalize : str, optional
+        Normalisation steps applied to both sides first (the paper uses ``"unit center unit"``).
+
+    Use :meth:`preset` for the named settings: ``MultiStep.preset("cca")``.
+    """
+
+    method = "multistep"
+
+    def __init__(
+        self,
+        whiten: bool = True,
+        src_reweight: float = 0.5,
+        trg_reweight: float = 0.5,
+        src_dewhiten: str | None = "src",
+        trg_dewhiten: str | None = "trg",
+        dim_reduction: int | None = None,
+        output: str = "target",
+        normalize: str | None = None,
+    ):
+        self.whiten = whiten
+        self.src_reweight = src_reweight
+        self.trg_reweight = trg_reweight
+        self.src_dewhiten = src_dewhiten
+        self.trg_dewhiten = trg_dewhiten
+        self.dim_reduction = dim_reduction
+        self.output = output
+        self.normalize = normalize
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> MultiStep:
+        """A MultiStep with the options of a named method (``orthogonal``, ``cca``, ``recommended``)."""
+        if name not in PRESETS:
+            raise VecbridgeError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        if self.output not in ("target", "shared"):
+            raise VecbridgeError(f"output must be 'target' or 'shared', got {self.output!r}")
+        Tx, Tz = multistep_maps(
+            X, Y, bool(self.whiten), float(self.src_reweight), float(self.trg_reweight),
+            self.src_dewhiten, self.trg_dewhiten, self.dim_reduction,
+        )
+        self.Tx_ = Tx.astype(np.float32)
+        self.Tz_ = Tz.astype(np.float32)
+        self._after_load()
+
+    def _after_load(self) -> None:
+        if self.output == "target":
+            # source -> shared -> target via the pseudo-inverse of the target side's map
+            self._W = (self.Tx_.astype(np.float64) @ np.linalg.pinv(self.Tz_.astype(np.float64))).astype(np.float32)
+        else:
+            self._W = self.Tx_
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return X @ self._W
+
+    def _transform_target(self, Y: np.ndarray) -> np.ndarray:
+        return Y @ self.Tz_ if self.output == "shared" else Y
