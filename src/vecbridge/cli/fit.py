@@ -1,0 +1,72 @@
+"""``vecbridge fit``: learn a map from SRC's space into TGT's space and save it."""
+
+from __future__ import annotations
+
+import inspect
+import time
+
+from ..dictionary import read_dictionary
+from ..errors import VecbridgeError
+from ..translators import make_translator
+from .options import add_command, add_read_options, info, parse_params, read_input
+
+EXAMPLE = """  vecbridge fit glove.txt w2v.bin --dictionary train.tsv --method procrustes \\
+      --normalize "unit center unit" -o glove2w2v
+  vecbridge fit a.npy b.npy --paired --method lstsq --param ridge=0.1 -o a2b"""
+
+
+def add_parser(sub) -> None:
+    p = add_command(sub, "fit", "Fit a translation map from SRC's space into TGT's space.", EXAMPLE, run)
+    p.add_argument("src", metavar="SRC", help="source vectors (any supported format)")
+    p.add_argument("tgt", metavar="TGT", help="target vectors (any supported format)")
+    p.add_argument("-o", "--output", required=True, metavar="MAP_DIR", help="folder to write the map to")
+    p.add_argument("--method", default="procrustes", help="lstsq, procrustes, multistep, cca, recommended, ...")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--dictionary", metavar="PAIRS.tsv", help="source_key<TAB>target_key training pairs")
+    how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")
+    how.add_argument("--shared-keys", action="store_true", help="pair the keys both files share (same vocabulary)")
+    p.add_argument("--normalize", default=None, help='normalisation steps for both sides, e.g. "unit center unit"')
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a method hyper-parameter (repeatable)")
+    p.add_argument("--seed", type=int, default=None, help="random seed, for methods that use one")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing map in MAP_DIR")
+    add_read_options(p, "src", "tgt")
+
+
+def build_translator(args):
+    params = parse_params(args.param)
+    if args.normalize is not None:
+        params["normalize"] = args.normalize
+    translator = make_translator(args.method, **params)
+    if args.seed is not None:
+        if "seed" not in inspect.signature(type(translator).__init__).parameters:
+            info(args, f"note: method {args.method!r} is deterministic; --seed {args.seed} has no effect")
+        else:
+            translator.set_params(seed=args.seed)
+    return translator
+
+
+def run(args) -> int:
+    src = read_input(args.src, args.src_format, args)
+    tgt = read_input(args.tgt, args.tgt_format, args)
+    translator = build_translator(args)
+    t0 = time.perf_counter()
+    if args.paired:
+        if len(src) != len(tgt):
+            raise VecbridgeError(f"--paired needs as many rows in SRC ({len(src)}) as in TGT ({len(tgt)})")
+        translator.fit(src.vectors, tgt.vectors)
+        translator.fit_info_["source"] = {"name": src.name, "normalization": src.meta.get("normalization", [])}
+        translator.fit_info_["target"] = {"name": tgt.name, "normalization": tgt.meta.get("normalization", [])}
+    else:
+        pairs = read_dictionary(args.dictionary) if args.dictionary else None
+        translator.fit(src, tgt, pairs=pairs)
+        if hasattr(translator, "coverage_"):
+            info(args, f"pairs: {translator.coverage_.summary()}")
+    translator.fit_info_["fit_seconds"] = round(time.perf_counter() - t0, 3)
+    translator.fit_info_["files"] = {"source": args.src, "target": args.tgt, "dictionary": args.dictionary}
+    path = translator.save(args.output, overwrite=args.overwrite)
+    info(
+        args,
+        f"fitted {translator.method} {src.dim}-d -> {tgt.dim}-d on {translator.fit_info_['n_pairs']} pairs "
+        f"in {translator.fit_info_['fit_seconds']:.2f}s; saved to {path}",
+    )
+    return 0
