@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("src", metavar="SRC", help="source vectors (any supported format)")
     p.add_argument("tgt", metavar="TGT", help="target vectors (any supported format)")
     p.add_argument("-o", "--output", required=True, metavar="MAP_DIR", help="folder to write the map to")
-    p.add_argument("--method", default="procrustes", help="lstsq, procrustes, multistep, cca, recommended, ...")
+    p.add_argument("--method", default="procrustes", help="lstsq, procrustes (default), multistep, cca, recommended, ...")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--dictionary", metavar="PAIRS.tsv", help="source_key<TAB>target_key training pairs")
     how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")

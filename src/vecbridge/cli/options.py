@@ -10,8 +10,8 @@ from typing import Any
 from ..errors import VecbridgeError
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the example blocks as written and shows defaults."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the example blocks as written."""
 
 
 def add_command(sub, name: str, help: str, example: str, func) -> argparse.ArgumentParser:
