@@ -1,0 +1,61 @@
+"""Shared by the benchmark scripts: machine description, markdown tables, writing results into docs/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def machine() -> str:
+    """One line naming the machine, cores, memory and Python, for every table we publish."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            kb = int(fh.readline().split()[1])
+            mem = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{mem}, Python {sys.version.split()[0]}, no GPU"
+
+
+def today() -> str:
+    return dt.date.today().isoformat()
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    def fmt(v: object) -> str:
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_doc(name: str, title: str, body: str, command: str) -> Path:
+    """Write ``docs/<name>.md`` with a header naming the command, machine and date."""
+    DOCS.mkdir(exist_ok=True)
+    path = DOCS / f"{name}.md"
+    text = (
+        f"# {title}\n\n"
+        f"Measured on {today()} on {machine()}.\n"
+        f"Produced by `{command}`; re-run it to refresh this page.\n\n{body.rstrip()}\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
