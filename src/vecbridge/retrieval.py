@@ -61,9 +61,9 @@ ISF_TEMPERATURE = 30.0
 CSLS_K = 10
 
 # bytes of working memory per element of a (query block x target block) tile:
-# the float32 scores (4), argpartition's int64 indices (8), and room for one
-# float32 temporary (np.partition's copy, a comparison mask, ...).
-_BYTES_PER_ELEMENT = 16
+# the float32 scores (4) and, at worst, int64 indices of a full-row argpartition
+# (8; only for short rows, see _candidates) or a float32 copy and a boolean mask.
+_BYTES_PER_ELEMENT = 12
 # show a progress bar by default when a pass compares at least this many pairs
 _PROGRESS_MIN_PAIRS = 5e8
 
@@ -194,20 +194,57 @@ def _mask_self(S: np.ndarray, a0: int, a1: int, b0: int, b1: int) -> None:
         S[i - a0, i - b0] = -np.inf
 
 
+def _candidates(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A few columns of each row that surely hold its k largest values: ``(values, columns)``.
+
+    Full-row selection (``np.argpartition`` over 200k columns) costs more than
+    the matrix product that made the row, so the row is first cut into ``m``
+    strided groups of ``c`` columns (group j = columns ``j, j + m, j + 2m, ...``).
+    The k groups with the largest maxima hold every one of the row's k largest
+    values: any other group's maximum is at most the k-th largest group
+    maximum, which is at most the row's k-th largest value (the k chosen
+    groups each hold a value at least that large). Only those ``k * c``
+    candidates (plus the < c columns left over) are searched further.
+
+    Returns ``(S, None)`` (every column a candidate) when the row is too short
+    for this to pay.
+    """
+    rows, n = S.shape
+    c = int(2 ** round(np.log2(max(1.0, np.sqrt(n / max(k, 1))))))
+    c = min(max(c, 8), 256)
+    m = n // c
+    if k >= n or m < 4 * k:
+        return S, None
+    V = S[:, : m * c].reshape(rows, c, m)  # a view: V[r, i, j] = S[r, i * m + j]
+    groups = np.argpartition(V.max(axis=1), m - k, axis=1)[:, m - k :]  # (rows, k)
+    r = np.arange(rows)[:, None, None]
+    i = np.arange(c)[None, :, None]
+    vals = V[r, i, groups[:, None, :]].reshape(rows, c * k)
+    cols = (i * m + groups[:, None, :]).reshape(rows, c * k)
+    if m * c < n:
+        vals = np.concatenate([vals, S[:, m * c :]], axis=1)
+        cols = np.concatenate([cols, np.broadcast_to(np.arange(m * c, n), (rows, n - m * c))], axis=1)
+    return vals, cols
+
+
 def _top_values(S: np.ndarray, k: int) -> np.ndarray:
-    """The k largest values of each row (unordered), shape (rows, k)."""
-    n = S.shape[1]
+    """The k largest values of each row (unordered), shape (rows, min(k, n)); may be ``S`` itself."""
+    vals, _ = _candidates(S, k)
+    n = vals.shape[1]
     if k >= n:
-        return S
-    return np.partition(S, n - k, axis=1)[:, n - k :]
+        return vals
+    return np.partition(vals, n - k, axis=1)[:, n - k :]
 
 
 def _top_indices(S: np.ndarray, k: int) -> np.ndarray:
     """Columns of the k largest values of each row (unordered), shape (rows, min(k, n))."""
-    n = S.shape[1]
+    vals, cols = _candidates(S, k)
+    n = vals.shape[1]
     if k >= n:
-        return np.broadcast_to(np.arange(n, dtype=np.int64), S.shape)
-    return np.argpartition(S, n - k, axis=1)[:, n - k :]
+        j = np.broadcast_to(np.arange(n, dtype=np.int64), vals.shape)
+    else:
+        j = np.argpartition(vals, n - k, axis=1)[:, n - k :]
+    return j if cols is None else np.take_along_axis(cols, j, axis=1)
 
 
 def _sorted_desc(idx: np.ndarray, val: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -386,7 +423,7 @@ def nearest_neighbors(
         only test words, pass the full mapped vocabulary here.
     block_size, target_block_size : query rows / target rows per tile; chosen
         from ``memory_budget_mb`` when None (the tile's working memory is about
-        16 bytes per query-target pair). Results do not depend on them.
+        12 bytes per query-target pair). Results do not depend on them.
     memory_budget_mb : working memory per tile, beyond the inputs and their
         unit-length copies (none is made for inputs that are already unit length).
     progress : True / False to force / silence progress bars; None shows them
