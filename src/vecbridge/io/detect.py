@@ -1,0 +1,160 @@
+"""Format names and detection from a file's content."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+from ..errors import FormatError
+from .files import GZIP_MAGIC
+
+#: every name ``format=`` accepts ("fasttext" is an alias of "word2vec": .vec files are word2vec text)
+FORMATS = ("word2vec", "glove", "fasttext", "word2vec-binary", "npy", "npz", "parquet")
+CANONICAL = ("word2vec", "glove", "word2vec-binary", "npy", "npz", "parquet")
+ALIASES = {"fasttext": "word2vec", "word2vec-text": "word2vec", "word2vec_binary": "word2vec-binary"}
+TEXT_FORMATS = ("word2vec", "glove")
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+PARQUET_MAGIC = b"PAR1"
+FASTTEXT_BIN_MAGIC = (793712314).to_bytes(4, "little")
+BOM = b"\xef\xbb\xbf"
+
+SAMPLE_BYTES = 1 << 16
+
+_EXTENSIONS = {
+    ".vec": "word2vec",
+    ".w2v": "word2vec",
+    ".txt": "word2vec",
+    ".bin": "word2vec-binary",
+    ".npy": "npy",
+    ".npz": "npz",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_CONTROL = bytes(range(0, 9)) + bytes(range(14, 32)) + b"\x7f"
+
+
+def canonical_format(name: str) -> str:
+    """The canonical name for ``name`` (case-insensitive, aliases resolved)."""
+    key = str(name).strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in CANONICAL:
+        raise FormatError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
+    return key
+
+
+def format_from_extension(path: str | os.PathLike) -> str | None:
+    """The format a file name suggests (``.txt`` -> word2vec text), or None."""
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return _EXTENSIONS.get(Path(name).suffix)
+
+
+def _is_int(tok: bytes) -> bool:
+    return tok.isdigit()
+
+
+def _is_number(tok: bytes) -> bool:
+    try:
+        float(tok)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_sample(path: str | os.PathLike) -> tuple[bytes, bool, bool]:
+    """First bytes of the (decompressed) content, whether gzip, whether the sample is the whole content."""
+    with open(path, "rb") as f:
+        head = f.read(SAMPLE_BYTES + 1)
+    if head[:2] == GZIP_MAGIC:
+        with gzip.open(path, "rb") as g:
+            try:
+                head = g.read(SAMPLE_BYTES + 1)
+            except (OSError, EOFError) as e:
+                raise FormatError(f"gzip stream cannot be read: {e}", path) from None
+        compressed = True
+    else:
+        compressed = False
+    whole = len(head) <= SAMPLE_BYTES
+    return head[:SAMPLE_BYTES], compressed, whole
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """Tell a file's embeddings format from its content.
+
+    Returns one of ``"word2vec"`` (text with an ``N D`` header; fastText .vec
+    files are this), ``"glove"`` (text, no header), ``"word2vec-binary"``,
+    ``"npy"``, ``"npz"``, ``"parquet"``. Magic bytes identify npy (``\\x93NUMPY``),
+    npz (``PK``, a zip) and parquet (``PAR1``); text is recognised by its first
+    lines; gzip-compressed text and word2vec binary are looked into. The file
+    extension only breaks a tie (a 1-dimensional file whose first line could be
+    either a header or a row).
+
+    Raises ``FormatError`` for an empty file, a fastText ``.bin`` model, or
+    content that fits no format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    sample, compressed, whole = _read_sample(path)
+    if not sample:
+        raise FormatError("file is empty", path, 1 if not compressed else None)
+    if sample.startswith(NPY_MAGIC) or sample[:4] in ZIP_MAGICS or sample[:4] == PARQUET_MAGIC:
+        fmt = "npy" if sample.startswith(NPY_MAGIC) else "parquet" if sample[:4] == PARQUET_MAGIC else "npz"
+        if compressed:
+            raise FormatError(f"gzip-compressed {fmt} is not supported; decompress it first", path)
+        return fmt
+    if sample[:4] == FASTTEXT_BIN_MAGIC:
+        raise FormatError(
+            "this is a fastText .bin model, not a vectors file; use the model's .vec file, or load it with "
+            "gensim.models.fasttext.load_facebook_vectors and convert with vecbridge.io.from_gensim",
+            path,
+        )
+    if sample.startswith(BOM):
+        sample = sample[len(BOM) :]
+    first, nl, rest = sample.partition(b"\n")
+    first_fields = first.split()
+    if len(first_fields) == 2 and _is_int(first_fields[0]) and _is_int(first_fields[1]) and int(first_fields[1]) > 0:
+        return _after_header(path, int(first_fields[0]), int(first_fields[1]), rest, whole)
+    if len(first_fields) >= 2 and all(_is_number(t) for t in first_fields[1:]):
+        return "glove"
+    if len(first_fields) >= 2 and not any(c in _CONTROL for c in first):
+        # text rows whose values are not all numbers: still text; the reader names the bad line
+        second = rest.partition(b"\n")[0].split()
+        if len(second) == len(first_fields):
+            return "glove"
+    raise FormatError(
+        "cannot tell the format from the content: the first line is neither a 'N D' header nor "
+        f"'key v1 v2 ...' (starts {first[:60]!r}); pass format= (one of {', '.join(FORMATS)})",
+        path,
+        1,
+    )
+
+
+def _after_header(path: Path, n: int, d: int, rest: bytes, whole: bool) -> str:
+    """First line is two integers: word2vec text, word2vec binary, or a 1-d GloVe row."""
+    if not rest.strip():
+        return "word2vec"
+    fields = rest.partition(b"\n")[0].split()
+    if any(c in _CONTROL for c in rest[: 4 * d + 256]):
+        return "word2vec-binary"  # raw float bytes (text holds no control characters)
+    if len(fields) == d + 1:
+        if d != 1:
+            return "word2vec"
+        # every line has two fields: "N 1" header + rows, or 1-d GloVe whose first key is an integer
+        if whole:
+            rows = sum(1 for ln in rest.split(b"\n") if ln.strip())
+            return "word2vec" if rows == n else "glove"
+        by_ext = format_from_extension(path)
+        return by_ext if by_ext in TEXT_FORMATS else "word2vec"
+    if len(fields) >= 2 and all(_is_number(t) for t in fields[1:]):
+        # "7 3" then 1-d rows: GloVe whose first key is an integer; otherwise the header's
+        # dimension is contradicted by the rows, which the word2vec reader reports
+        return "glove" if len(fields) == 2 else "word2vec"
+    sp = rest.find(b" ")
+    if 0 < sp and len(rest) >= sp + 1 + 4 * d:
+        return "word2vec-binary"
+    return "word2vec"
