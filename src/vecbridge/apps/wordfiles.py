@@ -1,0 +1,81 @@
+"""Word models on disk for the apps: every :mod:`vecbridge.io` format plus gensim's own files.
+
+``.kv`` / ``.gensim`` are gensim ``KeyedVectors.save`` files and ``.model`` a
+saved gensim ``Word2Vec`` (the only input that can continue training with its
+own vocabulary); everything else goes through
+:func:`vecbridge.io.read_embeddings` / :func:`vecbridge.io.write_embeddings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..embeddings import Embeddings
+from ..errors import VecbridgeError
+
+GENSIM_KV_SUFFIXES = (".kv", ".gensim")
+GENSIM_MODEL_SUFFIXES = (".model",)
+
+
+def _gensim_load(cls_name: str, path: Path) -> Any:
+    try:
+        import gensim.models as gm
+    except ImportError as e:  # pragma: no cover - environment
+        raise VecbridgeError(f"{path}: reading gensim files needs gensim: pip install 'vecbridge[gensim]'") from e
+    try:
+        return getattr(gm, cls_name).load(str(path))
+    except Exception as e:  # gensim raises many kinds (unpickling, missing .npy side files)
+        raise VecbridgeError(f"{path}: cannot load it as a gensim {cls_name} ({type(e).__name__}: {e})") from None
+
+
+def read_word_model(path: str | os.PathLike, format: str | None = None, *, keep_model: bool = False,
+                    limit: int | None = None, on_error: str = "raise", progress: bool | None = None) -> Any:
+    """Read word vectors as :class:`~vecbridge.Embeddings`.
+
+    ``.kv`` / ``.gensim`` files load with gensim's ``KeyedVectors``; ``.model``
+    files with ``Word2Vec`` (returned as the model itself when ``keep_model``,
+    else its vectors). Other files: :func:`vecbridge.io.read_embeddings` with
+    ``format``, ``limit``, ``on_error``.
+    """
+    from ..io import from_gensim
+
+    path = Path(path)
+    if not path.exists():
+        raise VecbridgeError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if format in ("gensim", "kv") or (format is None and suffix in GENSIM_KV_SUFFIXES):
+        emb = from_gensim(_gensim_load("KeyedVectors", path), name=path.stem)
+        return emb.head(limit) if limit else emb
+    if format == "gensim-model" or (format is None and suffix in GENSIM_MODEL_SUFFIXES):
+        model = _gensim_load("Word2Vec", path)
+        if keep_model:
+            return model
+        emb = from_gensim(model.wv, name=path.stem)
+        return emb.head(limit) if limit else emb
+    from ..io import read_embeddings
+
+    return read_embeddings(path, format=format, limit=limit, on_error=on_error, progress=progress)
+
+
+def write_word_vectors(emb: Embeddings, path: str | os.PathLike, format: str | None = None, *,
+                       overwrite: bool = False) -> Path:
+    """Write ``emb``: gensim ``KeyedVectors.save`` for ``.kv`` / ``.gensim`` (or ``format="gensim"``),
+    else :func:`vecbridge.io.write_embeddings`. An existing file is an error unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise VecbridgeError(f"{path} already exists; refusing to overwrite it (pass overwrite=True / --overwrite)")
+    if format in ("gensim", "kv") or (format is None and path.suffix.lower() in GENSIM_KV_SUFFIXES):
+        from ..io import to_gensim
+
+        if not path.parent.is_dir():
+            raise VecbridgeError(f"cannot write {path}: folder {path.parent} does not exist")
+        to_gensim(emb).save(str(path))
+        return path
+    from ..io import write_embeddings
+
+    return write_embeddings(emb, path, format=format, overwrite=overwrite)
+
+
+__all__ = ["read_word_model", "write_word_vectors"]

@@ -1,0 +1,76 @@
+"""``vecbridge merge``: grow B's vocabulary with A's words, translated into B's space."""
+
+from __future__ import annotations
+
+import json
+
+from ..dictionary import read_dictionary
+from .options import add_command, info, parse_params
+
+EXAMPLE = """  vecbridge merge w2v_news.vec glove.txt -o merged.vec
+  vecbridge merge a.kv b.kv -o merged.kv --confidence csls --evaluate
+  vecbridge merge a.bin b.bin -o merged.bin --dictionary a2b.tsv --method lstsq"""
+
+
+def add_parser(sub) -> None:
+    p = add_command(
+        sub, "merge",
+        "Merge model A into B's space: A-only words are translated and added, with provenance.",
+        EXAMPLE, run,
+    )
+    p.add_argument("a", metavar="A", help="model whose extra words are brought over (any format, .kv, .model)")
+    p.add_argument("b", metavar="B", help="model whose space and vectors the merged model keeps")
+    p.add_argument("-o", "--output", required=True, metavar="MERGED",
+                   help="merged model; format from the name (.vec/.txt text, .bin binary, .kv gensim, .npy, ...)")
+    p.add_argument("--format", default=None, help="output format, overriding the file name (or 'gensim')")
+    p.add_argument("--method", default="procrustes", help="translator (default procrustes; lstsq across dimensions)")
+    p.add_argument("--normalize", default="unit center unit", help='normalisation before the map ("none" for raw)')
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a translator hyper-parameter (repeatable)")
+    p.add_argument("--dictionary", metavar="PAIRS.tsv", help="a_word<TAB>b_word pairs to fit on (default: shared words)")
+    p.add_argument("--confidence", default="cosine", choices=["cosine", "csls"],
+                   help="confidence of a translated word: cosine (or CSLS) to its nearest native B word")
+    p.add_argument("--space", default="target", choices=["target", "normalized"],
+                   help="target: B's vectors unchanged, translated ones de-normalised; normalized: the map's space")
+    p.add_argument("--holdout", type=float, default=0.1, help="share of shared words held out to check reliability")
+    p.add_argument("--seed", type=int, default=0, help="seed of the held-out draw")
+    p.add_argument("--evaluate", action="store_true",
+                   help="score analogies, WordSim353, SimLex on native and translated words (needs gensim)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--a-format", default=None, help="format of A (default: detected)")
+    p.add_argument("--b-format", default=None, help="format of B (default: detected)")
+    p.add_argument("--limit", type=int, default=None, help="read only the first N words of each model")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summaries on stderr")
+
+
+def run(args) -> int:
+    from ..apps.merge import evaluate_merged, merge_embeddings, merge_output_paths, write_merged
+    from ..apps.wordfiles import read_word_model
+    from ..errors import VecbridgeError
+
+    paths = merge_output_paths(args.output)
+    if not args.overwrite:  # fail before any work
+        for p in paths.values():
+            if p.exists():
+                raise VecbridgeError(f"{p} already exists; refusing to overwrite it (pass --overwrite)")
+    progress = False if args.quiet else None
+    a = read_word_model(args.a, args.a_format, limit=args.limit, progress=progress)
+    b = read_word_model(args.b, args.b_format, limit=args.limit, progress=progress)
+    normalize = None if str(args.normalize).lower() == "none" else args.normalize
+    pairs = read_dictionary(args.dictionary) if args.dictionary else None
+    result = merge_embeddings(a, b, method=args.method, normalize=normalize, pairs=pairs,
+                              params=parse_params(args.param), confidence=args.confidence, space=args.space,
+                              holdout=args.holdout, seed=args.seed, progress=progress)
+    evaluation = evaluate_merged(result) if args.evaluate else None
+    written = write_merged(result, args.output, args.format, overwrite=args.overwrite, evaluation=evaluation)
+    i = result.info
+    info(args, f"merged {i['n_native']} native + {i['n_translated']} translated words "
+               f"({args.method}, fitted on {result.translator.fit_info_['n_pairs']} pairs)")
+    if "holdout" in i:
+        h = i["holdout"]
+        info(args, f"held-out check: {h['n_test_pairs']} shared words translated as if new, "
+                   f"hit@1 {h['hit_at_1']:.3f} (nearest native word is the right one)")
+    if evaluation is not None:
+        for row in evaluation["rows"]:
+            info(args, json.dumps(row))
+    info(args, "wrote " + ", ".join(str(p) for p in written.values()))
+    return 0
