@@ -44,7 +44,8 @@ COS = np.array(
 def test_hand_example_nn():
     idx, sc = nearest_neighbors(Q, T, k=4)
     assert idx.tolist() == [[3, 2, 0, 1], [1, 0, 2, 3], [1, 0, 2, 3]]
-    np.testing.assert_allclose(sc, [[0.96, 0.8, 0.28, -0.6], [0.936, 0.8432, 0.352, 0.0], [0.6, -0.28, -0.8, -0.96]], atol=1e-6)
+    expect = [[0.96, 0.8, 0.28, -0.6], [0.936, 0.8432, 0.352, 0.0], [0.6, -0.28, -0.8, -0.96]]
+    np.testing.assert_allclose(sc, expect, atol=1e-6)
     assert idx.dtype == np.int64 and sc.dtype == np.float32
 
 
@@ -52,17 +53,20 @@ def test_hand_example_knn_mean_similarity():
     # csls_k = 2. r_T (each query's two best targets):
     #   q0: (0.96 + 0.8)/2 = 0.88   q1: (0.936 + 0.8432)/2 = 0.8896   q2: (0.6 - 0.28)/2 = 0.16
     # r_S (each target's two best queries):
-    #   t0: (0.8432 + 0.28)/2 = 0.5616   t1: (0.936 + 0.6)/2 = 0.768   t2: (0.8 + 0.352)/2 = 0.576   t3: (0.96 + 0)/2 = 0.48
+    #   t0: (0.8432 + 0.28)/2 = 0.5616   t1: (0.936 + 0.6)/2 = 0.768
+    #   t2: (0.8 + 0.352)/2 = 0.576      t3: (0.96 + 0)/2 = 0.48
     np.testing.assert_allclose(knn_mean_similarity(Q, T, 2), [0.88, 0.8896, 0.16], atol=1e-6)
     np.testing.assert_allclose(knn_mean_similarity(T, Q, 2), [0.5616, 0.768, 0.576, 0.48], atol=1e-6)
 
 
 def test_hand_example_csls_demotes_the_hub():
     # CSLS = 2 cos - r_T(q) - r_S(t), from the numbers above:
-    #   q0: t0 0.56-0.88-0.5616 = -0.8816   t1 -1.2-0.88-0.768 = -2.848   t2 1.6-0.88-0.576 = 0.144   t3 1.92-0.88-0.48 = 0.56
-    #   q1: t0 1.6864-0.8896-0.5616 = 0.2352   t1 1.872-0.8896-0.768 = 0.2144   t2 0.704-0.8896-0.576 = -0.7616
-    #       t3 0-0.8896-0.48 = -1.3696
-    #   q2: t0 -0.56-0.16-0.5616 = -1.2816   t1 1.2-0.16-0.768 = 0.272   t2 -1.6-0.16-0.576 = -2.336   t3 -1.92-0.16-0.48 = -2.56
+    #   q0: t0 0.56-0.88-0.5616 = -0.8816     t1 -1.2-0.88-0.768 = -2.848
+    #       t2 1.6-0.88-0.576 = 0.144         t3 1.92-0.88-0.48 = 0.56
+    #   q1: t0 1.6864-0.8896-0.5616 = 0.2352  t1 1.872-0.8896-0.768 = 0.2144
+    #       t2 0.704-0.8896-0.576 = -0.7616   t3 0-0.8896-0.48 = -1.3696
+    #   q2: t0 -0.56-0.16-0.5616 = -1.2816    t1 1.2-0.16-0.768 = 0.272
+    #       t2 -1.6-0.16-0.576 = -2.336       t3 -1.92-0.16-0.48 = -2.56
     # So q1's best target moves from the hub t1 (NN) to t0; q2 keeps t1.
     idx, sc = nearest_neighbors(Q, T, k=4, method="csls", csls_k=2)
     assert idx.tolist() == [[3, 2, 0, 1], [0, 1, 2, 3], [1, 0, 2, 3]]
@@ -208,7 +212,9 @@ def test_small_memory_budget_forces_target_blocks(data):
     assert_matches_reference(idx, sc, brute_scores(A, B, "csls"), 4)
 
 
-@pytest.mark.parametrize("n_a,n_b,budget", [(200_000, 200_000, 512), (10, 5_000_000, 64), (1_000_000, 3, 1), (5, 5, 512)])
+@pytest.mark.parametrize(
+    "n_a,n_b,budget", [(200_000, 200_000, 512), (10, 5_000_000, 64), (1_000_000, 3, 1), (5, 5, 512)]
+)
 def test_block_sizes_fit_the_budget(n_a, n_b, budget):
     bq, bt = block_sizes(n_a, n_b, memory_budget_mb=budget)
     assert 1 <= bq <= n_a and 1 <= bt <= n_b

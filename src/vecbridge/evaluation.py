@@ -390,7 +390,9 @@ def evaluate_translator(
     ``method`` (the translator's) and the sizes of both sides.
     """
     if pairs is not None and paired:
-        raise VecbridgeError("pass either pairs=... (dictionary evaluation) or paired=True (row i with row i), not both")
+        raise VecbridgeError(
+            "pass either pairs=... (dictionary evaluation) or paired=True (row i with row i), not both"
+        )
     method = canonical_method(retrieval)
     mapped = translator.transform(src)
     target = translator.transform_target(tgt)
@@ -401,7 +403,8 @@ def evaluate_translator(
         if n_s != n_t:
             raise DimensionError(
                 f"paired evaluation needs as many source rows as target rows (row i of the source matches row i "
-                f"of the target); got {n_s} and {n_t}. For different vocabularies, evaluate with pairs= or on shared keys"
+                f"of the target); got {n_s} and {n_t}. For different vocabularies, evaluate with pairs= "
+                "or on shared keys"
             )
         head["mode"] = "paired"
         metrics = paired_metrics(mapped, target, method, **common)

@@ -113,7 +113,9 @@ def unit_rows_lazy(X: np.ndarray, tol: float = 1e-5) -> np.ndarray:
     return X * scale[:, None]
 
 
-def _pair(queries: Any, targets: Any, q_what: str = "queries", t_what: str = "targets") -> tuple[np.ndarray, np.ndarray]:
+def _pair(
+    queries: Any, targets: Any, q_what: str = "queries", t_what: str = "targets"
+) -> tuple[np.ndarray, np.ndarray]:
     Q = _matrix(queries, q_what)
     T = _matrix(targets, t_what)
     if Q.shape[1] != T.shape[1]:
@@ -140,7 +142,11 @@ def _pool(source_pool: Any, Qu: np.ndarray) -> tuple[np.ndarray, bool]:
 
 # -- blocking ---------------------------------------------------------------------
 def block_sizes(
-    n_a: int, n_b: int, block_size: int | None = None, target_block_size: int | None = None, memory_budget_mb: float = 512
+    n_a: int,
+    n_b: int,
+    block_size: int | None = None,
+    target_block_size: int | None = None,
+    memory_budget_mb: float = 512,
 ) -> tuple[int, int]:
     """``(rows of A, rows of B)`` per tile so that one tile's working memory fits the budget.
 
