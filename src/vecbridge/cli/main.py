@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "neighbors",
     "merge",
     "update",
+    "embed",
+    "data",
 ]
 
 
