@@ -36,7 +36,10 @@ def run(args) -> int:
     if args.paired and len(src) != len(tgt):
         raise VecbridgeError(f"--paired needs as many rows in SRC ({len(src)}) as in TGT ({len(tgt)})")
     pairs = read_dictionary(args.dictionary) if args.dictionary else None
-    result = evaluate_translator(translator, src, tgt, pairs=pairs, paired=args.paired, retrieval=args.retrieval)
+    result = evaluate_translator(
+        translator, src, tgt, pairs=pairs, paired=args.paired, retrieval=args.retrieval,
+        progress=False if args.quiet else None,
+    )
     if args.json:
         print(json.dumps(result))
     else:
