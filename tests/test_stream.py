@@ -1,0 +1,288 @@
+"""Streaming translation: same result as the in-memory path, flat chunks, resume after a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from vecbridge.errors import FormatError  # noqa: E402
+from vecbridge.io.files import OutputExistsError  # noqa: E402
+from vecbridge.stream import (  # noqa: E402
+    ResumeMismatchError,
+    chunk_rows_for,
+    partial_dir_for,
+    translate_file,
+)
+from vecbridge.translators.linear import LeastSquares, Procrustes  # noqa: E402
+
+N, D_IN, D_OUT = 5003, 12, 7
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, D_IN)).astype(np.float32)
+    Y = (X @ rng.standard_normal((D_IN, D_OUT)) + 0.5).astype(np.float32)
+    return X, Y
+
+
+@pytest.fixture(scope="module")
+def lstsq(data):
+    X, Y = data
+    return LeastSquares(bias=True, normalize="unit center").fit(X, Y)
+
+
+def write_parquet(path: Path, X: np.ndarray, row_group_size: int = 1500, key_name: str = "id") -> list[str]:
+    keys = [f"doc-{i}" for i in range(X.shape[0])]
+    table = pa.table({
+        key_name: keys,
+        "text": [f"text {i}" for i in range(X.shape[0])],
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1]),
+    })
+    pq.write_table(table, str(path), row_group_size=row_group_size)
+    return keys
+
+
+def read_out(path: Path, column: str = "vector") -> tuple[pa.Table, np.ndarray]:
+    t = pq.read_table(str(path))
+    col = t[column].combine_chunks()
+    return t, np.asarray(col.flatten().to_numpy(), dtype=np.float32).reshape(t.num_rows, -1)
+
+
+def test_parquet_to_parquet_matches_in_memory_and_keeps_columns(tmp_path, data, lstsq):
+    X, _ = data
+    keys = write_parquet(tmp_path / "in.parquet", X)
+    rep = translate_file(lstsq, tmp_path / "in.parquet", tmp_path / "out.parquet", chunk_rows=700, progress=False)
+    table, Yo = read_out(tmp_path / "out.parquet")
+    assert table.column_names == ["id", "text", "vector"]
+    assert table["id"].to_pylist() == keys
+    assert table["text"].to_pylist()[17] == "text 17"
+    assert table.schema.field("vector").type == pa.list_(pa.float32(), D_OUT)
+    np.testing.assert_allclose(Yo, lstsq.transform(X), rtol=0, atol=1e-6)
+    assert (rep.rows_read, rep.rows_written, rep.resumed_from) == (N, N, 0)
+    assert rep.chunks == -(-N // 700)
+    assert not partial_dir_for(tmp_path / "out.parquet").exists()
+    meta = json.loads(table.schema.metadata[b"vecbridge.translated_by"])
+    assert meta["dim_out"] == D_OUT and meta["method"] == "lstsq"
+
+
+def test_npy_paths_carry_keys(tmp_path, data, lstsq):
+    X, _ = data
+    np.save(tmp_path / "in.npy", X)
+    (tmp_path / "in.keys.txt").write_text("".join(f"w{i}\n" for i in range(N)), encoding="utf-8")
+    translate_file(lstsq, tmp_path / "in.npy", tmp_path / "out.npy", chunk_rows=1000, progress=False)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), lstsq.transform(X), atol=1e-6)
+    assert (tmp_path / "out.keys.txt").read_text(encoding="utf-8").split("\n")[:3] == ["w0", "w1", "w2"]
+    # npy -> parquet takes the keys file as the key column
+    translate_file(lstsq, tmp_path / "in.npy", tmp_path / "o.parquet", chunk_rows=999, progress=False)
+    table, Yo = read_out(tmp_path / "o.parquet")
+    assert table["key"].to_pylist()[-1] == f"w{N - 1}"
+    np.testing.assert_allclose(Yo, lstsq.transform(X), atol=1e-6)
+    # parquet -> npy writes <stem>.keys.txt
+    write_parquet(tmp_path / "p.parquet", X)
+    rep = translate_file(lstsq, tmp_path / "p.parquet", tmp_path / "p_out.npy", chunk_rows=2048, progress=False)
+    assert Path(rep.keys_path).read_text(encoding="utf-8").splitlines() == [f"doc-{i}" for i in range(N)]
+    np.testing.assert_allclose(np.load(tmp_path / "p_out.npy"), lstsq.transform(X), atol=1e-6)
+
+
+def test_readers_agree_with_io(tmp_path, data, lstsq):
+    """The file written by streaming reads back with vecbridge.io to the in-memory result."""
+    from vecbridge.io import read_embeddings
+
+    X, _ = data
+    write_parquet(tmp_path / "in.parquet", X, key_name="word")
+    translate_file(lstsq, tmp_path / "in.parquet", tmp_path / "out.parquet", progress=False)
+    emb = read_embeddings(tmp_path / "out.parquet")
+    assert emb.keys[:2] == ["doc-0", "doc-1"]
+    np.testing.assert_allclose(emb.vectors, lstsq.transform(X), atol=1e-6)
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("out_name", ["out.parquet", "out.npy"])
+@pytest.mark.parametrize("crash_after", [1, 3, 7])
+def test_resume_after_crash_keeps_every_row_once(tmp_path, data, lstsq, out_name, crash_after):
+    X, _ = data
+    keys = write_parquet(tmp_path / "in.parquet", X, row_group_size=1234)
+    out = tmp_path / out_name
+
+    def crash(rep):
+        if rep.chunks == crash_after:
+            raise Crash
+
+    with pytest.raises(Crash):
+        translate_file(lstsq, tmp_path / "in.parquet", out, chunk_rows=600, on_chunk=crash, progress=False)
+    assert not out.exists()
+    journal = json.loads((partial_dir_for(out) / "journal.json").read_text())
+    assert journal["rows_read"] == 600 * crash_after
+    rep = translate_file(lstsq, tmp_path / "in.parquet", out, chunk_rows=600, progress=False)
+    assert rep.resumed_from == 600 * crash_after
+    if out_name.endswith(".parquet"):
+        table, Yo = read_out(out)
+        got = table["id"].to_pylist()
+    else:
+        Yo = np.load(out)
+        got = (tmp_path / "out.keys.txt").read_text(encoding="utf-8").splitlines()
+    assert got == keys  # every id, once, in order
+    np.testing.assert_allclose(Yo, lstsq.transform(X), atol=1e-6)
+
+
+def test_unjournaled_part_is_redone(tmp_path, data, lstsq):
+    """A part written after the journal's last entry (a crash between the two) is discarded."""
+    X, _ = data
+    write_parquet(tmp_path / "in.parquet", X)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(Crash):
+        translate_file(lstsq, tmp_path / "in.parquet", out, chunk_rows=1000,
+                       on_chunk=lambda r: (_ for _ in ()).throw(Crash) if r.chunks == 2 else None, progress=False)
+    work = partial_dir_for(out)
+    (work / "part-000002.parquet").write_bytes(b"garbage from a killed write")
+    translate_file(lstsq, tmp_path / "in.parquet", out, chunk_rows=1000, progress=False)
+    table, _ = read_out(out)
+    assert table.num_rows == N and len(set(table["id"].to_pylist())) == N
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from vecbridge.stream import translate_file
+    translate_file(sys.argv[1], sys.argv[2], sys.argv[3], chunk_rows=int(sys.argv[4]),
+                   on_chunk=lambda r: time.sleep(0.08), progress=False)
+    """
+)
+
+
+@pytest.mark.parametrize("out_name", ["killed.parquet", "killed.npy"])
+def test_sigkill_at_random_points_then_resume(tmp_path, data, lstsq, out_name):
+    X, _ = data
+    keys = write_parquet(tmp_path / "in.parquet", X, row_group_size=777)
+    lstsq.save(tmp_path / "map")
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    out = tmp_path / out_name
+    cmd = [sys.executable, str(script), str(tmp_path / "map"), str(tmp_path / "in.parquet"), str(out), "250"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    rng = np.random.default_rng(7)
+    kills = 0
+    for _ in range(3):
+        if out.exists() and not partial_dir_for(out).exists():
+            break  # the last killed run had finished (killed while the interpreter shut down)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=float(rng.uniform(0.8, 2.0)))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            kills += 1
+            continue
+        assert proc.returncode == 0, proc.stderr.read().decode()
+        break
+    assert kills >= 1  # the run takes longer than the kill window
+    if not out.exists() or partial_dir_for(out).exists():
+        final = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+        assert final.returncode == 0, final.stderr.decode()
+    again = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+    assert again.returncode != 0 and b"already exists" in again.stderr  # a finished OUT is never replaced
+    if out_name.endswith(".parquet"):
+        table, Yo = read_out(out)
+        got = table["id"].to_pylist()
+    else:
+        Yo = np.load(out)
+        got = (tmp_path / "killed.keys.txt").read_text(encoding="utf-8").splitlines()
+    assert got == keys
+    np.testing.assert_allclose(Yo, lstsq.transform(X), atol=1e-6)
+    assert not partial_dir_for(out).exists()
+
+
+def test_never_overwrites_without_permission(tmp_path, data, lstsq):
+    X, _ = data
+    write_parquet(tmp_path / "in.parquet", X)
+    out = tmp_path / "out.parquet"
+    out.write_bytes(b"precious")
+    with pytest.raises(OutputExistsError):
+        translate_file(lstsq, tmp_path / "in.parquet", out, progress=False)
+    assert out.read_bytes() == b"precious"
+    translate_file(lstsq, tmp_path / "in.parquet", out, overwrite=True, progress=False)
+    assert pq.read_metadata(str(out)).num_rows == N
+
+
+def test_resume_with_another_map_is_refused(tmp_path, data, lstsq):
+    X, Y = data
+    write_parquet(tmp_path / "in.parquet", X)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(Crash):
+        translate_file(lstsq, tmp_path / "in.parquet", out, chunk_rows=1000,
+                       on_chunk=lambda r: (_ for _ in ()).throw(Crash), progress=False)
+    other = LeastSquares(ridge=1.0).fit(X, Y)
+    with pytest.raises(ResumeMismatchError, match="map"):
+        translate_file(other, tmp_path / "in.parquet", out, chunk_rows=1000, progress=False)
+    rep = translate_file(other, tmp_path / "in.parquet", out, resume=False, progress=False)
+    assert rep.resumed_from == 0
+    _, Yo = read_out(out)
+    np.testing.assert_allclose(Yo, other.transform(X), atol=1e-5)
+
+
+def test_bad_rows_raise_with_row_and_key_or_are_counted(tmp_path, data, lstsq):
+    X, _ = data
+    Xb = X[:50].copy()
+    Xb[31, 2] = np.nan
+    write_parquet(tmp_path / "in.parquet", Xb)
+    with pytest.raises(FormatError, match=r"row 31 .*doc-31.*NaN"):
+        translate_file(lstsq, tmp_path / "in.parquet", tmp_path / "out.parquet", progress=False)
+    rep = translate_file(lstsq, tmp_path / "in.parquet", tmp_path / "out.parquet", on_error="skip",
+                         resume=False, progress=False)
+    assert rep.skipped == {"non_finite": 1} and rep.rows_written == 49
+    table, _ = read_out(tmp_path / "out.parquet")
+    assert "doc-31" not in table["id"].to_pylist() and table.num_rows == 49
+
+
+def test_wrong_dimension_is_reported(tmp_path, lstsq):
+    np.save(tmp_path / "in.npy", np.zeros((10, D_IN + 1), np.float32))
+    with pytest.raises(Exception, match=f"{D_IN + 1}-d.*{D_IN}-d"):
+        translate_file(lstsq, tmp_path / "in.npy", tmp_path / "o.npy", progress=False)
+
+
+def test_torch_device_path_matches_numpy(tmp_path, data):
+    pytest.importorskip("torch")
+    X, Y = data
+    t = Procrustes(scale=True, normalize="unit center unit").fit(X[:, :D_OUT], Y)
+    np.save(tmp_path / "in.npy", X[:, :D_OUT])
+    translate_file(t, tmp_path / "in.npy", tmp_path / "out.npy", device="cpu-torch", chunk_rows=1024, progress=False)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), t.transform(X[:, :D_OUT]), atol=2e-6)
+
+
+def test_chunk_rows_budget_is_bounded():
+    assert chunk_rows_for(768, 768, 128) * 4 * (4 * 768) <= 128 * (1 << 20) + 4 * 4 * 768 * 1024
+    assert chunk_rows_for(4, 4, 10_000) == 1 << 20
+    assert chunk_rows_for(100_000, 100_000, 1) == 1024
+
+
+def test_cli_translate_streams_parquet(tmp_path, data, lstsq, capsys):
+    from vecbridge.cli.main import main
+
+    X, _ = data
+    write_parquet(tmp_path / "in.parquet", X)
+    lstsq.save(tmp_path / "map")
+    rc = main(["translate", str(tmp_path / "map"), str(tmp_path / "in.parquet"), "-o", str(tmp_path / "o.parquet"),
+               "--chunk-rows", "2000"])
+    assert rc == 0
+    assert "resumed" not in capsys.readouterr().err
+    _, Yo = read_out(tmp_path / "o.parquet")
+    np.testing.assert_allclose(Yo, lstsq.transform(X), atol=1e-6)
+    rc = main(["translate", str(tmp_path / "map"), str(tmp_path / "in.parquet"), "-o", str(tmp_path / "o.parquet"),
+               "--quiet"])
+    assert rc == 2  # exists, no --overwrite
