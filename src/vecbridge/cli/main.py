@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "update",
     "embed",
     "data",
+    "plot",
+    "report",
 ]
 
 

@@ -1,0 +1,58 @@
+"""``vecbridge plot``: PNG of chosen words (or a sample) before and after a map."""
+
+from __future__ import annotations
+
+from .options import add_command, add_read_options, info, read_input
+
+EXAMPLE = """  vecbridge plot glove2w2v glove.txt w2v.vec -o numbers.png --words one,two,three,four,five,six
+  vecbridge plot minilm2e5 minilm.npy e5.npy -o clouds.png --sample 300 --projection umap"""
+
+
+def add_parser(sub) -> None:
+    p = add_command(sub, "plot", "Plot source, target and translated points in 2-D (PCA or UMAP) as a PNG.",
+                    EXAMPLE, run)
+    p.add_argument("map", metavar="MAP_DIR", help="a saved map (vecbridge fit); 'none' plots the spaces only")
+    p.add_argument("src", metavar="SRC", help="source vectors")
+    p.add_argument("tgt", metavar="TGT", help="target vectors")
+    p.add_argument("-o", "--output", required=True, metavar="PLOT.png")
+    add_choice_options(p)
+    p.add_argument("--title", default=None, help="figure title")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    add_read_options(p, "src", "tgt")
+
+
+def add_choice_options(p) -> None:
+    """Which points and how to project them (shared with ``vecbridge report``)."""
+    p.add_argument("--words", default=None, help="comma-separated keys to plot (present in both spaces)")
+    p.add_argument("--dictionary", metavar="PAIRS.tsv", default=None, help="plot these source<TAB>target pairs")
+    p.add_argument("--sample", type=int, default=200, help="otherwise plot this many shared keys, drawn with --seed")
+    p.add_argument("--projection", default="pca", choices=["pca", "umap"], help="umap needs the 'viz' extra")
+    p.add_argument("--labels", default="auto", choices=["auto", "on", "off"], help="write keys next to points")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def chosen(args):
+    from ..dictionary import read_dictionary
+
+    words = [w.strip() for w in args.words.split(",") if w.strip()] if args.words else None
+    pairs = read_dictionary(args.dictionary) if args.dictionary else None
+    labels = None if args.labels == "auto" else args.labels == "on"
+    return words, pairs, labels
+
+
+def run(args) -> int:
+    from ..translators import load_translator
+    from ..viz.plots import before_after_panels, render_png
+
+    translator = None if args.map.lower() == "none" else load_translator(args.map)
+    src = read_input(args.src, args.src_format, args)
+    tgt = read_input(args.tgt, args.tgt_format, args)
+    words, pairs, labels = chosen(args)
+    panels, meta = before_after_panels(src, tgt, translator, words=words, pairs=pairs, sample=args.sample,
+                                       projection=args.projection, labels=labels, seed=args.seed)
+    if meta["n_skipped"]:
+        info(args, f"{meta['n_skipped']} chosen keys are missing from a space and not plotted, "
+                   f"e.g. {', '.join(meta['skipped_examples'][:5])}")
+    path = render_png(panels, args.output, title=args.title, overwrite=args.overwrite)
+    info(args, f"plotted {meta['n_plotted']} pairs in {len(panels)} panels: {path}")
+    return 0

@@ -1,0 +1,43 @@
+"""``vecbridge report``: one self-contained HTML file with plots and metric tables for a map."""
+
+from __future__ import annotations
+
+from .options import add_command, add_read_options, info, read_input
+from .plot import add_choice_options, chosen
+
+EXAMPLE = """  vecbridge report glove2w2v glove.txt w2v.vec -o report.html --structure
+  vecbridge report minilm2e5 minilm.npy e5.npy -o report.html --test-dictionary test.tsv --sample 400"""
+
+
+def add_parser(sub) -> None:
+    p = add_command(sub, "report", "Write an interactive, self-contained HTML report of a map: plots and metrics.",
+                    EXAMPLE, run)
+    p.add_argument("map", metavar="MAP_DIR", help="a saved map (vecbridge fit)")
+    p.add_argument("src", metavar="SRC", help="source vectors")
+    p.add_argument("tgt", metavar="TGT", help="target vectors")
+    p.add_argument("-o", "--output", required=True, metavar="REPORT.html")
+    add_choice_options(p)
+    p.add_argument("--test-dictionary", metavar="TEST.tsv", default=None,
+                   help="held-out pairs for P@k (default: hit rate over the shared keys)")
+    p.add_argument("--retrieval", default="nn", choices=["nn", "csls", "isf"])
+    p.add_argument("--structure", action="store_true",
+                   help="add analogy, WordSim353 and SimLex scores of source, target and translated source")
+    p.add_argument("--title", default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    add_read_options(p, "src", "tgt")
+
+
+def run(args) -> int:
+    from ..dictionary import read_dictionary
+    from ..viz.report import write_map_report
+
+    src = read_input(args.src, args.src_format, args)
+    tgt = read_input(args.tgt, args.tgt_format, args)
+    words, pairs, labels = chosen(args)
+    test_pairs = read_dictionary(args.test_dictionary) if args.test_dictionary else None
+    path = write_map_report(args.map, src, tgt, args.output, title=args.title, overwrite=args.overwrite,
+                            words=words, pairs=pairs, test_pairs=test_pairs, sample=args.sample,
+                            projection=args.projection, retrieval=args.retrieval, structure=args.structure,
+                            seed=args.seed, progress=False if args.quiet else None)
+    info(args, f"report: {path}")
+    return 0
