@@ -12,7 +12,7 @@ from ..embeddings import Embeddings
 from ..errors import FormatError
 from .files import RowBuffer, atomic_output, open_input, progress_bar
 from .report import ReadReport, RowPolicy
-from .text import _parse_header, check_text_keys
+from .text import MAX_BLIND_BYTES, _parse_header, check_text_keys
 
 READ_BYTES = 8 << 20
 #: a key longer than this (no space found) means the file is not word2vec binary
@@ -44,7 +44,7 @@ def read_binary(
         n_header, dim = _parse_header(header, spath)
         report.header_rows, report.header_dim = n_header, dim
         rec = 4 * dim
-        cap = n_header if size is None else min(n_header, size // (rec + 2) + 1)
+        cap = min(n_header, MAX_BLIND_BYTES // rec) if size is None else min(n_header, size // (rec + 2) + 1)
         buf = RowBuffer(dim, cap if limit is None else min(cap, limit))
         keys: list[str] = []
         data = b""

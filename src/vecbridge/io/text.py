@@ -27,6 +27,8 @@ from .report import ReadReport, RowPolicy
 CHUNK_BYTES = 8 << 20
 #: first chunk is small: it fixes the GloVe dimension and the bytes-per-line estimate
 FIRST_CHUNK_BYTES = 256 << 10
+#: largest buffer allocated up front from a header alone (gzip: file size unknown)
+MAX_BLIND_BYTES = 2 << 30
 #: how floats are written: 9 significant digits make every float32 round-trip exactly
 FLOAT_FORMAT = "%.9g"
 #: characters that a key in a text format cannot hold (fields are split on ASCII whitespace)
@@ -45,7 +47,8 @@ def _parse_values(blob: bytes) -> np.ndarray | None:
 
 def _first_bad_token(rest: bytes) -> bytes:
     for tok in rest.split():
-        if _parse_values(tok) is None or _parse_values(tok).size != 1:
+        parsed = _parse_values(tok)
+        if parsed is None or parsed.size != 1:
             return tok
     return b""
 
@@ -281,8 +284,9 @@ def _more_rows(f: IO[bytes]) -> bool:
 def _capacity(n_header: int | None, limit: int | None, size: int | None, nbytes: int, nlines: int, dim: int) -> int:
     if n_header is not None:
         cap = n_header
-        if size is not None:
-            cap = min(cap, size // (2 * dim) + 1)  # each value needs at least 2 bytes: guard a bogus header
+        # guard a bogus header: each value needs at least 2 bytes; unknown size (gzip): start at most
+        # at 2 GiB and grow
+        cap = min(cap, size // (2 * dim) + 1) if size is not None else min(cap, MAX_BLIND_BYTES // (4 * dim))
     elif size is not None and nlines:
         cap = int(size / (nbytes / nlines) * 1.02) + 16
     else:
