@@ -1,0 +1,317 @@
+"""Linear maps fitted from sufficient statistics accumulated over partitions.
+
+Least squares needs only ``n``, the column sums of X and Y, ``X^T X`` and
+``X^T Y``; Procrustes needs ``X^T Y`` (and ``sum ||x||^2`` for its scale).
+These add up over any split of the pairs into partitions, so a fit over any
+number of pairs is one pass over the data in bounded memory (d x d float64
+matrices), and it gives the same map as the in-memory fit
+(:class:`~vecbridge.translators.linear.LeastSquares`,
+:class:`~vecbridge.translators.linear.Procrustes`) up to float rounding: the
+same solvers (:func:`~vecbridge.translators.linear.lstsq_from_moments`,
+:func:`~vecbridge.translators.linear.procrustes_from_cross`) run on the merged
+statistics. With ``bias=True`` the statistics are centred at the end,
+``X^T X - n m_x m_x^T`` and ``X^T Y - n m_x m_y^T``.
+
+Normalisation (``normalize="unit center unit"`` etc.): ``unit`` needs no
+statistics; each ``center`` / ``standardize`` step needs its mean (and spread)
+first, which costs one extra pass over the data per such step.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+
+from ..errors import DimensionError, VecbridgeError
+from ..normalize import Normalizer, parse_steps
+
+#: a source of paired batches: an iterable of ``(X, Y)`` that can be iterated again,
+#: or a function returning a fresh iterator (needed when normalisation takes extra passes)
+PairBatches = Union[Iterable[tuple[np.ndarray, np.ndarray]], Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]]
+
+LINEAR_METHODS = ("lstsq", "procrustes")
+
+
+def _as_pair(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=np.float32)
+    Y = np.asarray(Y, dtype=np.float32)
+    if X.ndim != 2 or Y.ndim != 2:
+        raise DimensionError(f"batches must be 2-D (n, d); got X {X.shape} and Y {Y.shape}")
+    if X.shape[0] != Y.shape[0]:
+        raise DimensionError(f"a batch pairs {X.shape[0]} source rows with {Y.shape[0]} target rows; they must match")
+    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+        raise VecbridgeError("a batch holds NaN or Inf; clean the pairs before fitting")
+    return X, Y
+
+
+@dataclass
+class LinearMoments:
+    """Sufficient statistics of paired rows, in float64.
+
+    Attributes: ``n`` pairs; ``sum_x`` (dx,), ``sum_y`` (dy,); ``xtx`` (dx, dx) = X^T X;
+    ``xty`` (dx, dy) = X^T Y; ``sq_x`` = sum of squared entries of X. Add two with ``+``.
+    """
+
+    n: int
+    sum_x: np.ndarray
+    sum_y: np.ndarray
+    xtx: np.ndarray
+    xty: np.ndarray
+    sq_x: float = 0.0
+
+    @classmethod
+    def zeros(cls, dx: int, dy: int) -> LinearMoments:
+        return cls(0, np.zeros(dx), np.zeros(dy), np.zeros((dx, dx)), np.zeros((dx, dy)), 0.0)
+
+    @classmethod
+    def of(cls, X: Any, Y: Any) -> LinearMoments:
+        """Statistics of one batch: X (n, dx), Y (n, dy) paired by row."""
+        X, Y = _as_pair(X, Y)
+        X64 = X.astype(np.float64)
+        Y64 = Y.astype(np.float64)
+        return cls(int(X.shape[0]), X64.sum(axis=0), Y64.sum(axis=0), X64.T @ X64, X64.T @ Y64,
+                   float(np.square(X64).sum()))
+
+    def update(self, X: Any, Y: Any) -> LinearMoments:
+        """Add a batch in place; returns self."""
+        other = LinearMoments.of(X, Y)
+        self._check(other)
+        self.n += other.n
+        self.sum_x += other.sum_x
+        self.sum_y += other.sum_y
+        self.xtx += other.xtx
+        self.xty += other.xty
+        self.sq_x += other.sq_x
+        return self
+
+    def _check(self, other: LinearMoments) -> None:
+        if self.xty.shape != other.xty.shape:
+            raise DimensionError(f"cannot add statistics of {other.xty.shape} pairs to {self.xty.shape} ones")
+
+    def __add__(self, other: LinearMoments) -> LinearMoments:
+        self._check(other)
+        return LinearMoments(self.n + other.n, self.sum_x + other.sum_x, self.sum_y + other.sum_y,
+                             self.xtx + other.xtx, self.xty + other.xty, self.sq_x + other.sq_x)
+
+    # -- as plain arrays (for Ray, files) -----------------------------------------------
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"n": np.array([self.n], dtype=np.int64), "sum_x": self.sum_x, "sum_y": self.sum_y,
+                "xtx": self.xtx, "xty": self.xty, "sq_x": np.array([self.sq_x])}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> LinearMoments:
+        return cls(int(np.asarray(a["n"]).reshape(-1)[0]), np.asarray(a["sum_x"], np.float64),
+                   np.asarray(a["sum_y"], np.float64), np.asarray(a["xtx"], np.float64),
+                   np.asarray(a["xty"], np.float64), float(np.asarray(a["sq_x"]).reshape(-1)[0]))
+
+    # -- solving ------------------------------------------------------------------------
+    @property
+    def mean_x(self) -> np.ndarray:
+        return self.sum_x / max(self.n, 1)
+
+    @property
+    def mean_y(self) -> np.ndarray:
+        return self.sum_y / max(self.n, 1)
+
+    def lstsq(self, ridge: float = 0.0, bias: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``W`` (dx, dy) and ``b`` (dy,) float32, as ``lstsq_map`` on the pooled pairs."""
+        from ..translators.linear import lstsq_from_moments
+
+        if self.n == 0:
+            raise VecbridgeError("no pairs were accumulated; nothing to fit")
+        if not bias:
+            return lstsq_from_moments(self.xtx, self.xty, ridge=ridge)
+        mx, my = self.mean_x, self.mean_y
+        xtx = self.xtx - self.n * np.outer(mx, mx)
+        xty = self.xty - self.n * np.outer(mx, my)
+        return lstsq_from_moments(xtx, xty, ridge=ridge, mean_x=mx, mean_y=my)
+
+    def procrustes(self, scale: bool = False) -> tuple[np.ndarray, float]:
+        """Orthogonal ``W`` (dx, dy) float32 and the scale factor, as ``procrustes_map`` on the pooled pairs."""
+        from ..translators.linear import procrustes_from_cross
+
+        if self.n == 0:
+            raise VecbridgeError("no pairs were accumulated; nothing to fit")
+        return procrustes_from_cross(self.xty, scale_denominator=self.sq_x if scale else None)
+
+
+def _batches(source: PairBatches) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    it = source() if callable(source) else iter(source)
+    for X, Y in it:
+        yield _as_pair(X, Y)
+
+
+def _stateful(steps: list[str]) -> list[int]:
+    return [i for i, s in enumerate(steps) if s != "unit"]
+
+
+@dataclass
+class _SideSums:
+    n: int = 0
+    s: np.ndarray | None = None
+    ss: np.ndarray | None = None
+
+    def add(self, X: np.ndarray) -> None:
+        X64 = X.astype(np.float64)
+        s, ss = X64.sum(axis=0), np.square(X64).sum(axis=0)
+        self.s = s if self.s is None else self.s + s
+        self.ss = ss if self.ss is None else self.ss + ss
+        self.n += X.shape[0]
+
+    def stat(self, step: str) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.s / max(self.n, 1)
+        if step == "standardize":
+            sd = np.sqrt(np.maximum(self.ss / max(self.n, 1) - mean**2, 0.0)).astype(np.float32)
+            scale = np.where(sd > 0, sd, 1.0).astype(np.float32)
+        else:
+            scale = np.ones(mean.shape, dtype=np.float32)
+        return mean.astype(np.float32), scale
+
+
+def _partial(norm: Normalizer, upto: int, X: np.ndarray) -> np.ndarray:
+    for step, stat in zip(norm.steps[:upto], norm.stats_[:upto]):
+        X = Normalizer._apply(step, stat, X)
+    return X
+
+
+def fit_normalizer_from_batches(
+    steps: str | list[str] | None, source: PairBatches, reduce: Callable | None = None
+) -> tuple[Normalizer, Normalizer]:
+    """Fit the source and target :class:`~vecbridge.normalize.Normalizer` over batches of pairs.
+
+    One pass per ``center`` / ``standardize`` step (none for ``unit`` only).
+    ``reduce`` (for distributed data) replaces the local pass: called as
+    ``reduce(fn)`` with ``fn(X, Y) -> dict of arrays`` it must return the sums of
+    those dicts over all batches.
+    """
+    steps = parse_steps(steps)
+    norms = [Normalizer(steps), Normalizer(steps)]
+    for n in norms:
+        n.stats_ = [None] * len(steps)
+    for j in _stateful(steps):
+        def partial_sums(X, Y, j=j):
+            out = {}
+            for tag, side, M in (("x", 0, X), ("y", 1, Y)):
+                Z = _partial(norms[side], j, np.asarray(M, dtype=np.float32)).astype(np.float64)
+                out[f"s_{tag}"], out[f"ss_{tag}"] = Z.sum(axis=0), np.square(Z).sum(axis=0)
+            out["n"] = np.array([X.shape[0]], dtype=np.int64)
+            return out
+
+        if reduce is not None:
+            tot = reduce(partial_sums)
+        else:
+            tot = None
+            for X, Y in _batches(source):
+                p = partial_sums(X, Y)
+                tot = p if tot is None else {k: tot[k] + p[k] for k in tot}
+            if tot is None:
+                raise VecbridgeError("no pairs to fit the normalisation on")
+        n = int(np.asarray(tot["n"]).reshape(-1)[0])
+        for tag, side in (("x", 0), ("y", 1)):
+            sums = _SideSums(n, np.asarray(tot[f"s_{tag}"]), np.asarray(tot[f"ss_{tag}"]))
+            norms[side].stats_[j] = sums.stat(steps[j])
+    return norms[0], norms[1]
+
+
+def linear_translator_from_moments(
+    moments: LinearMoments,
+    method: str = "lstsq",
+    *,
+    ridge: float = 0.0,
+    bias: bool = False,
+    scale: bool = False,
+    normalize: str | None = None,
+    normalizers: tuple[Normalizer, Normalizer] | None = None,
+    fit_info: dict[str, Any] | None = None,
+):
+    """A fitted ``LeastSquares`` / ``Procrustes`` from merged statistics (of normalised pairs)."""
+    from ..translators.linear import LeastSquares, Procrustes
+
+    if method in ("lstsq", "least-squares", "linear", "ridge"):
+        if ridge < 0:
+            raise VecbridgeError(f"ridge must be >= 0, got {ridge}")
+        t = LeastSquares(ridge=ridge, bias=bias, normalize=normalize)
+        t.W_, t.b_ = moments.lstsq(ridge=float(ridge), bias=bool(bias))
+    elif method in ("procrustes", "orthogonal"):
+        t = Procrustes(scale=scale, normalize=normalize)
+        t.W_, s = moments.procrustes(scale=bool(scale))
+        t.scale_ = float(s)
+    else:
+        raise VecbridgeError(f"a sufficient-statistics fit supports {', '.join(LINEAR_METHODS)}, not {method!r}")
+    dx, dy = moments.xty.shape
+    t.n_features_in_, t.n_features_out_ = int(dx), int(dy)
+    if normalizers is None:
+        normalizers = (Normalizer(normalize).fit(np.zeros((1, dx), np.float32)),
+                       Normalizer(normalize).fit(np.zeros((1, dy), np.float32)))
+        if _stateful(normalizers[0].steps):
+            raise VecbridgeError("centring / standardising needs the fitted normalizers; pass normalizers=")
+    t.source_normalizer_, t.target_normalizer_ = normalizers
+    t.source_normalizer_.dim_ = int(dx)
+    t.target_normalizer_.dim_ = int(dy)
+    info = {"pairs_from": "sufficient statistics", "n_pairs": int(moments.n),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    info.update(fit_info or {})
+    t.fit_info_ = info
+    return t
+
+
+def fit_linear_from_batches(
+    source: PairBatches,
+    method: str = "lstsq",
+    *,
+    ridge: float = 0.0,
+    bias: bool = False,
+    scale: bool = False,
+    normalize: str | None = None,
+    device: str = "cpu",
+    progress: bool | None = None,
+):
+    """Fit a linear map over batches of pairs in one pass (plus one per centring step).
+
+    Parameters
+    ----------
+    source : iterable of ``(X, Y)`` batches, X (n_i, dx), Y (n_i, dy) paired by row, or a
+        function returning a fresh iterator of them (needed when ``normalize`` centres).
+    method : ``"lstsq"`` (ridge / bias as in :class:`LeastSquares`) or ``"procrustes"``
+        (``scale`` as in :class:`Procrustes`).
+    normalize : normalisation steps, as the in-memory classes take them.
+    device : ``"cpu"`` (numpy), ``"auto"`` or a torch device: the ``X^T X`` products run
+        through torch there (float64), see :mod:`.torch_backend`.
+
+    Returns
+    -------
+    A fitted translator equal (to float tolerance) to ``LeastSquares(...).fit(X, Y)`` /
+    ``Procrustes(...).fit(X, Y)`` on all the pairs stacked.
+    """
+    from ..io.files import progress_bar
+
+    steps = parse_steps(normalize)
+    if _stateful(steps) and not callable(source) and iter(source) is source:
+        raise VecbridgeError(
+            f"normalize={normalize!r} needs more than one pass over the pairs; pass a list of batches "
+            "or a function returning a fresh iterator"
+        )
+    nx, ny = fit_normalizer_from_batches(steps, source)
+    accumulate = LinearMoments.of
+    if device not in (None, "cpu", "numpy"):
+        from .torch_backend import resolve_device, torch_moments
+
+        dev = resolve_device(device)
+        if dev is not None:
+            def accumulate(X, Y, dev=dev):
+                return torch_moments(X, Y, dev)
+    total: LinearMoments | None = None
+    with progress_bar(progress, None, "accumulating X^T X", "pairs") as bar:
+        for X, Y in _batches(source):
+            Xn, Yn = nx.transform(X), ny.transform(Y)
+            m = accumulate(Xn, Yn)
+            total = m if total is None else total + m
+            bar.update(X.shape[0])
+    if total is None:
+        raise VecbridgeError("no pairs to fit on (the batches were empty)")
+    return linear_translator_from_moments(total, method, ridge=ridge, bias=bias, scale=scale,
+                                          normalize=normalize, normalizers=(nx, ny))

@@ -1,0 +1,179 @@
+"""The Ray Data path: translate datasets with ``map_batches`` and fit linear maps
+from sufficient statistics reduced over the dataset's blocks.
+
+The translator's batch function is pure (same rows in, same rows out, no batch
+statistics), so it runs unchanged on any block of any worker. Batches travel as
+Arrow tables: the columns other than the vectors (ids, texts) pass through
+untouched, and the translated vectors are written as
+``fixed_size_list<float32>[d_out]`` (Ray's tensor columns are read too).
+
+Start Ray yourself (``ray.init(...)`` or a cluster address); these functions
+only build and run datasets::
+
+    import ray, vecbridge.distributed.ray_data as rd
+    ray.init(num_cpus=8)
+    ds = ray.data.read_parquet("s3://bucket/docs/")
+    rd.translate_dataset(ds, "maps/old2new").write_parquet("s3://bucket/docs_new/")
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import DimensionError, FormatError, VecbridgeError
+from .moments import LinearMoments, fit_normalizer_from_batches, linear_translator_from_moments
+
+
+def _ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise VecbridgeError("the Ray path needs ray[data]: pip install 'vecbridge[distributed]'") from None
+    return ray
+
+
+def column_vectors(table: Any, column: str) -> np.ndarray:
+    """The (n, d) float32 matrix of an Arrow table's vector column (list, fixed-size list or Ray tensor)."""
+    import pyarrow as pa
+
+    from ..stream import vectors_from_arrow
+
+    if column not in table.column_names:
+        raise FormatError(f"no column {column!r} in the dataset; it has {table.column_names}")
+    col = table.column(column)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if isinstance(col.type, pa.ExtensionType):
+        X = np.asarray(col.to_numpy(), dtype=np.float32)
+        if X.ndim != 2:
+            raise DimensionError(f"column {column!r} holds tensors of shape {X.shape[1:]}, expected vectors")
+        return X
+    X, bad = vectors_from_arrow(col, None, column, 0)
+    if bad:
+        i = min(bad)
+        raise FormatError(f"column {column!r}: the vector in row {i} of a batch is {bad[i]}; clean the dataset first")
+    return X
+
+
+def _translate_batch(table: Any, *, translator: Any, vector_column: str, output_column: str, device: str) -> Any:
+    import pyarrow as pa
+
+    from ..stream import batch_function
+
+    X = column_vectors(table, vector_column)
+    Y = batch_function(translator, device)(X)
+    vec = pa.FixedSizeListArray.from_arrays(pa.array(Y.reshape(-1), type=pa.float32()), Y.shape[1])
+    if output_column in table.column_names:
+        return table.set_column(table.column_names.index(output_column), output_column, vec)
+    return table.append_column(output_column, vec)
+
+
+def translate_dataset(
+    ds: Any,
+    translator: Any,
+    *,
+    vector_column: str = "vector",
+    output_column: str | None = None,
+    batch_size: int | None = 8192,
+    device: str = "cpu",
+    **map_batches_args: Any,
+) -> Any:
+    """``ds`` with ``vector_column`` translated (in place of it, or into ``output_column``).
+
+    Parameters
+    ----------
+    ds : ``ray.data.Dataset`` with a vector column of (n, d_in) vectors.
+    translator : a fitted Translator or the folder of a saved map (loaded here, then
+        shipped to the workers with the task).
+    batch_size : rows per ``map_batches`` call.
+    device : ``"cpu"`` (numpy) or a torch device (``"cuda"``; pass ``num_gpus=1`` too).
+    map_batches_args : passed to ``Dataset.map_batches`` (``num_cpus``, ``num_gpus``, ``concurrency``...).
+
+    Returns
+    -------
+    a lazy ``ray.data.Dataset``; nothing runs until it is consumed or written.
+    """
+    from ..translators import Translator, load_translator
+
+    _ray()
+    if not isinstance(translator, Translator):
+        translator = load_translator(translator)
+    fn = functools.partial(_translate_batch, translator=translator, vector_column=vector_column,
+                           output_column=output_column or vector_column, device=device)
+    return ds.map_batches(fn, batch_format="pyarrow", batch_size=batch_size, **map_batches_args)
+
+
+def translate_parquet(
+    translator: Any,
+    input: str | os.PathLike | list[str],
+    output_dir: str | os.PathLike,
+    *,
+    vector_column: str = "vector",
+    output_column: str | None = None,
+    batch_size: int | None = 8192,
+    device: str = "cpu",
+) -> int:
+    """Read Parquet file(s) or folder(s) with Ray Data, translate, write Parquet files under ``output_dir``.
+
+    Returns the number of rows written.
+    """
+    ray = _ray()
+    paths = [os.fspath(p) for p in input] if isinstance(input, list) else os.fspath(input)
+    ds = translate_dataset(ray.data.read_parquet(paths), translator, vector_column=vector_column,
+                           output_column=output_column, batch_size=batch_size, device=device)
+    ds = ds.materialize()
+    ds.write_parquet(os.fspath(output_dir))
+    return int(ds.count())
+
+
+def _reduce(ds: Any, fn, x_column: str, y_column: str, batch_size: int | None) -> dict[str, np.ndarray]:
+    """Sum of ``fn(X, Y) -> dict of arrays`` over all batches of ``ds``."""
+
+    def partial(table):
+        X, Y = column_vectors(table, x_column), column_vectors(table, y_column)
+        return {k: np.asarray(v)[None] for k, v in fn(X, Y).items()}
+
+    total: dict[str, np.ndarray] | None = None
+    parts = ds.select_columns([x_column, y_column]).map_batches(partial, batch_format="pyarrow",
+                                                                batch_size=batch_size)
+    for batch in parts.iter_batches(batch_format="numpy", batch_size=None):
+        s = {k: np.asarray(v).sum(axis=0) for k, v in batch.items()}
+        total = s if total is None else {k: total[k] + s[k] for k in total}
+    if total is None:
+        raise VecbridgeError("the dataset is empty; nothing to fit")
+    return total
+
+
+def fit_linear_dataset(
+    ds: Any,
+    method: str = "lstsq",
+    *,
+    x_column: str = "x",
+    y_column: str = "y",
+    ridge: float = 0.0,
+    bias: bool = False,
+    scale: bool = False,
+    normalize: str | None = None,
+    batch_size: int | None = 8192,
+):
+    """Fit a linear map over a Ray dataset of pairs (one row: a source and a target vector).
+
+    Each block contributes ``n``, sums, ``X^T X`` and ``X^T Y`` (see :mod:`.moments`); the
+    driver adds them and solves. One pass, plus one per ``center``/``standardize`` step
+    of ``normalize``. Equal to the in-memory fit to float tolerance.
+    """
+    _ray()
+    nx, ny = fit_normalizer_from_batches(
+        normalize, [], reduce=lambda fn: _reduce(ds, fn, x_column, y_column, batch_size)
+    )
+    def moments(X, Y):
+        return LinearMoments.of(nx.transform(X), ny.transform(Y)).to_arrays()
+
+    total = LinearMoments.from_arrays(_reduce(ds, moments, x_column, y_column, batch_size))
+    return linear_translator_from_moments(total, method, ridge=ridge, bias=bias, scale=scale, normalize=normalize,
+                                          normalizers=(nx, ny), fit_info={"pairs_from": "ray dataset"})

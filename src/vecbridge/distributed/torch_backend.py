@@ -1,0 +1,158 @@
+"""Fit and translate through torch, on a GPU when one is present.
+
+``resolve_device("auto")`` picks CUDA (or Apple's MPS) when torch sees one and
+otherwise returns None, meaning: stay on numpy. The torch path handles affine
+maps (``normalise -> X W + b``), which covers least squares, Procrustes, the
+identity and any other translator whose batch function is affine (found by
+probing it and checking the probe on random rows); its results equal the numpy
+path to float32 tolerance. Sufficient statistics (``X^T X``, ``X^T Y``) are
+accumulated in float64 on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import VecbridgeError
+
+#: rows moved to the device at a time
+DEVICE_BATCH_ROWS = 1 << 16
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise VecbridgeError("the torch path needs torch: pip install 'vecbridge[torch]'") from None
+    return torch
+
+
+def resolve_device(device: str | None = "auto"):
+    """A ``torch.device`` for ``device``, or None for the numpy path.
+
+    ``"auto"``: CUDA when available, else MPS when available, else None (numpy).
+    ``"cpu"`` / ``"numpy"`` / None: None. ``"torch"`` / ``"cpu-torch"``: torch on the CPU
+    (for testing the torch path without a GPU). ``"cuda"``, ``"cuda:1"``, ``"mps"``: that device,
+    or an error saying it is not there.
+    """
+    if device in (None, "cpu", "numpy"):
+        return None
+    if device == "auto":
+        try:
+            import torch
+        except ImportError:
+            return None
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return None
+    torch = _torch()
+    if device in ("torch", "cpu-torch", "torch-cpu"):
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise VecbridgeError(f"unknown device {device!r} ({e}); use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VecbridgeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise VecbridgeError(f"device {device!r}: torch sees {torch.cuda.device_count()} GPU(s)")
+    return dev
+
+
+def affine_form(translator: Any, seed: int = 0, rtol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """``W`` (d_in, d_out) and ``b`` (d_out,) float32 with ``_transform(Z) == Z @ W + b`` on normalised rows Z.
+
+    Known linear classes are read directly; any other translator is probed with the
+    zero row and the unit rows, and the probe is checked on 64 random rows
+    (seeded): a map that is not affine raises ``VecbridgeError``.
+    """
+    method = getattr(translator, "method", "")
+    d_in, d_out = int(translator.n_features_in_), int(translator.n_features_out_)
+    if method == "lstsq":
+        return np.asarray(translator.W_, np.float32), np.asarray(translator.b_, np.float32)
+    if method == "procrustes":
+        s = np.float32(getattr(translator, "scale_", 1.0))
+        return np.asarray(translator.W_, np.float32) * s, np.zeros(d_out, np.float32)
+    if method == "identity":
+        return np.eye(d_in, dtype=np.float32), np.zeros(d_out, np.float32)
+    probe = np.vstack([np.zeros((1, d_in), np.float32), np.eye(d_in, dtype=np.float32)])
+    out = np.asarray(translator._transform(probe), dtype=np.float64)
+    b = out[0]
+    W = out[1:] - b
+    Z = np.random.default_rng(seed).standard_normal((64, d_in)).astype(np.float32)
+    want = np.asarray(translator._transform(Z), dtype=np.float64)
+    got = Z.astype(np.float64) @ W + b
+    if not np.allclose(got, want, rtol=rtol, atol=rtol * (np.abs(want).max() + 1e-12)):
+        raise VecbridgeError(
+            f"the {method or type(translator).__name__} map is not affine, so the torch path cannot run it; "
+            "use device='cpu'"
+        )
+    return W.astype(np.float32), b.astype(np.float32)
+
+
+def _torch_normalize(torch, steps, stats, X):
+    for step, stat in zip(steps, stats or []):
+        if step == "unit":
+            n = torch.linalg.vector_norm(X, dim=1, keepdim=True)
+            X = X / torch.where(n > 0, n, torch.ones_like(n))
+        else:
+            mean, scale = stat
+            X = (X - mean) / scale
+    return X
+
+
+def torch_batch_function(translator: Any, device: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """The map's batch function ``(n, d_in) float32 -> (n, d_out) float32`` computed by torch on ``device``.
+
+    Same results as ``translator.transform`` to float32 tolerance.
+    """
+    from ..translators.base import as_float32_matrix
+    from ..errors import DimensionError
+
+    torch = _torch()
+    dev = device if not isinstance(device, str) else resolve_device(device) or torch.device("cpu")
+    W, b = affine_form(translator)
+    norm = translator.source_normalizer_
+    tW = torch.from_numpy(W).to(dev)
+    tb = torch.from_numpy(b).to(dev)
+    stats = [None if s is None else (torch.from_numpy(np.asarray(s[0], np.float32)).to(dev),
+                                     torch.from_numpy(np.asarray(s[1], np.float32)).to(dev))
+             for s in (norm.stats_ or [])]
+    d_in = int(translator.n_features_in_)
+
+    def run(X: np.ndarray) -> np.ndarray:
+        X = as_float32_matrix(X, "X")
+        if X.shape[1] != d_in:
+            raise DimensionError(f"this map takes {d_in}-d source vectors, got {X.shape[1]}-d")
+        out = np.empty((X.shape[0], tW.shape[1]), dtype=np.float32)
+        with torch.no_grad():
+            for s in range(0, X.shape[0], DEVICE_BATCH_ROWS):
+                T = torch.from_numpy(np.ascontiguousarray(X[s : s + DEVICE_BATCH_ROWS])).to(dev)
+                T = _torch_normalize(torch, norm.steps, stats, T)
+                out[s : s + T.shape[0]] = torch.addmm(tb, T, tW).cpu().numpy()
+        return out
+
+    return run
+
+
+def torch_moments(X: np.ndarray, Y: np.ndarray, device: Any):
+    """:class:`~vecbridge.distributed.moments.LinearMoments` of one batch, computed in float64 by torch on ``device``."""
+    from .moments import LinearMoments, _as_pair
+
+    torch = _torch()
+    X, Y = _as_pair(X, Y)
+    if getattr(device, "type", device) == "mps":  # no float64 there: accumulate on the CPU
+        return LinearMoments.of(X, Y)
+    with torch.no_grad():
+        tX = torch.from_numpy(X).to(device=device, dtype=torch.float64)
+        tY = torch.from_numpy(Y).to(device=device, dtype=torch.float64)
+        return LinearMoments(
+            int(X.shape[0]), tX.sum(0).cpu().numpy(), tY.sum(0).cpu().numpy(), (tX.T @ tX).cpu().numpy(),
+            (tX.T @ tY).cpu().numpy(), float(tX.square().sum().item()),
+        )
