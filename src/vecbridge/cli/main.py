@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "data",
     "plot",
     "report",
+    "migrate",
+    "serve",
 ]
 
 

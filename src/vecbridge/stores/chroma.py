@@ -1,0 +1,209 @@
+"""Migrate a Chroma collection (persistent client, local folder) into a new collection.
+
+The new collection gets the same ids, documents and metadata, the source's
+collection metadata (distance space...), and the translated vectors; the
+source is never changed. Rows are read with ``get(offset=, limit=)`` in
+Chroma's insertion order and written with ``upsert`` by id, so a batch redone
+after a crash overwrites itself and nothing is duplicated. Chroma has no
+table versions: do not add to the source while a migration runs (rows added
+later can be migrated by a later run into the same target).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import VecbridgeError
+from .migrate import (
+    DEFAULT_BATCH_ROWS,
+    Batch,
+    MigrationReport,
+    QualityReport,
+    check_dim,
+    quality_gate,
+    run_migration,
+    sample_rows,
+    state_dir,
+)
+
+
+def _chromadb():
+    try:
+        import chromadb
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise VecbridgeError("Chroma migration needs chromadb: pip install 'vecbridge[stores]'") from None
+    return chromadb
+
+
+def client(path: Any):
+    """A Chroma ``PersistentClient`` for a folder (or the client itself), telemetry off."""
+    if hasattr(path, "get_collection"):
+        return path
+    chromadb = _chromadb()
+    return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
+
+
+def _get(cl: Any, name: str):
+    try:
+        return cl.get_collection(name, embedding_function=None)
+    except Exception as e:  # chromadb raises NotFoundError / ValueError depending on the version
+        if "not exist" in str(e).lower() or "not found" in str(e).lower() or type(e).__name__ == "NotFoundError":
+            raise VecbridgeError(f"no collection {name!r} in this Chroma database") from None
+        raise
+
+
+def _exists(cl: Any, name: str) -> bool:
+    try:
+        _get(cl, name)
+        return True
+    except VecbridgeError:
+        return False
+
+
+class ChromaReader:
+    def __init__(self, col: Any):
+        self.col = col
+
+    def count(self) -> int:
+        return int(self.col.count())
+
+    def batches(self, start: int, batch_rows: int) -> Iterator[Batch]:
+        n = self.count()
+        for s in range(start, n, batch_rows):
+            r = self.col.get(offset=s, limit=batch_rows, include=["embeddings", "documents", "metadatas"])
+            if not r["ids"]:
+                break
+            X = np.asarray(r["embeddings"], dtype=np.float32)
+            yield Batch(s, list(r["ids"]), X, extra={"documents": r.get("documents"), "metadatas": r.get("metadatas")})
+
+
+class ChromaWriter:
+    def __init__(self, cl: Any, name: str, metadata: dict[str, Any], max_batch: int):
+        self.cl, self.name, self.metadata, self.max_batch = cl, name, metadata, max_batch
+        self.col = None
+
+    def check_new(self) -> None:
+        if _exists(self.cl, self.name):
+            raise VecbridgeError(
+                f"collection {self.name!r} already exists; a migration never writes into an existing collection "
+                "(choose another name or delete it)"
+            )
+
+    def ensure_target(self) -> None:
+        self.col = self.cl.get_or_create_collection(self.name, metadata=self.metadata, embedding_function=None)
+
+    def rows_committed(self, journal_rows: int) -> int:
+        return journal_rows  # upserts by id: a redone batch overwrites itself
+
+    def write(self, batch: Batch, Y: np.ndarray) -> None:
+        docs = batch.extra.get("documents") or [None] * len(batch.ids)
+        metas = batch.extra.get("metadatas") or [None] * len(batch.ids)
+        # Chroma wants each list all-or-nothing: group rows by which fields they carry
+        groups: dict[tuple[bool, bool], list[int]] = {}
+        for i in range(len(batch.ids)):
+            groups.setdefault((docs[i] is not None, bool(metas[i])), []).append(i)
+        for (has_doc, has_meta), rows in groups.items():
+            for s in range(0, len(rows), self.max_batch):
+                idx = rows[s : s + self.max_batch]
+                kw: dict[str, Any] = {"ids": [batch.ids[i] for i in idx], "embeddings": Y[idx]}
+                if has_doc:
+                    kw["documents"] = [docs[i] for i in idx]
+                if has_meta:
+                    kw["metadatas"] = [metas[i] for i in idx]
+                self.col.upsert(**kw)
+
+    def finish(self) -> None:
+        pass
+
+
+def migrate_chroma(
+    path: Any,
+    collection: str,
+    translator: Any,
+    *,
+    target_collection: str,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    resume: bool = True,
+    device: str = "cpu",
+    state: str | None = None,
+    progress: bool | None = None,
+    on_batch: Callable[[MigrationReport], None] | None = None,
+) -> MigrationReport:
+    """Translate a Chroma collection's vectors into ``target_collection`` (see the module docstring).
+
+    Parameters
+    ----------
+    path : folder of a persistent Chroma database, or a client.
+    collection : source collection; target_collection : the new one (must not exist on a fresh run).
+    translator : map old -> new (a Translator or its folder).
+    state : folder for the journal (default ``<path>/.vecbridge-migrate``; give one for a client).
+    """
+    from ..stream import map_fingerprint
+    from ..translators import Translator, load_translator
+
+    if not isinstance(translator, Translator):
+        translator = load_translator(translator)
+    if target_collection == collection:
+        raise VecbridgeError("the target collection must differ from the source: migrations never write in place")
+    cl = client(path)
+    src = _get(cl, collection)
+    n = int(src.count())
+    d_in = int(translator.n_features_in_)
+    if n:
+        first = src.get(limit=1, include=["embeddings"])["embeddings"]
+        check_dim(f"collection {collection!r}", int(np.asarray(first).shape[1]), d_in)
+    d_out = int(translator.n_features_out_)
+    fp = map_fingerprint(translator)
+    meta = {k: v for k, v in (src.metadata or {}).items()}
+    meta.update({"vecbridge_migrated_from": collection, "vecbridge_map": fp})
+    root = Path(state) if state is not None else state_dir(path if not hasattr(path, "get_collection") else ".")
+    jpath = root / f"chroma__{collection}__{target_collection}.json"
+    settings = {"store": "chroma", "source": collection, "target": target_collection, "map": fp,
+                "dim_in": d_in, "dim_out": d_out}
+    max_batch = int(getattr(cl, "get_max_batch_size", lambda: 5000)())
+    writer = ChromaWriter(cl, target_collection, meta, max_batch)
+    report = MigrationReport("chroma", collection, target_collection, "new collection", n, d_in, d_out)
+    return run_migration(ChromaReader(src), writer, translator, jpath, settings, report,
+                         batch_rows=min(batch_rows, max_batch), resume=resume, device=device, progress=progress,
+                         on_batch=on_batch)
+
+
+def chroma_quality_gate(
+    path: Any,
+    collection: str,
+    translator: Any,
+    encoder: Any,
+    *,
+    sample: int = 500,
+    k: int = 10,
+    metric: str = "overlap_at_k",
+    threshold: float | None = None,
+    query_texts: list[str] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> QualityReport:
+    """The quality gate on a seeded sample of a collection's documents (rows without a document are left out)."""
+    col = _get(client(path), collection)
+    X, texts = [], []
+    for r in sample_rows(int(col.count()), sample, seed):
+        got = col.get(offset=int(r), limit=1, include=["embeddings", "documents"])
+        if got["ids"] and got["documents"] and got["documents"][0]:
+            X.append(np.asarray(got["embeddings"][0], dtype=np.float32))
+            texts.append(got["documents"][0])
+    if len(texts) < 2:
+        raise VecbridgeError(f"collection {collection!r}: the sample holds fewer than 2 documents with text; "
+                             "the quality gate needs the texts to re-embed")
+    return quality_gate(translator, np.vstack(X), texts, encoder, query_texts=query_texts, k=k, metric=metric,
+                        threshold=threshold, device=device)
+
+
+def query_with_map(path: Any, collection: str, translator: Any, queries: np.ndarray, k: int = 10) -> dict[str, Any]:
+    """Query side: map new-model queries (n, d_new) into the old space and query the old collection."""
+    from .migrate import query_side
+
+    col = _get(client(path), collection)
+    return col.query(query_embeddings=query_side(translator, queries), n_results=k)

@@ -1,0 +1,325 @@
+"""Migrate a LanceDB table (embedded, local folder) to a new embedding space without re-embedding.
+
+Two targets, never in place:
+
+- a **new table** (``target_table=``): every column of the source, with the
+  vector column holding the translated vectors. Batches are appended; each
+  append is one atomic LanceDB commit, so the target's row count is exactly the
+  number of rows done and a re-run continues from there;
+- a **new column** of the same table (``new_column=``): added (nullable) once,
+  then filled by id with ``merge_insert`` updates, which are idempotent, so a
+  repeated batch after a crash changes nothing. The old vector column is kept.
+
+The source is read at the version it had when the migration started (recorded in
+the journal), in its stable scan order, so rows written meanwhile neither shift
+the batches nor get half-migrated: migrate them in a later run.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FormatError, VecbridgeError
+from .migrate import (
+    DEFAULT_BATCH_ROWS,
+    Batch,
+    MigrationReport,
+    QualityReport,
+    check_dim,
+    quality_gate,
+    run_migration,
+    sample_rows,
+    state_dir,
+)
+
+
+def _lancedb():
+    try:
+        import lancedb
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise VecbridgeError("LanceDB migration needs lancedb: pip install 'vecbridge[stores]'") from None
+    return lancedb
+
+
+def connect(db: Any):
+    """A LanceDB connection from a folder path (or an existing connection)."""
+    if hasattr(db, "open_table"):
+        return db
+    return _lancedb().connect(str(db))
+
+
+def _open(conn: Any, name: str, what: str = "table"):
+    try:
+        return conn.open_table(name)
+    except (ValueError, FileNotFoundError):
+        raise VecbridgeError(f"no {what} {name!r} in the LanceDB database {getattr(conn, 'uri', conn)}") from None
+
+
+def _exists(conn: Any, name: str) -> bool:
+    try:
+        conn.open_table(name)
+        return True
+    except (ValueError, FileNotFoundError):
+        return False
+
+
+def vector_dim(schema: Any, column: str, where: str) -> int:
+    import pyarrow as pa
+
+    if column not in schema.names:
+        raise FormatError(f"{where} has no column {column!r}; its columns: {schema.names}")
+    t = schema.field(column).type
+    if not pa.types.is_fixed_size_list(t):
+        raise FormatError(f"{where}: column {column!r} has type {t}; expected a fixed-size list of floats")
+    return int(t.list_size)
+
+
+class LanceReader:
+    """Batches of a table at a pinned version, in scan order."""
+
+    def __init__(self, conn: Any, table: str, version: int, id_column: str, vector_column: str,
+                 columns: list[str] | None):
+        self.tbl = _open(conn, table)
+        self.tbl.checkout(version)
+        self.id_column, self.vector_column = id_column, vector_column
+        self.columns = columns
+
+    def count(self) -> int:
+        return int(self.tbl.count_rows())
+
+    def batches(self, start: int, batch_rows: int) -> Iterator[Batch]:
+        from ..stream import vectors_from_arrow
+
+        q = self.tbl.search().limit(None).offset(start)
+        if self.columns is not None:
+            q = q.select(self.columns)
+        pos = start
+        for rb in q.to_batches(batch_rows):
+            for s in range(0, rb.num_rows, batch_rows):
+                part = rb.slice(s, batch_rows)
+                X, bad = vectors_from_arrow(part.column(self.vector_column), None, self.vector_column, pos)
+                if bad:
+                    i = min(bad)
+                    ids = part.column(self.id_column)
+                    raise VecbridgeError(f"the vector of id {ids[i].as_py()!r} is {bad[i]}; fix or delete it first")
+                ids = [str(v) for v in part.column(self.id_column).to_pylist()]
+                yield Batch(pos, ids, X, extra=part)
+                pos += part.num_rows
+
+
+class NewTableWriter:
+    def __init__(self, conn: Any, name: str, schema: Any, vector_column: str, dim_out: int):
+        import pyarrow as pa
+
+        self.conn, self.name, self.vector_column = conn, name, vector_column
+        fields = [pa.field(vector_column, pa.list_(pa.float32(), dim_out)) if f.name == vector_column else f
+                  for f in schema]
+        self.schema = pa.schema(fields)
+        self.tbl = None
+
+    def check_new(self) -> None:
+        if _exists(self.conn, self.name):
+            raise VecbridgeError(
+                f"table {self.name!r} already exists; a migration never writes into an existing table "
+                "(choose another target name or drop it)"
+            )
+
+    def ensure_target(self) -> None:
+        if not _exists(self.conn, self.name):
+            self.conn.create_table(self.name, schema=self.schema)
+        self.tbl = self.conn.open_table(self.name)
+
+    def rows_committed(self, journal_rows: int) -> int:
+        return int(self.tbl.count_rows())  # appends are atomic: the table holds a prefix of the scan
+
+    def write(self, batch: Batch, Y: np.ndarray) -> None:
+        import pyarrow as pa
+
+        vec = pa.FixedSizeListArray.from_arrays(pa.array(Y.reshape(-1), type=pa.float32()), Y.shape[1])
+        part = batch.extra
+        cols = [vec if f.name == self.vector_column else part.column(f.name) for f in self.schema]
+        self.tbl.add(pa.Table.from_arrays(cols, schema=self.schema))
+
+    def finish(self) -> None:
+        pass
+
+
+class NewColumnWriter:
+    def __init__(self, conn: Any, table: str, column: str, id_column: str, dim_out: int):
+        import pyarrow as pa
+
+        self.conn, self.table, self.column, self.id_column = conn, table, column, id_column
+        self.field = pa.field(column, pa.list_(pa.float32(), dim_out))
+        self.tbl = None
+
+    def check_new(self) -> None:
+        if self.column in _open(self.conn, self.table).schema.names:
+            raise VecbridgeError(
+                f"table {self.table!r} already has a column {self.column!r}; a migration never overwrites a column "
+                "(choose another name or drop it)"
+            )
+
+    def ensure_target(self) -> None:
+        self.tbl = _open(self.conn, self.table)
+        if self.column not in self.tbl.schema.names:
+            self.tbl.add_columns(self.field)
+            self.tbl = _open(self.conn, self.table)
+
+    def rows_committed(self, journal_rows: int) -> int:
+        return journal_rows  # updates by id are idempotent: redoing a batch is harmless
+
+    def write(self, batch: Batch, Y: np.ndarray) -> None:
+        import pyarrow as pa
+
+        vec = pa.FixedSizeListArray.from_arrays(pa.array(Y.reshape(-1), type=pa.float32()), Y.shape[1])
+        ids = batch.extra.column(self.id_column)
+        data = pa.table({self.id_column: ids, self.column: vec})
+        self.tbl.merge_insert(self.id_column).when_matched_update_all().execute(data)
+
+    def finish(self) -> None:
+        pass
+
+
+def _journal_path(conn: Any, source: str, target: str, state: str | None) -> Path:
+    root = Path(state) if state is not None else state_dir(getattr(conn, "uri", "."))
+    return root / f"lancedb__{source}__{target}.json"
+
+
+def migrate_lancedb(
+    db: Any,
+    table: str,
+    translator: Any,
+    *,
+    target_table: str | None = None,
+    new_column: str | None = None,
+    vector_column: str = "vector",
+    id_column: str = "id",
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    resume: bool = True,
+    device: str = "cpu",
+    state: str | None = None,
+    progress: bool | None = None,
+    on_batch: Callable[[MigrationReport], None] | None = None,
+) -> MigrationReport:
+    """Translate a LanceDB table's vectors into a new table or a new column (see the module docstring).
+
+    Parameters
+    ----------
+    db : folder of the database (``lancedb.connect`` path) or a connection.
+    table : source table; ``vector_column`` holds (d_in,) float vectors, ``id_column`` unique ids.
+    translator : map old -> new (a Translator or its folder).
+    target_table / new_column : exactly one: the new table's name, or the new column's name.
+    batch_rows : rows per batch (one commit each).
+    resume : continue a partial migration to the same target (default); False starts again
+        (a partial new table must be dropped first).
+    state : folder for the journal (default ``<db>/.vecbridge-migrate``).
+    on_batch : called after each committed batch (tests use it to interrupt).
+
+    Returns
+    -------
+    :class:`MigrationReport`
+    """
+    from ..stream import map_fingerprint
+    from ..translators import Translator, load_translator
+
+    if (target_table is None) == (new_column is None):
+        raise VecbridgeError("give exactly one target: target_table= (a new table) or new_column= (a new column)")
+    if not isinstance(translator, Translator):
+        translator = load_translator(translator)
+    conn = connect(db)
+    src = _open(conn, table)
+    schema = src.schema
+    d_in = vector_dim(schema, vector_column, f"table {table!r}")
+    check_dim(f"table {table!r}, column {vector_column!r}", d_in, int(translator.n_features_in_))
+    if id_column not in schema.names:
+        raise FormatError(f"table {table!r} has no id column {id_column!r}; its columns: {schema.names} (pass id_column=)")
+    d_out = int(translator.n_features_out_)
+    target = target_table if target_table is not None else f"{table}.{new_column}"
+    jpath = _journal_path(conn, table, target_table or f"column-{new_column}", state)
+    version = int(src.version)
+    if resume and jpath.exists():
+        try:
+            version = int(json.loads(jpath.read_text(encoding="utf-8"))["source_version"])
+        except (OSError, ValueError, KeyError):
+            pass
+    settings = {"store": "lancedb", "source": table, "target": target, "source_version": version,
+                "vector_column": vector_column, "id_column": id_column, "map": map_fingerprint(translator),
+                "dim_in": d_in, "dim_out": d_out}
+    if target_table is not None:
+        if target_table == table:
+            raise VecbridgeError("the target table must differ from the source: migrations never write in place")
+        writer: Any = NewTableWriter(conn, target_table, schema, vector_column, d_out)
+        columns = None
+        mode = "new table"
+    else:
+        if new_column == vector_column:
+            raise VecbridgeError("the new column must differ from the vector column: migrations never write in place")
+        writer = NewColumnWriter(conn, table, new_column, id_column, d_out)
+        columns = [id_column, vector_column]
+        mode = "new column"
+    reader = LanceReader(conn, table, version, id_column, vector_column, columns)
+    report = MigrationReport("lancedb", table, target, mode, reader.count(), d_in, d_out)
+    return run_migration(reader, writer, translator, jpath, settings, report, batch_rows=batch_rows,
+                         resume=resume, device=device, progress=progress, on_batch=on_batch)
+
+
+def lancedb_sample(db: Any, table: str, columns: list[str], size: int, seed: int = 0) -> Any:
+    """A seeded random sample of ``size`` rows (Arrow table, scan order) of ``columns``."""
+    src = _open(connect(db), table)
+    rows = sample_rows(int(src.count_rows()), size, seed)
+    return src.take_offsets([int(r) for r in rows]).select(columns).to_arrow()
+
+
+def lancedb_quality_gate(
+    db: Any,
+    table: str,
+    translator: Any,
+    encoder: Any,
+    *,
+    text_column: str = "text",
+    vector_column: str = "vector",
+    sample: int = 500,
+    k: int = 10,
+    metric: str = "overlap_at_k",
+    threshold: float | None = None,
+    query_texts: list[str] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> QualityReport:
+    """The quality gate (:func:`~vecbridge.stores.migrate.quality_gate`) on a sample of a table's rows and texts."""
+    from ..stream import vectors_from_arrow
+
+    t = lancedb_sample(db, table, [vector_column, text_column], sample, seed)
+    X, bad = vectors_from_arrow(t.column(vector_column), None, vector_column, 0)
+    texts = t.column(text_column).to_pylist()
+    keep = np.array([i not in bad and isinstance(s, str) and s != "" for i, s in enumerate(texts)], dtype=bool)
+    if not keep.all():
+        warnings.warn(f"quality gate: {int((~keep).sum())} sampled rows without a text or vector were left out",
+                      stacklevel=2)
+    return quality_gate(translator, X[keep], [s for s, ok in zip(texts, keep) if ok], encoder,
+                        query_texts=query_texts, k=k, metric=metric, threshold=threshold, device=device)
+
+
+def search_with_query_map(db: Any, table: str, translator: Any, queries: np.ndarray, k: int = 10,
+                          vector_column: str = "vector", columns: list[str] | None = None) -> list[Any]:
+    """Query side: map new-model queries (n, d_new) into the old space and search the old index.
+
+    Returns one Arrow table of the ``k`` nearest rows per query (LanceDB's ``_distance`` included).
+    """
+    from .migrate import query_side
+
+    tbl = _open(connect(db), table)
+    Q = query_side(translator, queries)
+    out = []
+    for q in Q:
+        s = tbl.search(q, vector_column_name=vector_column).limit(k)
+        if columns is not None:
+            s = s.select(columns)
+        out.append(s.to_arrow())
+    return out

@@ -1,0 +1,381 @@
+"""What every vector-store migration shares: the resumable batch loop, its journal,
+the query-side helper, and the quality gate.
+
+A migration reads a store's vectors in batches (in a fixed, repeatable order),
+translates them with a map's pure batch function, and writes them into a new
+column, table or collection, never over the old vectors. After each batch is
+committed to the store the journal (JSON, rewritten atomically) records how many
+rows are done; a re-run continues from there. Writers make a repeated batch
+harmless (Chroma upserts by id; a LanceDB table counts its committed rows, and
+LanceDB column updates are keyed by id), so a crash between the store's commit
+and the journal's update loses and duplicates nothing.
+
+The **document side** moves old vectors into the new model's space (the new
+model then embeds queries). The **query side** leaves the index alone and maps
+the new model's queries into the old space at query time
+(:func:`query_side`; fit that map from new to old).
+
+The **quality gate** (:func:`retrieval_retention`, :func:`quality_gate`) estimates
+how much retrieval quality the migration keeps on a calibration sample: the
+sample's texts are re-embedded with the new model, and, for queries in the new
+space (the re-embedded documents themselves, or query texts), the top-k lists
+searched in the migrated vectors are compared with those searched in the
+re-embedded ones (``overlap_at_k``), and the true document's recall is counted
+(``recall_at_k``). Below a threshold, :class:`QualityGateError` (exit code 3 on
+the command line) stops a CI job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import DimensionError, VecbridgeError
+
+JOURNAL_VERSION = 1
+DEFAULT_BATCH_ROWS = 8192
+#: exit status of ``vecbridge migrate`` when the quality gate fails
+GATE_EXIT_CODE = 3
+
+
+class QualityGateError(VecbridgeError):
+    """The migration's estimated retrieval retention is below the threshold."""
+
+    def __init__(self, message: str, report: QualityReport):
+        super().__init__(message)
+        self.report = report
+
+
+class ResumeMismatchError(VecbridgeError):
+    """A partial migration exists for this target but with other settings."""
+
+
+# -- the loop -------------------------------------------------------------------------
+@dataclass
+class Batch:
+    """Rows ``[start, start + n)`` of the source in its scan order."""
+
+    start: int
+    ids: list[str]
+    X: np.ndarray  # (n, d_in) float32
+    extra: Any = None  # store-specific: the other columns (Arrow) / documents and metadatas
+
+
+class Reader(Protocol):
+    def count(self) -> int: ...
+
+    def batches(self, start: int, batch_rows: int) -> Iterator[Batch]: ...
+
+
+class Writer(Protocol):
+    def check_new(self) -> None: ...
+
+    def ensure_target(self) -> None: ...
+
+    def rows_committed(self, journal_rows: int) -> int: ...
+
+    def write(self, batch: Batch, Y: np.ndarray) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass
+class MigrationReport:
+    """What a migration did (``quality`` is set when the gate ran)."""
+
+    store: str
+    source: str
+    target: str
+    mode: str
+    n_rows: int
+    dim_in: int
+    dim_out: int
+    rows_done: int = 0
+    resumed_from: int = 0
+    batches: int = 0
+    finished: bool = False
+    quality: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        s = (f"{self.store}: {self.source} -> {self.target} ({self.mode}): {self.rows_done} of {self.n_rows} vectors "
+             f"{self.dim_in}-d -> {self.dim_out}-d")
+        if self.resumed_from:
+            s += f", resumed after {self.resumed_from}"
+        if self.quality:
+            q = self.quality
+            s += f"; quality: {q['metric']} = {q['value']:.3f}"
+            if q.get("threshold") is not None:
+                s += f" (threshold {q['threshold']}, {'pass' if q['passed'] else 'FAIL'})"
+        return s
+
+
+def write_journal(path: Path, obj: dict[str, Any]) -> None:
+    from ..stream import write_json_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, obj)
+
+
+def open_journal(path: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """The journal of a partial run with these settings, or a fresh one (written)."""
+    if resume and path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ResumeMismatchError(f"{path}: unreadable migration journal ({e}); pass resume=False (--restart)") from None
+        diffs = [k for k, v in settings.items() if old.get(k) != v]
+        if diffs:
+            raise ResumeMismatchError(
+                f"a partial migration to the same target ({path}) was made with different {', '.join(diffs)} "
+                f"({diffs[0]}: {old.get(diffs[0])!r} then, {settings[diffs[0]]!r} now); "
+                "pass resume=False (--restart) to start again"
+            )
+        return old
+    fresh = {**settings, "version": JOURNAL_VERSION, "rows_done": 0, "finished": False}
+    write_journal(path, fresh)
+    return fresh
+
+
+def run_migration(
+    reader: Reader,
+    writer: Writer,
+    translator: Any,
+    journal_path: Path,
+    settings: dict[str, Any],
+    report: MigrationReport,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    resume: bool = True,
+    device: str = "cpu",
+    progress: bool | None = None,
+    on_batch: Callable[[MigrationReport], None] | None = None,
+) -> MigrationReport:
+    """The resumable batch loop shared by the stores (see the module docstring)."""
+    from ..stream import _progress, batch_function
+
+    fresh = not (resume and journal_path.exists())
+    if fresh:
+        writer.check_new()  # never write into a table / column / collection that was there before
+    journal = open_journal(journal_path, settings, resume)
+    if journal.get("finished"):
+        report.rows_done = report.resumed_from = int(journal["rows_done"])
+        report.finished = True
+        return report
+    writer.ensure_target()  # created after the journal: a crash in between resumes, not refuses
+    start = writer.rows_committed(int(journal["rows_done"]))
+    report.rows_done = report.resumed_from = start
+    transform = batch_function(translator, device)
+    n = reader.count()
+    with _progress(progress, n, start, f"migrating {report.source}") as bar:
+        for batch in reader.batches(start, batch_rows):
+            if not np.isfinite(batch.X).all():
+                i = int(np.argmax(~np.isfinite(batch.X).all(axis=1)))
+                raise VecbridgeError(
+                    f"{report.source}: the vector of id {batch.ids[i]!r} holds NaN or Inf; fix or delete it first"
+                )
+            Y = transform(batch.X)
+            writer.write(batch, Y)
+            report.rows_done = batch.start + len(batch.ids)
+            report.batches += 1
+            journal["rows_done"] = report.rows_done
+            write_journal(journal_path, journal)
+            bar.update(len(batch.ids))
+            if on_batch is not None:
+                on_batch(report)
+    writer.finish()
+    journal["finished"] = True
+    write_journal(journal_path, journal)
+    report.finished = True
+    return report
+
+
+def check_dim(what: str, got: int, want: int) -> None:
+    if got != want:
+        raise DimensionError(
+            f"{what} holds {got}-d vectors but the map takes {want}-d source vectors (wrong map, or wrong column?)"
+        )
+
+
+# -- query side -----------------------------------------------------------------------
+def query_side(translator: Any, queries: Any, device: str = "cpu") -> np.ndarray:
+    """Map the new model's query vectors (n, d_new) into the old index's space (n, d_old).
+
+    ``translator`` is a map fitted from the new model (source) to the old one
+    (target), or its folder. Search the old index with the result.
+    """
+    from ..stream import batch_function
+    from ..translators import Translator, load_translator
+
+    if not isinstance(translator, Translator):
+        translator = load_translator(translator)
+    return batch_function(translator, device)(np.asarray(queries, dtype=np.float32))
+
+
+# -- the quality gate -----------------------------------------------------------------
+@dataclass
+class QualityReport:
+    """Retrieval retention on a calibration sample (see :func:`retrieval_retention`)."""
+
+    metric: str
+    value: float
+    threshold: float | None
+    passed: bool
+    k: int
+    n_documents: int
+    n_queries: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def retrieval_retention(
+    queries: np.ndarray,
+    migrated: np.ndarray,
+    reembedded: np.ndarray,
+    k: int = 10,
+    gold: Sequence[int] | np.ndarray | None = None,
+) -> dict[str, Any]:
+    """How well an index of migrated vectors answers queries, compared with a re-embedded index.
+
+    Parameters
+    ----------
+    queries : (n_q, d) query vectors in the new space.
+    migrated : (n, d) documents translated from the old space.
+    reembedded : (n, d) the same documents (same rows) embedded by the new model.
+    k : list length.
+    gold : (n_q,) row of each query's true document, when known.
+
+    Returns
+    -------
+    dict: ``overlap_at_k`` (mean |top-k(migrated) & top-k(reembedded)| / k), and with
+    ``gold``: ``recall_at_k`` of the true document in the migrated index and
+    ``recall_at_k_reembedded`` in the re-embedded one (the ceiling), and
+    ``recall_retention`` (their ratio). Cosine retrieval.
+    """
+    from ..retrieval import nearest_neighbors
+
+    migrated = np.asarray(migrated, dtype=np.float32)
+    reembedded = np.asarray(reembedded, dtype=np.float32)
+    if migrated.shape != reembedded.shape:
+        raise DimensionError(f"migrated {migrated.shape} and re-embedded {reembedded.shape} documents must match row for row")
+    k = int(min(k, migrated.shape[0]))
+    top_m, _ = nearest_neighbors(queries, migrated, k=k, progress=False)
+    top_r, _ = nearest_neighbors(queries, reembedded, k=k, progress=False)
+    overlap = np.array([len(set(a) & set(b)) for a, b in zip(top_m.tolist(), top_r.tolist())], dtype=np.float64) / k
+    out: dict[str, Any] = {"k": k, "overlap_at_k": float(overlap.mean()), "n_queries": int(top_m.shape[0])}
+    if gold is not None:
+        g = np.asarray(gold, dtype=np.int64)[:, None]
+        rec_m = float((top_m == g).any(axis=1).mean())
+        rec_r = float((top_r == g).any(axis=1).mean())
+        out.update(recall_at_k=rec_m, recall_at_k_reembedded=rec_r,
+                   recall_retention=rec_m / rec_r if rec_r > 0 else None)
+    return out
+
+
+def quality_gate(
+    translator: Any,
+    old_vectors: np.ndarray,
+    texts: Sequence[str],
+    encoder: Any,
+    *,
+    query_texts: Sequence[str] | None = None,
+    k: int = 10,
+    metric: str = "overlap_at_k",
+    threshold: float | None = None,
+    device: str = "cpu",
+    progress: bool | None = None,
+) -> QualityReport:
+    """Estimate retrieval retention on a calibration sample and check it against ``threshold``.
+
+    Parameters
+    ----------
+    translator : the document-side map (old -> new), a Translator or its folder.
+    old_vectors : (n, d_old) the sample's stored vectors.
+    texts : n texts of the same rows (to re-embed with the new model).
+    encoder : the new model: an encoder name for :func:`vecbridge.encoders.get_encoder`,
+        an Encoder, or any function ``texts -> (n, d_new) array``.
+    query_texts : queries to test with (encoded by ``encoder``); default: the re-embedded
+        documents themselves, each query's true document being its own row.
+    metric : ``"overlap_at_k"`` (default), ``"recall_at_k"`` or ``"recall_retention"``.
+    threshold : fail below it (None: only measure).
+
+    Raises
+    ------
+    QualityGateError below the threshold (the report is attached as ``.report``).
+    """
+    from ..evaluation import paired_metrics
+    from ..stream import batch_function
+    from ..translators import Translator, load_translator
+
+    if not isinstance(translator, Translator):
+        translator = load_translator(translator)
+    texts = list(texts)
+    old_vectors = np.asarray(old_vectors, dtype=np.float32)
+    if len(texts) != old_vectors.shape[0]:
+        raise DimensionError(f"{len(texts)} calibration texts for {old_vectors.shape[0]} vectors; they must pair up")
+    if len(texts) < 2:
+        raise VecbridgeError("the quality gate needs at least 2 calibration documents with texts")
+    encode = _encode_function(encoder, progress)
+    migrated = batch_function(translator, device)(old_vectors)
+    reembedded = np.asarray(encode(texts), dtype=np.float32)
+    check = reembedded.shape[1]
+    if check != migrated.shape[1]:
+        raise DimensionError(
+            f"the new model embeds {check}-d vectors but the map writes {migrated.shape[1]}-d ones; "
+            "is it the map's target model?"
+        )
+    if query_texts is None:
+        queries, gold = reembedded, np.arange(len(texts))
+    else:
+        queries, gold = np.asarray(encode(list(query_texts)), dtype=np.float32), None
+    metrics = retrieval_retention(queries, migrated, reembedded, k=k, gold=gold)
+    paired = paired_metrics(migrated, reembedded, progress=False)
+    metrics["paired"] = {key: paired[key] for key in ("mean_cosine", "top1", "mrr") if key in paired}
+    if metric not in metrics or metrics[metric] is None:
+        raise VecbridgeError(
+            f"metric {metric!r} is not available here (it needs the documents as queries); "
+            f"choose from {[m for m in ('overlap_at_k', 'recall_at_k', 'recall_retention') if metrics.get(m) is not None]}"
+        )
+    value = float(metrics[metric])
+    passed = threshold is None or value >= threshold
+    rep = QualityReport(metric, value, threshold, passed, metrics["k"], len(texts), metrics["n_queries"], metrics)
+    if not passed:
+        raise QualityGateError(
+            f"quality gate failed: {metric} = {value:.3f} on {len(texts)} calibration documents is below "
+            f"{threshold} (retrieval through the migrated vectors loses too much; re-embed, or fit a better map)",
+            rep,
+        )
+    return rep
+
+
+def _encode_function(encoder: Any, progress: bool | None) -> Callable[[list[str]], np.ndarray]:
+    if isinstance(encoder, str):
+        from ..encoders import get_encoder
+
+        encoder = get_encoder(encoder)
+    if hasattr(encoder, "encode"):
+        return lambda texts: encoder.encode(texts, progress=progress)
+    if callable(encoder):
+        return encoder
+    raise VecbridgeError(f"encoder must be a name, an Encoder or a function texts -> vectors, got {type(encoder).__name__}")
+
+
+def sample_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """``size`` distinct row numbers of ``range(n)``, sorted, drawn with ``seed``."""
+    size = int(min(size, n))
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def state_dir(root: str | os.PathLike) -> Path:
+    """Where migrations keep their journals: ``<store folder>/.vecbridge-migrate``."""
+    return Path(root) / ".vecbridge-migrate"

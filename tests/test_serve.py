@@ -1,0 +1,158 @@
+"""The translation service: in-process (TestClient) and one real uvicorn on 127.0.0.1 under concurrent load."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+uvicorn = pytest.importorskip("uvicorn")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from vecbridge.serve import create_app  # noqa: E402
+from vecbridge.translators.linear import LeastSquares, Procrustes  # noqa: E402
+
+D_IN, D_OUT = 10, 6
+
+
+@pytest.fixture(scope="module")
+def maps(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, D_IN)).astype(np.float32)
+    Y = (X @ rng.standard_normal((D_IN, D_OUT)) + 1).astype(np.float32)
+    root = tmp_path_factory.mktemp("maps")
+    a = LeastSquares(bias=True).fit(X, Y)
+    b = Procrustes(normalize="unit").fit(X, X @ np.linalg.qr(rng.standard_normal((D_IN, D_IN)))[0])
+    a.save(root / "old2new")
+    b.save(root / "rotate")
+    return root, {"old2new": a, "rotate": b}
+
+
+@pytest.fixture(scope="module")
+def client(maps):
+    root, _ = maps
+    app = create_app(root, max_rows=100, max_body_bytes=64 * 1024)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_health_and_maps(client):
+    r = client.get("/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["maps"] == ["old2new", "rotate"]
+    info = {m["name"]: m for m in client.get("/maps").json()}
+    assert info["old2new"]["dim_in"] == D_IN and info["old2new"]["dim_out"] == D_OUT
+    assert info["rotate"]["method"] == "procrustes"
+
+
+def test_translate_matches_the_map(client, maps):
+    _, loaded = maps
+    X = np.random.default_rng(1).standard_normal((7, D_IN)).astype(np.float32)
+    r = client.post("/translate", json={"map": "old2new", "vectors": X.tolist()})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["n"] == 7 and body["dim"] == D_OUT and body["map"] == "old2new"
+    np.testing.assert_allclose(np.array(body["vectors"], np.float32), loaded["old2new"].transform(X), atol=1e-5)
+    r = client.post("/maps/rotate/translate", json={"vectors": X[0].tolist()})  # one flat vector
+    assert r.status_code == 200
+    np.testing.assert_allclose(r.json()["vectors"][0], loaded["rotate"].transform(X[:1])[0], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 400, "JSON object"),
+        (json.dumps({"vectors": [[0.0] * D_IN]}).encode(), 400, "which map"),
+        (json.dumps({"map": "nope", "vectors": [[0.0] * D_IN]}).encode(), 404, "unknown map"),
+        (json.dumps({"map": "old2new", "vectors": []}).encode(), 400, "non-empty"),
+        (json.dumps({"map": "old2new", "vectors": [[0.0] * (D_IN + 1)]}).encode(), 422, f"takes {D_IN}-d"),
+        (json.dumps({"map": "old2new", "vectors": [[0.0] * D_IN, [1.0] * 3]}).encode(), 422, "vector 1 has 3"),
+        (json.dumps({"map": "old2new", "vectors": [["a"] * D_IN]}).encode(), 422, "numbers"),
+        (json.dumps({"map": "old2new", "vectors": [[float("nan")] * D_IN]}).encode(), 422, "NaN"),
+        (json.dumps({"map": "old2new", "vectors": [[0.0] * D_IN] * 101}).encode(), 413, "limit is 100"),
+        (json.dumps({"map": "old2new", "vectors": [[0.123456789] * D_IN] * 90 * 10}).encode(), 413, "bytes"),
+    ],
+)
+def test_client_errors_are_clear(client, body, status, words):
+    r = client.post("/translate", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]
+
+
+def test_unknown_map_in_path_and_wrong_content_type(client):
+    r = client.post("/maps/nope/translate", json={"vectors": [[0.0] * D_IN]})
+    assert r.status_code == 404 and "old2new" in r.json()["error"]
+    r = client.post("/translate", content=b"map=old2new", headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server(maps):
+    root, _ = maps
+    port = free_port()
+    config = uvicorn.Config(create_app(root, max_rows=100, max_body_bytes=64 * 1024), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:  # pragma: no cover - the server did not start
+        server.should_exit = True
+        pytest.fail("uvicorn did not start on 127.0.0.1")
+    yield url
+    server.should_exit = True
+    thread.join(timeout=15)
+    assert not thread.is_alive()
+
+
+def test_concurrent_load_on_localhost(live_server, maps):
+    """8 clients, each at most 30 requests and 30 s: every answer has the right status and payload."""
+    _, loaded = maps
+    m = loaded["old2new"]
+
+    def worker(seed: int) -> tuple[int, int]:
+        rng = np.random.default_rng(seed)
+        ok = bad = 0
+        deadline = time.monotonic() + 30
+        with httpx.Client(base_url=live_server, timeout=20) as c:
+            for i in range(30):
+                if time.monotonic() > deadline:
+                    break
+                if i % 5 == 4:  # a malformed request among good ones
+                    r = c.post("/translate", json={"map": "old2new", "vectors": [[0.0] * (D_IN - 1)]})
+                    assert r.status_code == 422 and "takes" in r.json()["error"]
+                    bad += 1
+                    continue
+                X = rng.standard_normal((int(rng.integers(1, 60)), D_IN)).astype(np.float32)
+                r = c.post("/translate", json={"map": "old2new", "vectors": X.tolist()})
+                assert r.status_code == 200, r.text
+                Y = np.array(r.json()["vectors"], np.float32)
+                np.testing.assert_allclose(Y, m.transform(X), atol=1e-5)  # this request's rows, not another's
+                ok += 1
+        return ok, bad
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(worker, range(8)))
+    assert sum(r[0] for r in results) >= 8 and sum(r[1] for r in results) >= 8
+    assert httpx.get(f"{live_server}/health", timeout=5).json()["status"] == "ok"

@@ -1,0 +1,288 @@
+"""Vector-store migration: LanceDB (new table, new column) and Chroma, resume after crashes, the quality gate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+lancedb = pytest.importorskip("lancedb")
+
+from vecbridge.errors import VecbridgeError  # noqa: E402
+from vecbridge.stores.lancedb import lancedb_quality_gate, migrate_lancedb, search_with_query_map  # noqa: E402
+from vecbridge.stores.migrate import (  # noqa: E402
+    QualityGateError,
+    quality_gate,
+    query_side,
+    retrieval_retention,
+)
+from vecbridge.translators.linear import LeastSquares, Procrustes  # noqa: E402
+
+N, D_OLD, D_NEW = 3000, 16, 12
+
+
+@pytest.fixture(scope="module")
+def spaces():
+    rng = np.random.default_rng(0)
+    old = rng.standard_normal((N, D_OLD)).astype(np.float32)
+    A = rng.standard_normal((D_OLD, D_NEW)).astype(np.float32)
+    new = old @ A
+    return old, new, LeastSquares().fit(old, new)
+
+
+def make_table(db_path: Path, old: np.ndarray, name: str = "docs"):
+    db = lancedb.connect(str(db_path))
+    ids = [f"doc-{i}" for i in range(old.shape[0])]
+    t = pa.table({"id": ids, "text": [f"text {i}" for i in range(old.shape[0])],
+                  "vector": pa.FixedSizeListArray.from_arrays(pa.array(old.reshape(-1)), old.shape[1])})
+    db.create_table(name, t)
+    return db, ids
+
+
+def table_vectors(tbl, column: str):
+    t = tbl.search().limit(None).to_arrow()
+    ids = t["id"].to_pylist()
+    col = t[column].combine_chunks()
+    return ids, t, np.asarray(col.flatten().to_numpy(), dtype=np.float32).reshape(t.num_rows, -1)
+
+
+def by_id(ids, X):
+    order = np.argsort(np.array([int(k.split("-")[1]) for k in ids]))
+    return X[order]
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_at(k):
+    def f(rep):
+        if rep.batches == k:
+            raise Crash
+
+    return f
+
+
+def test_lancedb_new_table_exact_and_resumable(tmp_path, spaces):
+    old, new, m = spaces
+    db, ids = make_table(tmp_path / "db", old)
+    with pytest.raises(Crash):
+        migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", batch_rows=400, on_batch=crash_at(3),
+                        progress=False)
+    assert db.open_table("docs_new").count_rows() == 1200
+    rep = migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", batch_rows=400, progress=False)
+    assert rep.resumed_from == 1200 and rep.rows_done == N and rep.finished
+    got_ids, t, Y = table_vectors(db.open_table("docs_new"), "vector")
+    assert sorted(got_ids) == sorted(ids) and len(set(got_ids)) == N  # every id, once
+    assert t.schema.field("vector").type == pa.list_(pa.float32(), D_NEW)
+    assert set(t.column_names) == {"id", "text", "vector"}
+    np.testing.assert_allclose(by_id(got_ids, Y), m.transform(old), atol=1e-4)
+    # the source is untouched
+    _, _, X = table_vectors(db.open_table("docs"), "vector")
+    assert X.shape == (N, D_OLD)
+    # a finished migration re-run does nothing; an existing table is never written into
+    again = migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", progress=False)
+    assert again.finished and db.open_table("docs_new").count_rows() == N
+    with pytest.raises(VecbridgeError, match="already exists"):
+        migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", resume=False, progress=False)
+
+
+def test_lancedb_new_column_keeps_old_vectors(tmp_path, spaces):
+    old, new, m = spaces
+    db, ids = make_table(tmp_path / "db", old)
+    with pytest.raises(Crash):
+        migrate_lancedb(tmp_path / "db", "docs", m, new_column="vector_new", batch_rows=500, on_batch=crash_at(2),
+                        progress=False)
+    rep = migrate_lancedb(tmp_path / "db", "docs", m, new_column="vector_new", batch_rows=500, progress=False)
+    assert rep.resumed_from == 1000 and rep.mode == "new column"
+    tbl = db.open_table("docs")
+    got_ids, t, Y = table_vectors(tbl, "vector_new")
+    assert sorted(got_ids) == sorted(ids) and len(got_ids) == N
+    assert t["vector_new"].null_count == 0
+    np.testing.assert_allclose(by_id(got_ids, Y), m.transform(old), atol=1e-4)
+    _, _, X = table_vectors(tbl, "vector")
+    np.testing.assert_array_equal(by_id(got_ids, X), old)
+    with pytest.raises(VecbridgeError, match="never write in place"):
+        migrate_lancedb(tmp_path / "db", "docs", m, new_column="vector", progress=False)
+
+
+def test_lancedb_wrong_dimension_and_targets(tmp_path, spaces):
+    old, new, m = spaces
+    make_table(tmp_path / "db", old[:, :5])
+    with pytest.raises(VecbridgeError, match="5-d"):
+        migrate_lancedb(tmp_path / "db", "docs", m, target_table="x", progress=False)
+    with pytest.raises(VecbridgeError, match="exactly one target"):
+        migrate_lancedb(tmp_path / "db", "docs", m, progress=False)
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from vecbridge.stores.lancedb import migrate_lancedb
+    migrate_lancedb(sys.argv[1], "docs", sys.argv[2], target_table="docs_new", batch_rows=150,
+                    on_batch=lambda r: time.sleep(0.1), progress=False)
+    """
+)
+
+
+def test_lancedb_migration_killed_at_random_points(tmp_path, spaces):
+    old, new, m = spaces
+    db, ids = make_table(tmp_path / "db", old)
+    m.save(tmp_path / "map")
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    cmd = [sys.executable, str(script), str(tmp_path / "db"), str(tmp_path / "map")]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    rng = np.random.default_rng(3)
+    kills = 0
+    for _ in range(3):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=float(rng.uniform(2.0, 4.0)))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            kills += 1
+            continue
+        assert proc.returncode == 0, proc.stderr.read().decode()
+        break
+    assert kills >= 1
+    final = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
+    assert final.returncode == 0, final.stderr.decode()
+    got_ids, _, Y = table_vectors(db.open_table("docs_new"), "vector")
+    assert sorted(got_ids) == sorted(ids) and len(got_ids) == N  # exactly the input's ids, each once
+    np.testing.assert_allclose(by_id(got_ids, Y), m.transform(old), atol=1e-4)
+
+
+def test_chroma_new_collection_resumes_without_duplicates(tmp_path, spaces):
+    chromadb = pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import client, migrate_chroma, query_with_map
+
+    old, new, m = spaces
+    cl = client(tmp_path / "chroma")
+    src = cl.create_collection("docs", metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    ids = [f"doc-{i}" for i in range(N)]
+    for s in range(0, N, 1000):
+        src.add(ids=ids[s : s + 1000], embeddings=old[s : s + 1000],
+                documents=[f"text {i}" if i % 7 else None for i in range(s, s + 1000)],
+                metadatas=[{"i": i} for i in range(s, s + 1000)])
+    with pytest.raises(Crash):
+        migrate_chroma(cl, "docs", m, target_collection="docs_new", batch_rows=500, on_batch=crash_at(3),
+                       state=str(tmp_path / "state"), progress=False)
+    # a crash after the store's write but before the journal: the journal is behind, the batch is redone
+    jp = next((tmp_path / "state").glob("*.json"))
+    j = json.loads(jp.read_text())
+    j["rows_done"] = 1000
+    jp.write_text(json.dumps(j))
+    rep = migrate_chroma(cl, "docs", m, target_collection="docs_new", batch_rows=500, state=str(tmp_path / "state"),
+                         progress=False)
+    assert rep.resumed_from == 1000 and rep.rows_done == N
+    dst = cl.get_collection("docs_new")
+    assert dst.count() == N
+    got = dst.get(include=["embeddings", "documents", "metadatas"])
+    assert sorted(got["ids"]) == sorted(ids)
+    Y = np.asarray(got["embeddings"], dtype=np.float32)
+    np.testing.assert_allclose(by_id(got["ids"], Y), m.transform(old), atol=1e-4)
+    row = got["ids"].index("doc-8")
+    assert got["documents"][row] == "text 8" and got["metadatas"][row]["i"] == 8
+    assert got["documents"][got["ids"].index("doc-7")] is None
+    assert dst.metadata["hnsw:space"] == "cosine" and dst.metadata["vecbridge_migrated_from"] == "docs"
+    assert cl.get_collection("docs").count() == N
+    # query side: new-model queries mapped back into the old collection find the right document
+    new = old @ np.random.default_rng(9).standard_normal((D_OLD, D_OLD)).astype(np.float32)  # invertible
+    back = LeastSquares().fit(new, old)
+    res = query_with_map(cl, "docs", back, new[[5, 2500]], k=5)  # HNSW is approximate: top 5
+    assert "doc-5" in res["ids"][0] and "doc-2500" in res["ids"][1]
+    del chromadb
+
+
+def test_query_side_lancedb(tmp_path, spaces):
+    old, _, _ = spaces
+    new = old @ np.random.default_rng(9).standard_normal((D_OLD, D_OLD)).astype(np.float32)  # invertible
+    make_table(tmp_path / "db", old)
+    back = LeastSquares().fit(new, old)
+    np.testing.assert_allclose(query_side(back, new[:3]), old[:3], atol=1e-3)
+    res = search_with_query_map(tmp_path / "db", "docs", back, new[[10, 11]], k=3, columns=["id"])
+    assert [r["id"][0].as_py() for r in res] == ["doc-10", "doc-11"]
+
+
+# -- the quality gate --------------------------------------------------------------------
+def test_retrieval_retention_known_values():
+    rng = np.random.default_rng(1)
+    R = rng.standard_normal((50, 8)).astype(np.float32)
+    same = retrieval_retention(R, R, R, k=5, gold=np.arange(50))
+    assert same["overlap_at_k"] == 1.0 and same["recall_at_k"] == 1.0 and same["recall_retention"] == 1.0
+    noise = rng.standard_normal((50, 8)).astype(np.float32)
+    worse = retrieval_retention(R, noise, R, k=5, gold=np.arange(50))
+    assert worse["overlap_at_k"] < 0.4 and worse["recall_at_k"] < 0.4
+
+
+WORDS = ("market bank football election music film police weather school health energy travel "
+         "science court phone price team minister album storm").split()
+
+
+def texts_for(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=4, replace=False)) + f" {i}" for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def static64():
+    try:
+        from vecbridge.encoders import get_encoder
+
+        enc = get_encoder("static64")
+        enc.encode(["probe"], progress=False)
+    except Exception as e:  # noqa: BLE001 - the encoder package is an optional extra
+        pytest.skip(f"static64 encoder unavailable: {e}")
+    return enc
+
+
+def test_quality_gate_passes_good_map_and_fails_bad_one(tmp_path, static64):
+    texts = texts_for(400)
+    E = static64.encode(texts, progress=False)
+    rng = np.random.default_rng(2)
+    Q, _ = np.linalg.qr(rng.standard_normal((64, 64)))
+    old = (E @ Q.T).astype(np.float32)  # the "old model": a rotated copy of the new one
+    good = Procrustes().fit(old, E)
+    rep = quality_gate(good, old, texts, static64, threshold=0.9)
+    assert rep.passed and rep.value > 0.95 and rep.metrics["recall_at_k"] > 0.95
+    assert rep.metrics["paired"]["mean_cosine"] > 0.99
+    bad = Procrustes().fit(old, E[rng.permutation(len(texts))])
+    with pytest.raises(QualityGateError) as err:
+        quality_gate(bad, old, texts, static64, threshold=0.9)
+    assert err.value.report.value < 0.5 and not err.value.report.passed
+
+
+def test_cli_gate_exit_code_and_migration(tmp_path, static64):
+    from vecbridge.cli.main import main
+
+    texts = texts_for(300, seed=5)
+    E = static64.encode(texts, progress=False)
+    rng = np.random.default_rng(4)
+    Q, _ = np.linalg.qr(rng.standard_normal((64, 64)))
+    old = (E @ Q.T).astype(np.float32)
+    db = lancedb.connect(str(tmp_path / "db"))
+    db.create_table("docs", pa.table({"id": [f"doc-{i}" for i in range(300)], "text": texts,
+                                      "vector": pa.FixedSizeListArray.from_arrays(pa.array(old.reshape(-1)), 64)}))
+    Procrustes().fit(old, E).save(tmp_path / "good")
+    Procrustes().fit(old, E[rng.permutation(300)]).save(tmp_path / "bad")
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "docs_new", "--gate-encoder", "static64",
+            "--min-retention", "0.8", "--gate-sample", "200", "--quiet"]
+    assert main(base + ["--map", str(tmp_path / "bad"), "--report", str(tmp_path / "r.json")]) == 3
+    assert json.loads((tmp_path / "r.json").read_text())["quality"]["passed"] is False
+    assert "docs_new" not in db.table_names()  # the gate stops the migration before it starts
+    assert main(base + ["--map", str(tmp_path / "good"), "--report", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["quality"]["passed"] and report["migration"]["rows_done"] == 300
+    assert db.open_table("docs_new").count_rows() == 300
+    q = lancedb_quality_gate(tmp_path / "db", "docs", tmp_path / "good", static64, sample=50)
+    assert q.n_documents == 50 and q.threshold is None
