@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import time
 
 from ..dictionary import read_dictionary
@@ -12,7 +13,9 @@ from .options import add_command, add_read_options, info, parse_params, read_inp
 
 EXAMPLE = """  vecbridge fit glove.txt w2v.bin --dictionary train.tsv --method procrustes \\
       --normalize "unit center unit" -o glove2w2v
-  vecbridge fit a.npy b.npy --paired --method lstsq --param ridge=0.1 -o a2b"""
+  vecbridge fit a.npy b.npy --paired --method lstsq --param ridge=0.1 -o a2b
+  vecbridge fit glove.txt w2v.bin --method selflearn --dictionary train.tsv --seed-pairs 25 -o g2w
+  vecbridge fit glove.txt w2v.bin --method selflearn --identical -o g2w"""
 
 
 def add_parser(sub) -> None:
@@ -25,6 +28,15 @@ def add_parser(sub) -> None:
     how.add_argument("--dictionary", metavar="PAIRS.tsv", help="source_key<TAB>target_key training pairs")
     how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")
     how.add_argument("--shared-keys", action="store_true", help="pair the keys both files share (same vocabulary)")
+    how.add_argument("--identical", action="store_true",
+                     help="seed dictionary of identical strings (keys both files share), e.g. for --method selflearn")
+    how.add_argument("--numerals", action="store_true", help="seed dictionary of shared numerals (7, 1990, 3.5, ...)")
+    p.add_argument("--seed-pairs", type=int, default=None, metavar="N",
+                   help="use only the first N pairs (of --dictionary, --identical or --numerals) as the seed "
+                        "dictionary, e.g. --method selflearn --seed-pairs 25")
+    p.add_argument("--force", action="store_true",
+                   help="save the map even when an unsupervised/self-learning fit reports it did not align "
+                        "(otherwise: warning, nothing saved, exit code 3)")
     p.add_argument("--normalize", default=None, help='normalisation steps for both sides, e.g. "unit center unit"')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a method hyper-parameter (repeatable)")
     p.add_argument("--seed", type=int, default=None, help="random seed, for methods that use one")
@@ -58,10 +70,35 @@ def run(args) -> int:
         translator.fit_info_["target"] = {"name": tgt.name, "normalization": tgt.meta.get("normalization", [])}
     else:
         pairs = read_dictionary(args.dictionary) if args.dictionary else None
+        identical = getattr(args, "identical", False) or (args.shared_keys and getattr(args, "seed_pairs", None))
+        if identical or getattr(args, "numerals", False):
+            from ..translators.selflearn import identical_pairs, numeral_pairs
+
+            pairs = (identical_pairs if identical else numeral_pairs)(src, tgt)
+            if not pairs:
+                raise VecbridgeError(f"SRC and TGT share no {'keys' if identical else 'numerals'}; "
+                                     "give --dictionary, or fit without pairs (--unsupervised)")
+        if getattr(args, "seed_pairs", None) is not None:
+            if args.seed_pairs < 1:
+                raise VecbridgeError(f"--seed-pairs must be >= 1, got {args.seed_pairs}")
+            if pairs is None:
+                raise VecbridgeError("--seed-pairs needs --dictionary, --identical, --numerals or --shared-keys")
+            info(args, f"seed dictionary: the first {min(args.seed_pairs, len(pairs))} of {len(pairs)} pairs")
+            pairs = pairs[: args.seed_pairs]
         translator.fit(src, tgt, pairs=pairs)
         if hasattr(translator, "coverage_"):
             info(args, f"pairs: {translator.coverage_.summary()}")
     translator.fit_info_["fit_seconds"] = round(time.perf_counter() - t0, 3)
+    if translator.fit_info_.get("aligned") is False:
+        fi = translator.fit_info_
+        print(
+            f"vecbridge fit: warning: the spaces did not align (confidence {fi.get('confidence')}; "
+            f"{fi.get('confidence_measure', 'see the method')}): the map is likely garbage. "
+            + ("Saving it anyway (--force)." if args.force else "Nothing saved (exit code 3); pass --force to save it."),
+            file=sys.stderr,
+        )
+        if not args.force:
+            return 3
     translator.fit_info_["files"] = {"source": args.src, "target": args.tgt, "dictionary": args.dictionary}
     path = translator.save(args.output, overwrite=args.overwrite)
     info(

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "translate",
     "evaluate",
     "neighbors",
+    "diagnose",
     "merge",
     "update",
     "embed",

@@ -19,6 +19,10 @@ REGISTRY: dict[str, str] = {
     "lstsq": "linear:LeastSquares",
     "procrustes": "linear:Procrustes",
     "multistep": "whitening:MultiStep",
+    "selflearn": "selflearn:SelfLearning",
+    "rcsls": "rcsls:RCSLS",
+    "mlp": "neural:MLPAdapter",
+    "lowrank": "neural:LowRankAffine",
 }
 ALIASES: dict[str, str] = {
     "least-squares": "lstsq",

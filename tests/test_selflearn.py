@@ -1,0 +1,267 @@
+"""Self-learning from few or no pairs: recovery on synthetic spaces, failure reporting, seeds, persistence, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vecbridge import Embeddings, load_translator, make_translator
+from vecbridge.errors import VecbridgeError
+from vecbridge.translators import REGISTRY, translator_class
+from vecbridge.translators.selflearn import (
+    SelfLearning,
+    alignment_confidence,
+    candidates_both_ways,
+    csls_choice,
+    Candidates,
+    gromov_wasserstein_init,
+    identical_pairs,
+    numeral_pairs,
+    self_learning,
+    similarity_init,
+    topk_similar,
+)
+
+
+def cloud(n: int, d: int, rng: np.random.Generator, n_clusters: int = 40) -> np.ndarray:
+    """A clustered, anisotropic point cloud (words come in topics; dimensions differ in spread)."""
+    centres = rng.standard_normal((n_clusters, d))
+    X = centres[rng.integers(0, n_clusters, n)] + 0.6 * rng.standard_normal((n, d))
+    return (X * (1 + 0.3 * rng.standard_normal((1, d)))).astype(np.float32)
+
+
+def rotated_copy(X: np.ndarray, rng: np.random.Generator, noise: float = 0.3, dout: int | None = None) -> np.ndarray:
+    d = X.shape[1]
+    dout = dout or d
+    Q = np.linalg.qr(rng.standard_normal((max(d, dout), max(d, dout))))[0][:d, :dout]
+    return (X @ Q * np.sqrt(dout / d) + noise * rng.standard_normal((len(X), dout))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def spaces():
+    """Source words w0..w799 and a rotated, noised copy whose vocabulary is shuffled (keys say who is who)."""
+    rng = np.random.default_rng(7)
+    n, d = 800, 48
+    X = cloud(n, d, rng)
+    Z = rotated_copy(X, rng)
+    perm = rng.permutation(n)
+    src = Embeddings([f"w{i}" for i in range(n)], X, {"name": "src"})
+    tgt = Embeddings([f"w{i}" for i in perm], Z[perm], {"name": "tgt"})
+    return src, tgt
+
+
+def p_at_1(t, src: Embeddings, tgt: Embeddings) -> float:
+    P = t.transform(src.vectors)
+    T = t.transform_target(tgt.vectors)
+    P /= np.linalg.norm(P, axis=1, keepdims=True)
+    T /= np.linalg.norm(T, axis=1, keepdims=True)
+    best = (P @ T.T).argmax(axis=1)
+    return float(np.mean([tgt.keys[j] == k for j, k in zip(best, src.keys)]))
+
+
+FAST = dict(patience=1, max_iter=30, n_controls=1, progress=False)
+
+
+# ---------------------------------------------------------------- building blocks
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_topk_similar_matches_brute_force(backend):
+    rng = np.random.default_rng(0)
+    Q, T = rng.standard_normal((57, 8)).astype(np.float32), rng.standard_normal((300, 8)).astype(np.float32)
+    vals, idx = topk_similar(Q, T, 5, block_size=10, backend=backend)
+    S = Q @ T.T
+    ref = np.argsort(-S, axis=1)[:, :5]
+    np.testing.assert_array_equal(idx, ref)
+    np.testing.assert_allclose(vals, np.take_along_axis(S, ref, axis=1), rtol=1e-5, atol=1e-5)
+
+
+def test_candidates_one_pass_equals_two_passes():
+    rng = np.random.default_rng(1)
+    X, Z = rng.standard_normal((500, 10)).astype(np.float32), rng.standard_normal((333, 10)).astype(np.float32)
+    f1, b1 = candidates_both_ways(X, Z, 7, block_size=64, backend="torch")
+    f2, b2 = candidates_both_ways(X, Z, 7, block_size=64, backend="numpy")
+    np.testing.assert_array_equal(f1.idx, f2.idx)
+    np.testing.assert_array_equal(b1.idx, b2.idx)
+    np.testing.assert_allclose(b1.vals, b2.vals, atol=1e-5)
+
+
+def test_csls_choice_penalises_hubs_and_dropout_is_seeded():
+    cand = Candidates(np.array([[0.9, 0.8]], np.float32), np.array([[0, 1]]))
+    assert csls_choice(cand, np.zeros(2, np.float32))[0] == 0
+    assert csls_choice(cand, np.array([0.5, 0.0], np.float32))[0] == 1  # target 0 is a hub
+    many = Candidates(np.tile(np.linspace(1, 0, 8, dtype=np.float32), (200, 1)), np.tile(np.arange(8), (200, 1)))
+    a = csls_choice(many, np.zeros(8, np.float32), 0.3, np.random.default_rng(3))
+    b = csls_choice(many, np.zeros(8, np.float32), 0.3, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert 0.15 < np.mean(a == 0) < 0.45  # the best candidate survives with probability ~0.3
+    with pytest.raises(VecbridgeError, match="needs an rng"):
+        csls_choice(many, np.zeros(8, np.float32), 0.5)
+
+
+def test_seed_dictionaries_from_keys():
+    a = Embeddings(["the", "7", "1990", "cat", "3.5", "21st"], np.eye(6, dtype=np.float32))
+    b = Embeddings(["1990", "dog", "the", "7", "21st"], np.eye(5, dtype=np.float32))
+    assert identical_pairs(a, b) == [("the", "the"), ("7", "7"), ("1990", "1990"), ("21st", "21st")]
+    assert numeral_pairs(a, b) == [("7", "7"), ("1990", "1990"), ("21st", "21st")]
+    assert numeral_pairs(a, b, limit=1) == [("7", "7")]
+
+
+def test_similarity_init_beats_chance(spaces):
+    src, tgt = spaces
+    X = src.normalize("unit center unit").vectors
+    Z = tgt.normalize("unit center unit").vectors
+    s, t = similarity_init(X, Z, n=800)
+    hits = np.mean([src.keys[i] == tgt.keys[j] for i, j in zip(s, t)])
+    assert hits > 0.05  # chance is 1/800
+
+
+# ---------------------------------------------------------------- recovery
+def test_selflearn_from_25_pairs_recovers_the_map(spaces):
+    src, tgt = spaces
+    seed = identical_pairs(src, tgt)[:25]
+    t = SelfLearning(**FAST).fit(src, tgt, pairs=seed)
+    assert p_at_1(t, src, tgt) > 0.95
+    assert t.fit_info_["n_seed_pairs"] == 25 and t.fit_info_["init"] == "pairs"
+    assert t.fit_info_["aligned"] is True
+
+
+def test_procrustes_on_the_same_25_pairs_is_much_worse(spaces):
+    src, tgt = spaces
+    seed = identical_pairs(src, tgt)[:25]
+    t = make_translator("procrustes", normalize="unit center unit").fit(src, tgt, pairs=seed)
+    assert p_at_1(t, src, tgt) < 0.8  # the point of self-learning
+
+
+def test_unsupervised_recovers_and_says_so(spaces):
+    src, tgt = spaces
+    t = SelfLearning(**FAST).fit(src, tgt)  # no pairs at all
+    info = t.fit_info_
+    assert info["init"] == "similarity" and info["n_seed_pairs"] == 0
+    assert p_at_1(t, src, tgt) > 0.95
+    assert info["aligned"] is True and info["confidence"] > 0.5
+    assert info["objective_top"] > max(info["objective_controls"]) > info["objective_random"]
+
+
+def test_unsupervised_reports_failure_on_unrelated_spaces(spaces):
+    src, _ = spaces
+    other = Embeddings(src.keys, cloud(len(src), src.dim, np.random.default_rng(99)))
+    t = SelfLearning(**FAST).fit(src, other)
+    assert t.fit_info_["aligned"] is False
+    assert t.fit_info_["confidence"] < 0.5
+
+
+def test_different_dimensions_and_arrays_with_index_pairs():
+    rng = np.random.default_rng(11)
+    X = cloud(600, 16, rng)
+    Z = rotated_copy(X, rng, noise=0.2, dout=28)
+    t = SelfLearning(final="orthogonal", **FAST).fit(X, Z, pairs=[(i, i) for i in range(25)])
+    out = t.transform(X)
+    assert out.shape == (600, 28)
+    P = out / np.linalg.norm(out, axis=1, keepdims=True)
+    T = t.transform_target(Z)
+    T /= np.linalg.norm(T, axis=1, keepdims=True)
+    assert np.mean((P @ T.T).argmax(axis=1) == np.arange(600)) > 0.9
+    with pytest.raises(VecbridgeError, match="out of range"):
+        SelfLearning(**FAST).fit(X, Z, pairs=[(0, 600)])
+
+
+def test_self_learning_function_is_deterministic(spaces):
+    src, tgt = spaces
+    X = src.normalize("unit center unit").vectors
+    Z = tgt.normalize("unit center unit").vectors
+    r1 = self_learning(X, Z, np.arange(25), np.arange(25), max_iter=5, seed=4)
+    r2 = self_learning(X, Z, np.arange(25), np.arange(25), max_iter=5, seed=4)
+    np.testing.assert_array_equal(r1.tgt_rows, r2.tgt_rows)
+    assert r1.history == [{**h, "seconds": h2["seconds"]} for h, h2 in zip(r2.history, r1.history)]
+
+
+def test_gromov_wasserstein_start_returns_valid_pairs(spaces):
+    src, tgt = spaces
+    s, t = gromov_wasserstein_init(src.vectors, tgt.vectors, n=150, max_iter=50)
+    assert len(s) == len(t) >= 2 and s.max() < 150 and t.max() < 150
+
+
+def test_alignment_confidence_of_a_random_map_is_low(spaces):
+    src, tgt = spaces
+    X = src.normalize("unit center unit").vectors
+    Z = tgt.normalize("unit center unit").vectors
+    rng = np.random.default_rng(0)
+    W = np.linalg.qr(rng.standard_normal((48, 48)))[0].astype(np.float32)
+    c = alignment_confidence(X, Z, W, np.eye(48, dtype=np.float32), n=800, n_controls=1, control_iter=8)
+    assert not c.aligned and c.confidence < 0.5
+
+
+# ---------------------------------------------------------------- contract, persistence, errors
+def test_registry_and_params():
+    assert REGISTRY["selflearn"] == "selflearn:SelfLearning"
+    assert translator_class("selflearn") is SelfLearning
+    assert SelfLearning.supervised is False
+
+
+def test_save_load_and_manifest(spaces, tmp_path):
+    src, tgt = spaces
+    t = SelfLearning(**FAST).fit(src, tgt, pairs=identical_pairs(src, tgt)[:25])
+    t.save(tmp_path / "m")
+    u = load_translator(tmp_path / "m")
+    np.testing.assert_array_equal(u.transform(src.vectors[:9]), t.transform(src.vectors[:9]))
+    np.testing.assert_allclose(t.transform(src.vectors[4]), t.transform(src.vectors)[4:5], atol=1e-6)
+    m = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert m["method"] == "selflearn" and m["fit"]["aligned"] is True
+    assert isinstance(m["fit"]["confidence"], float) and m["fit"]["iterations"] >= 1
+    assert t.induced_pairs(src, tgt)[0][0] == src.keys[0]
+
+
+def test_errors_are_clear(spaces):
+    src, tgt = spaces
+    with pytest.raises(VecbridgeError, match="init must be one of"):
+        SelfLearning(init="magic").fit(src, tgt)
+    with pytest.raises(VecbridgeError, match="needs seed pairs"):
+        SelfLearning(init="pairs").fit(src, tgt)
+    with pytest.raises(VecbridgeError, match="no usable seed pairs"):
+        SelfLearning(**FAST).fit(src, tgt, pairs=[("nope", "nada")])
+    other = Embeddings(["x", "y", "z"], np.eye(3, dtype=np.float32))
+    with pytest.raises(VecbridgeError, match="share no numerals"):
+        SelfLearning(init="numerals").fit(src, other)
+
+
+def test_seed_pairs_limits_the_seed(spaces):
+    src, tgt = spaces
+    t = SelfLearning(init="identical", seed_pairs=10, **FAST).fit(src, tgt)
+    assert t.fit_info_["n_seed_pairs"] == 10 and t.fit_info_["pairs_from"] == "identical"
+
+
+# ---------------------------------------------------------------- CLI
+def _write(emb: Embeddings, path) -> None:
+    with open(path, "w") as fh:
+        for k, v in zip(emb.keys, emb.vectors):
+            fh.write(k + " " + " ".join(f"{x:.6f}" for x in v) + "\n")
+
+
+def test_cli_seed_pairs_identical_and_failure(spaces, tmp_path):
+    from vecbridge.cli.main import main
+
+    src, tgt = spaces
+    _write(src, tmp_path / "a.txt")
+    _write(tgt, tmp_path / "b.txt")
+    with open(tmp_path / "d.tsv", "w") as fh:
+        for k in src.keys[:100]:
+            fh.write(f"{k}\t{k}\n")
+    fast = ["--param", "patience=1", "--param", "n_controls=1", "--quiet"]
+    a, b = str(tmp_path / "a.txt"), str(tmp_path / "b.txt")
+    assert main(["fit", a, b, "--method", "selflearn", "--dictionary", str(tmp_path / "d.tsv"), "--seed-pairs", "25",
+                 "-o", str(tmp_path / "m1"), *fast]) == 0
+    m = json.loads((tmp_path / "m1" / "manifest.json").read_text())
+    assert m["fit"]["n_seed_pairs"] == 25 and m["fit"]["aligned"] is True
+    assert main(["fit", a, b, "--method", "selflearn", "--identical", "-o", str(tmp_path / "m2"), *fast]) == 0
+    # unrelated target: warning, exit code 3, nothing saved; --force saves
+    other = Embeddings(src.keys, cloud(len(src), src.dim, np.random.default_rng(5)))
+    _write(other, tmp_path / "c.txt")
+    c = str(tmp_path / "c.txt")
+    cmd = ["fit", a, c, "--method", "selflearn", "--dictionary", str(tmp_path / "d.tsv"), "--seed-pairs", "3"]
+    assert main([*cmd, "-o", str(tmp_path / "m3"), *fast]) == 3
+    assert not (tmp_path / "m3").exists()
+    assert main([*cmd, "-o", str(tmp_path / "m4"), "--force", *fast]) == 0
+    assert (tmp_path / "m4" / "manifest.json").exists()
+    assert main(["fit", a, b, "--method", "procrustes", "--shared-keys", "--seed-pairs", "5",
+                 "-o", str(tmp_path / "m5"), "--quiet"]) == 0  # pairs of the shared keys are not a seed
