@@ -88,3 +88,23 @@ def test_change_dimension_real_word2vec_with_structure_scores():
         r = rows[name]
         assert r["ws353_n"].endswith("/353") and r["simlex_n"].endswith("/999")
         assert int(r["ws353_n"].split("/")[0]) > 10  # some coverage on this small vocabulary
+
+
+def test_dimension_cli_writes_map_and_json(tmp_path, capsys):
+    import json
+
+    from vecbridge import load_translator
+    from vecbridge.cli.main import main
+    from vecbridge.io import write_embeddings
+
+    src, tgt = low_rank_pair()
+    write_embeddings(src, tmp_path / "src.npy")
+    write_embeddings(tgt, tmp_path / "tgt.txt", format="word2vec")
+    argv = ["dimension", str(tmp_path / "src.npy"), str(tmp_path / "tgt.txt"), "-o", str(tmp_path / "m"),
+            "--no-structure", "--json", "--quiet"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    mapped_row = next(r for r in out["rows"] if r["space"].startswith("source mapped"))
+    assert mapped_row["dim"] == 12 and mapped_row["hit_at_1"] > 0.9
+    assert load_translator(tmp_path / "m").n_features_out_ == 12
+    assert main(argv) == 2  # the map folder exists now: refused without --overwrite
