@@ -264,7 +264,9 @@ class ParquetSource:
 
         self.path = path
         try:
-            self.pf = pq.ParquetFile(str(path))
+            # pre_buffer=False: with pre-buffering pyarrow keeps every column chunk it has read
+            # until the reader closes, so memory would grow with the file instead of staying flat
+            self.pf = pq.ParquetFile(str(path), pre_buffer=False, memory_map=False)
         except (pa.ArrowInvalid, OSError) as e:
             raise FormatError(f"not a readable parquet file: {e}", path) from None
         schema = self.pf.schema_arrow
@@ -469,7 +471,7 @@ class ParquetParts:
         with atomic_output(output, overwrite, compress=False) as f:
             with pq.ParquetWriter(f, schema, compression=compression or "none") as writer:
                 for i in range(n_parts):
-                    part = pq.read_table(str(self.part_path(i)), memory_map=True)
+                    part = pq.read_table(str(self.part_path(i)), memory_map=False, pre_buffer=False)
                     writer.write_table(part.replace_schema_metadata(schema.metadata))
 
 
