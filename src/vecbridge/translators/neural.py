@@ -13,7 +13,8 @@ does instead:
   vectors: ``cosine`` (1 - cos) or ``infonce`` (contrastive, in-batch
   negatives, symmetric), or ``mse``;
 - early stopping on a held-out share of the *training* pairs (precision@1 of
-  the held-out pairs among all training targets), keeping the best epoch.
+  the held-out pairs among all training targets, ties broken by their mean
+  cosine), keeping the best epoch.
 
 :class:`LowRankAffine` is ``y = x A B + b`` with A (dx, r), B (r, dy), started
 from the closed-form reduced-rank regression and optionally trained further
@@ -79,6 +80,12 @@ def held_out_precision(P: np.ndarray, Y_val: np.ndarray, Y_pool: np.ndarray) -> 
     return float(np.mean(np.einsum("ij,ij->i", pool[best], _unit_np(Y_val)) > 1 - 1e-5))
 
 
+def held_out_score(P: np.ndarray, Y_val: np.ndarray, Y_pool: np.ndarray) -> tuple[float, float]:
+    """(precision@1, mean cosine to the gold) of held-out predictions; compared as a tuple, so the
+    mean cosine breaks ties when precision saturates."""
+    return held_out_precision(P, Y_val, Y_pool), float(np.mean(np.sum(_unit_np(P) * _unit_np(Y_val), axis=1)))
+
+
 def _loss_fn(torch, name: str, temperature: float):
     F = torch.nn.functional
     if name == "cosine":
@@ -128,11 +135,11 @@ def train_torch(
     def state() -> dict[str, np.ndarray]:
         return {k: v.detach().numpy().astype(np.float32).copy() for k, v in module.state_dict().items()}
 
-    best_state, best_score, since = state(), -np.inf, 0
+    best_state, best_score, since = state(), (-np.inf, -np.inf), 0
     history: list[dict[str, float]] = []
     if val is not None:
-        best_score = held_out_precision(predict_np(best_state), val[1], val[2])
-        history.append({"epoch": 0, "val_p1": round(best_score, 4)})
+        best_score = held_out_score(predict_np(best_state), val[1], val[2])
+        history.append({"epoch": 0, "val_p1": round(best_score[0], 4), "val_cos": round(best_score[1], 5)})
     bar = _bar(epochs, progress, desc)
     for epoch in range(1, epochs + 1):
         module.train()
@@ -151,8 +158,8 @@ def train_torch(
         rec = {"epoch": epoch, "train_loss": round(total / n, 6)}
         bar.update(1)
         if val is not None:
-            score = held_out_precision(predict_np(state()), val[1], val[2])
-            rec["val_p1"] = round(score, 4)
+            score = held_out_score(predict_np(state()), val[1], val[2])
+            rec["val_p1"], rec["val_cos"] = round(score[0], 4), round(score[1], 5)
             if score > best_score:
                 best_state, best_score, since = state(), score, 0
             else:
