@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--nice", type=int, default=10, help="run the cases under nice (the CPU is shared)")
     ap.add_argument("--workdir", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--doc", action="store_true", help="write the table into docs/scale.md")
+    ap.add_argument("--section", default="benchmark", help="which marked section of docs/scale.md to replace")
     ap.add_argument("--child", nargs=4, metavar=("CASE", "IN", "OUT", "MAP"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -200,7 +201,7 @@ def write_section(rows: list, args) -> None:
     table = markdown_table(["case", "dim", "rows", "seconds", "vectors/s", "of ceiling", "peak RSS (MiB)"], rows)
     cmd = "python benchmarks/throughput.py " + " ".join(
         [f"--rows {' '.join(map(str, args.rows))}", f"--dims {' '.join(map(str, args.dims))}",
-         f"--cases {' '.join(args.cases)}", "--doc"])
+         f"--cases {' '.join(args.cases)}", "--doc"] + ([f"--section {args.section}"] if args.section != "benchmark" else []))
     body = (
         f"Measured on {today()} on {machine()}, by `{cmd}`, every case under `nice -n {args.nice}`. "
         "The machine's 2 cores were shared with several other engineers' jobs while this ran, so the "
@@ -210,7 +211,7 @@ def write_section(rows: list, args) -> None:
     )
     doc = HERE.parent / "docs" / "scale.md"
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Scale\n\n<!-- benchmark:start -->\n<!-- benchmark:end -->\n"
-    start, end = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+    start, end = f"<!-- {args.section}:start -->", f"<!-- {args.section}:end -->"
     if start not in text:
         text += f"\n{start}\n{end}\n"
     head, rest = text.split(start, 1)
