@@ -188,13 +188,16 @@ def candidates_both_ways(
 ) -> tuple[Candidates, Candidates]:
     """Top-``m`` candidates of every source row among target rows, and of every target row among source rows.
 
-    Xw (nx, r), Zw (nz, r). With torch, one blocked pass over ``Xw Zw^T`` gives
-    both directions (row top-m per block; column top-m merged across blocks);
-    with numpy, two passes.
+    Xw (nx, r), Zw (nz, r). With torch and r > 128, one blocked pass over
+    ``Xw Zw^T`` gives both directions (row top-m per block; column top-m merged
+    across blocks); otherwise two passes (for small r the second product is
+    cheaper than transposing the blocks).
     """
-    if _resolve_backend(backend) == "numpy":
-        fv, fi = topk_similar(Xw, Zw, m, block_size, "numpy")
-        bv, bi = topk_similar(Zw, Xw, m, block_size, "numpy")
+    backend = _resolve_backend(backend)
+    if backend == "numpy" or Xw.shape[1] <= 128:
+        # two passes; with torch and few dimensions a second (cheap) product beats transposing the blocks
+        fv, fi = topk_similar(Xw, Zw, m, block_size, backend)
+        bv, bi = topk_similar(Zw, Xw, m, block_size, backend)
         return Candidates(fv, fi), Candidates(bv, bi)
     torch = _torch()
     Xw = np.ascontiguousarray(Xw, dtype=np.float32)
@@ -605,10 +608,10 @@ class SelfLearning(Translator):
         direction: str = "union",
         keep_prob: float = 0.1,
         keep_multiplier: float = 2.0,
-        patience: int = 3,
-        threshold: float = 1e-6,
-        max_iter: int = 100,
-        n_candidates: int = 32,
+        patience: int = 2,
+        threshold: float = 1e-5,
+        max_iter: int = 60,
+        n_candidates: int = 16,
         final: str = "whiten",
         output: str = "target",
         normalize: str | None = "unit center unit",
