@@ -28,6 +28,8 @@ def add_parser(sub) -> None:
                    help="items compared (a random sample of the pairs; the N most frequent rows when unpaired)")
     p.add_argument("-k", "--neighbors", type=int, default=10, help="k of the k-NN graphs")
     p.add_argument("--seed", type=int, default=0, help="seed of the pair sample")
+    p.add_argument("--normalize", default="unit center unit",
+                   help='normalisation of each whole space before comparing ("none" to compare raw vectors)')
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     add_read_options(p, "src", "tgt")
 
@@ -38,12 +40,13 @@ def run(args) -> int:
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
     if args.paired:
-        report = diagnose(src.vectors, tgt.vectors, paired=True, n=args.sample, k=args.neighbors, seed=args.seed)
+        report = diagnose(src.vectors, tgt.vectors, paired=True, n=args.sample, k=args.neighbors, seed=args.seed,
+                          normalize=args.normalize)
         report["source"]["name"], report["target"]["name"] = src.describe(), tgt.describe()
     else:
         pairs = read_dictionary(args.dictionary) if args.dictionary else None
         report = diagnose(src, tgt, pairs=pairs, paired=args.shared_keys, n=args.sample, k=args.neighbors,
-                          seed=args.seed)
+                          seed=args.seed, normalize=args.normalize)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
