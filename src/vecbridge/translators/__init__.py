@@ -23,6 +23,8 @@ REGISTRY: dict[str, str] = {
     "rcsls": "rcsls:RCSLS",
     "mlp": "neural:MLPAdapter",
     "lowrank": "neural:LowRankAffine",
+    "cluster-match": "matching:ClusterMatching",
+    "spectral-match": "spectral:SpectralMatching",
 }
 ALIASES: dict[str, str] = {
     "least-squares": "lstsq",

@@ -1,0 +1,222 @@
+"""Unsupervised translators (cluster-match, spectral-match) and the selection criteria, on synthetic data.
+
+The data: one clustered, anisotropic distribution; two *unpaired* samples of it;
+the source sample rotated (and, for the hard case, projected to another
+dimension) plus noise. A paired held-out set drawn the same way measures top-1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vecbridge.errors import VecbridgeError
+from vecbridge.selection import (
+    csls_score,
+    knn_similarity,
+    map_report,
+    mutual_nn_rate,
+    selection_score,
+    structure_agreement,
+)
+from vecbridge.translators import load_translator, make_translator, translator_class
+from vecbridge.translators.matching import (
+    match_similarity_graphs,
+    polar_factor,
+    refine_map,
+    spherical_kmeans,
+)
+from vecbridge.translators.spectral import sign_candidates, whitened_axes
+
+
+def clustered(n: int, d: int, rng: np.random.Generator, centres: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    lab = rng.integers(len(centres), size=n)
+    return (centres[lab] + rng.normal(size=(n, d)) * scales).astype(np.float32)
+
+
+def make_task(n=700, d=16, d_out=None, noise=0.02, seed=0):
+    rng = np.random.default_rng(seed)
+    k = 12
+    scales = np.linspace(1.6, 0.3, d).astype(np.float32)  # distinct variances: principal axes are identifiable
+    centres = rng.normal(size=(k, d)).astype(np.float32) * scales * 1.5
+    A = clustered(n, d, rng, centres, scales * 0.5)
+    B = clustered(n, d, rng, centres, scales * 0.5)
+    T = clustered(300, d, rng, centres, scales * 0.5)
+    d_out = d_out or d
+    Q = np.linalg.qr(rng.normal(size=(max(d, d_out), max(d, d_out))))[0][:d, :d_out].astype(np.float32)
+    # source space = rotated copy: X = Z Q^T (so the true map is Q); target space = Z itself
+    if d_out == d:
+        X, Xte = A @ Q.T, T @ Q.T
+        Y, Yte = B, T
+    else:  # the target has more dimensions: Y = Z Q (d -> d_out), source is Z
+        X, Xte = A, T
+        Y, Yte = B @ Q, T @ Q
+    X = X + noise * rng.normal(size=X.shape).astype(np.float32)
+    Y = Y + noise * rng.normal(size=Y.shape).astype(np.float32)
+    return X.astype(np.float32), Y.astype(np.float32), Xte.astype(np.float32), Yte.astype(np.float32)
+
+
+def top1(tr, Xte, Yte) -> float:
+    a = tr.transform(Xte)
+    b = tr.transform_target(Yte)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    return float(np.mean((a @ b.T).argmax(1) == np.arange(len(a))))
+
+
+FAST = {"spectral-match": {"rotation_restarts": 16, "cluster_runs": 1, "n_sample": 700},
+        "cluster-match": {"n_runs": 2, "qap_restarts": 5, "n_sample": 700}}
+
+
+@pytest.mark.parametrize("method", ["spectral-match"])
+def test_recovers_rotation_from_unpaired_samples(method):
+    X, Y, Xte, Yte = make_task()
+    tr = make_translator(method, seed=0, **FAST[method]).fit(X, Y)
+    assert not tr.supervised
+    assert top1(tr, Xte, Yte) > 0.8
+    sel = tr.fit_info_["selection"]
+    assert "score" in sel and len(sel["candidates"]) >= 3
+
+
+def test_cluster_match_runs_and_reports_selection():
+    X, Y, Xte, Yte = make_task(n=400)
+    tr = make_translator("cluster-match", seed=0, **FAST["cluster-match"]).fit(X, Y)
+    W = tr.W_
+    assert W.shape == (16, 16)
+    assert np.allclose(W.T @ W, np.eye(16), atol=1e-4)  # orthogonal
+    sel = tr.fit_info_["selection"]
+    assert len(sel["candidates"]) == 2 and all("qap_objective" in c for c in sel["candidates"])
+
+
+def test_different_row_counts_and_dims_semi_orthogonal():
+    X, Y, Xte, Yte = make_task(d=12, d_out=20)
+    X = X[:500]  # unequal sample sizes
+    tr = make_translator("spectral-match", seed=0, **FAST["spectral-match"]).fit(X, Y)
+    assert tr.W_.shape == (12, 20)
+    assert np.allclose(tr.W_ @ tr.W_.T, np.eye(12), atol=1e-4)
+    assert tr.fit_info_["n_source"] == 500 and tr.fit_info_["n_target"] == len(Y)
+    assert tr.transform(Xte).shape == (len(Xte), 20)
+    assert top1(tr, Xte, Yte) > 0.6
+
+
+def test_selection_prefers_true_map_over_random():
+    X, Y, Xte, Yte = make_task()
+    rng = np.random.default_rng(1)
+    Q_true = polar_factor(Xte.T @ Yte)  # the map read from held-out pairs
+    Q_rand = polar_factor(rng.normal(size=Q_true.shape))
+    good = map_report(X, Y, W=Q_true, full=True)
+    bad = map_report(X, Y, W=Q_rand, full=True)
+    assert good["score"] > bad["score"]
+    assert good["knn_similarity"] > bad["knn_similarity"]
+    assert good["structure"] > bad["structure"]
+    assert set(good) == {"score", "knn_similarity", "structure", "mutual_nn", "csls"}
+
+
+def test_criteria_basic_properties():
+    rng = np.random.default_rng(0)
+    Y = rng.normal(size=(50, 8)).astype(np.float32)
+    assert knn_similarity(Y, Y, k=1) == pytest.approx(1.0, abs=1e-5)
+    assert mutual_nn_rate(Y, Y) == 1.0
+    assert csls_score(Y, Y) > csls_score(rng.normal(size=(50, 8)).astype(np.float32), Y)
+    assert structure_agreement(Y, Y, Y) == pytest.approx(1.0, abs=1e-5)
+    assert selection_score(0.5, 0.2) == pytest.approx(0.6)
+    with pytest.raises(Exception, match="-d"):
+        knn_similarity(Y, Y[:, :4])
+
+
+def test_few_pair_mode_uses_the_pairs():
+    # a hard case for the unsupervised starts: nearly isotropic, weakly clustered data
+    rng = np.random.default_rng(3)
+    d = 24
+    Z = rng.normal(size=(900, d)).astype(np.float32)
+    Q = np.linalg.qr(rng.normal(size=(d, d)))[0].astype(np.float32)
+    X, Y = Z[:450] @ Q.T, Z[450:]
+    # pairs: rows that are the same point in both spaces (use extra rows appended to both samples)
+    P = rng.normal(size=(60, d)).astype(np.float32)
+    X2 = np.vstack([X, P @ Q.T]); Y2 = np.vstack([Y, P])
+    known = np.stack([np.arange(450, 510), np.arange(450, 510)], axis=1)
+    params = dict(FAST["spectral-match"], cluster_runs=0, rotation_restarts=0)
+    with_pairs = make_translator("spectral-match", seed=0, **params).fit(X2, Y2, known_pairs=known)
+    assert with_pairs.fit_info_["n_known_pairs"] == 60
+    Zt = rng.normal(size=(200, d)).astype(np.float32)
+    assert top1(with_pairs, Zt @ Q.T, Zt) > 0.9
+    inits = [c["init"] for c in with_pairs.fit_info_["selection"]["candidates"]]
+    assert "known pairs" in inits
+    assert "known_pair_cosine" in with_pairs.fit_info_["selection"]["candidates"][0]["quick"]
+
+
+def test_known_pairs_validation():
+    X, Y, _, _ = make_task(n=200)
+    tr = make_translator("cluster-match", **FAST["cluster-match"])
+    with pytest.raises(VecbridgeError, match="out of range"):
+        tr.fit(X, Y, known_pairs=[[0, 5000]])
+    with pytest.raises(VecbridgeError, match="integer"):
+        tr.fit(X, Y, known_pairs=np.array([[0.5, 1.0]]))
+    with pytest.raises(VecbridgeError, match="Embeddings"):
+        tr.fit(X, Y, pairs=[("a", "b")])
+    with pytest.raises(VecbridgeError, match="at least 20"):
+        tr.fit(X[:5], Y)
+
+
+def test_embeddings_input_with_key_pairs():
+    from vecbridge import Embeddings
+
+    X, Y, Xte, Yte = make_task(n=300)
+    src = Embeddings.from_array(X, [f"s{i}" for i in range(len(X))], name="src")
+    tgt = Embeddings.from_array(Y, [f"t{i}" for i in range(len(Y))], name="tgt")
+    tr = make_translator("spectral-match", seed=0, **FAST["spectral-match"])
+    tr.fit(src, tgt, pairs=[("s0", "t0"), ("s1", "nope")])
+    assert tr.fit_info_["coverage"]["n_used"] == 1
+    assert tr.fit_info_["coverage"]["missing_target_only"] == 1
+    out = tr.transform(src)
+    assert out.vectors.shape == (len(X), Y.shape[1])
+
+
+def test_never_worse_than_identity_on_aligned_spaces():
+    # the two samples are already in the same space: identity is right, and must be kept or matched
+    X, Y, Xte, Yte = make_task()
+    Xs = Y[:350] + 0.01
+    tr = make_translator("spectral-match", seed=0, **FAST["spectral-match"]).fit(Xs, Y[350:])
+    ident = translator_class("identity")(normalize="unit center unit").fit(Xs, Y[350:])
+    assert top1(tr, Yte, Yte) >= top1(ident, Yte, Yte) - 0.02
+    assert tr.fit_info_["selection"]["identity_score"] is not None
+
+
+@pytest.mark.parametrize("method", ["spectral-match", "cluster-match"])
+def test_save_load_identical_and_deterministic(tmp_path, method):
+    X, Y, Xte, _ = make_task(n=300)
+    a = make_translator(method, seed=7, **FAST[method]).fit(X, Y)
+    b = make_translator(method, seed=7, **FAST[method]).fit(X, Y)
+    assert np.array_equal(a.W_, b.W_)
+    a.save(tmp_path / "m")
+    c = load_translator(tmp_path / "m")
+    assert np.array_equal(c.transform(Xte), a.transform(Xte))
+    assert np.array_equal(c.transform(Xte[:1]), a.transform(Xte)[:1])
+    assert c.fit_info_["selection"]["candidates"]
+
+
+def test_building_blocks():
+    rng = np.random.default_rng(0)
+    X, Y, _, _ = make_task(n=400)
+    C, lab = spherical_kmeans(X, 5, rng)
+    assert C.shape == (5, X.shape[1]) and lab.shape == (400,) and len(np.unique(lab)) == 5
+    # graph matching recovers a hidden permutation of a similarity matrix
+    S = C @ C.T
+    p = rng.permutation(5)
+    found, _ = match_similarity_graphs(S, S[np.ix_(p, p)], 10, rng)
+    assert np.array_equal(p[found], np.arange(5))
+    # whitened axes: unit variance
+    P, L = whitened_axes(X - X.mean(0), 4)
+    Z = (X - X.mean(0)) @ P
+    assert np.allclose(Z.var(0), 1.0, atol=1e-2)
+    # sign search finds the flipped axes of a copy
+    s_true = np.array([1, -1, -1, 1], dtype=np.float32)
+    best, _ = sign_candidates(Z, Z * s_true, top=1)[0]
+    assert np.array_equal(best, s_true)
+    # refinement from a perturbed map goes back to the right one
+    Xte_, Yte_ = make_task(n=400)[2:]
+    W_true = polar_factor(Xte_.T @ Yte_)
+    W_noisy = polar_factor(W_true + 0.3 * rng.normal(size=W_true.shape))
+    X_, Y_, _, _ = make_task(n=400)
+    W = refine_map(X_ - X_.mean(0), Y_ - Y_.mean(0), W_noisy, rng, n_source=400, n_target=400)
+    assert np.linalg.norm(W - W_true) < np.linalg.norm(W_noisy - W_true)
