@@ -220,3 +220,34 @@ def test_building_blocks():
     X_, Y_, _, _ = make_task(n=400)
     W = refine_map(X_ - X_.mean(0), Y_ - Y_.mean(0), W_noisy, rng, n_source=400, n_target=400)
     assert np.linalg.norm(W - W_true) < np.linalg.norm(W_noisy - W_true)
+
+
+def test_cli_fit_unsupervised_then_evaluate(tmp_path, capsys):
+    import json
+
+    from vecbridge.cli.main import main
+
+    X, Y, Xte, Yte = make_task()
+    np.save(tmp_path / "src.npy", X)
+    np.save(tmp_path / "tgt.npy", Y)
+    np.save(tmp_path / "src_test.npy", Xte)
+    np.save(tmp_path / "tgt_test.npy", Yte)
+    out = tmp_path / "map"
+    rc = main(["fit", str(tmp_path / "src.npy"), str(tmp_path / "tgt.npy"), "--unsupervised", "--seed", "1",
+               "--param", "rotation_restarts=16", "--param", "cluster_runs=1", "--param", "n_sample=700",
+               "-o", str(out), "--quiet"])
+    assert rc == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["method"] == "spectral-match"
+    assert manifest["params"]["seed"] == 1
+    assert "selection" in manifest["fit"] and "score" in manifest["fit"]["selection"]
+    capsys.readouterr()
+    rc = main(["evaluate", str(out), str(tmp_path / "src_test.npy"), str(tmp_path / "tgt_test.npy"), "--paired", "--json"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    flat = json.dumps(res)
+    assert "top1" in flat
+    # a supervised method cannot be fitted without pairs
+    rc = main(["fit", str(tmp_path / "src.npy"), str(tmp_path / "tgt.npy"), "--unsupervised", "--method", "procrustes",
+               "-o", str(tmp_path / "bad"), "--quiet"])
+    assert rc == 2

@@ -15,7 +15,11 @@ EXAMPLE = """  vecbridge fit glove.txt w2v.bin --dictionary train.tsv --method p
       --normalize "unit center unit" -o glove2w2v
   vecbridge fit a.npy b.npy --paired --method lstsq --param ridge=0.1 -o a2b
   vecbridge fit glove.txt w2v.bin --method selflearn --dictionary train.tsv --seed-pairs 25 -o g2w
-  vecbridge fit glove.txt w2v.bin --method selflearn --identical -o g2w"""
+  vecbridge fit glove.txt w2v.bin --method selflearn --identical -o g2w
+  vecbridge fit minilm.npy e5.npy --unsupervised --seed 1 -o minilm2e5"""
+
+#: the method ``--unsupervised`` uses when ``--method`` is not given
+DEFAULT_UNSUPERVISED = "spectral-match"
 
 
 def add_parser(sub) -> None:
@@ -23,7 +27,9 @@ def add_parser(sub) -> None:
     p.add_argument("src", metavar="SRC", help="source vectors (any supported format)")
     p.add_argument("tgt", metavar="TGT", help="target vectors (any supported format)")
     p.add_argument("-o", "--output", required=True, metavar="MAP_DIR", help="folder to write the map to")
-    p.add_argument("--method", default="procrustes", help="lstsq, procrustes (default), multistep, cca, recommended, ...")
+    p.add_argument("--method", default=None,
+                   help="lstsq, procrustes (default), multistep, cca, recommended, ...; with --unsupervised: "
+                        f"{DEFAULT_UNSUPERVISED} (default), cluster-match, vec2vec")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--dictionary", metavar="PAIRS.tsv", help="source_key<TAB>target_key training pairs")
     how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")
@@ -31,6 +37,8 @@ def add_parser(sub) -> None:
     how.add_argument("--identical", action="store_true",
                      help="seed dictionary of identical strings (keys both files share), e.g. for --method selflearn")
     how.add_argument("--numerals", action="store_true", help="seed dictionary of shared numerals (7, 1990, 3.5, ...)")
+    how.add_argument("--unsupervised", action="store_true",
+                     help="SRC and TGT are unpaired samples (no pairs at all); see docs/unsupervised.md")
     p.add_argument("--seed-pairs", type=int, default=None, metavar="N",
                    help="use only the first N pairs (of --dictionary, --identical or --numerals) as the seed "
                         "dictionary, e.g. --method selflearn --seed-pairs 25")
@@ -58,11 +66,18 @@ def build_translator(args):
 
 
 def run(args) -> int:
+    if args.method is None:
+        args.method = DEFAULT_UNSUPERVISED if getattr(args, "unsupervised", False) else "procrustes"
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
     translator = build_translator(args)
     t0 = time.perf_counter()
-    if args.paired:
+    if getattr(args, "unsupervised", False):
+        if translator.supervised:
+            raise VecbridgeError(f"method {args.method!r} needs pairs; with --unsupervised use "
+                                 f"{DEFAULT_UNSUPERVISED}, cluster-match or vec2vec")
+        translator.fit(src, tgt)
+    elif args.paired:
         if len(src) != len(tgt):
             raise VecbridgeError(f"--paired needs as many rows in SRC ({len(src)}) as in TGT ({len(tgt)})")
         translator.fit(src.vectors, tgt.vectors)

@@ -25,6 +25,7 @@ REGISTRY: dict[str, str] = {
     "lowrank": "neural:LowRankAffine",
     "cluster-match": "matching:ClusterMatching",
     "spectral-match": "spectral:SpectralMatching",
+    "vec2vec": "adversarial:Vec2Vec",
 }
 ALIASES: dict[str, str] = {
     "least-squares": "lstsq",
