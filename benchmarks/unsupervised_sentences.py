@@ -1,0 +1,319 @@
+"""Unsupervised sentence-embedding translation on BBC News: vecbridge's unsupervised methods beside baselines.
+
+For each encoder pair and each size n of unpaired sentences per side, and each seed:
+
+- the data: ``vecbridge.datasets.sentence_task(src, tgt, n_unpaired=N, n_test=2000, seed=0)`` -- two
+  *disjoint* halves of the BBC sentences (source half encoded by the source model, target half by the
+  target model) and 2,000 held-out test sentences encoded by both. ``N`` is the largest size asked
+  for (16,000; 8,000 for e5, the size pre-encoded). Seed ``s`` draws ``n`` rows of each half with
+  ``numpy.random.default_rng(s)`` (so sizes < N differ per seed; at n = N only the method's seed
+  differs) and is passed to the method;
+- the methods: vecbridge ``spectral-match`` and ``cluster-match`` (and ``vec2vec`` with ``--vec2vec``),
+  the ``mini-vec2vec`` PyPI package (``MiniVec2Vec().fit`` with its defaults, on the training halves
+  centred with their own training means; its map is applied to test rows centred with the *training*
+  means, so its batch-mean quirk in ``transform`` does not handicap it), the identity map (same
+  normalisation) and the oracle: supervised Procrustes on 1,000 *true* pairs (source-half sentences
+  encoded by both models);
+- the metrics on the 2,000 test pairs (``vecbridge.evaluation.paired_metrics``): top-1 (retrieval
+  among the 2,000 test targets by cosine), mean rank, FOSCTTM, mean cosine after centring (in the
+  map's normalised target space) and raw (mapped vectors shifted back by the target training mean,
+  against the raw target vectors); fit wall time; and the unsupervised selection score
+  (``vecbridge.selection.map_report`` on the training halves) of every map, to show how it
+  correlates with top-1.
+
+Out of domain (``--ood austen bible``): fit on BBC (largest size), test on 2,000 Austen sentences / Bible
+verses encoded by both models.
+
+Results are appended to ``benchmarks/results/unsupervised_sentences.jsonl`` (runs already there are
+skipped, so the grid can be filled in several sittings) and rendered into docs/unsupervised.md
+between the results markers.
+
+Quick subset: ``python benchmarks/unsupervised_sentences.py --pairs minilm-l3-onnx:minilm-l6 --sizes 2000 --seeds 0``.
+Render only: ``--render``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import machine, markdown_table, today  # noqa: E402
+
+from vecbridge import make_translator  # noqa: E402
+from vecbridge.evaluation import paired_metrics  # noqa: E402
+from vecbridge.selection import map_report  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "unsupervised_sentences.jsonl"
+DOC = ROOT / "docs" / "unsupervised.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+PAIRS = ["minilm-l6:e5-small", "e5-small:minilm-l6", "minilm-l3-onnx:minilm-l6", "static64:minilm-l6"]
+SIZES = [2000, 4000, 8000, 16000]
+MAX_ENCODED = {"e5-small": 8000}
+TARGET_SIZE = 8000
+TEST = 2000
+
+
+def unit(A):
+    A = np.asarray(A, dtype=np.float32)
+    return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
+
+
+def load_pair(src: str, tgt: str, n_max: int, ood: str | None = None):
+    from vecbridge.datasets import sentence_task
+
+    task = sentence_task(src, tgt, n_unpaired=n_max, n_test=TEST, seed=0, ood=ood, progress=False)
+    # the oracle's 1,000 true pairs: source-half sentences encoded by the target model as well
+    oracle_y = sentence_task(tgt, tgt, n_unpaired=min(1000, n_max), n_test=TEST, seed=0, progress=False).src_train[:1000]
+    return task, task.src_train[:1000], oracle_y
+
+
+def metrics(mapped, truth_norm, truth_raw, tgt_mean):
+    m = paired_metrics(mapped, truth_norm, progress=False)
+    raw = np.mean(np.sum(unit(mapped + tgt_mean) * unit(truth_raw), axis=1))
+    return {"top1": m["top1"], "mean_rank": m["mean_rank"], "foscttm": m["foscttm"],
+            "cos_centred": m["mean_cosine"], "cos_raw": float(raw)}
+
+
+def run_vecbridge(method, params, X, Y, Xte, Yte, seed):
+    t0 = time.perf_counter()
+    tr = make_translator(method, seed=seed, **params).fit(X, Y)
+    secs = time.perf_counter() - t0
+    mapped = tr.transform(Xte)
+    truth = tr.transform_target(Yte)
+    tgt_mean = tr.target_normalizer_.stats_[1][0] if len(tr.target_normalizer_.steps) > 1 else 0.0
+    out = metrics(mapped, truth, Yte, tgt_mean)
+    sel = tr.fit_info_.get("selection", {})
+    out["selection"] = sel.get("score") if "score" in sel else None
+    out["chosen"] = sel.get("chosen")
+    out["seconds"] = secs
+    # the same pairless score for every method, on the training halves (normalised)
+    out["pairless_score"] = map_report(tr.source_normalizer_.transform(X), tr.target_normalizer_.transform(Y),
+                                       mapped=tr.transform(X), seed=0)["score"]
+    return out
+
+
+def centre_unit(A, mean):
+    return unit(unit(A) - mean)
+
+
+def run_minivec2vec(X, Y, Xte, Yte, seed):
+    from mini_vec2vec import MiniVec2Vec
+
+    mx, my = unit(X).mean(0), unit(Y).mean(0)
+    Xc, Yc = centre_unit(X, mx), centre_unit(Y, my)
+    t0 = time.perf_counter()
+    mv = MiniVec2Vec().fit(Xc, Yc, random_seed=seed, verbose=False)
+    secs = time.perf_counter() - t0
+    W = mv.W
+    dx, dy = X.shape[1], Y.shape[1]
+    d = max(dx, dy)
+    pad = lambda A: np.pad(A, ((0, 0), (0, d - A.shape[1])))  # noqa: E731  (its zero padding for unequal dims)
+    mapped = pad(centre_unit(Xte, mx)) @ W
+    truth = pad(centre_unit(Yte, my))
+    out = metrics(mapped, truth, pad(Yte), pad(my[None]))
+    out["seconds"] = secs
+    out["pairless_score"] = map_report(pad(Xc), pad(Yc), mapped=pad(Xc) @ W, seed=0)["score"]
+    return out
+
+
+def run_oracle(OX, OY, Xte, Yte):
+    t0 = time.perf_counter()
+    tr = make_translator("procrustes", normalize="unit center unit").fit(OX, OY)
+    secs = time.perf_counter() - t0
+    mapped, truth = tr.transform(Xte), tr.transform_target(Yte)
+    out = metrics(mapped, truth, Yte, tr.target_normalizer_.stats_[1][0])
+    out["seconds"] = secs
+    return out
+
+
+def done_keys():
+    keys = set()
+    if RESULTS.exists():
+        for line in RESULTS.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                keys.add((r["pair"], r["n"], r["seed"], r["method"], r.get("ood")))
+    return keys
+
+
+def record(row):
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def subsample(A, n, rng):
+    return A if n >= len(A) else A[np.sort(rng.choice(len(A), n, replace=False))]
+
+
+def bench(args):
+    done = done_keys()
+    methods = args.methods
+    for pair in args.pairs:
+        src, tgt = pair.split(":")
+        n_max = min(max(args.sizes), MAX_ENCODED.get(src, 10**9), MAX_ENCODED.get(tgt, 10**9))
+        oods = [None] + list(args.ood)
+        for ood in oods:
+            try:
+                task, OX, OY = load_pair(src, tgt, n_max, ood)
+            except Exception as e:  # data not encoded / not installed: say so, go on
+                print(f"skip {pair} ood={ood}: {type(e).__name__}: {e}", flush=True)
+                continue
+            sizes = [n for n in args.sizes if n <= n_max] if ood is None else [n_max]
+            for n in sizes:
+                for seed in args.seeds:
+                    rng = np.random.default_rng(seed)
+                    X, Y = subsample(task.src_train, n, rng), subsample(task.tgt_train, n, rng)
+                    for method in methods:
+                        key = (pair, n, seed, method, ood)
+                        if key in done:
+                            continue
+                        if method in ("oracle", "identity") and seed != args.seeds[0]:
+                            continue  # deterministic; one seed is enough
+                        if method == "identity" and task.src_train.shape[1] != task.tgt_train.shape[1]:
+                            continue
+                        t0 = time.time()
+                        if method == "oracle":
+                            res = run_oracle(OX, OY, task.src_test, task.tgt_test)
+                        elif method == "mini-vec2vec":
+                            res = run_minivec2vec(X, Y, task.src_test, task.tgt_test, seed)
+                        elif method == "identity":
+                            res = run_identity(X, Y, task.src_test, task.tgt_test)
+                        else:
+                            params = dict(json.loads(args.params)) if args.params else {}
+                            if method == "vec2vec":
+                                params = {"steps": args.vec2vec_steps, **params}
+                            res = run_vecbridge(method, params, X, Y, task.src_test, task.tgt_test, seed)
+                        row = {"pair": pair, "n": n, "seed": seed, "method": method, "ood": ood,
+                               **{k: (round(v, 5) if isinstance(v, float) else v) for k, v in res.items()},
+                               "date": today()}
+                        record(row)
+                        print(json.dumps(row), flush=True)
+
+
+def run_identity(X, Y, Xte, Yte):
+    t0 = time.perf_counter()
+    tr = make_translator("identity", normalize="unit center unit").fit(X, Y)
+    secs = time.perf_counter() - t0
+    out = metrics(tr.transform(Xte), tr.transform_target(Yte), Yte, tr.target_normalizer_.stats_[1][0])
+    out["seconds"] = secs
+    out["pairless_score"] = map_report(tr.source_normalizer_.transform(X), tr.target_normalizer_.transform(Y),
+                                       mapped=tr.transform(X), seed=0)["score"]
+    return out
+
+
+# -- rendering ---------------------------------------------------------------------------
+def spearman(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 3:
+        return float("nan")
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def render():
+    rows = [json.loads(l) for l in RESULTS.read_text().splitlines() if l.strip()] if RESULTS.exists() else []
+    if not rows:
+        return "(no results yet)"
+    out = []
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["pair"], r.get("ood"), r["n"], r["method"]), []).append(r)
+    oracle = {(p, o): g[0]["top1"] for (p, o, n, m), g in groups.items() if m == "oracle"}
+    ident = {(p, o, n): g[0]["top1"] for (p, o, n, m), g in groups.items() if m == "identity"}
+    mv = {(p, o, n): np.mean([r["top1"] for r in g]) for (p, o, n, m), g in groups.items() if m == "mini-vec2vec"}
+    table = []
+    order = {m: i for i, m in enumerate(["spectral-match", "cluster-match", "vec2vec", "mini-vec2vec", "identity", "oracle"])}
+    for key in sorted(groups, key=lambda k: (k[0], str(k[1]), k[2], order.get(k[3], 99))):
+        pair, ood, n, method = key
+        g = groups[key]
+        t1 = np.array([r["top1"] for r in g])
+        orc = oracle.get((pair, ood))
+        gap = "" if orc is None or method == "oracle" else f"{np.mean(t1) - (orc - 0.05):+.3f}"
+        table.append([pair.replace(":", " → "), ood or "BBC", n, method, len(g),
+                      f"{np.mean(t1):.3f}", f"{t1.min():.3f}–{t1.max():.3f}",
+                      f"{np.mean([r['mean_rank'] for r in g]):.1f}",
+                      f"{np.mean([r['cos_raw'] for r in g]):.3f}", f"{np.mean([r['cos_centred'] for r in g]):.3f}",
+                      f"{np.mean([r['foscttm'] for r in g]):.3f}", f"{np.mean([r['seconds'] for r in g]):.0f}", gap])
+    out.append(markdown_table(
+        ["pair", "test", "n/side", "method", "seeds", "top-1 mean", "top-1 min–max", "mean rank", "cos raw",
+         "cos centred", "FOSCTTM", "fit s", "vs oracle−0.05"], table))
+    # targets at 8k
+    tgt_rows = []
+    for (pair, ood, n, method), g in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
+        if method != "spectral-match" or ood is not None:
+            continue
+        t1 = np.array([r["top1"] for r in g])
+        orc = oracle.get((pair, ood))
+        idt = ident.get((pair, ood, n))
+        mvv = mv.get((pair, ood, n))
+        tgt_rows.append([pair.replace(":", " → "), n, f"{np.mean(t1):.3f}",
+                         "" if orc is None else f"{orc:.3f} ({'met' if t1.min() >= orc - 0.05 else f'missed by {orc - 0.05 - t1.min():.3f} (worst seed)'})",
+                         "" if idt is None else f"{idt:.3f} ({'ok' if t1.min() >= idt else f'below by {idt - t1.min():.3f}'})",
+                         "" if mvv is None else f"{mvv:.3f} ({'better' if np.mean(t1) > mvv else 'not better'})",
+                         f"{max(r['seconds'] for r in g):.0f}"])
+    out.append("\n### Targets, method `spectral-match`\n")
+    out.append(markdown_table(["pair", "n/side", "top-1 mean", "oracle (target: worst seed ≥ oracle − 0.05)",
+                               "identity (target: never below)", "mini-vec2vec mean", "slowest fit s"], tgt_rows))
+    # criterion vs top-1
+    sc = [(r["pairless_score"], r["top1"]) for r in rows if r.get("pairless_score") is not None and r.get("ood") is None]
+    crit = []
+    by_pair: dict = {}
+    for r in rows:
+        if r.get("pairless_score") is not None and r.get("ood") is None:
+            by_pair.setdefault(r["pair"], []).append((r["pairless_score"], r["top1"]))
+    for p, v in sorted(by_pair.items()):
+        crit.append([p.replace(":", " → "), len(v), f"{spearman(*zip(*v)):.2f}"])
+    if sc:
+        crit.append(["all pairs", len(sc), f"{spearman(*zip(*sc)):.2f}"])
+    out.append("\n### Does the pairless selection score track held-out top-1?\n")
+    out.append("Spearman correlation, over every fitted map (all methods, sizes, seeds), between "
+               "`selection.map_report(...)['score']` on the *training* halves and held-out top-1:\n")
+    out.append(markdown_table(["pair", "maps", "Spearman ρ"], crit))
+    return "\n".join(out)
+
+
+def write_results_into_doc(command: str):
+    body = (f"{START}\n_Measured on {today()} on {machine()} (shared with other jobs; wall times are upper bounds). "
+            f"Command: `{command}`._\n\n{render()}\n{END}")
+    text = DOC.read_text() if DOC.exists() else f"# Unsupervised translation\n\n{START}\n{END}\n"
+    if START in text and END in text:
+        pre, rest = text.split(START, 1)
+        _, post = rest.split(END, 1)
+        text = pre + body + post
+    else:
+        text = text.rstrip() + "\n\n" + body + "\n"
+    DOC.write_text(text)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--pairs", nargs="+", default=PAIRS, help="SRC:TGT encoder names")
+    p.add_argument("--sizes", nargs="+", type=int, default=SIZES)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--methods", nargs="+",
+                   default=["oracle", "identity", "spectral-match", "cluster-match", "mini-vec2vec"])
+    p.add_argument("--vec2vec", action="store_true", help="also run the adversarial vec2vec model")
+    p.add_argument("--vec2vec-steps", type=int, default=2000)
+    p.add_argument("--params", default=None, help="JSON dict of hyper-parameters for the vecbridge methods")
+    p.add_argument("--ood", nargs="*", default=[], help="austen and/or bible")
+    p.add_argument("--render", action="store_true", help="only re-render docs/unsupervised.md from the results file")
+    args = p.parse_args(argv)
+    if args.vec2vec and "vec2vec" not in args.methods:
+        args.methods.append("vec2vec")
+    command = "python benchmarks/unsupervised_sentences.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if not args.render:
+        bench(args)
+    write_results_into_doc(command)
+
+
+if __name__ == "__main__":
+    main()
