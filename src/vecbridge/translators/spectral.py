@@ -222,7 +222,7 @@ class SpectralMatching(UnsupervisedTranslator):
         n = int(self.n_sample)
         quick = []
         for W0, meta in self._candidates(X, Y, rng, known_xy):
-            W = refine_map(X, Y, W0, rng, schedule=(50, 10, 1), reps=1, n_source=min(n, 2000), n_target=min(2 * n, 4000),
+            W = refine_map(X, Y, W0, rng, schedule=(50, 10), reps=1, n_source=min(n, 2000), n_target=min(2 * n, 4000),
                            known=known_xy, pair_weight=float(self.pair_weight))
             rep = self._score(X, Y, W, known_xy, seed=0)
             quick.append((rep["score"], W, {**meta, "quick": rep}))
