@@ -64,7 +64,8 @@ def top1(tr, Xte, Yte) -> float:
     return float(np.mean((a @ b.T).argmax(1) == np.arange(len(a))))
 
 
-FAST = {"spectral-match": {"rotation_restarts": 16, "cluster_runs": 1, "n_sample": 700},
+FAST = {"spectral-match": {"n_axes": 6, "n_sign_candidates": 3, "rotation_axes": 4, "rotation_restarts": 8,
+                           "n_rotation_candidates": 1, "cluster_runs": 0, "n_finalists": 1, "n_sample": 700},
         "cluster-match": {"n_runs": 2, "qap_restarts": 5, "n_sample": 700}}
 
 
@@ -234,7 +235,8 @@ def test_cli_fit_unsupervised_then_evaluate(tmp_path, capsys):
     np.save(tmp_path / "tgt_test.npy", Yte)
     out = tmp_path / "map"
     rc = main(["fit", str(tmp_path / "src.npy"), str(tmp_path / "tgt.npy"), "--unsupervised", "--seed", "1",
-               "--param", "rotation_restarts=16", "--param", "cluster_runs=1", "--param", "n_sample=700",
+               "--param", "rotation_restarts=8", "--param", "cluster_runs=0", "--param", "n_sample=700",
+               "--param", "n_finalists=1", "--param", "n_sign_candidates=3",
                "-o", str(out), "--quiet"])
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
