@@ -59,3 +59,18 @@ def write_doc(name: str, title: str, body: str, command: str) -> Path:
     )
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def write_section(path: Path, name: str, body: str) -> Path:
+    """Replace the text between ``<!-- {name}:start -->`` and ``<!-- {name}:end -->`` in ``path``
+    (appending the markers at the end when they are missing); the rest of the page is kept."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        pre, rest = text.split(start, 1)
+        text = pre + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -4,8 +4,8 @@ For each encoder pair and each size n of unpaired sentences per side, and each s
 
 - the data: ``vecbridge.datasets.sentence_task(src, tgt, n_unpaired=N, n_test=2000, seed=0)`` -- two
   *disjoint* halves of the BBC sentences (source half encoded by the source model, target half by the
-  target model) and 2,000 held-out test sentences encoded by both. ``N`` is the largest size asked
-  for (16,000; 8,000 for e5, the size pre-encoded). Seed ``s`` draws ``n`` rows of each half with
+  target model) and 2,000 held-out test sentences encoded by both. ``N`` (``--pool``, default 16,000) is capped
+  at 8,000 for e5, the size pre-encoded. Seed ``s`` draws ``n`` rows of each half with
   ``numpy.random.default_rng(s)`` (so sizes < N differ per seed; at n = N only the method's seed
   differs) and is passed to the method;
 - the methods: vecbridge ``spectral-match`` and ``cluster-match`` (and ``vec2vec`` with ``--vec2vec``),
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, markdown_table, today  # noqa: E402
+from report import machine, markdown_table, today, write_section  # noqa: E402
 
 from vecbridge import make_translator  # noqa: E402
 from vecbridge.evaluation import paired_metrics  # noqa: E402
@@ -52,7 +52,6 @@ from vecbridge.selection import map_report  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "unsupervised_sentences.jsonl"
 DOC = ROOT / "docs" / "unsupervised.md"
-START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 PAIRS = ["minilm-l6:e5-small", "e5-small:minilm-l6", "minilm-l3-onnx:minilm-l6", "static64:minilm-l6"]
 SIZES = [2000, 4000, 8000, 16000]
@@ -83,9 +82,9 @@ def metrics(mapped, truth_norm, truth_raw, tgt_mean):
 
 
 def run_vecbridge(method, params, X, Y, Xte, Yte, seed):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tr = make_translator(method, seed=seed, **params).fit(X, Y)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     mapped = tr.transform(Xte)
     truth = tr.transform_target(Yte)
     tgt_mean = tr.target_normalizer_.stats_[1][0] if len(tr.target_normalizer_.steps) > 1 else 0.0
@@ -94,6 +93,7 @@ def run_vecbridge(method, params, X, Y, Xte, Yte, seed):
     out["selection"] = sel.get("score") if "score" in sel else None
     out["chosen"] = sel.get("chosen")
     out["seconds"] = secs
+    out["cpu_seconds"] = cpu
     # the same pairless score for every method, on the training halves (normalised)
     out["pairless_score"] = map_report(tr.source_normalizer_.transform(X), tr.target_normalizer_.transform(Y),
                                        mapped=tr.transform(X), seed=0)["score"]
@@ -109,9 +109,9 @@ def run_minivec2vec(X, Y, Xte, Yte, seed):
 
     mx, my = unit(X).mean(0), unit(Y).mean(0)
     Xc, Yc = centre_unit(X, mx), centre_unit(Y, my)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     mv = MiniVec2Vec().fit(Xc, Yc, random_seed=seed, verbose=False)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     W = mv.W
     dx, dy = X.shape[1], Y.shape[1]
     d = max(dx, dy)
@@ -120,17 +120,48 @@ def run_minivec2vec(X, Y, Xte, Yte, seed):
     truth = pad(centre_unit(Yte, my))
     out = metrics(mapped, truth, pad(Yte), pad(my[None]))
     out["seconds"] = secs
+    out["cpu_seconds"] = cpu
     out["pairless_score"] = map_report(pad(Xc), pad(Yc), mapped=pad(Xc) @ W, seed=0)["score"]
     return out
 
 
+def run_few_pairs(base, p, X, Y, OX, OY, Xte, Yte, seed):
+    """``base`` given p true pairs: rows ``seed*p ... seed*p + p - 1`` of the oracle's 1,000 pairs.
+
+    ``procrustes``: supervised Procrustes on the p pairs alone; otherwise the unsupervised method
+    fitted on the unpaired samples with the p pairs appended to both and passed as known pairs.
+    """
+    lo = (seed * p) % max(1, len(OX) - p + 1)
+    PX, PY = OX[lo : lo + p], OY[lo : lo + p]
+    if base == "procrustes":  # centred with the unpaired samples' means (p rows alone give a poor mean)
+        from vecbridge.translators.matching import polar_factor
+
+        mx, my = unit(X).mean(0), unit(Y).mean(0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        W = polar_factor(centre_unit(PX, mx).T.astype(np.float64) @ centre_unit(PY, my))
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+        out = metrics(centre_unit(Xte, mx) @ W, centre_unit(Yte, my), Yte, my)
+        out.update(seconds=secs, cpu_seconds=cpu)
+        return out
+    known = np.stack([np.arange(len(X), len(X) + p), np.arange(len(Y), len(Y) + p)], axis=1)
+    t0, c0 = time.perf_counter(), time.process_time()
+    tr = make_translator(base, seed=seed).fit(np.vstack([X, PX]), np.vstack([Y, PY]), known_pairs=known)
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    mapped, truth = tr.transform(Xte), tr.transform_target(Yte)
+    tgt_mean = tr.target_normalizer_.stats_[1][0] if len(tr.target_normalizer_.steps) > 1 else 0.0
+    out = metrics(mapped, truth, Yte, tgt_mean)
+    out.update(seconds=secs, cpu_seconds=cpu, chosen=tr.fit_info_.get("selection", {}).get("chosen"))
+    return out
+
+
 def run_oracle(OX, OY, Xte, Yte):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tr = make_translator("procrustes", normalize="unit center unit").fit(OX, OY)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     mapped, truth = tr.transform(Xte), tr.transform_target(Yte)
     out = metrics(mapped, truth, Yte, tr.target_normalizer_.stats_[1][0])
     out["seconds"] = secs
+    out["cpu_seconds"] = cpu
     return out
 
 
@@ -159,7 +190,7 @@ def bench(args):
     methods = args.methods
     for pair in args.pairs:
         src, tgt = pair.split(":")
-        n_max = min(max(args.sizes), MAX_ENCODED.get(src, 10**9), MAX_ENCODED.get(tgt, 10**9))
+        n_max = min(args.pool, MAX_ENCODED.get(src, 10**9), MAX_ENCODED.get(tgt, 10**9))
         oods = [None] + list(args.ood)
         for ood in oods:
             try:
@@ -187,6 +218,10 @@ def bench(args):
                             res = run_minivec2vec(X, Y, task.src_test, task.tgt_test, seed)
                         elif method == "identity":
                             res = run_identity(X, Y, task.src_test, task.tgt_test)
+                        elif "+" in method:  # few-pair mode, e.g. spectral-match+10pairs, procrustes+10pairs
+                            base, p = method.split("+")
+                            res = run_few_pairs(base, int(p.removesuffix("pairs")), X, Y, OX, OY, task.src_test,
+                                                task.tgt_test, seed)
                         else:
                             params = dict(json.loads(args.params)) if args.params else {}
                             if method == "vec2vec":
@@ -200,11 +235,12 @@ def bench(args):
 
 
 def run_identity(X, Y, Xte, Yte):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tr = make_translator("identity", normalize="unit center unit").fit(X, Y)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     out = metrics(tr.transform(Xte), tr.transform_target(Yte), Yte, tr.target_normalizer_.stats_[1][0])
     out["seconds"] = secs
+    out["cpu_seconds"] = cpu
     out["pairless_score"] = map_report(tr.source_normalizer_.transform(X), tr.target_normalizer_.transform(Y),
                                        mapped=tr.transform(X), seed=0)["score"]
     return out
@@ -217,6 +253,12 @@ def spearman(a, b):
         return float("nan")
     ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def cpu_s(g):
+    """Mean process CPU seconds of a group (both cores count), blank for rows measured before it was recorded."""
+    v = [r["cpu_seconds"] for r in g if r.get("cpu_seconds") is not None]
+    return f"{np.mean(v):.0f}" if v else ""
 
 
 def render():
@@ -242,10 +284,10 @@ def render():
                       f"{np.mean(t1):.3f}", f"{t1.min():.3f}–{t1.max():.3f}",
                       f"{np.mean([r['mean_rank'] for r in g]):.1f}",
                       f"{np.mean([r['cos_raw'] for r in g]):.3f}", f"{np.mean([r['cos_centred'] for r in g]):.3f}",
-                      f"{np.mean([r['foscttm'] for r in g]):.3f}", f"{np.mean([r['seconds'] for r in g]):.0f}", gap])
+                      f"{np.mean([r['foscttm'] for r in g]):.3f}", f"{np.mean([r['seconds'] for r in g]):.0f}", cpu_s(g), gap])
     out.append(markdown_table(
         ["pair", "test", "n/side", "method", "seeds", "top-1 mean", "top-1 min–max", "mean rank", "cos raw",
-         "cos centred", "FOSCTTM", "fit s", "vs oracle−0.05"], table))
+         "cos centred", "FOSCTTM", "fit s", "fit CPU s", "vs oracle−0.05"], table))
     # targets at 8k
     tgt_rows = []
     for (pair, ood, n, method), g in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
@@ -282,16 +324,9 @@ def render():
 
 
 def write_results_into_doc(command: str):
-    body = (f"{START}\n_Measured on {today()} on {machine()} (shared with other jobs; wall times are upper bounds). "
-            f"Command: `{command}`._\n\n{render()}\n{END}")
-    text = DOC.read_text() if DOC.exists() else f"# Unsupervised translation\n\n{START}\n{END}\n"
-    if START in text and END in text:
-        pre, rest = text.split(START, 1)
-        _, post = rest.split(END, 1)
-        text = pre + body + post
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    DOC.write_text(text)
+    body = (f"_Measured on {today()} on {machine()} (shared with other jobs; wall times are upper bounds, "
+            f"process CPU seconds count both cores). Command: `{command}`._\n\n{render()}")
+    write_section(DOC, "results", body)
 
 
 def main(argv=None):
@@ -299,6 +334,8 @@ def main(argv=None):
     p.add_argument("--pairs", nargs="+", default=PAIRS, help="SRC:TGT encoder names")
     p.add_argument("--sizes", nargs="+", type=int, default=SIZES)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--pool", type=int, default=max(SIZES),
+                   help="unpaired sentences per side loaded (N); each size n is drawn from them (capped per encoder)")
     p.add_argument("--methods", nargs="+",
                    default=["oracle", "identity", "spectral-match", "cluster-match", "mini-vec2vec"])
     p.add_argument("--vec2vec", action="store_true", help="also run the adversarial vec2vec model")
