@@ -12,6 +12,7 @@ from vecbridge.errors import VecbridgeError
 from vecbridge.translators import REGISTRY, translator_class
 from vecbridge.translators.selflearn import (
     SelfLearning,
+    _grouped_topk,
     alignment_confidence,
     candidates_both_ways,
     csls_choice,
@@ -84,6 +85,37 @@ def test_candidates_one_pass_equals_two_passes():
     np.testing.assert_array_equal(f1.idx, f2.idx)
     np.testing.assert_array_equal(b1.idx, b2.idx)
     np.testing.assert_allclose(b1.vals, b2.vals, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("nq,nt,k,block", [(1, 7, 5, 7), (37, 333, 16, 64), (1000, 3001, 16, 7), (2049, 333, 5, 2048),
+                                           (700, 1, 3, 64), (5, 2000, 1, 3)])
+def test_grouped_topk_is_exact_both_ways(backend, nq, nt, k, block):
+    """One pass gives the exact top-k both ways, whatever the padding of groups and blocks."""
+    rng = np.random.default_rng(nq + nt)
+    Q, T = rng.standard_normal((nq, 6)).astype(np.float32), rng.standard_normal((nt, 6)).astype(np.float32)
+    (fv, fi), (bv, bi) = _grouped_topk(Q, T, k, k, block, backend)
+    S = Q.astype(np.float64) @ T.T.astype(np.float64)
+    for vals, idx, M in ((fv, fi, S), (bv, bi, S.T)):
+        kk = min(k, M.shape[1])
+        best = -np.sort(-M, axis=1)[:, :kk]
+        assert idx.shape == (len(M), kk)
+        np.testing.assert_allclose(np.take_along_axis(M, idx, axis=1), best, atol=1e-5)  # the right entries
+        np.testing.assert_allclose(vals, best, atol=1e-5)  # their values, best first
+        assert all(len(set(r)) == kk for r in idx)
+
+
+def test_grouped_topk_with_tied_rows():
+    rng = np.random.default_rng(2)
+    Q, T = rng.standard_normal((3000, 6)).astype(np.float32), rng.standard_normal((2500, 6)).astype(np.float32)
+    Q[1::7] = Q[0::7][: len(Q[1::7])]  # duplicated vectors: tied similarities at every cut-off
+    T[5::11] = T[3::11][: len(T[5::11])]
+    for backend in ("numpy", "torch"):
+        (fv, fi), (bv, bi) = _grouped_topk(Q, T, 16, 16, 512, backend)
+        S = Q.astype(np.float64) @ T.T.astype(np.float64)
+        np.testing.assert_allclose(np.take_along_axis(S, fi, 1), -np.sort(-S, axis=1)[:, :16], atol=1e-5)
+        np.testing.assert_allclose(np.take_along_axis(S.T, bi, 1), -np.sort(-S.T, axis=1)[:, :16], atol=1e-5)
+        assert all(len(set(r)) == 16 for r in fi) and all(len(set(r)) == 16 for r in bi)
 
 
 def test_csls_choice_penalises_hubs_and_dropout_is_seeded():
@@ -265,3 +297,89 @@ def test_cli_seed_pairs_identical_and_failure(spaces, tmp_path):
     assert (tmp_path / "m4" / "manifest.json").exists()
     assert main(["fit", a, b, "--method", "procrustes", "--shared-keys", "--seed-pairs", "5",
                  "-o", str(tmp_path / "m5"), "--quiet"]) == 0  # pairs of the shared keys are not a seed
+
+
+# ---------------------------------------------------------------- keep_seed
+@pytest.fixture(scope="module")
+def drifting():
+    """A weakly isomorphic pair on which dictionary induction drifts away from a good seed.
+
+    The target is a rotated copy of the source (weight 0.5) plus an unrelated clustered cloud that dominates
+    its neighbourhoods: Procrustes on the 200 seed pairs alone gets a fair share right, but re-inducing the
+    dictionary by CSLS replaces nearly every seed pair by a wrong one.
+    """
+    rng = np.random.default_rng(7)
+    n, d = 800, 48
+    X = cloud(n, d, rng)
+    Y = cloud(n, d, rng, n_clusters=10)
+    Z = 0.5 * rotated_copy(X, rng, noise=0.3) + Y
+    perm = rng.permutation(n)
+    src = Embeddings([f"w{i}" for i in range(n)], X, {"name": "src"})
+    tgt = Embeddings([f"w{i}" for i in perm], Z[perm], {"name": "tgt"})
+    return src, tgt, identical_pairs(src, tgt)[:200]
+
+
+def test_keep_seed_keeps_the_seed_where_induction_drifts(drifting):
+    src, tgt, seed = drifting
+    procrustes = p_at_1(make_translator("procrustes", normalize="unit center unit").fit(src, tgt, pairs=seed), src, tgt)
+    free = SelfLearning(**FAST).fit(src, tgt, pairs=seed)
+    kept = SelfLearning(keep_seed=True, seed_weight=4.0, **FAST).fit(src, tgt, pairs=seed)
+    share = {name: np.mean([p in set(t.induced_pairs(src, tgt)) for p in seed]) for name, t in
+             (("free", free), ("kept", kept))}
+    assert share["free"] < 0.2  # induction alone drops (nearly) all the seed pairs ...
+    assert share["kept"] == 1.0  # ... keep_seed keeps every one of them in the final dictionary
+    assert kept.induced_pairs(src, tgt)[: len(seed)] == seed  # seed pairs first
+    p_free, p_kept = p_at_1(free, src, tgt), p_at_1(kept, src, tgt)
+    assert p_free < 0.5 * procrustes  # the drift
+    assert p_kept > 3 * p_free  # the anchor holds much of what the seed alone gives
+    assert kept.fit_info_["keep_seed"] is True and kept.fit_info_["seed_weight"] == 4.0
+    assert free.fit_info_["keep_seed"] is False
+
+
+def test_keep_seed_changes_nothing_where_induction_works(spaces):
+    src, tgt = spaces
+    seed = identical_pairs(src, tgt)[:25]
+    t = SelfLearning(keep_seed=True, **FAST).fit(src, tgt, pairs=seed)
+    assert p_at_1(t, src, tgt) > 0.95 and t.fit_info_["aligned"] is True
+    assert t.induced_pairs(src, tgt)[:25] == seed
+
+
+def test_seed_weight_weighs_pairs_in_the_mapping_step():
+    from vecbridge.translators.selflearn import orthogonal_shared_maps
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 4)).astype(np.float32)
+    Z = rng.standard_normal((50, 4)).astype(np.float32)
+    w = rng.uniform(0.5, 3, 50).astype(np.float32)
+    a = orthogonal_shared_maps(X, Z, w)
+    r = np.sqrt(w)[:, None]
+    b = orthogonal_shared_maps(X * r, Z * r)  # weights = rows scaled by sqrt(w) on both sides
+    np.testing.assert_allclose(a[0] @ a[1].T, b[0] @ b[1].T, atol=1e-5)
+
+
+def test_keep_seed_errors(spaces):
+    src, tgt = spaces
+    with pytest.raises(VecbridgeError, match="keep_seed needs a seed dictionary"):
+        SelfLearning(keep_seed=True, **FAST).fit(src, tgt)  # unsupervised start: nothing to keep
+    with pytest.raises(VecbridgeError, match="seed_weight must be > 0"):
+        SelfLearning(keep_seed=True, seed_weight=0, **FAST).fit(src, tgt, pairs=[("w1", "w1")])
+    with pytest.raises(VecbridgeError, match="keep_seed must be true or false"):
+        SelfLearning(keep_seed="yes", **FAST).fit(src, tgt, pairs=[("w1", "w1")])
+
+
+def test_cli_keep_seed_param(drifting, tmp_path):
+    from vecbridge.cli.main import main
+
+    src, tgt, seed = drifting
+    _write(src, tmp_path / "a.txt")
+    _write(tgt, tmp_path / "b.txt")
+    with open(tmp_path / "d.tsv", "w") as fh:
+        for s, t in seed:
+            fh.write(f"{s}\t{t}\n")
+    assert main(["fit", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--method", "selflearn", "--dictionary",
+                 str(tmp_path / "d.tsv"), "--param", "keep_seed=true", "--param", "seed_weight=4", "--param",
+                 "patience=1", "--param", "n_controls=1", "--force", "-o", str(tmp_path / "m"), "--quiet"]) == 0
+    m = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert m["fit"]["keep_seed"] is True and m["fit"]["seed_weight"] == 4.0
+    u = load_translator(tmp_path / "m")
+    assert u.keep_seed is True

@@ -40,8 +40,12 @@ lies, and ``fit_info_["aligned"]`` is False when it is not clearly above them
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +77,69 @@ def numeral_pairs(src: Embeddings, tgt: Embeddings, limit: int | None = None) ->
     return pairs[:limit] if limit else pairs
 
 
+# ---------------------------------------------------------------- threads
+# numpy's BLAS (OpenBLAS) parallelises each product itself, and its idle threads busy-wait. On a machine shared
+# with other jobs that doubles the CPU time and the wall time of the loops below (measured at 20k x 20k on a
+# loaded 2-core machine: 35 vs 17 CPU-s and 56 vs 26 s wall for 8 iterations). The blocks of a similarity
+# matrix are independent, so the loops hold BLAS to one thread and split the blocks over their own threads
+# instead (numpy releases the GIL in products, reductions, partitions and takes), which uses every core without
+# spinning. Limiting BLAS needs threadpoolctl (installed with scikit-learn, the ``bench`` extra); without it
+# the loops run in one thread with BLAS's own threading, as before.
+_CONTROLLER: Any = None
+
+
+def _blas_controller() -> Any:
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _CONTROLLER = False
+        else:
+            _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+def _n_threads(n_jobs: int | None) -> int:
+    if n_jobs is not None:
+        return max(1, int(n_jobs))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def _blas_single_thread():
+    """Hold BLAS to one thread (no-op without threadpoolctl): for loops of small products between blocked passes."""
+    ctl = _blas_controller()
+    if not ctl:
+        yield
+        return
+    with ctl.limit(limits=1, user_api="blas"):
+        yield
+
+
+@contextlib.contextmanager
+def _own_threads(n_jobs: int | None):
+    """Yields ``(map, n_threads, blas_limited)``: map(fn, items) on our threads with BLAS held to one thread, or
+    serially (without threadpoolctl, or for one thread)."""
+    n = _n_threads(n_jobs)
+    ctl = _blas_controller()
+    if n == 1 or not ctl:
+        yield (lambda fn, items: [fn(x) for x in items]), 1, False
+        return
+    with ctl.limit(limits=1, user_api="blas"), ThreadPoolExecutor(n) as pool:
+        yield (lambda fn, items: list(pool.map(fn, items))), n, True
+
+
+def _chunks(n: int, parts: int, multiple: int = 1) -> list[tuple[int, int]]:
+    """``parts`` contiguous (start, stop) ranges covering range(n), starts at multiples of ``multiple``."""
+    step = -(-n // max(parts, 1))
+    step = max(1, -(-step // multiple) * multiple)
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
 # ---------------------------------------------------------------- fast blocked top-k
 def _torch():
     try:
@@ -92,23 +159,200 @@ def _resolve_backend(backend: str) -> str:
     return backend
 
 
-def _top_rows_numpy(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k values and columns of each row of S (b, n), sorted descending."""
-    n = S.shape[1]
-    if k >= n:
-        idx = np.argsort(-S, axis=1, kind="stable")
-        return np.take_along_axis(S, idx, axis=1), idx
-    # the k-th largest value by partition (much faster than argpartition), then the columns above it
-    thr = np.partition(S, n - k, axis=1)[:, n - k]
-    mask = S >= thr[:, None]
-    counts = mask.sum(axis=1)
-    if np.all(counts == k):
-        idx = np.nonzero(mask)[1].reshape(-1, k)
-    else:  # ties at the threshold: fall back to argpartition for the whole block
-        idx = np.argpartition(-S, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(S, idx, axis=1)
+def _take_rows(A: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``A[i, idx[i, j]]`` for every i, j: ``np.take_along_axis`` on axis 1, by one flat ``np.take`` when A is contiguous."""
+    if not A.flags.c_contiguous:
+        return np.take_along_axis(A, idx, axis=1)
+    flat = idx + (np.arange(len(idx), dtype=np.int64) * A.shape[1])[:, None]
+    return np.take(A.reshape(-1), flat)
+
+
+def _topk_small(A: np.ndarray, k: int, backend: str) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k values and columns of each row of a (small) matrix A (n, c), sorted descending."""
+    n, c = A.shape
+    k = min(k, c)
+    if backend == "torch":
+        torch = _torch()
+        with torch.no_grad():
+            v, i = torch.topk(torch.from_numpy(np.ascontiguousarray(A)), k, dim=1, largest=True, sorted=True)
+        return v.numpy(), i.numpy().astype(np.int64, copy=False)
+    if k < c:
+        # the k-th largest value by partition (cheaper than argpartition), then the columns above it
+        thr = np.partition(A, c - k, axis=1)[:, c - k]
+        mask = A >= thr[:, None]
+        exact = np.count_nonzero(mask, axis=1) == k
+        if exact.all():
+            idx = np.nonzero(mask)[1].reshape(n, k)
+        else:  # rows with ties at the threshold take argpartition
+            idx = np.empty((n, k), np.int64)
+            idx[exact] = np.nonzero(mask[exact])[1].reshape(-1, k)
+            idx[~exact] = np.argpartition(A[~exact], c - k, axis=1)[:, c - k:]
+        vals = _take_rows(A, idx)
+    else:
+        idx = np.broadcast_to(np.arange(c), (n, c))
+        vals = A
     order = np.argsort(-vals, axis=1, kind="stable")
-    return np.take_along_axis(vals, order, axis=1), np.take_along_axis(idx, order, axis=1)
+    return _take_rows(vals, order), _take_rows(np.ascontiguousarray(idx), order).astype(np.int64, copy=False)
+
+
+def _group_size(n: int, k: int, max_group: int = 32) -> int:
+    """Rows per group for the grouped top-k (below): at least 4 k groups, at most ``max_group`` rows each."""
+    return int(max(1, min(max_group, n // (4 * max(k, 1)))))
+
+
+# How the top-k below works. For the k largest entries of a row of S (n columns), split the columns into
+# groups of g and take each group's maximum (one vectorised pass over S, much cheaper than a selection). The k
+# largest entries lie in the k groups with the largest maxima: an entry outside them is beaten by those k
+# maxima. So a selection among n / g group maxima, then among the k g entries of the chosen groups, gives the
+# exact top-k (up to ties). Forward (rows of a block of S, all columns present) the chosen entries are read
+# from the block; backward (columns of S, whose entries are spread over all row blocks) only the group maxima
+# of each row block are kept, and the entries of the chosen groups are recomputed afterwards (k g dot products
+# per column): every similarity block is computed once and serves both directions.
+class _Workspace:
+    """Padded copies of Q (nq, r) and T (nt, r) and the group layout of the grouped top-k."""
+
+    def __init__(self, Q: np.ndarray, T: np.ndarray, kq: int, kt: int, block_size: int, backward: bool):
+        self.nq, self.nt = len(Q), len(T)
+        # forward: column groups are strided (c, c + nc, c + 2 nc, ...) so the group maximum is a
+        # reduction over the middle axis of a (b, g, nc) view, which numpy vectorises along nc
+        self.gt = _group_size(self.nt, kq)
+        self.nc = -(-self.nt // self.gt)
+        self.ntp = self.nc * self.gt
+        # backward: row groups are consecutive rows of Q
+        self.gq = _group_size(self.nq, kt) if backward else 1
+        self.nr = -(-self.nq // self.gq)
+        self.nqp = self.nr * self.gq
+        self.Q = Q
+        self.Tp = np.zeros((self.ntp, T.shape[1]), np.float32)
+        self.Tp[: self.nt] = T
+        self.block = max(self.gq, (max(int(block_size), 1) // self.gq) * self.gq)
+
+    def buffer(self) -> np.ndarray:
+        return np.empty((min(self.block, self.nqp), self.ntp), np.float32)
+
+    def similarities(self, a: int, buf: np.ndarray) -> tuple[np.ndarray, int]:
+        """The block of S for rows a:a+block in buf (padded rows and columns are -inf), and its number of real rows."""
+        b = min(a + self.block, self.nq)
+        h = b - a
+        hp = min(-(-h // self.gq) * self.gq, len(buf))
+        S = buf[:hp]
+        np.matmul(self.Q[a:b], self.Tp.T, out=S[:h])
+        if hp > h:
+            S[h:] = -np.inf
+        if self.ntp > self.nt:
+            S[:, self.nt:] = -np.inf
+        return S, h
+
+
+def _forward_topk(S: np.ndarray, h: int, k: int, ws: _Workspace, backend: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k columns of the first h rows of the block S (hp, ntp) by strided column groups."""
+    S = S[:h]
+    if ws.gt == 1:
+        return _topk_small(S[:, : ws.nt], k, backend)
+    G = S.reshape(h, ws.gt, ws.nc).max(axis=1)  # (h, nc) group maxima
+    _, groups = _topk_small(G, k, backend)  # (h, k)
+    cols = (groups[:, :, None] + ws.nc * np.arange(ws.gt)).reshape(h, -1)  # (h, k g) columns of those groups
+    v, j = _topk_small(_take_rows(S, cols), k, backend)
+    return v, _take_rows(cols, j)
+
+
+def _backward_topk(
+    G: np.ndarray, k: int, ws: _Workspace, T: np.ndarray, backend: str, run: Any, n_threads: int, blas_limited: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k rows of Q for every row of T, from the row-group maxima G (nr, nt) of S."""
+    g, nt = ws.gq, ws.nt
+    GT = np.ascontiguousarray(G.T)
+    kk = min(k, ws.nr)
+    groups = np.empty((nt, kk), np.int64)  # the chosen row groups of each T row
+
+    def choose(ab: tuple[int, int]) -> None:
+        groups[ab[0]: ab[1]] = _topk_small(GT[ab[0]: ab[1]], k, backend)[1]
+
+    run(choose, _chunks(nt, n_threads))
+    del GT
+    Qp = np.zeros((ws.nqp, ws.Q.shape[1]), np.float32)
+    Qp[: ws.nq] = ws.Q
+    Qg = Qp.reshape(ws.nr, g, -1)
+    flat = groups.ravel()
+    order = np.argsort(flat, kind="stable")
+    bounds = np.searchsorted(flat[order], np.arange(ws.nr + 1))
+    owner = order // kk  # the T row asking for each (T row, group) slot, grouped by group
+    vals = np.empty((len(flat), g), np.float32)
+    used = np.nonzero(np.diff(bounds))[0]
+
+    def recompute(ab: tuple[int, int]) -> None:
+        for q in used[ab[0]: ab[1]]:  # each row group once, with every T row that chose it
+            a, b = bounds[q], bounds[q + 1]
+            if blas_limited:
+                vals[order[a:b]] = T[owner[a:b]] @ Qg[q].T
+            else:  # einsum, not BLAS: thousands of tiny products, where waking BLAS threads costs more than the work
+                vals[order[a:b]] = np.einsum("cr,gr->cg", T[owner[a:b]], Qg[q])
+
+    run(recompute, _chunks(len(used), n_threads))
+    rows = (groups[:, :, None] * g + np.arange(g)).reshape(nt, -1)  # (nt, k g)
+    vals = vals.reshape(nt, -1)
+    if ws.nqp > ws.nq:
+        vals[rows >= ws.nq] = -np.inf
+    v = np.empty((nt, k), np.float32)
+    i = np.empty((nt, k), np.int64)
+
+    def select(ab: tuple[int, int]) -> None:
+        a, b = ab
+        v[a:b], j = _topk_small(vals[a:b], k, backend)
+        i[a:b] = _take_rows(rows[a:b], j)
+
+    run(select, _chunks(nt, n_threads))
+    return v, i
+
+
+def _grouped_topk(
+    Q: np.ndarray,
+    T: np.ndarray,
+    kq: int,
+    kt: int | None,
+    block_size: int,
+    backend: str,
+    progress: bool | None = False,
+    desc: str = "top-k",
+    n_jobs: int | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+    """Top-kq rows of T for each row of Q and (kt not None) top-kt rows of Q for each row of T, one pass over Q T^T.
+
+    Row blocks of ``Q T^T`` go to ``n_jobs`` threads (default: every core), each with its own block buffer.
+    """
+    Q = np.ascontiguousarray(Q, dtype=np.float32)
+    T = np.ascontiguousarray(T, dtype=np.float32)
+    if Q.shape[1] != T.shape[1]:
+        raise DimensionError(f"queries are {Q.shape[1]}-d but targets {T.shape[1]}-d")
+    nq, nt = len(Q), len(T)
+    kq = int(min(kq, nt))
+    backward = kt is not None
+    kt = int(min(kt, nq)) if backward else 0
+    ws = _Workspace(Q, T, kq, kt, block_size, backward)
+    fv = np.empty((nq, kq), np.float32)
+    fi = np.empty((nq, kq), np.int64)
+    G = np.empty((ws.nr, nt), np.float32) if backward else None
+    bar = _bar(nq, progress, desc)
+    local = threading.local()  # one block buffer per thread, freed when this call returns
+
+    def block(a: int) -> None:
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            buf = local.buf = ws.buffer()
+        S, h = ws.similarities(a, buf)
+        fv[a: a + h], fi[a: a + h] = _forward_topk(S, h, kq, ws, backend)
+        if backward:
+            r0 = a // ws.gq
+            Gb = S[:, :nt] if ws.gq == 1 else S.reshape(-1, ws.gq, ws.ntp).max(axis=1)[:, :nt]
+            G[r0: r0 + len(Gb)] = Gb
+        bar.update(h)
+
+    with _own_threads(n_jobs) as (run, n_threads, blas_limited):
+        run(block, range(0, nq, ws.block))
+        del local
+        bwd = _backward_topk(G, kt, ws, T, backend, run, n_threads, blas_limited) if backward else None
+    bar.close()
+    return (fv, fi), bwd
 
 
 def topk_similar(
@@ -124,33 +368,10 @@ def topk_similar(
 
     Q: (nq, d), T: (nt, d) float32 (unit rows give cosine). Returns values
     (nq, k) float32 and indices (nq, k) int64, best first. Blocked over Q,
-    so memory stays ``block_size * nt`` floats.
+    so memory stays ``block_size * nt`` floats; exact up to ties (see the
+    grouped top-k above).
     """
-    Q = np.ascontiguousarray(Q, dtype=np.float32)
-    T = np.ascontiguousarray(T, dtype=np.float32)
-    if Q.shape[1] != T.shape[1]:
-        raise DimensionError(f"queries are {Q.shape[1]}-d but targets {T.shape[1]}-d")
-    k = int(min(k, T.shape[0]))
-    nq = Q.shape[0]
-    vals = np.empty((nq, k), dtype=np.float32)
-    idx = np.empty((nq, k), dtype=np.int64)
-    backend = _resolve_backend(backend)
-    bar = _bar(nq, progress, desc)
-    if backend == "torch":
-        torch = _torch()
-        Tt = torch.from_numpy(T)
-        with torch.no_grad():
-            for a in range(0, nq, block_size):
-                b = min(a + block_size, nq)
-                v, i = torch.topk(torch.from_numpy(Q[a:b]) @ Tt.T, k, dim=1, largest=True, sorted=True)
-                vals[a:b], idx[a:b] = v.numpy(), i.numpy()
-                bar.update(b - a)
-    else:
-        for a in range(0, nq, block_size):
-            b = min(a + block_size, nq)
-            vals[a:b], idx[a:b] = _top_rows_numpy(Q[a:b] @ T.T, k)
-            bar.update(b - a)
-    bar.close()
+    (vals, idx), _ = _grouped_topk(Q, T, k, None, block_size, _resolve_backend(backend), progress, desc)
     return vals, idx
 
 
@@ -184,49 +405,17 @@ class Candidates:
 
 
 def candidates_both_ways(
-    Xw: np.ndarray, Zw: np.ndarray, m: int, block_size: int = 2048, backend: str = "auto"
+    Xw: np.ndarray, Zw: np.ndarray, m: int, block_size: int = 2048, backend: str = "auto", n_jobs: int | None = None
 ) -> tuple[Candidates, Candidates]:
     """Top-``m`` candidates of every source row among target rows, and of every target row among source rows.
 
-    Xw (nx, r), Zw (nz, r). With torch and r > 128, one blocked pass over
-    ``Xw Zw^T`` gives both directions (row top-m per block; column top-m merged
-    across blocks); otherwise two passes (for small r the second product is
-    cheaper than transposing the blocks).
+    Xw (nx, r), Zw (nz, r). One blocked pass over ``Xw Zw^T`` (float32 BLAS
+    into a reused buffer) gives both directions: the forward candidates from
+    each block, the backward ones from per-block group maxima and a few
+    recomputed dot products (see the grouped top-k above).
     """
-    backend = _resolve_backend(backend)
-    if backend == "numpy" or Xw.shape[1] <= 128:
-        # two passes; with torch and few dimensions a second (cheap) product beats transposing the blocks
-        fv, fi = topk_similar(Xw, Zw, m, block_size, backend)
-        bv, bi = topk_similar(Zw, Xw, m, block_size, backend)
-        return Candidates(fv, fi), Candidates(bv, bi)
-    torch = _torch()
-    Xw = np.ascontiguousarray(Xw, dtype=np.float32)
-    Zw = np.ascontiguousarray(Zw, dtype=np.float32)
-    if Xw.shape[1] != Zw.shape[1]:
-        raise DimensionError(f"source rows are {Xw.shape[1]}-d but target rows {Zw.shape[1]}-d")
-    nx, nz = len(Xw), len(Zw)
-    mf, mb = min(m, nz), min(m, nx)
-    fv = np.empty((nx, mf), np.float32)
-    fi = np.empty((nx, mf), np.int64)
-    Zt = torch.from_numpy(Zw)
-    col_v = col_i = None
-    with torch.no_grad():
-        for a in range(0, nx, block_size):
-            b = min(a + block_size, nx)
-            S = torch.from_numpy(Xw[a:b]) @ Zt.T  # (b - a, nz)
-            v, i = torch.topk(S, mf, dim=1)
-            fv[a:b], fi[a:b] = v.numpy(), i.numpy()
-            St = S.T.contiguous()  # (nz, b - a): row top-k is much faster than top-k along dim 0
-            v, i = torch.topk(St, min(mb, b - a), dim=1)
-            i = i + a
-            if col_v is None:
-                col_v, col_i = v, i
-            else:
-                v = torch.cat([col_v, v], dim=1)
-                i = torch.cat([col_i, i], dim=1)
-                keep_v, keep = torch.topk(v, min(mb, v.shape[1]), dim=1)
-                col_v, col_i = keep_v, torch.gather(i, 1, keep)
-    return Candidates(fv, fi), Candidates(col_v.numpy(), col_i.numpy().astype(np.int64))
+    (fv, fi), (bv, bi) = _grouped_topk(Xw, Zw, m, m, block_size, _resolve_backend(backend), n_jobs=n_jobs)
+    return Candidates(fv, fi), Candidates(bv, bi)
 
 
 def csls_choice(
@@ -264,6 +453,7 @@ def induce_dictionary(
     rng: np.random.Generator | None = None,
     block_size: int = 2048,
     backend: str = "auto",
+    n_jobs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """One induction step between mapped vocabularies Xw (nx, r) and Zw (nz, r), unit rows.
 
@@ -274,7 +464,7 @@ def induce_dictionary(
     if direction not in ("forward", "backward", "union"):
         raise VecbridgeError(f"direction must be 'forward', 'backward' or 'union', got {direction!r}")
     m = max(n_candidates, csls_k)
-    fwd, bwd = candidates_both_ways(Xw, Zw, m, block_size, backend)
+    fwd, bwd = candidates_both_ways(Xw, Zw, m, block_size, backend, n_jobs)
     rx = fwd.knn_mean(csls_k) if csls_k > 0 else np.zeros(len(Xw), np.float32)
     rz = bwd.knn_mean(csls_k) if csls_k > 0 else np.zeros(len(Zw), np.float32)
     src, tgt, objs = [], [], []
@@ -289,7 +479,9 @@ def induce_dictionary(
     return np.concatenate(src), np.concatenate(tgt), float(np.mean(objs))
 
 
-def mutual_nn_rate(Xw: np.ndarray, Zw: np.ndarray, csls_k: int = 10, backend: str = "auto") -> float:
+def mutual_nn_rate(
+    Xw: np.ndarray, Zw: np.ndarray, csls_k: int = 10, backend: str = "auto", n_jobs: int | None = None
+) -> float:
     """Fraction of source rows whose CSLS nearest target has them as its CSLS nearest source.
 
     Xw (nx, r), Zw (nz, r): unit rows in a shared space. A map that carries
@@ -297,7 +489,7 @@ def mutual_nn_rate(Xw: np.ndarray, Zw: np.ndarray, csls_k: int = 10, backend: st
     no information leaves only hubs and chance (the control in
     :func:`alignment_confidence`).
     """
-    fwd, bwd = candidates_both_ways(Xw, Zw, max(csls_k, 16), backend=backend)
+    fwd, bwd = candidates_both_ways(Xw, Zw, max(csls_k, 16), backend=backend, n_jobs=n_jobs)
     rx, rz = fwd.knn_mean(csls_k), bwd.knn_mean(csls_k)
     f = csls_choice(fwd, rz)
     b = csls_choice(bwd, rx)
@@ -351,6 +543,7 @@ def alignment_confidence(
     min_agreement: float = 0.5,
     seed: int = 0,
     backend: str = "auto",
+    n_jobs: int | None = None,
 ) -> Confidence:
     """Did self-learning find a real alignment, or only a local optimum? A self-calibrating test.
 
@@ -375,7 +568,7 @@ def alignment_confidence(
     Xs, Zs = X[:n], Z[:n]
 
     def evaluate(Ax: np.ndarray, Az: np.ndarray) -> tuple[float, np.ndarray]:
-        _, t, obj = induce_dictionary(_unit(Xs @ Ax), _unit(Zs @ Az), csls_k, "union", backend=backend)
+        _, t, obj = induce_dictionary(_unit(Xs @ Ax), _unit(Zs @ Az), csls_k, "union", backend=backend, n_jobs=n_jobs)
         return obj, t[:n]  # the union lists the forward translations first
 
     obj, fwd_main = evaluate(Wx, Wz)
@@ -384,14 +577,14 @@ def alignment_confidence(
     for c in range(n_controls):
         rs, rt = rng.permutation(n), rng.permutation(n)
         res = self_learning(Xs, Zs, rs, rt, vocab_cutoff=n, csls_k=csls_k, patience=1, max_iter=control_iter,
-                            seed=seed + 1 + c, backend=backend)
+                            seed=seed + 1 + c, backend=backend, n_jobs=n_jobs)
         o, fwd_c = evaluate(res.Wx, res.Wz)
         ctrl.append(o)
         agree = max(agree, float(np.mean(fwd_c == fwd_main)))
     rand, _ = evaluate(_random_orthonormal(X.shape[1], Wx.shape[1], rng), _random_orthonormal(Z.shape[1], Wz.shape[1], rng))
     top = max(ctrl) if ctrl else rand
     conf = (obj - top) / max(top - rand, 1e-3)
-    mnn = mutual_nn_rate(_unit(Xs @ Wx), _unit(Zs @ Wz), csls_k, backend)
+    mnn = mutual_nn_rate(_unit(Xs @ Wx), _unit(Zs @ Wz), csls_k, backend, n_jobs)
     aligned = bool(conf >= min_confidence or agree >= min_agreement)
     return Confidence(float(conf), obj, ctrl, rand, agree, mnn, aligned)
 
@@ -411,13 +604,13 @@ def sorted_similarity_profile(X: np.ndarray) -> np.ndarray:
 
 
 def similarity_init(
-    X: np.ndarray, Z: np.ndarray, n: int = 4000, csls_k: int = 10, backend: str = "auto"
+    X: np.ndarray, Z: np.ndarray, n: int = 4000, csls_k: int = 10, backend: str = "auto", n_jobs: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Initial dictionary (src_rows, tgt_rows) from the similarity distributions of the first ``n`` words."""
     n = int(min(n, len(X), len(Z)))
     Px = sorted_similarity_profile(X[:n])
     Pz = sorted_similarity_profile(Z[:n])
-    s, t, _ = induce_dictionary(Px, Pz, csls_k=csls_k, direction="union", backend=backend)
+    s, t, _ = induce_dictionary(Px, Pz, csls_k=csls_k, direction="union", backend=backend, n_jobs=n_jobs)
     return s, t
 
 
@@ -468,14 +661,21 @@ class SelfLearningResult:
     objective: float
     n_iter: int
     history: list[dict[str, float]] = field(default_factory=list)
+    weights: np.ndarray | None = None  # per pair of the last dictionary (keep_seed), else None: all 1
 
 
-def orthogonal_shared_maps(X: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Orthonormal ``Wx`` (dx, r), ``Wz`` (dz, r), r = min(dx, dz), maximising ``tr(Wx^T X^T Z Wz)`` (paired rows).
+def orthogonal_shared_maps(
+    X: np.ndarray, Z: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal ``Wx`` (dx, r), ``Wz`` (dz, r), r = min(dx, dz), maximising ``tr(Wx^T X^T diag(w) Z Wz)`` (paired rows).
 
-    The cross-covariance is accumulated in float32 (n x d products), the SVD runs in float64 (d x d).
+    ``weights`` (n,): one per pair (None: all 1). The cross-covariance is
+    accumulated in float32 (n x d products), the SVD runs in float64 (d x d).
     """
-    M = (np.asarray(X, dtype=np.float32).T @ np.asarray(Z, dtype=np.float32)).astype(np.float64)
+    X = np.asarray(X, dtype=np.float32)
+    if weights is not None:
+        X = X * np.asarray(weights, dtype=np.float32)[:, None]
+    M = (X.T @ np.asarray(Z, dtype=np.float32)).astype(np.float64)
     U, _, Vt = np.linalg.svd(M, full_matrices=False)
     return U.astype(np.float32), Vt.T.astype(np.float32)
 
@@ -497,13 +697,22 @@ def self_learning(
     seed: int = 0,
     backend: str = "auto",
     progress: bool | None = False,
+    keep_seed: bool = False,
+    seed_weight: float = 1.0,
+    n_jobs: int | None = None,
 ) -> SelfLearningResult:
     """Alternate orthogonal mapping and CSLS dictionary induction until the objective stops improving.
 
     X (nx, dx), Z (nz, dz): normalised vocabularies, most frequent first.
     src_rows, tgt_rows: the seed dictionary (row indices, equal length >= 1).
     Induction looks at the first ``vocab_cutoff`` rows of each side.
-    Returns the maps of the last orthogonal step and the last dictionary.
+    ``keep_seed``: the seed pairs stay in the dictionary at every iteration,
+    each with weight ``seed_weight`` in the mapping step, beside the induced
+    pairs (weight 1; a seed pair that induction also finds counts twice).
+    Induction alone may replace good seed pairs by bad ones where the spaces
+    are only weakly isomorphic; a kept seed anchors the map.
+    Returns the maps of the last orthogonal step and the last dictionary
+    (seed pairs first when ``keep_seed``, with ``weights``).
     """
     src_rows = np.asarray(src_rows, dtype=np.int64)
     tgt_rows = np.asarray(tgt_rows, dtype=np.int64)
@@ -511,6 +720,10 @@ def self_learning(
         raise VecbridgeError(f"the seed dictionary needs >= 1 pair and matching sides, got {len(src_rows)}/{len(tgt_rows)}")
     if not 0 < keep_prob <= 1 or keep_multiplier <= 1:
         raise VecbridgeError(f"need 0 < keep_prob <= 1 and keep_multiplier > 1, got {keep_prob}, {keep_multiplier}")
+    if keep_seed and not seed_weight > 0:
+        raise VecbridgeError(f"seed_weight must be > 0, got {seed_weight}")
+    seed_src, seed_tgt = src_rows, tgt_rows
+    weights = np.full(len(src_rows), float(seed_weight), np.float32) if keep_seed else None
     rng = np.random.default_rng(seed)
     nx, nz = min(vocab_cutoff, len(X)), min(vocab_cutoff, len(Z))
     Xc, Zc = X[:nx], Z[:nz]
@@ -520,35 +733,42 @@ def self_learning(
     bar = _bar(max_iter, progress, "self-learning")
     it = 0
     objective = float("nan")
-    while True:
-        it += 1
-        if it - last_improvement > patience:
-            if keep_prob >= 1.0:
-                end = True
+    with _blas_single_thread():  # the products here are small; the passes in induction use their own threads
+        while True:
+            it += 1
+            if it - last_improvement > patience:
+                if keep_prob >= 1.0:
+                    end = True
+                else:
+                    end = False
+                    keep_prob = min(1.0, keep_prob * keep_multiplier)
+                    last_improvement = it
             else:
                 end = False
-                keep_prob = min(1.0, keep_prob * keep_multiplier)
+            Wx, Wz = orthogonal_shared_maps(X[src_rows], Z[tgt_rows], weights)
+            if end or it > max_iter:
+                break
+            t0 = time.perf_counter()
+            s, t, objective = induce_dictionary(
+                _unit(Xc @ Wx), _unit(Zc @ Wz), csls_k, direction, keep_prob, n_candidates, rng, backend=backend,
+                n_jobs=n_jobs,
+            )
+            if keep_seed:
+                src_rows, tgt_rows = np.concatenate([seed_src, s]), np.concatenate([seed_tgt, t])
+                weights = np.concatenate([np.full(len(seed_src), float(seed_weight), np.float32),
+                                          np.ones(len(s), np.float32)])
+            else:
+                src_rows, tgt_rows = s, t
+            if objective - best >= threshold:
+                best = objective
                 last_improvement = it
-        else:
-            end = False
-        Wx, Wz = orthogonal_shared_maps(X[src_rows], Z[tgt_rows])
-        if end or it > max_iter:
-            break
-        t0 = time.perf_counter()
-        s, t, objective = induce_dictionary(
-            _unit(Xc @ Wx), _unit(Zc @ Wz), csls_k, direction, keep_prob, n_candidates, rng, backend=backend
-        )
-        src_rows, tgt_rows = s, t
-        if objective - best >= threshold:
-            best = objective
-            last_improvement = it
-        history.append({"iter": it, "objective": round(objective, 6), "keep_prob": keep_prob,
-                        "seconds": round(time.perf_counter() - t0, 3)})
-        bar.update(1)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(objective=f"{objective:.4f}", keep=f"{keep_prob:.2f}")
+            history.append({"iter": it, "objective": round(objective, 6), "keep_prob": keep_prob,
+                            "seconds": round(time.perf_counter() - t0, 3)})
+            bar.update(1)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(objective=f"{objective:.4f}", keep=f"{keep_prob:.2f}")
     bar.close()
-    return SelfLearningResult(Wx, Wz, src_rows, tgt_rows, float(best), it - 1, history)
+    return SelfLearningResult(Wx, Wz, src_rows, tgt_rows, float(best), it - 1, history, weights)
 
 
 # ---------------------------------------------------------------- the translator
@@ -579,6 +799,13 @@ class SelfLearning(Translator):
         Stochastic induction schedule and stopping rule (see module docs).
     n_candidates : int
         Candidates kept per word for CSLS and drop-out.
+    keep_seed : bool
+        Keep the seed pairs (given pairs, identical strings or numerals) in
+        the dictionary at every iteration and in the final step, beside the
+        induced pairs, so induction cannot drift away from them (useful
+        where the spaces are only weakly isomorphic). Needs a seed dictionary.
+    seed_weight : float
+        Weight of each kept seed pair in the mapping steps (induced pairs weigh 1).
     final : {"whiten", "orthogonal"}
         Last mapping step: the multi-step whitening pipeline (Artetxe 2018)
         or a plain orthogonal map.
@@ -591,6 +818,9 @@ class SelfLearning(Translator):
         the control runs; then only the random map calibrates).
     seed : int
     backend : {"auto", "numpy", "torch"}
+        Selection of the top candidates (``torch.topk`` or numpy partitions; both exact).
+    n_jobs : int, optional
+        Threads for the similarity passes (default: every core the process may use).
     progress : bool or None
         Progress bars (None: only on a terminal).
     """
@@ -612,6 +842,8 @@ class SelfLearning(Translator):
         threshold: float = 1e-5,
         max_iter: int = 60,
         n_candidates: int = 16,
+        keep_seed: bool = False,
+        seed_weight: float = 1.0,
         final: str = "whiten",
         output: str = "target",
         normalize: str | None = "unit center unit",
@@ -620,6 +852,7 @@ class SelfLearning(Translator):
         n_controls: int = 2,
         seed: int = 0,
         backend: str = "auto",
+        n_jobs: int | None = None,
         progress: bool | None = None,
     ):
         self.init = init
@@ -634,6 +867,8 @@ class SelfLearning(Translator):
         self.threshold = threshold
         self.max_iter = max_iter
         self.n_candidates = n_candidates
+        self.keep_seed = keep_seed
+        self.seed_weight = seed_weight
         self.final = final
         self.output = output
         self.normalize = normalize
@@ -642,6 +877,7 @@ class SelfLearning(Translator):
         self.n_controls = n_controls
         self.seed = seed
         self.backend = backend
+        self.n_jobs = n_jobs
         self.progress = progress
 
     # -- fitting -------------------------------------------------------------
@@ -656,6 +892,10 @@ class SelfLearning(Translator):
             raise VecbridgeError(f"seed_pairs must be >= 1, got {self.seed_pairs}")
         if int(self.vocab_cutoff) < 2:
             raise VecbridgeError(f"vocab_cutoff must be >= 2, got {self.vocab_cutoff}")
+        if not isinstance(self.keep_seed, (bool, np.bool_)):
+            raise VecbridgeError(f"keep_seed must be true or false, got {self.keep_seed!r}")
+        if not float(self.seed_weight) > 0:
+            raise VecbridgeError(f"seed_weight must be > 0, got {self.seed_weight}")
 
     def _seed_rows(self, X, Z, src, tgt, pairs, info) -> tuple[np.ndarray, np.ndarray, str]:
         """Seed dictionary as row indices, and the name of the start used."""
@@ -696,13 +936,17 @@ class SelfLearning(Translator):
         info["n_seed_pairs"] = 0
         backend = _resolve_backend(self.backend)
         if init == "similarity":
-            s, t = similarity_init(X, Z, int(self.init_vocab), int(self.csls_k) or 10, backend)
+            s, t = similarity_init(X, Z, int(self.init_vocab), int(self.csls_k) or 10, backend, self.n_jobs)
         else:
             s, t = gromov_wasserstein_init(X, Z, min(int(self.init_vocab), 1500), seed=int(self.seed))
         return s, t, init
 
     def fit(self, X: Any, Y: Any, pairs: Any = None) -> SelfLearning:
         """Fit on two whole vocabularies (Embeddings or arrays, most frequent first) and an optional seed."""
+        with _blas_single_thread():  # the large passes run on threads of their own (see _own_threads)
+            return self._fit_whole(X, Y, pairs)
+
+    def _fit_whole(self, X: Any, Y: Any, pairs: Any) -> SelfLearning:
         import datetime as _dt
 
         self._check_params()
@@ -733,6 +977,11 @@ class SelfLearning(Translator):
         t0 = time.perf_counter()
         s, t, init = self._seed_rows(Xn, Zn, src, tgt, pairs, info)
         info["init"] = init
+        if self.keep_seed and init not in ("pairs", "identical", "numerals"):
+            raise VecbridgeError(
+                f"keep_seed needs a seed dictionary (pairs, identical strings or numerals); init={init!r} has none"
+            )
+        info["keep_seed"] = bool(self.keep_seed)
         info["init_seconds"] = round(time.perf_counter() - t0, 3)
         backend = _resolve_backend(self.backend)
         t1 = time.perf_counter()
@@ -742,6 +991,7 @@ class SelfLearning(Translator):
             keep_prob=float(self.keep_prob), keep_multiplier=float(self.keep_multiplier),
             patience=int(self.patience), threshold=float(self.threshold), max_iter=int(self.max_iter),
             n_candidates=int(self.n_candidates), seed=int(self.seed), backend=backend, progress=self.progress,
+            keep_seed=bool(self.keep_seed), seed_weight=float(self.seed_weight), n_jobs=self.n_jobs,
         )
         info["self_learning_seconds"] = round(time.perf_counter() - t1, 3)
         info["iterations"] = res.n_iter
@@ -753,7 +1003,7 @@ class SelfLearning(Translator):
         conf = alignment_confidence(
             Xn, Zn, res.Wx, res.Wz, n=min(int(self.vocab_cutoff), 4000), csls_k=int(self.csls_k) or 10,
             n_controls=int(self.n_controls), min_confidence=float(self.min_confidence),
-            min_agreement=float(self.min_agreement), seed=int(self.seed), backend=backend,
+            min_agreement=float(self.min_agreement), seed=int(self.seed), backend=backend, n_jobs=self.n_jobs,
         )
         info.update(conf.as_dict())
         info["confidence_measure"] = (
@@ -762,8 +1012,12 @@ class SelfLearning(Translator):
             "or when a random start finds the same dictionary (agreement >= min_agreement)"
         )
         info["confidence_seconds"] = round(time.perf_counter() - t2, 3)
-        # final mapping step on the last dictionary
+        # final mapping step on the last dictionary (rows scaled by sqrt(weight): weighted covariances)
         Xd, Zd = Xn[res.src_rows], Zn[res.tgt_rows]
+        if res.weights is not None:
+            info["seed_weight"] = float(self.seed_weight)
+            r = np.sqrt(res.weights)[:, None]
+            Xd, Zd = Xd * r, Zd * r
         opts = PRESETS["recommended" if self.final == "whiten" else "orthogonal"]
         if self.final == "whiten" and len(res.src_rows) < max(self.n_features_in_, self.n_features_out_):
             opts = PRESETS["orthogonal"]
