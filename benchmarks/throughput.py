@@ -14,6 +14,11 @@ Usage::
 
     python benchmarks/throughput.py --rows 1000000 --dims 384 768 --doc
     python benchmarks/throughput.py --rows 200000 --dims 384 --cases ceiling translate
+    python benchmarks/throughput.py --rows 10000000 --dims 384 --disk --timeout 1500 --doc --section rows10m
+
+Scratch files go to a temporary folder (``--workdir`` to choose) and each case's output is
+removed before the next. A case that would leave less than ``--min-free-gb`` free is skipped
+and reported (see :func:`disk_need_gb`); at 10M rows, 384-d takes up to about 3 x 15.7 GB.
 
 The map is a least-squares d -> d map with a bias. Rows are random float32.
 """
@@ -132,18 +137,57 @@ def child(case: str, inp: str, out: str, map_dir: str) -> None:
     print(json.dumps({"seconds": secs}))
 
 
-def run_case(case: str, inp: Path, out: Path, map_dir: Path, nice: int) -> dict:
+def disk_need_gb(case: str, rows: int, dim: int) -> float:
+    """Scratch space a case needs beyond its input, in GB (1e9 bytes), from the size of one copy.
+
+    ``ceiling`` writes OUT once. ``translate`` writes the part files, then joins them into OUT
+    and only then removes them, so it holds two copies at its peak. ``lancedb`` holds the loaded
+    source table and the new table. ``ray`` materialises the translated dataset (Ray spills to
+    /tmp what its object store cannot hold) and writes OUT: at 10M x 384-d its peak disk was
+    57.2 GB with a 15.7 GB input, so three copies are asked for.
+    """
+    copy = rows * (4 * dim + 24) / 1e9  # float32 vector + id string and offsets, roughly
+    return copy * {"ceiling": 1, "translate": 2, "lancedb": 2, "ray": 3}[case]
+
+
+def run_case(case: str, inp: Path, out: Path, map_dir: Path, nice: int, timeout: float | None = None,
+             disk_base: int | None = None) -> dict:
+    """Run one case in a child process; its peak RSS, and the peak disk use while it ran.
+
+    ``disk_base``: free bytes on the scratch file system before the input was written; the
+    reported ``peak_disk_gb`` is the largest drop below it seen while the case ran (polled
+    every second; other jobs writing to the same disk add to it).
+    """
     cmd = [sys.executable, __file__, "--child", case, str(inp), str(out), str(map_dir)]
+    if nice:  # the nice command rather than a preexec_fn: no fork of a parent that has loaded lancedb
+        cmd = ["nice", "-n", str(nice)] + cmd
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            preexec_fn=(lambda: os.nice(nice)) if nice else None)
-    _, status, usage = os.wait4(proc.pid, 0)
-    stdout, stderr = proc.stdout.read().decode(), proc.stderr.read().decode()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    # the child's output goes to files, not pipes: a child that writes more than a pipe holds
+    # (Ray's warnings on a long run) would otherwise block before the parent reads it
+    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        proc = subprocess.Popen(cmd, stdout=fout, stderr=ferr, env=env, start_new_session=True)
+        t0 = time.monotonic()
+        peak_disk = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if disk_base is not None:
+                peak_disk = max(peak_disk, disk_base - shutil.disk_usage(out.parent).free)
+            if timeout is not None and time.monotonic() - t0 > timeout:
+                os.killpg(proc.pid, 9)  # the child's own session: Ray's workers go with it
+                os.wait4(proc.pid, 0)
+                raise TimeoutError(f"{case} stopped after {timeout:.0f} s")
+            time.sleep(1.0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        fout.seek(0)
+        ferr.seek(0)
+        stdout, stderr = fout.read().decode(errors="replace"), ferr.read().decode(errors="replace")
     if proc.returncode != 0:
         raise RuntimeError(f"{case} failed ({proc.returncode}):\n{stderr[-3000:]}")
     res = json.loads(stdout.strip().splitlines()[-1])
     res["peak_rss_mib"] = usage.ru_maxrss / 1024  # of this child alone (Ray's workers are other processes)
+    res["peak_disk_gb"] = peak_disk / 1e9
     return res
 
 
@@ -154,8 +198,13 @@ def main() -> None:
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     ap.add_argument("--nice", type=int, default=10, help="run the cases under nice (the CPU is shared)")
     ap.add_argument("--workdir", default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument("--disk", action="store_true",
+                    help="add a column: peak disk used while the case ran (input included)")
     ap.add_argument("--doc", action="store_true", help="write the table into docs/scale.md")
     ap.add_argument("--section", default="benchmark", help="which marked section of docs/scale.md to replace")
+    ap.add_argument("--timeout", type=float, default=None, help="stop a case after this many seconds")
+    ap.add_argument("--min-free-gb", type=float, default=5.0,
+                    help="skip a case when it would leave less than this much disk free")
     ap.add_argument("--child", nargs=4, metavar=("CASE", "IN", "OUT", "MAP"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -163,51 +212,87 @@ def main() -> None:
         return
     work = Path(args.workdir or tempfile.mkdtemp(prefix="vecbridge-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    rows_out = []
+    rows_out, not_run = [], []
     try:
         for dim in args.dims:
             map_dir = work / f"map{dim}"
             make_map(map_dir, dim)
             for n in args.rows:
                 inp = work / f"in_{n}_{dim}.parquet"
+                disk_base = shutil.disk_usage(work).free
+                t0 = time.perf_counter()
                 make_input(inp, n, dim)
+                print(f"# input {n:,} x {dim}: {inp.stat().st_size / 1e9:.1f} GB written in "
+                      f"{time.perf_counter() - t0:.0f} s; {shutil.disk_usage(work).free / 1e9:.1f} GB free",
+                      flush=True)
                 ceiling = None
                 for case in args.cases:
+                    free = shutil.disk_usage(work).free / 1e9
+                    need = disk_need_gb(case, n, dim)
+                    if free - need < args.min_free_gb:
+                        msg = (f"{case} {dim}-d {n:,} rows: needs ~{need:.1f} GB beyond the input "
+                               f"+ {args.min_free_gb:g} GB margin, {free:.1f} GB free")
+                        print(f"# skipped: {msg}", flush=True)
+                        not_run.append(msg)
+                        continue
                     out_dir = work / f"out_{case}_{n}_{dim}"
                     out_dir.mkdir(parents=True, exist_ok=True)
                     target = out_dir / ("out.parquet" if case in ("ceiling", "translate") else "out")
-                    if case == "lancedb":
-                        prepare_lancedb(inp, target)
-                    r = run_case(case, inp, target, map_dir, args.nice)
+                    print(f"# {time.strftime('%H:%M:%S')} {case} {dim}-d {n:,} rows ({free:.0f} GB free)", flush=True)
+                    try:
+                        if case == "lancedb":
+                            t0 = time.perf_counter()
+                            prepare_lancedb(inp, target)
+                            print(f"# lancedb table loaded in {time.perf_counter() - t0:.0f} s (not measured)",
+                                  flush=True)
+                        r = run_case(case, inp, target, map_dir, args.nice, args.timeout, disk_base)
+                    except (RuntimeError, TimeoutError) as e:
+                        print(f"# not run: {e}", flush=True)
+                        not_run.append(f"{case} {dim}-d {n:,} rows: {str(e).splitlines()[0]}")
+                        continue
+                    finally:
+                        shutil.rmtree(out_dir, ignore_errors=True)
                     vps = n / r["seconds"]
                     if case == "ceiling":
                         ceiling = vps
                     rel = f"{vps / ceiling:.0%}" if ceiling else ""
                     row = [case, dim, f"{n:,}", f"{r['seconds']:.1f}", f"{vps:,.0f}", rel, f"{r['peak_rss_mib']:,.0f}"]
+                    if args.disk:
+                        row.append(f"{r['peak_disk_gb']:.1f}")
                     rows_out.append(row)
                     print(" | ".join(str(v) for v in row), flush=True)
-                    shutil.rmtree(out_dir, ignore_errors=True)
                 inp.unlink()
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+    for msg in not_run:
+        print(f"# not run: {msg}")
     if args.doc:
-        write_section(rows_out, args)
+        write_section(rows_out, args, not_run)
 
 
-def write_section(rows: list, args) -> None:
+def write_section(rows: list, args, not_run: list[str] = ()) -> None:
     from report import machine, markdown_table, today
 
-    table = markdown_table(["case", "dim", "rows", "seconds", "vectors/s", "of ceiling", "peak RSS (MiB)"], rows)
+    headers = ["case", "dim", "rows", "seconds", "vectors/s", "of ceiling", "peak RSS (MiB)"]
+    if args.disk:
+        headers.append("peak disk (GB)")
+    table = markdown_table(headers, rows)
     cmd = "python benchmarks/throughput.py " + " ".join(
         [f"--rows {' '.join(map(str, args.rows))}", f"--dims {' '.join(map(str, args.dims))}",
-         f"--cases {' '.join(args.cases)}", "--doc"] + ([f"--section {args.section}"] if args.section != "benchmark" else []))
+         f"--cases {' '.join(args.cases)}"] + (["--disk"] if args.disk else []) + ["--doc"]
+        + ([f"--section {args.section}"] if args.section != "benchmark" else []))
     body = (
         f"Measured on {today()} on {machine()}, by `{cmd}`, every case under `nice -n {args.nice}`. "
         "The machine's 2 cores were shared with several other engineers' jobs while this ran, so the "
         "absolute figures are low and noisy; the ratio to the ceiling, measured minutes apart on the same "
         "machine, is the figure to read. Peak RSS is the child process's own (Ray's workers are separate "
-        "processes and not included).\n\n" + table + "\n"
+        "processes and not included)."
+        + (" Peak disk is the largest drop in free space on the scratch disk while the case ran, counted "
+           "from before the input was written, so it includes the input (and anything other jobs wrote "
+           "meanwhile)." if args.disk else "")
+        + "\n\n" + table + "\n"
+        + "".join(f"\nNot run: {m}.\n" for m in not_run)
     )
     doc = HERE.parent / "docs" / "scale.md"
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Scale\n\n<!-- benchmark:start -->\n<!-- benchmark:end -->\n"
