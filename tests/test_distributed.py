@@ -190,6 +190,10 @@ def test_ray_translate_and_fit_on_local_cluster(ray_local, tmp_path):
     assert "vector" in got.column_names  # the old vectors are kept, never replaced in place
     n = translate_parquet(t, str(tmp_path / "in.parquet"), tmp_path / "out")
     assert n == 2000 and pq.read_table(str(tmp_path / "out")).num_rows == 2000
+    # a second run into the same folder counts only its own files and leaves the first run's alone
+    first = set((tmp_path / "out").iterdir())
+    assert translate_parquet(t, str(tmp_path / "in.parquet"), tmp_path / "out") == 2000
+    assert first < set((tmp_path / "out").iterdir()) and pq.read_table(str(tmp_path / "out")).num_rows == 4000
     # fit from statistics reduced over blocks == in-memory fit
     pairs_ds = ray.data.from_items([{"x": X[i], "y": Y[i]} for i in range(2000)]).repartition(4)
     got_t = fit_linear_dataset(pairs_ds, "lstsq", bias=True, normalize="unit center", batch_size=256)

@@ -120,15 +120,21 @@ def translate_parquet(
 ) -> int:
     """Read Parquet file(s) or folder(s) with Ray Data, translate, write Parquet files under ``output_dir``.
 
-    Returns the number of rows written.
+    The pipeline streams: blocks are read, translated and written without the whole dataset
+    being held in memory (or spilled) first. Files already in ``output_dir`` are left alone;
+    returns the number of rows in the files this call wrote.
     """
+    import pyarrow.parquet as pq
+
     ray = _ray()
     paths = [os.fspath(p) for p in input] if isinstance(input, list) else os.fspath(input)
+    out = os.fspath(output_dir)
+    before = set(os.listdir(out)) if os.path.isdir(out) else set()
     ds = translate_dataset(ray.data.read_parquet(paths), translator, vector_column=vector_column,
                            output_column=output_column, batch_size=batch_size, device=device)
-    ds = ds.materialize()
-    ds.write_parquet(os.fspath(output_dir))
-    return int(ds.count())
+    ds.write_parquet(out)
+    new = sorted(f for f in os.listdir(out) if f not in before and f.endswith(".parquet"))
+    return sum(pq.ParquetFile(os.path.join(out, f)).metadata.num_rows for f in new)
 
 
 def _reduce(ds: Any, fn, x_column: str, y_column: str, batch_size: int | None) -> dict[str, np.ndarray]:
