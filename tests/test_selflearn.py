@@ -105,6 +105,22 @@ def test_grouped_topk_is_exact_both_ways(backend, nq, nt, k, block):
         assert all(len(set(r)) == kk for r in idx)
 
 
+@pytest.mark.parametrize("n_jobs,blas", [(1, True), (3, True), (None, False)])
+def test_grouped_topk_threads_and_fallback(monkeypatch, n_jobs, blas):
+    """Any number of threads, and the serial einsum path used where threadpoolctl is missing, give the same."""
+    import vecbridge.translators.selflearn as sl
+
+    if not blas:
+        monkeypatch.setattr(sl, "_CONTROLLER", False)
+    rng = np.random.default_rng(5)
+    Q, T = rng.standard_normal((2500, 12)).astype(np.float32), rng.standard_normal((1900, 12)).astype(np.float32)
+    (fv, fi), (bv, bi) = _grouped_topk(Q, T, 10, 12, 256, "numpy", n_jobs=n_jobs)
+    S = Q.astype(np.float64) @ T.T.astype(np.float64)
+    np.testing.assert_allclose(np.take_along_axis(S, fi, 1), -np.sort(-S, axis=1)[:, :10], atol=1e-5)
+    np.testing.assert_allclose(np.take_along_axis(S.T, bi, 1), -np.sort(-S.T, axis=1)[:, :12], atol=1e-5)
+    np.testing.assert_allclose(bv, -np.sort(-S.T, axis=1)[:, :12], atol=1e-5)
+
+
 def test_grouped_topk_with_tied_rows():
     rng = np.random.default_rng(2)
     Q, T = rng.standard_normal((3000, 6)).astype(np.float32), rng.standard_normal((2500, 6)).astype(np.float32)

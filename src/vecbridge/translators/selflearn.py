@@ -122,15 +122,19 @@ def _blas_single_thread():
 
 @contextlib.contextmanager
 def _own_threads(n_jobs: int | None):
-    """Yields ``(map, n_threads, blas_limited)``: map(fn, items) on our threads with BLAS held to one thread, or
-    serially (without threadpoolctl, or for one thread)."""
+    """Yields ``(map, n_threads, blas_limited)``: map(fn, items) on ``n_jobs`` threads of ours with BLAS held to one
+    thread, or serially with BLAS's own threading where threadpoolctl is missing."""
     n = _n_threads(n_jobs)
     ctl = _blas_controller()
-    if n == 1 or not ctl:
+    if not ctl:
         yield (lambda fn, items: [fn(x) for x in items]), 1, False
         return
-    with ctl.limit(limits=1, user_api="blas"), ThreadPoolExecutor(n) as pool:
-        yield (lambda fn, items: list(pool.map(fn, items))), n, True
+    with ctl.limit(limits=1, user_api="blas"):
+        if n == 1:
+            yield (lambda fn, items: [fn(x) for x in items]), 1, True
+            return
+        with ThreadPoolExecutor(n) as pool:
+            yield (lambda fn, items: list(pool.map(fn, items))), n, True
 
 
 def _chunks(n: int, parts: int, multiple: int = 1) -> list[tuple[int, int]]:
