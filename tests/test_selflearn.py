@@ -399,3 +399,32 @@ def test_cli_keep_seed_param(drifting, tmp_path):
     assert m["fit"]["keep_seed"] is True and m["fit"]["seed_weight"] == 4.0
     u = load_translator(tmp_path / "m")
     assert u.keep_seed is True
+
+
+# ---------------------------------------------------------------- final step
+def test_whitened_final_falls_back_when_the_target_side_is_ill_conditioned(monkeypatch):
+    """A target direction with next to no variance and no counterpart makes Tx pinv(Tz) explode (seen on
+    MiniLM-L3 -> MiniLM-L6 words); the orthogonal map is used then, and the fit says so."""
+    rng = np.random.default_rng(7)
+    n, d = 800, 16
+    X = cloud(n, d, rng)
+    Z = rotated_copy(X, rng, noise=0.2)
+    X = np.hstack([X, rng.standard_normal((n, 1)).astype(np.float32)])  # a source direction with no counterpart
+    Z = np.hstack([Z, 1e-8 * rng.standard_normal((n, 1)).astype(np.float32)])  # next to no variance
+    src = Embeddings([f"w{i}" for i in range(n)], X)
+    tgt = Embeddings([f"w{i}" for i in range(n)], Z)
+    seed = identical_pairs(src, tgt)[:25]
+    t = SelfLearning(**FAST).fit(src, tgt, pairs=seed)
+    assert t.fit_info_["final"] == "orthogonal" and "ill-conditioned" in t.fit_info_["final_note"]
+    assert t.fit_info_["whitened_target_condition"] > SelfLearning.MAX_TARGET_CONDITION
+    assert p_at_1(t, src, tgt) > 0.95
+    shared = SelfLearning(output="shared", **FAST).fit(src, tgt, pairs=seed)  # no inverse needed: whitening kept
+    assert shared.fit_info_["final"] == "whiten" and p_at_1(shared, src, tgt) > 0.95
+    monkeypatch.setattr(SelfLearning, "MAX_TARGET_CONDITION", float("inf"))
+    assert p_at_1(SelfLearning(**FAST).fit(src, tgt, pairs=seed), src, tgt) < 0.1  # what the fallback prevents
+
+
+def test_whitened_final_is_kept_when_well_conditioned(spaces):
+    src, tgt = spaces
+    t = SelfLearning(**FAST).fit(src, tgt, pairs=identical_pairs(src, tgt)[:25])
+    assert t.fit_info_["final"] == "whiten" and t.fit_info_["whitened_target_condition"] < 100
