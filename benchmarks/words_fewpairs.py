@@ -3,7 +3,7 @@
 Usage::
 
     nice .venv/bin/python benchmarks/words_fewpairs.py [--tasks word2vec-seeds,glove-word2vec,glove-minilm]
-        [--out docs/words_fewpairs.json] [--skip-timing]
+        [--methods selflearn,keep] [--out docs/words_fewpairs.json] [--skip-timing] [--doc SECTION]
 
 For each task of :func:`vecbridge.datasets.tasks.word_task` (5,000 training pairs,
 1,500 test pairs, seed 0) it prints one row per method: P@1 on the test pairs with
@@ -14,6 +14,12 @@ time of fitting. Baselines in the same run: least squares, gensim's
 (on a shared machine the wall time of a dedicated 2-core machine lies between
 ``cpu_seconds / 2`` and ``cpu_seconds``). Self-learning rows report ``aligned`` and ``confidence`` (what the method says
 about itself without looking at the test pairs).
+
+The identical-strings seed leaves the test words out (both spaces are English, so every test pair is an
+identical string). ``keep_seed`` rows keep that seed in the dictionary at every iteration (weight
+``seed_weight``). ``--methods`` keeps only the rows whose label contains one of the given words (the
+diagnostics always run); ``--doc SECTION`` writes the rows of this run as a table into ``docs/words.md``
+between ``<!-- SECTION:start -->`` and ``<!-- SECTION:end -->``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import DOCS, machine, markdown_table, today, write_section  # noqa: E402
 
 from vecbridge import make_translator
 from vecbridge.datasets.tasks import word_task
@@ -71,10 +80,16 @@ FEW = [
     ("selflearn, 25 pairs", dict(init="pairs", seed_pairs=25)),
     ("selflearn, identical strings", dict(init="identical")),
     ("selflearn, unsupervised (similarity start)", dict(init="similarity")),
+    ("selflearn, identical strings, keep_seed", dict(init="identical", keep_seed=True)),
+    ("selflearn, identical strings, keep_seed, seed_weight 4", dict(init="identical", keep_seed=True, seed_weight=4.0)),
 ]
 
 
-def run_task(name: str, rows: list[dict]) -> None:
+def wanted(label: str, methods: list[str] | None) -> bool:
+    return methods is None or any(m in label for m in methods)
+
+
+def run_task(name: str, rows: list[dict], methods: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     src, tgt, train, test = word_task(name)
     print(f"\n== {name}: source {src.describe()} {len(src)} x {src.dim}, target {tgt.describe()} "
@@ -92,20 +107,39 @@ def run_task(name: str, rows: list[dict]) -> None:
         rows.append(r)
         print(json.dumps(r), flush=True)
 
-    t1 = time.perf_counter()
-    p = gensim_translation_matrix(src, tgt, train, test)
-    r = {"task": name, "method": "gensim TranslationMatrix", "nn": p, "csls": None,
-         "seconds": round(time.perf_counter() - t1, 1)}
-    rows.append(r)
-    print(json.dumps(r), flush=True)
+    if wanted("gensim TranslationMatrix", methods):
+        t1 = time.perf_counter()
+        p = gensim_translation_matrix(src, tgt, train, test)
+        r = {"task": name, "method": "gensim TranslationMatrix", "nn": p, "csls": None,
+             "seconds": round(time.perf_counter() - t1, 1)}
+        rows.append(r)
+        print(json.dumps(r), flush=True)
+    held_out = {w for w, _ in test}
     for method, params in SUPERVISED:
+        if not wanted(method, methods):
+            continue
         t1, c1 = time.perf_counter(), time.process_time()
         t = make_translator(method, **params).fit(src, tgt, pairs=train)
         record(method, t, time.perf_counter() - t1, {"cpu_seconds": round(time.process_time() - c1, 1)})
+    label = "Procrustes on the identical-strings seed (reference)"
+    if wanted(label, methods):  # what the seed alone gives, for the keep_seed rows
+        seed = [(k, k) for k in src.keys if k in tgt.index and k not in held_out]
+        t1, c1 = time.perf_counter(), time.process_time()
+        t = make_translator("procrustes", normalize="unit center unit").fit(src, tgt, pairs=seed)
+        record(label, t, time.perf_counter() - t1, {"n_seed_pairs": len(seed),
+                                                     "cpu_seconds": round(time.process_time() - c1, 1)})
     for label, params in FEW:
+        if not wanted(label, methods):
+            continue
+        params = dict(params)
+        if params["init"] == "identical":  # identical strings minus the test words: no test pair in the seed
+            pairs = [(k, k) for k in src.keys if k in tgt.index and k not in held_out]
+            params["init"] = "pairs"
+        else:
+            pairs = train if params["init"] == "pairs" else None
         t1, c1 = time.perf_counter(), time.process_time()
         t = make_translator("selflearn", progress=False, **params)
-        t.fit(src, tgt, pairs=train if params["init"] == "pairs" else None)
+        t.fit(src, tgt, pairs=pairs)
         fi = t.fit_info_
         record(label, t, time.perf_counter() - t1, {
             "aligned": fi["aligned"], "confidence": fi["confidence"], "iterations": fi["iterations"],
@@ -137,18 +171,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default="word2vec-seeds,glove-word2vec,glove-minilm")
     ap.add_argument("--out", default=None, help="write the rows as JSON here")
     ap.add_argument("--skip-timing", action="store_true")
+    ap.add_argument("--methods", default=None, help="comma-separated words: run only rows whose label has one")
+    ap.add_argument("--doc", default=None, metavar="SECTION", help="write this run's rows into docs/words.md")
     args = ap.parse_args(argv)
+    methods = args.methods.split(",") if args.methods else None
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, python {platform.python_version()}, "
           f"numpy {np.__version__}", flush=True)
     rows: list[dict] = []
     if not args.skip_timing:
         run_timing(rows)
     for name in args.tasks.split(","):
-        run_task(name, rows)
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(rows, fh, indent=1)
+        run_task(name, rows, methods)
+        if args.out:  # after every task, so a run cut short keeps what it finished
+            with open(args.out, "w") as fh:
+                json.dump(rows, fh, indent=1)
+    if args.doc:
+        cmd = "nice -n 5 .venv/bin/python benchmarks/words_fewpairs.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        write_section(DOCS / "words.md", args.doc, render(rows, cmd))
     return 0
+
+
+def render(rows: list[dict], command: str) -> str:
+    """The rows of one run as a markdown table (diagnostics and timing rows left out), with machine and date."""
+    table = []
+    for r in rows:
+        if r["method"] == "diagnostics" or r["task"].startswith("timing"):
+            continue
+        pairs = r.get("n_seed_pairs", 5000 if "selflearn" not in r["method"] else 0)
+        note = ""
+        if "aligned" in r:
+            note = f"aligned: {'yes' if r['aligned'] else 'no'} (confidence {r['confidence']:+.2f}), {r['iterations']} iterations"
+        table.append([r["task"], r["method"], f"{pairs:,}", f"{r['nn']:.3f}",
+                      "-" if r.get("csls") is None else f"{r['csls']:.3f}", f"{r['seconds']:.1f}",
+                      "-" if r.get("cpu_seconds") is None else f"{r['cpu_seconds']:.1f}", note])
+    head = ["task", "method", "seed / training pairs", "P@1 NN", "P@1 CSLS", "fit wall s", "fit CPU s", "note"]
+    return (f"Measured {today()} on {machine()}, shared with other jobs; `{command}`. P@1 on the task's 1,500 "
+            "held-out test pairs over the whole target vocabulary.\n\n" + markdown_table(head, table))
 
 
 if __name__ == "__main__":
