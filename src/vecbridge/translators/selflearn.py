@@ -89,8 +89,8 @@ def numeral_pairs(src: Embeddings, tgt: Embeddings, limit: int | None = None) ->
 # loaded 2-core machine: 35 vs 17 CPU-s and 56 vs 26 s wall for 8 iterations). The blocks of a similarity
 # matrix are independent, so the loops hold BLAS to one thread and split the blocks over their own threads
 # instead (numpy releases the GIL in products, reductions, partitions and takes), which uses every core without
-# spinning. Limiting BLAS needs threadpoolctl (installed with scikit-learn, the ``bench`` extra); without it
-# the loops run in one thread with BLAS's own threading, as before.
+# spinning. Limiting BLAS needs threadpoolctl (a core dependency; should it be missing,
+# the loops run in one thread with BLAS's own threading, as before).
 _CONTROLLER: Any = None
 
 
