@@ -249,6 +249,16 @@ def test_cli_fit_unsupervised_then_evaluate(tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     flat = json.dumps(res)
     assert "top1" in flat
+    # few-pair mode from the command line: an unsupervised method with a (short) dictionary
+    (tmp_path / "pairs.tsv").write_text("".join(f"{i}\t{i}\n" for i in range(20)) + "nokey\t3\n")
+    rc = main(["fit", str(tmp_path / "src.npy"), str(tmp_path / "tgt.npy"), "--method", "spectral-match", "--seed", "1",
+               "--dictionary", str(tmp_path / "pairs.tsv"), "--param", "rotation_restarts=8",
+               "--param", "cluster_runs=0", "--param", "n_sample=700", "--param", "n_finalists=1",
+               "--param", "n_sign_candidates=3", "-o", str(tmp_path / "few"), "--quiet"])
+    assert rc == 0
+    fit = json.loads((tmp_path / "few" / "manifest.json").read_text())["fit"]
+    assert fit["n_known_pairs"] == 20 and fit["pairs_from"].startswith("few known pairs")
+    assert fit["coverage"]["n_pairs"] == 21 and fit["coverage"]["missing_source_only"] == 1  # counted, not dropped silently
     # a supervised method cannot be fitted without pairs
     rc = main(["fit", str(tmp_path / "src.npy"), str(tmp_path / "tgt.npy"), "--unsupervised", "--method", "procrustes",
                "-o", str(tmp_path / "bad"), "--quiet"])
