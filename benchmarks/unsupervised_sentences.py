@@ -81,22 +81,32 @@ def metrics(mapped, truth_norm, truth_raw, tgt_mean):
             "cos_centred": m["mean_cosine"], "cos_raw": float(raw)}
 
 
-def run_vecbridge(method, params, X, Y, Xte, Yte, seed):
+def timed(fit):
+    """``(result, wall seconds, process CPU seconds)`` of ``fit()``."""
     t0, c0 = time.perf_counter(), time.process_time()
-    tr = make_translator(method, seed=seed, **params).fit(X, Y)
-    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-    mapped = tr.transform(Xte)
-    truth = tr.transform_target(Yte)
-    tgt_mean = tr.target_normalizer_.stats_[1][0] if len(tr.target_normalizer_.steps) > 1 else 0.0
-    out = metrics(mapped, truth, Yte, tgt_mean)
+    result = fit()
+    return result, time.perf_counter() - t0, time.process_time() - c0
+
+
+def score_translator(tr, X, Y, Xte, Yte, secs, cpu, pairless=True):
+    """Test metrics of a fitted vecbridge translator, its fit time and (optionally) the pairless
+    score on the training halves (normalised), the same for every method."""
+    steps = tr.target_normalizer_.steps
+    tgt_mean = tr.target_normalizer_.stats_[1][0] if len(steps) > 1 else 0.0
+    out = metrics(tr.transform(Xte), tr.transform_target(Yte), Yte, tgt_mean)
+    out.update(seconds=secs, cpu_seconds=cpu)
+    if pairless:
+        out["pairless_score"] = map_report(tr.source_normalizer_.transform(X), tr.target_normalizer_.transform(Y),
+                                           mapped=tr.transform(X), seed=0)["score"]
+    return out
+
+
+def run_vecbridge(method, params, X, Y, Xte, Yte, seed):
+    tr, secs, cpu = timed(lambda: make_translator(method, seed=seed, **params).fit(X, Y))
+    out = score_translator(tr, X, Y, Xte, Yte, secs, cpu)
     sel = tr.fit_info_.get("selection", {})
     out["selection"] = sel.get("score") if "score" in sel else None
     out["chosen"] = sel.get("chosen")
-    out["seconds"] = secs
-    out["cpu_seconds"] = cpu
-    # the same pairless score for every method, on the training halves (normalised)
-    out["pairless_score"] = map_report(tr.source_normalizer_.transform(X), tr.target_normalizer_.transform(Y),
-                                       mapped=tr.transform(X), seed=0)["score"]
     return out
 
 
@@ -109,9 +119,7 @@ def run_minivec2vec(X, Y, Xte, Yte, seed):
 
     mx, my = unit(X).mean(0), unit(Y).mean(0)
     Xc, Yc = centre_unit(X, mx), centre_unit(Y, my)
-    t0, c0 = time.perf_counter(), time.process_time()
-    mv = MiniVec2Vec().fit(Xc, Yc, random_seed=seed, verbose=False)
-    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    mv, secs, cpu = timed(lambda: MiniVec2Vec().fit(Xc, Yc, random_seed=seed, verbose=False))
     W = mv.W
     dx, dy = X.shape[1], Y.shape[1]
     d = max(dx, dy)
@@ -119,8 +127,7 @@ def run_minivec2vec(X, Y, Xte, Yte, seed):
     mapped = pad(centre_unit(Xte, mx)) @ W
     truth = pad(centre_unit(Yte, my))
     out = metrics(mapped, truth, pad(Yte), pad(my[None]))
-    out["seconds"] = secs
-    out["cpu_seconds"] = cpu
+    out.update(seconds=secs, cpu_seconds=cpu)
     out["pairless_score"] = map_report(pad(Xc), pad(Yc), mapped=pad(Xc) @ W, seed=0)["score"]
     return out
 
@@ -137,32 +144,21 @@ def run_few_pairs(base, p, X, Y, OX, OY, Xte, Yte, seed):
         from vecbridge.translators.matching import polar_factor
 
         mx, my = unit(X).mean(0), unit(Y).mean(0)
-        t0, c0 = time.perf_counter(), time.process_time()
-        W = polar_factor(centre_unit(PX, mx).T.astype(np.float64) @ centre_unit(PY, my))
-        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+        W, secs, cpu = timed(lambda: polar_factor(centre_unit(PX, mx).T.astype(np.float64) @ centre_unit(PY, my)))
         out = metrics(centre_unit(Xte, mx) @ W, centre_unit(Yte, my), Yte, my)
         out.update(seconds=secs, cpu_seconds=cpu)
         return out
     known = np.stack([np.arange(len(X), len(X) + p), np.arange(len(Y), len(Y) + p)], axis=1)
-    t0, c0 = time.perf_counter(), time.process_time()
-    tr = make_translator(base, seed=seed).fit(np.vstack([X, PX]), np.vstack([Y, PY]), known_pairs=known)
-    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-    mapped, truth = tr.transform(Xte), tr.transform_target(Yte)
-    tgt_mean = tr.target_normalizer_.stats_[1][0] if len(tr.target_normalizer_.steps) > 1 else 0.0
-    out = metrics(mapped, truth, Yte, tgt_mean)
-    out.update(seconds=secs, cpu_seconds=cpu, chosen=tr.fit_info_.get("selection", {}).get("chosen"))
+    tr, secs, cpu = timed(lambda: make_translator(base, seed=seed).fit(np.vstack([X, PX]), np.vstack([Y, PY]),
+                                                                     known_pairs=known))
+    out = score_translator(tr, X, Y, Xte, Yte, secs, cpu, pairless=False)
+    out["chosen"] = tr.fit_info_.get("selection", {}).get("chosen")
     return out
 
 
 def run_oracle(OX, OY, Xte, Yte):
-    t0, c0 = time.perf_counter(), time.process_time()
-    tr = make_translator("procrustes", normalize="unit center unit").fit(OX, OY)
-    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-    mapped, truth = tr.transform(Xte), tr.transform_target(Yte)
-    out = metrics(mapped, truth, Yte, tr.target_normalizer_.stats_[1][0])
-    out["seconds"] = secs
-    out["cpu_seconds"] = cpu
-    return out
+    tr, secs, cpu = timed(lambda: make_translator("procrustes", normalize="unit center unit").fit(OX, OY))
+    return score_translator(tr, OX, OY, Xte, Yte, secs, cpu, pairless=False)
 
 
 def done_keys():
@@ -235,15 +231,8 @@ def bench(args):
 
 
 def run_identity(X, Y, Xte, Yte):
-    t0, c0 = time.perf_counter(), time.process_time()
-    tr = make_translator("identity", normalize="unit center unit").fit(X, Y)
-    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-    out = metrics(tr.transform(Xte), tr.transform_target(Yte), Yte, tr.target_normalizer_.stats_[1][0])
-    out["seconds"] = secs
-    out["cpu_seconds"] = cpu
-    out["pairless_score"] = map_report(tr.source_normalizer_.transform(X), tr.target_normalizer_.transform(Y),
-                                       mapped=tr.transform(X), seed=0)["score"]
-    return out
+    tr, secs, cpu = timed(lambda: make_translator("identity", normalize="unit center unit").fit(X, Y))
+    return score_translator(tr, X, Y, Xte, Yte, secs, cpu)
 
 
 # -- rendering ---------------------------------------------------------------------------
