@@ -161,13 +161,27 @@ def run_oracle(OX, OY, Xte, Yte):
     return score_translator(tr, OX, OY, Xte, Yte, secs, cpu, pairless=False)
 
 
+#: code revision of each method family; rows of an older revision are re-run and shown apart.
+#: spectral-match 2 (2026-11-25): finalists are polished until the pairless k-NN similarity stops rising.
+REVISIONS = {"spectral-match": 2}
+
+
+def revision(method: str) -> int:
+    return REVISIONS.get(method.split("+")[0], 1)
+
+
+def is_current(row) -> bool:
+    return row.get("revision", 1) >= revision(row["method"])
+
+
 def done_keys():
     keys = set()
     if RESULTS.exists():
         for line in RESULTS.read_text().splitlines():
             if line.strip():
                 r = json.loads(line)
-                keys.add((r["pair"], r["n"], r["seed"], r["method"], r.get("ood")))
+                if is_current(r):
+                    keys.add((r["pair"], r["n"], r["seed"], r["method"], r.get("ood")))
     return keys
 
 
@@ -224,6 +238,7 @@ def bench(args):
                                 params = {"steps": args.vec2vec_steps, **params}
                             res = run_vecbridge(method, params, X, Y, task.src_test, task.tgt_test, seed)
                         row = {"pair": pair, "n": n, "seed": seed, "method": method, "ood": ood,
+                               "revision": revision(method),
                                **{k: (round(v, 5) if isinstance(v, float) else v) for k, v in res.items()},
                                "date": today()}
                         record(row)
@@ -258,6 +273,18 @@ def render():
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["pair"], r.get("ood"), r["n"], r["method"]), []).append(r)
+    # a group measured with the current code shows only those rows; a group measured only with an
+    # older revision of its method keeps its rows under a name that says so
+    for key in list(groups):
+        g = groups[key]
+        cur = [r for r in g if is_current(r)]
+        if cur:
+            groups[key] = cur
+        else:
+            del groups[key]
+            old = (*key[:3], f"{key[3]} (rev {g[0].get('revision', 1)}, before {revision(key[3])})")
+            groups[old] = g
+    rows = [r for g in groups.values() for r in g if is_current(r)]
     oracle = {(p, o): g[0]["top1"] for (p, o, n, m), g in groups.items() if m == "oracle"}
     ident = {(p, o, n): g[0]["top1"] for (p, o, n, m), g in groups.items() if m == "identity"}
     mv = {(p, o, n): np.mean([r["top1"] for r in g]) for (p, o, n, m), g in groups.items() if m == "mini-vec2vec"}

@@ -23,6 +23,7 @@ from vecbridge.translators import load_translator, make_translator, translator_c
 from vecbridge.translators.matching import (
     match_similarity_graphs,
     polar_factor,
+    polish_map,
     refine_map,
     spherical_kmeans,
 )
@@ -221,6 +222,33 @@ def test_building_blocks():
     X_, Y_, _, _ = make_task(n=400)
     W = refine_map(X_ - X_.mean(0), Y_ - Y_.mean(0), W_noisy, rng, n_source=400, n_target=400)
     assert np.linalg.norm(W - W_true) < np.linalg.norm(W_noisy - W_true)
+
+
+def test_polish_map_climbs_and_stops():
+    # a start near the true map: polishing must not leave it worse, must record its trajectory,
+    # and must stop within max_steps
+    rng = np.random.default_rng(1)
+    X, Y, Xte, Yte = make_task(n=600)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    W_true = polar_factor(Xte.T @ Yte)
+    W0 = polar_factor(W_true + 0.25 * rng.normal(size=W_true.shape))
+    W, info = polish_map(Xc, Yc, W0, rng, max_steps=6, n_source=600, n_target=600, n_check=300)
+    assert 1 <= info["steps"] <= 6 and len(info["knn"]) == info["steps"] + 1
+    assert max(info["knn"]) >= info["knn"][0]
+    assert np.linalg.norm(W - W_true) < np.linalg.norm(W0 - W_true)
+    assert np.allclose(W.T @ W, np.eye(W.shape[1]), atol=1e-4)  # still orthogonal
+    # no steps: the start comes back unchanged
+    W_same, info0 = polish_map(Xc, Yc, W0, rng, max_steps=0)
+    assert info0["steps"] == 0 and np.array_equal(W_same, W0.astype(np.float32))
+    with pytest.raises(VecbridgeError, match="max_steps"):
+        polish_map(Xc, Yc, W0, rng, max_steps=-1)
+
+
+def test_spectral_match_reports_polishing():
+    X, Y, _, _ = make_task(n=400)
+    tr = make_translator("spectral-match", seed=0, **FAST["spectral-match"]).fit(X, Y)
+    finals = [c["final"] for c in tr.fit_info_["selection"]["candidates"] if "final" in c]
+    assert finals and all("polish" in f and f["polish"]["steps"] <= 15 for f in finals)
 
 
 def test_cli_fit_unsupervised_then_evaluate(tmp_path, capsys):

@@ -211,6 +211,55 @@ def refine_map(
     return W
 
 
+def polish_map(
+    X: np.ndarray,
+    Y: np.ndarray,
+    W: np.ndarray,
+    rng: np.random.Generator,
+    k: int = 10,
+    max_steps: int = 15,
+    tol: float = 2.5e-4,
+    n_source: int = 8000,
+    n_target: int = 16000,
+    known: tuple[np.ndarray, np.ndarray] | None = None,
+    pair_weight: float = 20.0,
+    n_check: int = 2000,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Repeat the last refinement step (k-NN Procrustes at ``k``) until the map stops improving.
+
+    :func:`refine_map`'s fixed number of steps leaves a start that lies in the right
+    basin but far from its bottom only partly converged (MiniLM-L3 -> L6 at 16k per
+    side: a start at held-out top-1 0.45 climbs 0.62, 0.75, 0.84, 0.90, 0.94, ... over
+    further steps), and a partly converged map loses the pairless selection to a
+    worse map that happened to converge faster. Progress is measured by
+    :func:`~vecbridge.selection.knn_similarity` of a fixed sample (``n_check`` source
+    rows against ``2 n_check`` target rows, drawn once); it stops when one step
+    gains less than ``tol`` or after ``max_steps``. Returns ``(W, info)``, info with
+    ``steps`` and the ``knn`` trajectory.
+    """
+    from ..selection import knn_similarity
+
+    if max_steps < 0 or tol < 0:
+        raise VecbridgeError(f"polish_map needs max_steps >= 0 and tol >= 0, got {max_steps} and {tol}")
+    cx = rng.choice(len(X), n_check, replace=False) if len(X) > n_check else np.arange(len(X))
+    cy = rng.choice(len(Y), 2 * n_check, replace=False) if len(Y) > 2 * n_check else np.arange(len(Y))
+    Xc, Yc = X[cx], Y[cy]
+    W = np.asarray(W, dtype=np.float32)
+    best = knn_similarity(Xc @ W, Yc)
+    trace = [round(best, 5)]
+    for _ in range(int(max_steps)):
+        Wn = refine_map(X, Y, W, rng, schedule=(k,), reps=1, n_source=n_source, n_target=n_target,
+                        known=known, pair_weight=pair_weight)
+        val = knn_similarity(Xc @ Wn, Yc)
+        trace.append(round(val, 5))
+        if val <= best:
+            break
+        W, gain, best = Wn, val - best, val
+        if gain < tol:
+            break
+    return W, {"steps": len(trace) - 1, "knn": trace}
+
+
 def cluster_matching_candidates(
     X: np.ndarray,
     Y: np.ndarray,

@@ -19,7 +19,9 @@ from the *principal axes* of each side, which are estimated far more stably:
    starts join the pool;
 5. every start is lifted to a full (d_src, d_tgt) map and refined by annealed
    k-NN Procrustes (:func:`.matching.refine_map`), briefly; the best
-   ``n_finalists`` by the selection score are refined fully and the best wins;
+   ``n_finalists`` by the selection score are refined fully, then polished
+   until the pairless k-NN similarity stops rising (:func:`.matching.polish_map`,
+   so that a slowly converging right start is not judged half-way), and the best wins;
 6. the untouched identity map competes in the final choice too, so on spaces that
    are already aligned the result is never judged worse than the identity.
 
@@ -39,6 +41,7 @@ from .matching import (
     cluster_matching_candidates,
     identity_map,
     polar_factor,
+    polish_map,
     principal_axes,
     refine_map,
 )
@@ -149,6 +152,9 @@ class SpectralMatching(UnsupervisedTranslator):
         cluster-matching starts (as in ``cluster-match``) added to the pool (0: none).
     n_finalists : int, default 3
         candidates refined fully after the quick pass.
+    polish_steps : int, default 15
+        at most this many further k-NN Procrustes steps per finalist, stopping when the
+        pairless k-NN similarity stops rising (:func:`.matching.polish_map`; 0: none).
     n_sample : int, default 4000
         source rows per refinement step (targets: twice as many).
     pair_weight : float, default 20
@@ -168,6 +174,7 @@ class SpectralMatching(UnsupervisedTranslator):
         n_rotation_candidates: int = 3,
         cluster_runs: int = 2,
         n_finalists: int = 3,
+        polish_steps: int = 15,
         n_sample: int = 4000,
         pair_weight: float = 20.0,
         normalize: str | None = "unit center unit",
@@ -180,6 +187,7 @@ class SpectralMatching(UnsupervisedTranslator):
         self.n_rotation_candidates = n_rotation_candidates
         self.cluster_runs = cluster_runs
         self.n_finalists = n_finalists
+        self.polish_steps = polish_steps
         self.n_sample = n_sample
         self.pair_weight = pair_weight
         self.normalize = normalize
@@ -231,7 +239,9 @@ class SpectralMatching(UnsupervisedTranslator):
         for i in order[: int(self.n_finalists)]:
             W = refine_map(X, Y, quick[i][1], rng, reps=2, n_source=n, n_target=2 * n, known=known_xy,
                            pair_weight=float(self.pair_weight))
-            rep = self._score(X, Y, W, known_xy, seed=1)
+            W, polish = polish_map(X, Y, W, rng, max_steps=int(self.polish_steps), n_source=2 * n, n_target=4 * n,
+                                   known=known_xy, pair_weight=float(self.pair_weight))
+            rep = {**self._score(X, Y, W, known_xy, seed=1), "polish": polish}
             finals.append((rep["score"], W, i, rep))
         if X.shape[1] == Y.shape[1]:
             W = identity_map(X.shape[1], Y.shape[1])
