@@ -30,18 +30,13 @@ import numpy as np
 from .dictionary import pair_rows
 from .embeddings import Embeddings
 from .errors import DimensionError, VecbridgeError
+from .normalize import unit_rows
 
 # Verdict thresholds on RSA (paired) and on the eigenvector similarity of the unpaired graphs.
 # Calibrated on the word tasks of docs/words.md; see there for the values they rest on.
 # (after "unit center unit": word2vec seed A vs seed B 0.94, GloVe vs word2vec-on-BBC 0.38, GloVe vs MiniLM 0.31).
 RSA_NEAR_ISOMORPHIC = 0.6
 RSA_WEAK = 0.25
-
-
-def _unit(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    n = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(n > 0, n, 1)
 
 
 def _check_paired(X: np.ndarray, Y: np.ndarray) -> None:
@@ -58,7 +53,7 @@ def knn_graph_laplacian_spectrum(X: np.ndarray, k: int = 10) -> np.ndarray:
 
     X: (n, d). Returns (n,) float64. Dense eigen-solve: keep n to a few thousand.
     """
-    X = _unit(X)
+    X = unit_rows(X)
     n = len(X)
     if n <= k:
         raise VecbridgeError(f"a {k}-NN graph needs more than {k} points, got {n}")
@@ -92,7 +87,7 @@ def eigenvector_similarity(X: np.ndarray, Y: np.ndarray, k: int = 10, energy: fl
 
 
 def _upper_similarities(X: np.ndarray) -> np.ndarray:
-    U = _unit(X)
+    U = unit_rows(X)
     S = U @ U.T
     iu = np.triu_indices(len(U), k=1)
     return S[iu]

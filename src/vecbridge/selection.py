@@ -39,15 +39,10 @@ from typing import Any
 import numpy as np
 
 from .errors import DimensionError, VecbridgeError
+from .normalize import unit_rows
 
 #: neighbourhood size of :func:`knn_similarity`
 KNN_K = 10
-
-
-def _unit(A: np.ndarray) -> np.ndarray:
-    A = np.asarray(A, dtype=np.float32)
-    n = np.linalg.norm(A, axis=1, keepdims=True)
-    return A / np.where(n > 0, n, 1.0)
 
 
 def _check(mapped: np.ndarray, Y: np.ndarray) -> None:
@@ -72,7 +67,7 @@ def knn_similarity(mapped: np.ndarray, Y: np.ndarray, k: int = KNN_K, block: int
     mapped, Y = np.asarray(mapped), np.asarray(Y)
     _check(mapped, Y)
     k = int(min(max(1, k), len(Y)))
-    A, B = _unit(mapped), _unit(Y)
+    A, B = unit_rows(mapped), unit_rows(Y)
     total = 0.0
     for s, e in _blocks(len(A), block):
         S = A[s:e] @ B.T
@@ -82,7 +77,7 @@ def knn_similarity(mapped: np.ndarray, Y: np.ndarray, k: int = KNN_K, block: int
 
 def nearest_targets(mapped: np.ndarray, Y: np.ndarray, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Index (n,) and cosine (n,) of the nearest row of ``Y`` for each mapped row."""
-    A, B = _unit(mapped), _unit(Y)
+    A, B = unit_rows(mapped), unit_rows(Y)
     idx = np.empty(len(A), dtype=np.int64)
     val = np.empty(len(A), dtype=np.float32)
     for s, e in _blocks(len(A), block):
@@ -105,7 +100,7 @@ def csls_score(mapped: np.ndarray, Y: np.ndarray, k: int = KNN_K, block: int = 1
     """Mean over mapped rows of the best CSLS score ``2 cos - r_T(x) - r_S(y)`` against ``Y``."""
     mapped, Y = np.asarray(mapped), np.asarray(Y)
     _check(mapped, Y)
-    A, B = _unit(mapped), _unit(Y)
+    A, B = unit_rows(mapped), unit_rows(Y)
     ka, kb = int(min(k, len(B))), int(min(k, len(A)))
     r_src = np.empty(len(A), dtype=np.float32)
     for s, e in _blocks(len(A), block):
@@ -138,7 +133,7 @@ def structure_agreement(
         raise VecbridgeError("structure_agreement needs at least 3 source rows")
     rows = rng.choice(len(X), m, replace=False)
     nn, _ = nearest_targets(mapped[rows], Y)
-    Xu, Yu = _unit(X[rows]), _unit(Y[nn])
+    Xu, Yu = unit_rows(X[rows]), unit_rows(Y[nn])
     iu = np.triu_indices(m, 1)
     a = (Xu @ Xu.T)[iu].astype(np.float64)
     b = (Yu @ Yu.T)[iu].astype(np.float64)

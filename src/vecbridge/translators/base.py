@@ -129,13 +129,7 @@ class Translator:
         if self.supervised and Xa.shape[0] != Ya.shape[0]:
             raise DimensionError(f"paired fit needs as many rows in X as in Y; got {Xa.shape[0]} and {Ya.shape[0]}")
         info["n_pairs"] = int(Xa.shape[0])
-        self.n_features_in_ = int(Xa.shape[1])
-        self.n_features_out_ = int(Ya.shape[1])
-        steps = parse_steps(getattr(self, "normalize", None))
-        self.source_normalizer_ = Normalizer(steps).fit(Xa)
-        self.target_normalizer_ = Normalizer(steps).fit(Ya)
-        Xn = self.source_normalizer_.transform(Xa)
-        Yn = self.target_normalizer_.transform(Ya)
+        Xn, Yn = self._fit_normalizers(Xa, Ya)
         self._fit(Xn, Yn)
         info["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self.fit_info_ = {**getattr(self, "fit_info_", {}), **info}
@@ -178,6 +172,16 @@ class Translator:
                 f"this {self.method} map's target space is {self.n_features_out_}-d, got {Y.shape[1]}-d vectors"
             )
         return np.ascontiguousarray(self._transform_target(self.target_normalizer_.transform(Y)), dtype=np.float32)
+
+    def _fit_normalizers(self, Xa: np.ndarray, Ya: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Record the input/output widths, fit the source and target normalisers (the ``normalize``
+        steps, each side on its own rows) and return both sides normalised."""
+        self.n_features_in_ = int(Xa.shape[1])
+        self.n_features_out_ = int(Ya.shape[1])
+        steps = parse_steps(getattr(self, "normalize", None))
+        self.source_normalizer_ = Normalizer(steps).fit(Xa)
+        self.target_normalizer_ = Normalizer(steps).fit(Ya)
+        return self.source_normalizer_.transform(Xa), self.target_normalizer_.transform(Ya)
 
     def fit_transform(self, X: Any, Y: Any, pairs: Any = None) -> Any:
         return self.fit(X, Y, pairs).transform(X)

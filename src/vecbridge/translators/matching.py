@@ -46,7 +46,7 @@ import numpy as np
 from ..dictionary import pair_rows
 from ..embeddings import Embeddings
 from ..errors import DimensionError, VecbridgeError
-from ..normalize import Normalizer, parse_steps
+from ..normalize import unit_rows
 from .base import Translator, as_float32_matrix
 
 #: default k-NN schedule of :func:`refine_map` (targets are means of the k nearest; k shrinks)
@@ -63,12 +63,6 @@ def polar_factor(M: np.ndarray) -> np.ndarray:
 def identity_map(dx: int, dy: int) -> np.ndarray:
     """(dx, dy) identity (the first min(dx, dy) coordinates kept)."""
     return np.eye(dx, dy, dtype=np.float32)
-
-
-def unit_rows(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    n = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(n > 0, n, 1.0)
 
 
 def principal_axes(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -356,13 +350,7 @@ class UnsupervisedTranslator(Translator):
         info["n_source"] = int(len(Xa))
         info["n_target"] = int(len(Ya))
         info["n_pairs"] = int(0 if known is None else len(known))
-        self.n_features_in_ = int(Xa.shape[1])
-        self.n_features_out_ = int(Ya.shape[1])
-        steps = parse_steps(getattr(self, "normalize", None))
-        self.source_normalizer_ = Normalizer(steps).fit(Xa)
-        self.target_normalizer_ = Normalizer(steps).fit(Ya)
-        Xn = self.source_normalizer_.transform(Xa)
-        Yn = self.target_normalizer_.transform(Ya)
+        Xn, Yn = self._fit_normalizers(Xa, Ya)
         t0 = time.perf_counter()
         self.fit_info_ = {}
         self._fit_unpaired(Xn, Yn, known)
