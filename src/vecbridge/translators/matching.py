@@ -218,6 +218,7 @@ def polish_map(
     known: tuple[np.ndarray, np.ndarray] | None = None,
     pair_weight: float = 20.0,
     n_check: int = 2000,
+    extrapolate: float = 3.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Repeat the last refinement step (k-NN Procrustes at ``k``) until the map stops improving.
 
@@ -228,7 +229,8 @@ def polish_map(
     worse map that happened to converge faster. Progress is measured by
     :func:`~vecbridge.selection.knn_similarity` of a fixed sample (``n_check`` source
     rows against ``2 n_check`` target rows, drawn once); it stops when one step
-    gains less than ``tol`` or after ``max_steps``. Returns ``(W, info)``, info with
+    gains less than ``tol`` or after ``max_steps``. Each step also tries ``extrapolate`` times the
+    step (re-orthogonalised) and keeps it when it scores better. Returns ``(W, info)``, info with
     ``steps`` and the ``knn`` trajectory.
     """
     from ..selection import knn_similarity
@@ -245,6 +247,13 @@ def polish_map(
         Wn = refine_map(X, Y, W, rng, schedule=(k,), reps=1, n_source=n_source, n_target=n_target,
                         known=known, pair_weight=pair_weight)
         val = knn_similarity(Xc @ Wn, Yc)
+        if extrapolate > 1:
+            # the fixed-point iteration creeps along a shallow valley; a longer step in the same
+            # direction, kept only when it scores better, covers several steps at once
+            We = polar_factor(W + extrapolate * (Wn - W))
+            ve = knn_similarity(Xc @ We, Yc)
+            if ve > val:
+                Wn, val = We, ve
         trace.append(round(val, 5))
         if val <= best:
             break
@@ -381,15 +390,18 @@ class UnsupervisedTranslator(Translator):
         return X[known[:, 0]], Y[known[:, 1]]
 
     @staticmethod
-    def _score(X, Y, W, known_xy, seed: int) -> dict[str, Any]:
+    def _score(X, Y, W, known_xy, seed: int, n_sample: int = 2000) -> dict[str, Any]:
+        """``map_report`` of the map; with known pairs, their mean cosine after mapping is reported
+        and added both to ``score`` and to ``knn_similarity`` (so either can rank candidates)."""
         from ..selection import map_report
 
-        rep = map_report(X, Y, W=W, seed=seed)
+        rep = map_report(X, Y, W=W, seed=seed, n_sample=n_sample)
         if known_xy is not None:
             mx = unit_rows(known_xy[0] @ W)
             pair_cos = float(np.mean(np.sum(mx * unit_rows(known_xy[1]), axis=1)))
             rep["known_pair_cosine"] = round(pair_cos, 5)
             rep["score"] = round(rep["score"] + pair_cos, 5)
+            rep["knn_similarity"] = round(rep["knn_similarity"] + pair_cos, 5)
         return rep
 
     @staticmethod
