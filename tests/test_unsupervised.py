@@ -247,8 +247,14 @@ def test_polish_map_climbs_and_stops():
 def test_spectral_match_reports_polishing():
     X, Y, _, _ = make_task(n=400)
     tr = make_translator("spectral-match", seed=0, **FAST["spectral-match"]).fit(X, Y)
-    finals = [c["final"] for c in tr.fit_info_["selection"]["candidates"] if "final" in c]
+    sel = tr.fit_info_["selection"]
+    finals = [c["final"] for c in sel["candidates"] if "final" in c]
     assert finals and all("polish" in f and f["polish"]["steps"] <= 15 for f in finals)
+    # the winner is the finalist (or the raw identity) with the highest k-NN similarity
+    best_final = max(f["knn_similarity"] for f in finals)
+    if sel["chosen_index"] >= 0:
+        assert sel["candidates"][sel["chosen_index"]]["final"]["knn_similarity"] == best_final
+    assert sel["knn_similarity"] >= best_final
 
 
 def test_cli_fit_unsupervised_then_evaluate(tmp_path, capsys):
