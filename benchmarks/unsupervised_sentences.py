@@ -69,8 +69,10 @@ def load_pair(src: str, tgt: str, n_max: int, ood: str | None = None):
     from vecbridge.datasets import sentence_task
 
     task = sentence_task(src, tgt, n_unpaired=n_max, n_test=TEST, seed=0, ood=ood, progress=False)
-    # the oracle's 1,000 true pairs: source-half sentences encoded by the target model as well
-    oracle_y = sentence_task(tgt, tgt, n_unpaired=min(1000, n_max), n_test=TEST, seed=0, progress=False).src_train[:1000]
+    # the oracle's 1,000 true pairs: source-half sentences encoded by the target model as well (the same
+    # ``ood`` argument, because an out-of-domain task carves no BBC test set and so splits BBC differently)
+    oracle_y = sentence_task(tgt, tgt, n_unpaired=min(1000, n_max), n_test=TEST, seed=0, ood=ood,
+                             progress=False).src_train[:1000]
     return task, task.src_train[:1000], oracle_y
 
 
