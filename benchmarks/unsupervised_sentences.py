@@ -268,6 +268,13 @@ def cpu_s(g):
     return f"{np.mean(v):.0f}" if v else ""
 
 
+def versus(ours: float, theirs: float, tie: float = 0.005) -> str:
+    """'better' / 'not better', or 'same' when the two mean top-1 differ by less than ``tie`` (both at chance)."""
+    if abs(ours - theirs) < tie:
+        return "same"
+    return "better" if ours > theirs else "not better"
+
+
 def render():
     rows = [json.loads(l) for l in RESULTS.read_text().splitlines() if l.strip()] if RESULTS.exists() else []
     if not rows:
@@ -319,7 +326,7 @@ def render():
         tgt_rows.append([pair.replace(":", " → "), n, f"{np.mean(t1):.3f}",
                          "" if orc is None else f"{orc:.3f} ({'met' if t1.min() >= orc - 0.05 else f'missed by {orc - 0.05 - t1.min():.3f} (worst seed)'})",
                          "" if idt is None else f"{idt:.3f} ({'ok' if t1.min() >= idt else f'below by {idt - t1.min():.3f}'})",
-                         "" if mvv is None else f"{mvv:.3f} ({'better' if np.mean(t1) > mvv else 'not better'})",
+                         "" if mvv is None else f"{mvv:.3f} ({versus(np.mean(t1), mvv)})",
                          f"{max(r['seconds'] for r in g):.0f}"])
     out.append("\n### Targets, method `spectral-match`\n")
     out.append(markdown_table(["pair", "n/side", "top-1 mean", "oracle (target: worst seed ≥ oracle − 0.05)",
