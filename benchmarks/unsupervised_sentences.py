@@ -28,6 +28,10 @@ Results are appended to ``benchmarks/results/unsupervised_sentences.jsonl`` (run
 skipped, so the grid can be filled in several sittings) and rendered into docs/unsupervised.md
 between the results markers.
 
+The ``mini-vec2vec`` baseline (``pip install mini-vec2vec==0.1.2``, in the ``bench`` extra on Python >= 3.12)
+declares Python >= 3.12 but runs on 3.11: ``.venv/bin/pip install --no-deps --ignore-requires-python
+mini-vec2vec==0.1.2`` (its dependencies numpy, scipy, scikit-learn and tqdm are already there).
+
 Quick subset: ``python benchmarks/unsupervised_sentences.py --pairs minilm-l3-onnx:minilm-l6 --sizes 2000 --seeds 0``.
 Render only: ``--render``.
 """
