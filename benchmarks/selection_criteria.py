@@ -37,7 +37,7 @@ from unsupervised_sentences import DOC, load_pair, spearman  # noqa: E402
 from vecbridge.evaluation import paired_metrics  # noqa: E402
 from vecbridge.normalize import Normalizer  # noqa: E402
 from vecbridge.selection import knn_similarity, map_report  # noqa: E402
-from vecbridge.translators.matching import polar_factor, polish_map, refine_map  # noqa: E402
+from vecbridge.translators.matching import polar_factor, refine_map  # noqa: E402
 from vecbridge.translators.spectral import SpectralMatching  # noqa: E402
 
 CRITERIA = ["score", "knn_similarity", "structure", "mutual_nn", "csls", "knn1"]
@@ -46,13 +46,13 @@ CRITERIA = ["score", "knn_similarity", "structure", "mutual_nn", "csls", "knn1"]
 def candidate_maps(X, Y, PX, PY, seed):
     """``[(name, refined?, W)]``: spectral-match's own candidates at each stage, and pair-built maps."""
     rng = np.random.default_rng(seed)
+    sm = SpectralMatching(seed=seed)
     out = []
-    for W0, meta in SpectralMatching(seed=seed)._candidates(X, Y, rng, None):
+    for W0, meta in sm._candidates(X, Y, rng, None):
         name = meta["init"]
-        Wq = refine_map(X, Y, W0, rng, schedule=(50, 10), reps=1, n_source=2000, n_target=4000)
+        Wq = sm._refine_quick(X, Y, W0, rng)
         out.append((f"{name} / quick", True, Wq))
-        Wf = refine_map(X, Y, Wq, rng, reps=2, n_source=4000, n_target=8000)
-        Wf, _ = polish_map(X, Y, Wf, rng)
+        Wf, _ = sm._refine_final(X, Y, Wq, rng)
         out.append((f"{name} / final", True, Wf))
         if name == "identity":
             out.append(("identity / raw", False, W0))

@@ -392,7 +392,7 @@ class UnsupervisedTranslator(Translator):
     @staticmethod
     def _score(X, Y, W, known_xy, seed: int, n_sample: int = 2000) -> dict[str, Any]:
         """``map_report`` of the map; with known pairs, their mean cosine after mapping is reported
-        and added both to ``score`` and to ``knn_similarity`` (so either can rank candidates)."""
+        (``known_pair_cosine``) and added to ``score``."""
         from ..selection import map_report
 
         rep = map_report(X, Y, W=W, seed=seed, n_sample=n_sample)
@@ -401,7 +401,6 @@ class UnsupervisedTranslator(Translator):
             pair_cos = float(np.mean(np.sum(mx * unit_rows(known_xy[1]), axis=1)))
             rep["known_pair_cosine"] = round(pair_cos, 5)
             rep["score"] = round(rep["score"] + pair_cos, 5)
-            rep["knn_similarity"] = round(rep["knn_similarity"] + pair_cos, 5)
         return rep
 
     @staticmethod

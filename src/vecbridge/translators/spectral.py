@@ -225,31 +225,45 @@ class SpectralMatching(UnsupervisedTranslator):
             cands += cluster_matching_candidates(X, Y, rng, n_clusters=kc, n_runs=int(self.cluster_runs))
         return cands
 
+    def _refine_quick(self, X, Y, W0, rng, known_xy=None) -> np.ndarray:
+        """The brief refinement every start gets (annealed k-NN Procrustes, k = 50 then 10, on subsamples)."""
+        n = int(self.n_sample)
+        return refine_map(X, Y, W0, rng, schedule=(50, 10), reps=1, n_source=min(n, 2000), n_target=min(2 * n, 4000),
+                          known=known_xy, pair_weight=float(self.pair_weight))
+
+    def _refine_final(self, X, Y, W, rng, known_xy=None) -> tuple[np.ndarray, dict[str, Any]]:
+        """The full refinement and polishing of a finalist: ``(W, polish info)``."""
+        n = int(self.n_sample)
+        W = refine_map(X, Y, W, rng, reps=2, n_source=n, n_target=2 * n, known=known_xy,
+                       pair_weight=float(self.pair_weight))
+        return polish_map(X, Y, W, rng, max_steps=int(self.polish_steps), n_source=2 * n, n_target=4 * n,
+                          known=known_xy, pair_weight=float(self.pair_weight))
+
+    def _final_value(self, X, Y, W, known_xy) -> tuple[float, dict[str, Any]]:
+        """What the finalists are chosen by: k-NN similarity on 4,000 rows per side (+ known-pair cosine)."""
+        rep = self._score(X, Y, W, known_xy, seed=1, n_sample=4000)
+        return rep["knn_similarity"] + rep.get("known_pair_cosine", 0.0), rep
+
     def _fit_unpaired(self, X: np.ndarray, Y: np.ndarray, known: np.ndarray | None) -> None:
         rng = np.random.default_rng(self._check_seed(self.seed))
         if not 1 <= int(self.n_finalists):
             raise VecbridgeError("n_finalists must be >= 1")
         known_xy = self._known_rows(X, Y, known)
-        n = int(self.n_sample)
         quick = []
         for W0, meta in self._candidates(X, Y, rng, known_xy):
-            W = refine_map(X, Y, W0, rng, schedule=(50, 10), reps=1, n_source=min(n, 2000), n_target=min(2 * n, 4000),
-                           known=known_xy, pair_weight=float(self.pair_weight))
+            W = self._refine_quick(X, Y, W0, rng, known_xy)
             rep = self._score(X, Y, W, known_xy, seed=0)
             quick.append((rep["score"], W, {**meta, "quick": rep}))
         order = sorted(range(len(quick)), key=lambda i: -quick[i][0])
         finals = []
         for i in order[: int(self.n_finalists)]:
-            W = refine_map(X, Y, quick[i][1], rng, reps=2, n_source=n, n_target=2 * n, known=known_xy,
-                           pair_weight=float(self.pair_weight))
-            W, polish = polish_map(X, Y, W, rng, max_steps=int(self.polish_steps), n_source=2 * n, n_target=4 * n,
-                                   known=known_xy, pair_weight=float(self.pair_weight))
-            rep = {**self._score(X, Y, W, known_xy, seed=1, n_sample=4000), "polish": polish}
-            finals.append((rep["knn_similarity"], W, i, rep))
+            W, polish = self._refine_final(X, Y, quick[i][1], rng, known_xy)
+            value, rep = self._final_value(X, Y, W, known_xy)
+            finals.append((value, W, i, {**rep, "polish": polish}))
         if X.shape[1] == Y.shape[1]:
             W = identity_map(X.shape[1], Y.shape[1])
-            rep = self._score(X, Y, W, known_xy, seed=1, n_sample=4000)
-            finals.append((rep["knn_similarity"], W, -1, rep))
+            value, rep = self._final_value(X, Y, W, known_xy)
+            finals.append((value, W, -1, rep))
         best = max(finals, key=lambda f: f[0])
         self.W_ = best[1]
         cands = [q[2] for q in quick]
