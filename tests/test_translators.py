@@ -11,7 +11,7 @@ from vecbridge import Embeddings, load_translator, make_translator
 from vecbridge.errors import DimensionError, ManifestError, NotFittedError, VecbridgeError
 from vecbridge.translators import REGISTRY, translator_class
 from vecbridge.translators.linear import LeastSquares, Procrustes, procrustes_map
-from vecbridge.translators.whitening import MultiStep
+from vecbridge.translators.whitening import MAX_TARGET_CONDITION, PRESETS, MultiStep, multistep_maps
 
 
 def random_orthogonal(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -114,6 +114,40 @@ def test_multistep_recovers_rotation_in_target_space(rng):
     for name in ("cca", "recommended"):
         t = make_translator(name).fit(X, (X @ Q).astype(np.float32))
         np.testing.assert_allclose(t.transform(X), X @ Q, atol=1e-4)
+
+
+def test_multistep_target_output_falls_back_when_the_target_side_is_ill_conditioned(rng):
+    """A target direction with next to no variance and no source counterpart makes Tx pinv(Tz) explode (seen on
+    MiniLM-L3 -> MiniLM-L6 words: P@1 0.000); output="target" then fits the orthogonal map, says so and warns."""
+    n, d = 800, 12
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    Y = X @ random_orthogonal(d, rng) + 0.2 * rng.normal(size=(n, d)).astype(np.float32)
+    X = np.hstack([X, rng.normal(size=(n, 1))]).astype(np.float32)  # a source direction with no counterpart
+    Y = np.hstack([Y, 1e-8 * rng.normal(size=(n, 1))]).astype(np.float32)  # next to no variance
+    with pytest.warns(UserWarning, match="ill-conditioned"):
+        t = make_translator("recommended").fit(X, Y)
+    assert t.fit_info_["final"] == "orthogonal" and t.fit_info_["target_condition"] > MAX_TARGET_CONDITION
+    ortho = make_translator("procrustes").fit(X, Y)
+    np.testing.assert_allclose(t.transform(X), ortho.transform(X), atol=1e-4)
+    shared = make_translator("recommended", output="shared").fit(X, Y)  # no inverse needed: kept as configured
+    assert shared.fit_info_["final"] == "as configured"
+    assert make_translator("cca").fit(X, Y).fit_info_["final"] == "as configured"  # no re-weighting to explode
+    # what the fallback prevents: the pseudo-inverse route retrieves the right row for almost no one
+    Tx, Tz = multistep_maps(X.astype(np.float64), Y.astype(np.float64), dim_reduction=None, **PRESETS["recommended"])
+    raw = X @ (Tx @ np.linalg.pinv(Tz))
+
+    def top1(A):
+        S = (A / np.linalg.norm(A, axis=1, keepdims=True)) @ (Y / np.linalg.norm(Y, axis=1, keepdims=True)).T
+        return float((S.argmax(1) == np.arange(n)).mean())
+
+    assert top1(t.transform(X)) > 0.95 > 0.5 > top1(raw)
+
+
+def test_multistep_target_output_kept_when_well_conditioned(rng):
+    X = rng.normal(size=(500, 12)).astype(np.float32)
+    Y = (X @ random_orthogonal(12, rng) + 0.1 * rng.normal(size=(500, 12))).astype(np.float32)
+    t = make_translator("recommended").fit(X, Y)
+    assert t.fit_info_["final"] == "as configured" and t.fit_info_["target_condition"] < 100
 
 
 def test_multistep_dim_reduction_and_different_dims(rng):

@@ -62,7 +62,7 @@ from ..embeddings import Embeddings
 from ..errors import DimensionError, VecbridgeError
 from ..normalize import Normalizer, parse_steps
 from .base import Translator, as_float32_matrix
-from .whitening import PRESETS, multistep_maps
+from .whitening import MAX_TARGET_CONDITION, PRESETS, condition_number, ill_conditioned_note, multistep_maps
 
 INITS = ("auto", "pairs", "identical", "numerals", "similarity", "gw")
 FINALS = ("whiten", "orthogonal")
@@ -839,8 +839,9 @@ class SelfLearning(Translator):
     """
 
     method = "selflearn"
-    supervised = False
-    MAX_TARGET_CONDITION = 1e4  # final="whiten", output="target": above this, the orthogonal map is used  # needs no paired rows: sees the whole vocabularies and an optional seed
+    supervised = False  # needs no paired rows: sees the whole vocabularies and an optional seed
+    # final="whiten", output="target": above this, the orthogonal map is used (whitening.MAX_TARGET_CONDITION)
+    MAX_TARGET_CONDITION = MAX_TARGET_CONDITION
 
     def __init__(
         self,
@@ -1041,16 +1042,11 @@ class SelfLearning(Translator):
             # Into the target space the map is Tx pinv(Tz). The re-weighting by the canonical correlations leaves
             # Tz near-singular where some directions correlate not at all (MiniLM-L3 -> MiniLM-L6 words, 384d:
             # condition number 8.6e10, held-out P@1 0.000 instead of 0.787); then the orthogonal map it is
-            sv = np.linalg.svd(Tz, compute_uv=False)
-            cond = float(sv[0] / max(sv[-1], 1e-300))
+            cond = condition_number(Tz)
             info["whitened_target_condition"] = float(f"{cond:.3g}")
             if cond > self.MAX_TARGET_CONDITION:
                 Tx, Tz = multistep_maps(Xd, Zd, dim_reduction=None, **PRESETS["orthogonal"])
-                info["final_note"] = (
-                    f"the whitened map is ill-conditioned on the target side (condition number {cond:.2g} > "
-                    f"{self.MAX_TARGET_CONDITION:g}): mapping into the target space would amplify directions "
-                    "that do not correlate; used the orthogonal map"
-                )
+                info["final_note"] = ill_conditioned_note(cond, self.MAX_TARGET_CONDITION)
         info["final"] = "orthogonal" if opts is PRESETS["orthogonal"] or "final_note" in info else "whiten"
         self.Tx_ = Tx.astype(np.float32)
         self.Tz_ = Tz.astype(np.float32)
