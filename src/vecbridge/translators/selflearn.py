@@ -62,7 +62,14 @@ from ..embeddings import Embeddings
 from ..errors import DimensionError, VecbridgeError
 from ..normalize import Normalizer, parse_steps
 from .base import Translator, as_float32_matrix
-from .whitening import MAX_TARGET_CONDITION, PRESETS, condition_number, ill_conditioned_note, multistep_maps
+from .whitening import (
+    MAX_TARGET_CONDITION,
+    PRESETS,
+    SharedSpaceOutput,
+    condition_number,
+    ill_conditioned_note,
+    multistep_maps,
+)
 
 INITS = ("auto", "pairs", "identical", "numerals", "similarity", "gw")
 FINALS = ("whiten", "orthogonal")
@@ -782,7 +789,7 @@ def self_learning(
 
 
 # ---------------------------------------------------------------- the translator
-class SelfLearning(Translator):
+class SelfLearning(SharedSpaceOutput, Translator):
     """Self-learning map from a small seed dictionary, identical strings, numerals, or nothing.
 
     ``fit`` needs the whole vocabularies, not only the paired rows:
@@ -1069,17 +1076,6 @@ class SelfLearning(Translator):
         """The last induced dictionary as key pairs (needs the Embeddings the map was fitted on)."""
         return [(src.keys[i], tgt.keys[j]) for i, j in zip(self.src_rows_, self.tgt_rows_)]
 
-    def _after_load(self) -> None:
-        if self.output == "target":
-            self._W = (self.Tx_.astype(np.float64) @ np.linalg.pinv(self.Tz_.astype(np.float64))).astype(np.float32)
-        else:
-            self._W = self.Tx_
-
-    def _transform(self, X: np.ndarray) -> np.ndarray:
-        return X @ self._W
-
-    def _transform_target(self, Y: np.ndarray) -> np.ndarray:
-        return Y @ self.Tz_ if self.output == "shared" else Y
 
 
 __all__ = [

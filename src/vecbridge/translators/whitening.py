@@ -118,7 +118,33 @@ def multistep_maps(
     return Tx, Tz
 
 
-class MultiStep(Translator):
+class SharedSpaceOutput:
+    """Where a map made of two sides (``Tx_`` (dx, r), ``Tz_`` (dz, r)) puts its output (``output``).
+
+    ``"shared"``: source rows go to ``X Tx_`` and target rows to ``Y Tz_``; ``"target"``: source rows go
+    on into the target space through the pseudo-inverse of the target side, target rows stay as they are.
+    Mixed into :class:`MultiStep` and the self-learning translator, before :class:`.base.Translator`.
+    """
+
+    output: str
+    Tx_: np.ndarray
+    Tz_: np.ndarray
+
+    def _after_load(self) -> None:
+        if self.output == "target":
+            # source -> shared -> target via the pseudo-inverse of the target side's map
+            self._W = (self.Tx_.astype(np.float64) @ np.linalg.pinv(self.Tz_.astype(np.float64))).astype(np.float32)
+        else:
+            self._W = self.Tx_
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return X @ self._W
+
+    def _transform_target(self, Y: np.ndarray) -> np.ndarray:
+        return Y @ self.Tz_ if self.output == "shared" else Y
+
+
+class MultiStep(SharedSpaceOutput, Translator):
     """Artetxe et al. (2018) whitening / orthogonal / re-weighting / de-whitening / reduction.
 
     Parameters
@@ -190,16 +216,3 @@ class MultiStep(Translator):
         self.Tx_ = Tx.astype(np.float32)
         self.Tz_ = Tz.astype(np.float32)
         self._after_load()
-
-    def _after_load(self) -> None:
-        if self.output == "target":
-            # source -> shared -> target via the pseudo-inverse of the target side's map
-            self._W = (self.Tx_.astype(np.float64) @ np.linalg.pinv(self.Tz_.astype(np.float64))).astype(np.float32)
-        else:
-            self._W = self.Tx_
-
-    def _transform(self, X: np.ndarray) -> np.ndarray:
-        return X @ self._W
-
-    def _transform_target(self, Y: np.ndarray) -> np.ndarray:
-        return Y @ self.Tz_ if self.output == "shared" else Y
