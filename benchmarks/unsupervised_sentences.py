@@ -138,14 +138,22 @@ def run_minivec2vec(X, Y, Xte, Yte, seed):
     return out
 
 
-def run_few_pairs(base, p, X, Y, OX, OY, Xte, Yte, seed):
-    """``base`` given p true pairs: rows ``seed*p ... seed*p + p - 1`` of the oracle's 1,000 pairs.
+def run_few_pairs(base, p, X, Y, OX, OY, Xte, Yte, seed, chosen=False):
+    """``base`` given p true pairs: rows ``seed*p ... seed*p + p - 1`` of the oracle's 1,000 pairs, or with
+    ``chosen`` the p of those 1,000 that ``vecbridge.dictionary.keys_to_pair`` picks (one near the centre of
+    each of p k-means clusters of the source sample, k-means seeded with ``seed``).
 
     ``procrustes``: supervised Procrustes on the p pairs alone; otherwise the unsupervised method
     fitted on the unpaired samples with the p pairs appended to both and passed as known pairs.
     """
-    lo = (seed * p) % max(1, len(OX) - p + 1)
-    PX, PY = OX[lo : lo + p], OY[lo : lo + p]
+    if chosen:
+        from vecbridge.dictionary import keys_to_pair
+
+        rows = np.asarray(keys_to_pair(np.vstack([X, OX]), p, among=range(len(X), len(X) + len(OX)), seed=seed))
+        PX, PY = OX[rows - len(X)], OY[rows - len(X)]
+    else:
+        lo = (seed * p) % max(1, len(OX) - p + 1)
+        PX, PY = OX[lo : lo + p], OY[lo : lo + p]
     if base == "procrustes":  # centred with the unpaired samples' means (p rows alone give a poor mean)
         from vecbridge.translators.matching import polar_factor
 
@@ -235,10 +243,11 @@ def bench(args):
                             res = run_minivec2vec(X, Y, task.src_test, task.tgt_test, seed)
                         elif method == "identity":
                             res = run_identity(X, Y, task.src_test, task.tgt_test)
-                        elif "+" in method:  # few-pair mode, e.g. spectral-match+10pairs, procrustes+10pairs
+                        elif "+" in method:  # few-pair mode, e.g. spectral-match+10pairs, spectral-match+10chosen
                             base, p = method.split("+")
-                            res = run_few_pairs(base, int(p.removesuffix("pairs")), X, Y, OX, OY, task.src_test,
-                                                task.tgt_test, seed)
+                            chosen = p.endswith("chosen")
+                            res = run_few_pairs(base, int(p.removesuffix("chosen" if chosen else "pairs")), X, Y, OX,
+                                                OY, task.src_test, task.tgt_test, seed, chosen=chosen)
                         else:
                             params = dict(json.loads(args.params)) if args.params else {}
                             if method == "vec2vec":

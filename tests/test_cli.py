@@ -84,9 +84,13 @@ def test_cli_errors_are_clear(spaces, capsys, tmp_path):
 
 
 def test_every_command_help_has_an_example(capsys):
-    from vecbridge.cli.main import COMMAND_MODULES
+    import argparse
 
-    for name in COMMAND_MODULES:
+    from vecbridge.cli.main import COMMAND_MODULES, build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(sub.choices) == len(COMMAND_MODULES)  # one command per module
+    for name in sub.choices:
         with pytest.raises(SystemExit):
             main([name, "--help"])
         assert "example:" in capsys.readouterr().out, name

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .embeddings import Embeddings
-from .errors import FormatError
+from .errors import FormatError, VecbridgeError
 
 Pair = tuple[str, str]
 
@@ -127,3 +127,59 @@ def group_by_source(pairs: Iterable[Pair]) -> dict[str, list[str]]:
         if t not in golds:
             golds.append(t)
     return out
+
+
+def keys_to_pair(
+    src: Embeddings | np.ndarray,
+    k: int,
+    among: Sequence[str] | Sequence[int] | None = None,
+    seed: int = 0,
+    normalize: str | None = "unit center unit",
+) -> list:
+    """The ``k`` source items most worth pairing by hand: one near the centre of each of k clusters.
+
+    Few-pair mode (``spectral-match`` with ``known_pairs`` / ``--dictionary``) needs a handful of items
+    embedded by both models. Chosen at random, 10 pairs leave large parts of the space without an
+    anchor; chosen here, they cover it: the source (normalised as the translators do) is cut into
+    ``k`` clusters by k-means (seeded by ``seed``), and for each cluster, largest first, the nearest
+    item not yet taken is picked. ``among``: only these keys (for :class:`Embeddings`) or rows (for
+    an array) may be picked, e.g. the items whose text you still have; the clusters are still those
+    of the whole source, so the picks represent all of it. Returns keys (Embeddings) or row indices
+    (array), in cluster order. On MiniLM-L6 -> e5 (BBC sentences, 8k per side) 10 pairs chosen this
+    way gave ``spectral-match`` held-out top-1 0.72-0.80 where 10 drawn at random gave 0.57
+    (docs/unsupervised.md).
+    """
+    from .normalize import Normalizer
+    from .translators.matching import spherical_kmeans
+
+    is_emb = isinstance(src, Embeddings)
+    X = np.asarray(src.vectors if is_emb else src, dtype=np.float32)
+    if X.ndim != 2 or len(X) == 0:
+        raise VecbridgeError(f"keys_to_pair needs a non-empty 2-D set of vectors, got shape {X.shape}")
+    if among is None:
+        pool = np.arange(len(X))
+    elif is_emb:
+        missing = [a for a in among if a not in src.index]
+        if missing:
+            raise VecbridgeError(f"{len(missing)} of the {len(among)} keys in 'among' are not in the source "
+                                 f"vectors, e.g. {missing[0]!r}")
+        pool = np.unique(np.asarray([src.index[a] for a in among], dtype=np.int64))
+    else:
+        pool = np.unique(np.asarray(among, dtype=np.int64))
+        if len(pool) and (pool.min() < 0 or pool.max() >= len(X)):
+            raise VecbridgeError(f"'among' holds row indices outside 0..{len(X) - 1}")
+    if not 1 <= int(k) <= len(pool):
+        raise VecbridgeError(f"k must be between 1 and the {len(pool)} items that may be picked, got {k}")
+    Z = Normalizer(normalize).fit(X).transform(X) if normalize else X
+    centroids, labels = spherical_kmeans(Z, int(k), np.random.default_rng(seed))
+    sizes = np.bincount(labels, minlength=int(k))
+    P = Z[pool]
+    S = P @ centroids.T - 0.5 * (P * P).sum(1, keepdims=True)  # (pool, k): larger = nearer the centroid
+    taken = np.zeros(len(pool), dtype=bool)
+    picked = []
+    for c in np.argsort(-sizes, kind="stable"):
+        order = np.argsort(-S[:, c], kind="stable")
+        i = order[~taken[order]][0]
+        taken[i] = True
+        picked.append(int(pool[i]))
+    return [src.keys[i] for i in picked] if is_emb else picked

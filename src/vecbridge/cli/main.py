@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "translate",
     "evaluate",
     "neighbors",
+    "suggest",
     "diagnose",
     "merge",
     "dimension",

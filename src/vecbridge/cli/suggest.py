@@ -1,0 +1,49 @@
+"""``vecbridge suggest-pairs``: which source items to pair by hand for few-pair mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import VecbridgeError
+from .options import add_command, add_read_options, info, read_input
+
+EXAMPLE = """  vecbridge suggest-pairs store_old.npy -k 25 -o to_label.txt
+  vecbridge suggest-pairs old.parquet -k 10 --among have_text.txt --seed 1"""
+
+
+def add_parser(sub) -> None:
+    p = add_command(sub, "suggest-pairs",
+                    "List K source keys that, embedded by both models, make the best few-pair dictionary.", EXAMPLE, run)
+    p.add_argument("src", metavar="SRC", help="the source vectors")
+    p.add_argument("-k", type=int, default=25, help="how many items (default 25)")
+    p.add_argument("--among", metavar="FILE", help="pick only among these keys (one per line)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", metavar="FILE", help="write the keys here (default: standard output)")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    add_read_options(p, "src")
+
+
+def _read_keys(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [line.rstrip("\r\n") for line in fh if line.strip() and not line.startswith("#")]
+    except OSError as e:
+        raise VecbridgeError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def run(args) -> int:
+    from ..dictionary import keys_to_pair
+
+    if args.output and Path(args.output).exists() and not args.overwrite:  # fail before any work
+        raise VecbridgeError(f"{args.output} already exists; refusing to overwrite it (pass --overwrite)")
+    src = read_input(args.src, args.src_format, args)
+    among = _read_keys(args.among) if args.among else None
+    keys = keys_to_pair(src, args.k, among=among, seed=args.seed)
+    text = "".join(f"{k}\n" for k in keys)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        info(args, f"wrote {len(keys)} keys to {args.output}: embed these items with the target model too, "
+                   "and pass the pairs with --dictionary")
+    else:
+        print(text, end="")
+    return 0
