@@ -145,9 +145,9 @@ def keys_to_pair(
     item not yet taken is picked. ``among``: only these keys (for :class:`Embeddings`) or rows (for
     an array) may be picked, e.g. the items whose text you still have; the clusters are still those
     of the whole source, so the picks represent all of it. Returns keys (Embeddings) or row indices
-    (array), in cluster order. On MiniLM-L6 -> e5 (BBC sentences, 8k per side) 10 pairs chosen this
-    way gave ``spectral-match`` held-out top-1 0.72-0.80 where 10 drawn at random gave 0.57
-    (docs/unsupervised.md).
+    (array), in cluster order. What it buys over pairs drawn at random is measured in
+    docs/unsupervised.md ("Few-pair mode"): with 10 pairs the outcome varies a lot from draw to draw
+    either way.
     """
     from .normalize import Normalizer
     from .translators.matching import spherical_kmeans
