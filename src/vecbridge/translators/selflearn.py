@@ -66,9 +66,8 @@ from .whitening import (
     MAX_TARGET_CONDITION,
     PRESETS,
     SharedSpaceOutput,
-    condition_number,
-    ill_conditioned_note,
     multistep_maps,
+    orthogonal_if_ill_conditioned,
 )
 
 INITS = ("auto", "pairs", "identical", "numerals", "similarity", "gw")
@@ -1049,11 +1048,10 @@ class SelfLearning(SharedSpaceOutput, Translator):
             # Into the target space the map is Tx pinv(Tz). The re-weighting by the canonical correlations leaves
             # Tz near-singular where some directions correlate not at all (MiniLM-L3 -> MiniLM-L6 words, 384d:
             # condition number 8.6e10, held-out P@1 0.000 instead of 0.787); then the orthogonal map it is
-            cond = condition_number(Tz)
+            Tx, Tz, cond, note = orthogonal_if_ill_conditioned(Xd, Zd, Tx, Tz, self.MAX_TARGET_CONDITION)
             info["whitened_target_condition"] = float(f"{cond:.3g}")
-            if cond > self.MAX_TARGET_CONDITION:
-                Tx, Tz = multistep_maps(Xd, Zd, dim_reduction=None, **PRESETS["orthogonal"])
-                info["final_note"] = ill_conditioned_note(cond, self.MAX_TARGET_CONDITION)
+            if note:
+                info["final_note"] = note
         info["final"] = "orthogonal" if opts is PRESETS["orthogonal"] or "final_note" in info else "whiten"
         self.Tx_ = Tx.astype(np.float32)
         self.Tz_ = Tz.astype(np.float32)
@@ -1075,7 +1073,6 @@ class SelfLearning(SharedSpaceOutput, Translator):
     def induced_pairs(self, src: Embeddings, tgt: Embeddings) -> list[tuple[str, str]]:
         """The last induced dictionary as key pairs (needs the Embeddings the map was fitted on)."""
         return [(src.keys[i], tgt.keys[j]) for i, j in zip(self.src_rows_, self.tgt_rows_)]
-
 
 
 __all__ = [

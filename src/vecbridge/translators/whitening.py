@@ -55,10 +55,19 @@ def condition_number(T: np.ndarray) -> float:
     return float(sv[0] / max(sv[-1], 1e-300))
 
 
-def ill_conditioned_note(cond: float, limit: float = MAX_TARGET_CONDITION) -> str:
-    """What a fit records when it falls back to the orthogonal map because of :func:`condition_number`."""
-    return (f"the whitened map is ill-conditioned on the target side (condition number {cond:.2g} > {limit:g}): "
+def orthogonal_if_ill_conditioned(
+    X: np.ndarray, Y: np.ndarray, Tx: np.ndarray, Tz: np.ndarray, limit: float = MAX_TARGET_CONDITION,
+    dim_reduction: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, str | None]:
+    """``(Tx, Tz, condition, note)``: the maps as given when ``Tz``'s condition number is at most ``limit``
+    (note None), else the orthogonal maps of the same pairs X, Y and a note saying why."""
+    cond = condition_number(Tz)
+    if cond <= limit:
+        return Tx, Tz, cond, None
+    Tx, Tz = multistep_maps(X, Y, dim_reduction=dim_reduction, **PRESETS["orthogonal"])
+    note = (f"the whitened map is ill-conditioned on the target side (condition number {cond:.2g} > {limit:g}): "
             "mapping into the target space would amplify directions that do not correlate; used the orthogonal map")
+    return Tx, Tz, cond, note
 
 
 def whitening_matrix(X: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -201,17 +210,17 @@ class MultiStep(SharedSpaceOutput, Translator):
         )
         info: dict[str, Any] = {"final": "as configured"}
         if self.output == "target":
-            cond = condition_number(Tz)
-            info["target_condition"] = float(f"{cond:.3g}")
             # without re-weighting and de-whitening, Tx pinv(Tz) is the CCA map, which the clipped whitening
             # keeps finite (condition <= 1e6; on MiniLM-L3 -> L6 words it reached 1e6 and gave P@1 0.872 against
             # 0.837 for the orthogonal map); the re-weighted map is what explodes
             reweighted = bool(float(self.src_reweight) or float(self.trg_reweight) or self.src_dewhiten
                               or self.trg_dewhiten)
-            if reweighted and cond > MAX_TARGET_CONDITION:
-                Tx, Tz = multistep_maps(X, Y, dim_reduction=self.dim_reduction, **PRESETS["orthogonal"])
-                info.update(final="orthogonal", final_note=ill_conditioned_note(cond))
-                warnings.warn(f"multistep: {info['final_note']}", stacklevel=3)
+            Tx, Tz, cond, note = orthogonal_if_ill_conditioned(
+                X, Y, Tx, Tz, MAX_TARGET_CONDITION if reweighted else float("inf"), self.dim_reduction)
+            info["target_condition"] = float(f"{cond:.3g}")
+            if note:
+                info.update(final="orthogonal", final_note=note)
+                warnings.warn(f"multistep: {note}", stacklevel=3)
         self.fit_info_ = info
         self.Tx_ = Tx.astype(np.float32)
         self.Tz_ = Tz.astype(np.float32)
