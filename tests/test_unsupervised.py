@@ -22,9 +22,14 @@ from vecbridge.selection import (
 )
 from vecbridge.translators import load_translator, make_translator, translator_class
 from vecbridge.translators.matching import (
+    knn_lift_graph,
+    match_graphs_strong,
     match_similarity_graphs,
+    neighbour_indices,
     polar_factor,
     polish_map,
+    reanchor_map,
+    refine_bidirectional,
     refine_map,
     spherical_kmeans,
 )
@@ -36,14 +41,14 @@ def clustered(n: int, d: int, rng: np.random.Generator, centres: np.ndarray, sca
     return (centres[lab] + rng.normal(size=(n, d)) * scales).astype(np.float32)
 
 
-def make_task(n=700, d=16, d_out=None, noise=0.02, seed=0):
+def make_task(n=700, d=16, d_out=None, noise=0.02, seed=0, spread=0.5):
     rng = np.random.default_rng(seed)
     k = 12
     scales = np.linspace(1.6, 0.3, d).astype(np.float32)  # distinct variances: principal axes are identifiable
     centres = rng.normal(size=(k, d)).astype(np.float32) * scales * 1.5
-    A = clustered(n, d, rng, centres, scales * 0.5)
-    B = clustered(n, d, rng, centres, scales * 0.5)
-    T = clustered(300, d, rng, centres, scales * 0.5)
+    A = clustered(n, d, rng, centres, scales * spread)
+    B = clustered(n, d, rng, centres, scales * spread)
+    T = clustered(300, d, rng, centres, scales * spread)
     d_out = d_out or d
     Q = np.linalg.qr(rng.normal(size=(max(d, d_out), max(d, d_out))))[0][:d, :d_out].astype(np.float32)
     # source space = rotated copy: X = Z Q^T (so the true map is Q); target space = Z itself
@@ -89,6 +94,94 @@ def test_cluster_match_runs_and_reports_selection():
     assert np.allclose(W.T @ W, np.eye(16), atol=1e-4)  # orthogonal
     sel = tr.fit_info_["selection"]
     assert len(sel["candidates"]) == 2 and all("qap_objective" in c for c in sel["candidates"])
+    assert all(c["graph"] == "knn" for c in sel["candidates"])
+    assert sel["reanchor"] is not None and "knn_similarity" in sel["reanchor"]
+
+
+def test_cluster_match_recovers_rotation_through_the_knn_graph():
+    # overlapping clusters, so that k-NN edges connect them (well separated clusters give a diagonal graph
+    # that any matching fits equally well)
+    X, Y, Xte, Yte = make_task(n=1500, spread=1.5, noise=0.0)
+    tr = make_translator("cluster-match", seed=0, n_clusters=12, n_runs=3, qap_restarts=20).fit(X, Y)
+    assert top1(tr, Xte, Yte) > 0.9
+
+
+def test_cluster_match_centroid_graph_and_bad_graph():
+    X, Y, _, _ = make_task(n=400)
+    tr = make_translator("cluster-match", seed=0, graph="centroids", **FAST["cluster-match"]).fit(X, Y)
+    assert all(c["graph"] == "centroids" for c in tr.fit_info_["selection"]["candidates"])
+    with pytest.raises(VecbridgeError, match="graph must be"):
+        make_translator("cluster-match", graph="edges").fit(X, Y)
+    with pytest.raises(VecbridgeError, match="neighbours"):
+        make_translator("cluster-match", neighbours=0).fit(X, Y)
+
+
+def test_knn_lift_graph_counts_edges_between_clusters():
+    # two clusters of 3 points; every neighbour list stays inside its cluster except point 0's
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    nbrs = np.array([[1, 3], [0, 2], [0, 1], [4, 5], [3, 5], [3, 4]])
+    G = knn_lift_graph(labels, nbrs, 2)
+    E = np.array([[5.0, 1.0], [0.0, 6.0]])
+    deg = E.sum(1)
+    assert np.allclose(G, np.log(E / (np.outer(deg, deg) / E.sum()) + 1e-3))
+    assert G[1, 0] < -6  # never neighbours: the floor
+    # relabelling the clusters permutes the graph
+    assert np.allclose(knn_lift_graph(1 - labels, nbrs, 2), G[::-1, ::-1])
+
+
+def test_neighbour_indices_exclude_self():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(50, 5)).astype(np.float32)
+    N = neighbour_indices(Z, k=4, block=16)
+    assert N.shape == (50, 4) and not (N == np.arange(50)[:, None]).any()
+    Zu = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+    S = Zu @ Zu.T
+    np.fill_diagonal(S, -np.inf)
+    assert all(set(N[i]) == set(np.argsort(-S[i])[:4]) for i in range(50))
+
+
+def test_match_graphs_strong_finds_a_planted_permutation():
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(8, 8))
+    A = A + A.T
+    p = rng.permutation(8)
+    B = np.empty_like(A)
+    B[np.ix_(p, p)] = A  # B[p_i, p_j] = A[i, j]
+    found, f = match_graphs_strong(A, B, restarts=20, rng=np.random.default_rng(0))
+    assert np.array_equal(found, p) and np.isclose(f, np.sum(A * A))
+
+
+def test_refine_bidirectional_recovers_a_rotation_from_a_near_start():
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(300, 12)).astype(np.float32)
+    Q = np.linalg.qr(rng.normal(size=(12, 12)))[0].astype(np.float32)
+    X, Y = Z, Z @ Q  # the same points, so k = 1 neighbours are the true partners near the truth
+    start = polar_factor(Q + 0.05 * rng.normal(size=Q.shape))
+    W = refine_bidirectional(X, Y, start, np.random.default_rng(0), schedule=(1,), reps=3)
+    assert np.abs(W - Q).max() < 1e-5
+    known = (X[:5], Y[:5])  # known pairs enter the solve and keep the truth
+    W2 = refine_bidirectional(X, Y, start, np.random.default_rng(0), schedule=(1,), reps=3, known=known)
+    assert np.abs(W2 - Q).max() < 1e-5
+
+
+def test_reanchor_map_keeps_a_right_map():
+    X, Y, Xte, Yte = make_task(n=1500)
+
+    def norm(A, m):  # the methods' own normalisation, "unit center unit"
+        A = A / np.linalg.norm(A, axis=1, keepdims=True) - m
+        return A / np.linalg.norm(A, axis=1, keepdims=True)
+
+    mx = (X / np.linalg.norm(X, axis=1, keepdims=True)).mean(0)
+    my = (Y / np.linalg.norm(Y, axis=1, keepdims=True)).mean(0)
+    X, Y, Xte, Yte = norm(X, mx), norm(Y, my), norm(Xte, mx), norm(Yte, my)
+    Q = polar_factor(Xte.T @ Yte)  # the true map, read from the paired held-out rows
+    W = reanchor_map(X, Y, Q, np.random.default_rng(0), n_clusters=20)
+    S = (Xte @ W) @ Yte.T
+    assert np.mean(S.argmax(1) == np.arange(len(S))) > 0.95
+    # a wrong map gives wrong anchors
+    R = reanchor_map(X, Y, np.eye(16, dtype=np.float32), np.random.default_rng(0), n_clusters=20)
+    S = (Xte @ R) @ Yte.T
+    assert np.mean(S.argmax(1) == np.arange(len(S))) < 0.5
 
 
 def test_different_row_counts_and_dims_semi_orthogonal():

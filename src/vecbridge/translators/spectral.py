@@ -239,11 +239,6 @@ class SpectralMatching(UnsupervisedTranslator):
         return polish_map(X, Y, W, rng, max_steps=int(self.polish_steps), n_source=2 * n, n_target=4 * n,
                           known=known_xy, pair_weight=float(self.pair_weight))
 
-    def _final_value(self, X, Y, W, known_xy) -> tuple[float, dict[str, Any]]:
-        """What the finalists are chosen by: k-NN similarity on 4,000 rows per side (+ known-pair cosine)."""
-        rep = self._score(X, Y, W, known_xy, seed=1, n_sample=4000)
-        return rep["knn_similarity"] + rep.get("known_pair_cosine", 0.0), rep
-
     def _fit_unpaired(self, X: np.ndarray, Y: np.ndarray, known: np.ndarray | None) -> None:
         rng = np.random.default_rng(self._check_seed(self.seed))
         if not 1 <= int(self.n_finalists):
