@@ -95,7 +95,11 @@ def test_cluster_match_runs_and_reports_selection():
     sel = tr.fit_info_["selection"]
     assert len(sel["candidates"]) == 2 and all("qap_objective" in c for c in sel["candidates"])
     assert all(c["graph"] == "knn" for c in sel["candidates"])
-    assert sel["reanchor"] is not None and "knn_similarity" in sel["reanchor"]
+    assert [r["clusters"] for r in sel["reanchor"]] == [20, 40, 80]
+    assert all("knn_similarity" in r for r in sel["reanchor"])
+    # each kept round raised the pairless k-NN similarity, and the result is the best seen
+    finals = [c["final"]["knn_similarity"] for c in sel["candidates"] if "final" in c]
+    assert len(finals) == 2 and sel["knn_similarity"] >= max(finals) - 1e-9
 
 
 def test_cluster_match_recovers_rotation_through_the_knn_graph():
@@ -114,6 +118,8 @@ def test_cluster_match_centroid_graph_and_bad_graph():
         make_translator("cluster-match", graph="edges").fit(X, Y)
     with pytest.raises(VecbridgeError, match="neighbours"):
         make_translator("cluster-match", neighbours=0).fit(X, Y)
+    with pytest.raises(VecbridgeError, match="reanchor_clusters"):
+        make_translator("cluster-match", reanchor_clusters=(20, 1)).fit(X, Y)
 
 
 def test_knn_lift_graph_counts_edges_between_clusters():
