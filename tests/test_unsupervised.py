@@ -458,3 +458,25 @@ def test_cli_suggest_pairs(tmp_path, capsys):
     assert main(["suggest-pairs", str(tmp_path / "src.npy"), "-k", "3", "-o", str(out), "--quiet"]) == 2
     assert out.read_text() == before  # the user's file is not overwritten
     assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_fit_cluster_match_then_reload(tmp_path):
+    import json
+
+    from vecbridge.cli.main import main
+
+    X, Y, Xte, Yte = make_task(n=1500, spread=1.5, noise=0.0)
+    np.save(tmp_path / "src.npy", X)
+    np.save(tmp_path / "tgt.npy", Y)
+    out = tmp_path / "map"
+    rc = main(["fit", str(tmp_path / "src.npy"), str(tmp_path / "tgt.npy"), "--unsupervised", "--method", "cluster-match",
+               "--param", "n_clusters=12", "--param", "n_runs=3", "--param", "qap_restarts=20",
+               "--param", "reanchor_clusters=[20]", "-o", str(out), "--quiet"])
+    assert rc == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["method"] == "cluster-match" and manifest["params"]["reanchor_clusters"] == [20]
+    assert [r["clusters"] for r in manifest["fit"]["selection"]["reanchor"]] == [20]
+    tr = load_translator(out)
+    assert top1(tr, Xte, Yte) > 0.9
+    refit = make_translator("cluster-match", n_clusters=12, n_runs=3, qap_restarts=20, reanchor_clusters=[20]).fit(X, Y)
+    np.testing.assert_allclose(tr.transform(Xte), refit.transform(Xte), atol=1e-6)  # saved map = a fresh fit, same seed

@@ -29,7 +29,8 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="MAP_DIR", help="folder to write the map to")
     p.add_argument("--method", default=None,
                    help="lstsq, procrustes (default), multistep, cca, recommended, ...; with --unsupervised: "
-                        f"{DEFAULT_UNSUPERVISED} (default), cluster-match, vec2vec")
+                        f"{DEFAULT_UNSUPERVISED} (default; encoders that share their main axes, e.g. MiniLM-L3 -> L6), "
+                        "cluster-match (encoders of different families, e.g. MiniLM <-> e5), vec2vec")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--dictionary", metavar="PAIRS.tsv", help="source_key<TAB>target_key training pairs")
     how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")
