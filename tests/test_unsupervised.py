@@ -245,6 +245,11 @@ def test_few_pair_mode_uses_the_pairs():
     inits = [c["init"] for c in with_pairs.fit_info_["selection"]["candidates"]]
     assert "known pairs" in inits
     assert "known_pair_cosine" in with_pairs.fit_info_["selection"]["candidates"][0]["quick"]
+    # cluster-match: the same isotropic data has no cluster structure to match; the pairs carry the fit
+    cm = make_translator("cluster-match", seed=0, **FAST["cluster-match"]).fit(X2, Y2, known_pairs=known)
+    assert top1(cm, Zt @ Q.T, Zt) > 0.9
+    assert "known pairs" in [c["init"] for c in cm.fit_info_["selection"]["candidates"]]
+    assert all("known_pair_cosine" in r for r in cm.fit_info_["selection"]["reanchor"])
 
 
 def test_known_pairs_validation():
