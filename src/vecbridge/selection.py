@@ -45,6 +45,11 @@ from .normalize import unit_rows
 KNN_K = 10
 
 
+
+def sample_rows(rng: np.random.Generator, n_rows: int, n: int) -> np.ndarray:
+    """Indices of ``n`` of ``n_rows`` rows drawn without replacement, or all rows when there are no more than ``n``."""
+    return rng.choice(n_rows, n, replace=False) if n_rows > n else np.arange(n_rows)
+
 def _check(mapped: np.ndarray, Y: np.ndarray) -> None:
     if mapped.ndim != 2 or Y.ndim != 2:
         raise DimensionError(f"expected two 2-D arrays, got shapes {mapped.shape} and {Y.shape}")
@@ -169,8 +174,8 @@ def map_report(
             raise VecbridgeError("map_report needs W or mapped")
         mapped = X @ np.asarray(W, dtype=np.float32)
     rng = np.random.default_rng(seed)
-    rx = rng.choice(len(X), n_sample, replace=False) if len(X) > n_sample else np.arange(len(X))
-    ry = rng.choice(len(Y), n_sample, replace=False) if len(Y) > n_sample else np.arange(len(Y))
+    rx = sample_rows(rng, len(X), n_sample)
+    ry = sample_rows(rng, len(Y), n_sample)
     Xs, Ms, Ys = X[rx], mapped[rx], Y[ry]
     knn = knn_similarity(Ms, Ys)
     struct = structure_agreement(Xs, Ms, Ys, seed=seed)

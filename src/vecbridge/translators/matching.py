@@ -47,6 +47,7 @@ from ..dictionary import pair_rows
 from ..embeddings import Embeddings
 from ..errors import DimensionError, VecbridgeError
 from ..normalize import unit_rows
+from ..selection import sample_rows
 from .base import Translator, as_float32_matrix
 
 #: default k-NN schedule of :func:`refine_map` (targets are means of the k nearest; k shrinks)
@@ -126,15 +127,23 @@ def match_similarity_graphs(
     return best_p, best_f
 
 
+def _nearest_blocks(A: np.ndarray, B: np.ndarray, k: int, block: int = 2048, exclude_self: bool = False):
+    """Yield ``(start, idx)`` per block of rows of A: idx (rows, k) are the k rows of B with the largest
+    inner product (unordered; ``exclude_self``: A is B, and a row is not its own neighbour)."""
+    for s in range(0, len(A), block):
+        S = A[s : s + block] @ B.T
+        if exclude_self:
+            S[np.arange(len(S)), np.arange(s, s + len(S))] = -np.inf
+        yield s, (S.argmax(1)[:, None] if k == 1 else np.argpartition(-S, k - 1, axis=1)[:, :k])
+
+
 def neighbour_indices(Z: np.ndarray, k: int = 10, block: int = 2048) -> np.ndarray:
     """(n, k) indices of each row's ``k`` nearest other rows of Z (cosine; the row itself excluded)."""
     Zu = unit_rows(Z)
     k = int(min(k, len(Z) - 1))
     out = np.empty((len(Z), k), dtype=np.int64)
-    for s in range(0, len(Z), block):
-        S = Zu[s : s + block] @ Zu.T
-        S[np.arange(len(S)), np.arange(s, s + len(S))] = -np.inf
-        out[s : s + block] = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    for s, idx in _nearest_blocks(Zu, Zu, k, block, exclude_self=True):
+        out[s : s + len(idx)] = idx
     return out
 
 
@@ -203,13 +212,8 @@ def relative_pseudo_map(
 # -- refinement ---------------------------------------------------------------------
 def _knn_targets(XW: np.ndarray, Yu: np.ndarray, k: int, block: int = 2048) -> np.ndarray:
     out = np.empty((len(XW), Yu.shape[1]), dtype=np.float32)
-    for s in range(0, len(XW), block):
-        S = XW[s : s + block] @ Yu.T
-        if k == 1:
-            out[s : s + block] = Yu[S.argmax(1)]
-        else:
-            idx = np.argpartition(-S, k - 1, axis=1)[:, :k]
-            out[s : s + block] = Yu[idx].mean(1)
+    for s, idx in _nearest_blocks(XW, Yu, k, block):
+        out[s : s + len(idx)] = Yu[idx[:, 0]] if k == 1 else Yu[idx].mean(1)
     return out
 
 
@@ -241,8 +245,8 @@ def refine_map(
     Yu_all = unit_rows(Y)
     for k in schedule:
         for _ in range(max(1, reps)):
-            a = rng.choice(len(X), n_source, replace=False) if len(X) > n_source else np.arange(len(X))
-            b = rng.choice(len(Y), n_target, replace=False) if len(Y) > n_target else np.arange(len(Y))
+            a = sample_rows(rng, len(X), n_source)
+            b = sample_rows(rng, len(Y), n_target)
             Xa = X[a]
             T = _knn_targets(Xa @ W, Yu_all[b], int(min(k, len(b))))
             M = Xa.T.astype(np.float64) @ T
@@ -276,8 +280,8 @@ def refine_bidirectional(
     Xu, Yu = unit_rows(X), unit_rows(Y)
     for k in schedule:
         for _ in range(max(1, reps)):
-            a = rng.choice(len(X), n_sample, replace=False) if len(X) > n_sample else np.arange(len(X))
-            b = rng.choice(len(Y), n_sample, replace=False) if len(Y) > n_sample else np.arange(len(Y))
+            a = sample_rows(rng, len(X), n_sample)
+            b = sample_rows(rng, len(Y), n_sample)
             T = _knn_targets(X[a] @ W, Yu[b], int(min(k, len(b))))
             S = _knn_targets(Y[b] @ W.T, Xu[a], int(min(k, len(a))))
             M = X[a].T.astype(np.float64) @ T + S.T.astype(np.float64) @ Y[b]
@@ -319,8 +323,8 @@ def polish_map(
 
     if max_steps < 0 or tol < 0:
         raise VecbridgeError(f"polish_map needs max_steps >= 0 and tol >= 0, got {max_steps} and {tol}")
-    cx = rng.choice(len(X), n_check, replace=False) if len(X) > n_check else np.arange(len(X))
-    cy = rng.choice(len(Y), 2 * n_check, replace=False) if len(Y) > 2 * n_check else np.arange(len(Y))
+    cx = sample_rows(rng, len(X), n_check)
+    cy = sample_rows(rng, len(Y), 2 * n_check)
     Xc, Yc = X[cx], Y[cy]
     W = np.asarray(W, dtype=np.float32)
     best = knn_similarity(Xc @ W, Yc)
@@ -371,8 +375,8 @@ def cluster_matching_candidates(
     out = []
     for run in range(n_runs):
         if graph == "knn":
-            xa = rng.choice(len(X), max_rows, replace=False) if len(X) > max_rows else np.arange(len(X))
-            yb = rng.choice(len(Y), max_rows, replace=False) if len(Y) > max_rows else np.arange(len(Y))
+            xa = sample_rows(rng, len(X), max_rows)
+            yb = sample_rows(rng, len(Y), max_rows)
         else:
             xa = rng.choice(len(X), max(n_clusters, int(subsample * len(X))), replace=False)
             yb = rng.choice(len(Y), max(n_clusters, int(subsample * len(Y))), replace=False)
@@ -399,8 +403,8 @@ def reanchor_map(
     pseudo-map to those anchors (:func:`relative_pseudo_map`). Returns W (dx, dy)."""
     from scipy.optimize import linear_sum_assignment
 
-    xa = rng.choice(len(X), max_rows, replace=False) if len(X) > max_rows else np.arange(len(X))
-    yb = rng.choice(len(Y), max_rows, replace=False) if len(Y) > max_rows else np.arange(len(Y))
+    xa = sample_rows(rng, len(X), max_rows)
+    yb = sample_rows(rng, len(Y), max_rows)
     k = int(min(n_clusters, len(xa), len(yb)))
     DX, _ = spherical_kmeans(X[xa], k, rng)
     DY, _ = spherical_kmeans(Y[yb], k, rng)

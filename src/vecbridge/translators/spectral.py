@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VecbridgeError
+from ..selection import sample_rows
 from .matching import (
     UnsupervisedTranslator,
     cluster_matching_candidates,
@@ -204,8 +205,8 @@ class SpectralMatching(UnsupervisedTranslator):
         if known_xy is not None:
             cands.append((polar_factor(known_xy[0].T @ known_xy[1]), {"init": "known pairs"}))
         m = 1500
-        xa = rng.choice(len(X), m, replace=False) if len(X) > m else np.arange(len(X))
-        yb = rng.choice(len(Y), m, replace=False) if len(Y) > m else np.arange(len(Y))
+        xa = sample_rows(rng, len(X), m)
+        yb = sample_rows(rng, len(Y), m)
         k = int(min(self.n_axes, dx, dy))
         if k >= 1 and self.n_sign_candidates > 0:
             Px, Lx = whitened_axes(X, k)
