@@ -88,18 +88,44 @@ def test_recovers_rotation_from_unpaired_samples(method):
 
 def test_cluster_match_runs_and_reports_selection():
     X, Y, Xte, Yte = make_task(n=400)
-    tr = make_translator("cluster-match", seed=0, **FAST["cluster-match"]).fit(X, Y)
+    tr = make_translator("cluster-match", seed=0, reanchor_clusters=(10, 20), reanchor_repeats=2,
+                         **FAST["cluster-match"]).fit(X, Y)
     W = tr.W_
     assert W.shape == (16, 16)
     assert np.allclose(W.T @ W, np.eye(16), atol=1e-4)  # orthogonal
     sel = tr.fit_info_["selection"]
     assert len(sel["candidates"]) == 2 and all("qap_objective" in c for c in sel["candidates"])
     assert all(c["graph"] == "knn" for c in sel["candidates"])
-    assert [r["clusters"] for r in sel["reanchor"]] == [20, 40, 80]
-    assert all("knn_similarity" in r for r in sel["reanchor"])
+    rounds = sel["reanchor"]
+    assert [r["clusters"] for r in rounds][:2] == [10, 20]
+    assert all("knn_similarity" in r for r in rounds)
+    # after the schedule, the last two sizes alternate, at most reanchor_repeats times, each only after a kept round
+    assert len(rounds) <= 4 and [r["clusters"] for r in rounds][2:] == [10, 20][: len(rounds) - 2]
+    assert all(rounds[i - 1]["kept"] for i in range(2, len(rounds)))
     # each kept round raised the pairless k-NN similarity, and the result is the best seen
     finals = [c["final"]["knn_similarity"] for c in sel["candidates"] if "final" in c]
     assert len(finals) == 2 and sel["knn_similarity"] >= max(finals) - 1e-9
+
+
+@pytest.mark.parametrize("rising, expected", [(True, [10, 20, 10, 20]), (False, [10, 20])])
+def test_cluster_match_cascade_repeats_only_while_kept(monkeypatch, rising, expected):
+    from vecbridge.translators.matching import ClusterMatching
+
+    calls = []
+
+    def fake_value(self, X, Y, W, known_xy):
+        calls.append(1)
+        v = float(len(calls)) if rising else -float(len(calls))
+        return v, {"knn_similarity": v}
+
+    monkeypatch.setattr(ClusterMatching, "_final_value", fake_value)
+    X, Y, _, _ = make_task(n=400)
+    tr = make_translator("cluster-match", seed=0, reanchor_clusters=(10, 20, 500), reanchor_repeats=2,
+                         **FAST["cluster-match"]).fit(X, Y)
+    rounds = tr.fit_info_["selection"]["reanchor"]
+    # 500 clusters is above n_sample / 12 for 400 rows and is skipped
+    assert [r["clusters"] for r in rounds] == expected
+    assert all(r["kept"] == rising for r in rounds)
 
 
 def test_cluster_match_recovers_rotation_through_the_knn_graph():
