@@ -178,7 +178,7 @@ def run_oracle(OX, OY, Xte, Yte):
 #: code revision of each method family; rows of an older revision are re-run and shown apart.
 #: spectral-match 2 (2026-11-25): finalists polished until the pairless k-NN similarity stops rising;
 #: 3 (2026-11-25): polishing with extrapolated steps, finalists chosen by k-NN similarity alone.
-REVISIONS = {"spectral-match": 3, "cluster-match": 4}
+REVISIONS = {"spectral-match": 3, "cluster-match": 5}
 
 
 def revision(method: str) -> int:

@@ -511,3 +511,68 @@ def test_cli_fit_cluster_match_then_reload(tmp_path):
     assert top1(tr, Xte, Yte) > 0.9
     refit = make_translator("cluster-match", n_clusters=12, n_runs=3, qap_restarts=20, reanchor_clusters=[20]).fit(X, Y)
     np.testing.assert_allclose(tr.transform(Xte), refit.transform(Xte), atol=1e-6)  # saved map = a fresh fit, same seed
+
+
+def _twisted_task(seed=0, n=1500):
+    """Clusters whose centres lie in dims 4-15; half of them also spread, anisotropically, in dims 0-3.
+    The true map is the identity; the 'twisted' map rotates dims 0-3, which misplaces only that half."""
+    rng = np.random.default_rng(seed)
+    d, k = 16, 8
+    centres = np.zeros((k, d), dtype=np.float32)
+    centres[:, 4:] = rng.normal(size=(k, 12)) * 3.0
+    spread = np.full((k, d), 0.3, dtype=np.float32)
+    spread[: k // 2, :4] = [2.0, 1.2, 0.7, 0.4]  # clusters 0-3: the region the twist hurts
+    spread[k // 2 :, :4] = 0.02
+    lab_x, lab_y = rng.integers(k, size=n), rng.integers(k, size=n)
+    X = (centres[lab_x] + rng.normal(size=(n, d)) * spread[lab_x]).astype(np.float32)
+    Y = (centres[lab_y] + rng.normal(size=(n, d)) * spread[lab_y]).astype(np.float32)
+    R = np.eye(d)
+    R[:4, :4] = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    return X, Y, R.astype(np.float32)
+
+
+def test_weak_subspace_finds_the_misplaced_region():
+    from vecbridge.translators.matching import weak_subspace
+
+    X, Y, R = _twisted_task()
+    P, ratios = weak_subspace(X, Y, R, np.random.default_rng(0), n_clusters=8, n_weak=1, dims=4)
+    assert P.shape == (16, 4) and np.allclose(P.T @ P, np.eye(4), atol=1e-6)
+    # the weakest cluster is one of the twisted half (an untwisted one spreads evenly, 0.3, in every
+    # direction), so its main directions are (mostly) the twisted ones, dims 0-3
+    assert np.sum(P[:4] ** 2) / 4 > 0.8
+    # under the right map no cluster stands out as much as under the twisted one
+    _, right = weak_subspace(X, Y, np.eye(16, dtype=np.float32), np.random.default_rng(0), n_clusters=8)
+    assert np.min(ratios) / np.median(ratios) < np.min(right) / np.median(right)
+
+
+def test_rotate_in_subspace_acts_only_inside_it():
+    from vecbridge.translators.matching import rotate_in_subspace
+
+    rng = np.random.default_rng(0)
+    W = np.linalg.qr(rng.normal(size=(12, 12)))[0][:, :8].astype(np.float32)  # 12 -> 8, orthonormal columns
+    P = np.linalg.qr(rng.normal(size=(12, 3)))[0]
+    assert np.array_equal(rotate_in_subspace(W, P, np.eye(3)), W)
+    Q = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    V = rotate_in_subspace(W, P, Q)
+    assert np.allclose(V.T @ V, np.eye(8), atol=1e-5)
+    x = rng.normal(size=12)
+    x_out = x - P @ (P.T @ x)  # the part of x outside the subspace is mapped as before
+    assert np.allclose(x_out @ V, x_out @ W, atol=1e-5)
+    x_in = P @ rng.normal(size=3)
+    assert not np.allclose(x_in @ V, x_in @ W, atol=1e-3)
+
+
+def test_cluster_match_regional_step_reports_and_can_be_off():
+    X, Y, _, _ = make_task(n=400)
+    tr = make_translator("cluster-match", seed=0, regional_restarts=2, regional_passes=2, regional_dims=4,
+                         **FAST["cluster-match"]).fit(X, Y)
+    regional = tr.fit_info_["selection"]["regional"]
+    assert 1 <= len(regional) <= 2
+    assert all(len(r["knn_similarity"]) == 3 and 0 <= r["best_rotation"] <= 2 for r in regional)
+    # a pass runs only after a kept one; the final value is at least each pass's best
+    assert all(regional[i - 1]["kept"] for i in range(1, len(regional)))
+    assert tr.fit_info_["selection"]["knn_similarity"] >= max(max(r["knn_similarity"]) for r in regional) - 1e-5
+    off = make_translator("cluster-match", seed=0, regional_restarts=0, **FAST["cluster-match"]).fit(X, Y)
+    assert off.fit_info_["selection"]["regional"] == []
+    with pytest.raises(VecbridgeError, match="regional_dims"):
+        make_translator("cluster-match", regional_dims=1).fit(X, Y)

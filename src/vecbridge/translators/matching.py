@@ -412,6 +412,47 @@ def reanchor_map(
     return relative_pseudo_map(X, Y, DX, DY[cols], topk=topk)
 
 
+def weak_subspace(
+    X: np.ndarray, Y: np.ndarray, W: np.ndarray, rng: np.random.Generator, n_clusters: int = 20, n_weak: int = 5,
+    dims: int = 8, k: int = 10, max_rows: int = 8000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The source directions where the map W fits worst, found without pairs.
+
+    Per source row: mean cosine of the mapped row to its ``k`` nearest target rows,
+    over the row's mean cosine to its ``k`` nearest source rows (how well it lands,
+    relative to how dense its own neighbourhood is); averaged over ``n_clusters``
+    k-means clusters. The ``n_weak`` clusters with the lowest ratio are the weak
+    region; its top ``dims`` principal directions are returned as an orthonormal
+    basis P (dx, dims), with the per-cluster ratios (n_clusters,).
+    """
+    a = sample_rows(rng, len(X), max_rows)
+    b = sample_rows(rng, len(Y), max_rows)
+    Xa, Yb = X[a], unit_rows(Y[b])
+    Xu, M = unit_rows(Xa), unit_rows(Xa @ W)
+    kx, ky = int(min(k, len(Xa) - 1)), int(min(k, len(Yb)))
+    lands = np.empty(len(Xa))
+    dense = np.empty(len(Xa))
+    for s, idx in _nearest_blocks(M, Yb, ky):
+        lands[s : s + len(idx)] = np.einsum("nd,nkd->n", M[s : s + len(idx)], Yb[idx]) / ky
+    for s, idx in _nearest_blocks(Xu, Xu, kx, exclude_self=True):
+        dense[s : s + len(idx)] = np.einsum("nd,nkd->n", Xu[s : s + len(idx)], Xu[idx]) / kx
+    c = int(min(n_clusters, len(Xa) // 2))
+    _, labels = spherical_kmeans(Xa, c, rng)
+    ratio = lands / np.maximum(dense, 1e-6)
+    per = np.array([ratio[labels == j].mean() if np.any(labels == j) else np.inf for j in range(c)])
+    weak = np.argsort(per)[: int(min(n_weak, c))]
+    B = Xa[np.isin(labels, weak)].astype(np.float64)
+    B -= B.mean(0)
+    _, _, Vt = np.linalg.svd(B, full_matrices=False)
+    return Vt[: int(min(dims, len(Vt)))].T, per
+
+
+def rotate_in_subspace(W: np.ndarray, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """``R @ W`` with R = I + P (Q - I) P^T: the rotation Q (m, m) applied inside the source
+    subspace spanned by the orthonormal columns of P (dx, m), the identity outside it."""
+    return (W + P @ ((Q - np.eye(len(Q))) @ (P.T @ W))).astype(np.float32)
+
+
 # -- the common base of unsupervised translators -----------------------------------
 class UnsupervisedTranslator(Translator):
     """Base of translators fitted on two unpaired samples (``supervised = False``).
@@ -557,12 +598,19 @@ class ClusterMatching(UnsupervisedTranslator):
        this way (MiniLM-L6 -> e5, seed 2: held-out top-1 0.70, then 0.81, 0.91, 0.95,
        0.97 after rounds at 160, 320, 640 and 320 clusters).
 
+    4. **regional restarts** (``regional_passes`` passes): the source region where the map
+       fits worst, found without pairs (:func:`weak_subspace`), gives a subspace of
+       ``regional_dims`` directions; ``regional_restarts`` random rotations inside it
+       (and no rotation) are each refined, and the best replaces the map when its k-NN
+       similarity is higher. A map stuck part-way (e5 -> MiniLM-L6, seed 4: 0.786 after
+       the cascade) leaves its basin this way (0.9375, then 0.952).
+
     Revision 2 (2026-12-02) matched the clusters by how their k-NN edges connect
     (``graph="knn"``, :func:`knn_lift_graph`) instead of by their centroids' cosines,
     which two encoders do not agree on at a few thousand sentences; revision 3 (same
     day) added the screening of step 1 and the cascade of step 3 (docs/unsupervised.md);
     revision 4 (2026-12-02, session 6) made the cascade finer (up to 640 clusters) and
-    let it go on while it improves.
+    let it go on while it improves; revision 5 (same session) added the regional restarts.
 
     Parameters
     ----------
@@ -584,6 +632,12 @@ class ClusterMatching(UnsupervisedTranslator):
         the rows (``min(n, m, n_sample) // 12``) are skipped (that twelfth is used when all are).
     reanchor_repeats : int, default 4
         more rounds after the schedule, alternating its last two sizes, while each is kept.
+    regional_restarts : int, default 4
+        random rotations per regional pass (0: no regional step).
+    regional_passes : int, default 2
+        regional passes; they stop at the first that is not kept.
+    regional_dims : int, default 8
+        directions of the weak region that the rotations turn.
     n_sample : int, default 8000
         rows per side for k-means, the k-NN graph and each refinement step.
     pair_weight : float, default 20
@@ -604,6 +658,9 @@ class ClusterMatching(UnsupervisedTranslator):
         qap_restarts: int = 100,
         reanchor_clusters: tuple[int, ...] = (40, 80, 160, 320, 640),
         reanchor_repeats: int = 4,
+        regional_restarts: int = 4,
+        regional_passes: int = 2,
+        regional_dims: int = 8,
         n_sample: int = 8000,
         pair_weight: float = 20.0,
         normalize: str | None = "unit center unit",
@@ -617,6 +674,9 @@ class ClusterMatching(UnsupervisedTranslator):
         self.qap_restarts = qap_restarts
         self.reanchor_clusters = reanchor_clusters
         self.reanchor_repeats = reanchor_repeats
+        self.regional_restarts = regional_restarts
+        self.regional_passes = regional_passes
+        self.regional_dims = regional_dims
         self.n_sample = n_sample
         self.pair_weight = pair_weight
         self.normalize = normalize
@@ -630,10 +690,13 @@ class ClusterMatching(UnsupervisedTranslator):
         rng = np.random.default_rng(self._check_seed(self.seed))
         rounds = [int(r) for r in (self.reanchor_clusters or ())]
         if (self.n_clusters < 2 or self.n_runs < 1 or self.n_finalists < 1 or self.neighbours < 1
-                or any(r < 2 for r in rounds) or int(self.reanchor_repeats) < 0):
+                or any(r < 2 for r in rounds) or int(self.reanchor_repeats) < 0 or int(self.regional_restarts) < 0
+                or int(self.regional_passes) < 0 or int(self.regional_dims) < 2):
             raise VecbridgeError("cluster-match needs n_clusters >= 2, n_runs >= 1, n_finalists >= 1, neighbours >= 1 "
-                                 f"every reanchor_clusters >= 2 and reanchor_repeats >= 0 (got reanchor_clusters={self.reanchor_clusters!r}, "
-                                 f"reanchor_repeats={self.reanchor_repeats!r})")
+                                 f"every reanchor_clusters >= 2, reanchor_repeats, regional_restarts and regional_passes >= 0 and "
+                                 f"regional_dims >= 2 (got reanchor_clusters={self.reanchor_clusters!r}, reanchor_repeats="
+                                 f"{self.reanchor_repeats!r}, regional_restarts={self.regional_restarts!r}, regional_passes="
+                                 f"{self.regional_passes!r}, regional_dims={self.regional_dims!r})")
         k = int(min(self.n_clusters, len(X) // 2, len(Y) // 2))
         known_xy = self._known_rows(X, Y, known)
         cands = cluster_matching_candidates(
@@ -674,8 +737,27 @@ class ClusterMatching(UnsupervisedTranslator):
             if not queue and kept and tail and extra < int(self.reanchor_repeats):
                 queue.append(tail[extra % len(tail)])
                 extra += 1
+        regional = []
+        for _ in range(int(self.regional_passes) if int(self.regional_restarts) > 0 else 0):
+            # random rotations inside the subspace of the region where the map fits worst, each refined;
+            # the best (the unrotated map refined the same way competes) replaces W when it scores higher
+            P, ratios = weak_subspace(X, Y, W, rng, dims=int(self.regional_dims), max_rows=int(self.n_sample))
+            tried = []
+            for r in range(int(self.regional_restarts) + 1):
+                Q = np.eye(P.shape[1]) if r == 0 else np.linalg.qr(rng.standard_normal((P.shape[1],) * 2))[0]
+                W1 = refine_bidirectional(X, Y, rotate_in_subspace(W, P, Q), rng, schedule=(50, 20, 10, 5), reps=2,
+                                          n_sample=int(self.n_sample), known=known_xy,
+                                          pair_weight=float(self.pair_weight))
+                tried.append((self._final_value(X, Y, W1, known_xy)[0], r, W1))
+            v1, r1, W1 = max(tried, key=lambda t: t[0])
+            regional.append({"weakest_ratios": [round(float(x), 4) for x in np.sort(ratios)[:5]],
+                             "knn_similarity": [round(float(t[0]), 5) for t in tried], "best_rotation": int(r1),
+                             "kept": bool(v1 > value)})
+            if v1 <= value:
+                break
+            value, W = v1, W1
         self.W_ = W
         self.fit_info_["selection"] = {
             "chosen": int(best), "knn_similarity": round(float(value), 5),
             "criterion": "knn_similarity on 4,000 rows per side [+ known-pair cosine]",
-            "candidates": [q[2] for q in quick], "reanchor": cascade}
+            "candidates": [q[2] for q in quick], "reanchor": cascade, "regional": regional}
