@@ -412,6 +412,14 @@ def reanchor_map(
     return relative_pseudo_map(X, Y, DX, DY[cols], topk=topk)
 
 
+def _knn_cosines(A: np.ndarray, B: np.ndarray, k: int, exclude_self: bool = False) -> np.ndarray:
+    """(n,) mean inner product of each (unit) row of A with its ``k`` nearest (unit) rows of B."""
+    out = np.empty(len(A))
+    for s, idx in _nearest_blocks(A, B, k, exclude_self=exclude_self):
+        out[s : s + len(idx)] = np.einsum("nd,nkd->n", A[s : s + len(idx)], B[idx]) / k
+    return out
+
+
 def weak_subspace(
     X: np.ndarray, Y: np.ndarray, W: np.ndarray, rng: np.random.Generator, n_clusters: int = 20, n_weak: int = 5,
     dims: int = 8, k: int = 10, max_rows: int = 8000,
@@ -429,13 +437,8 @@ def weak_subspace(
     b = sample_rows(rng, len(Y), max_rows)
     Xa, Yb = X[a], unit_rows(Y[b])
     Xu, M = unit_rows(Xa), unit_rows(Xa @ W)
-    kx, ky = int(min(k, len(Xa) - 1)), int(min(k, len(Yb)))
-    lands = np.empty(len(Xa))
-    dense = np.empty(len(Xa))
-    for s, idx in _nearest_blocks(M, Yb, ky):
-        lands[s : s + len(idx)] = np.einsum("nd,nkd->n", M[s : s + len(idx)], Yb[idx]) / ky
-    for s, idx in _nearest_blocks(Xu, Xu, kx, exclude_self=True):
-        dense[s : s + len(idx)] = np.einsum("nd,nkd->n", Xu[s : s + len(idx)], Xu[idx]) / kx
+    lands = _knn_cosines(M, Yb, int(min(k, len(Yb))))
+    dense = _knn_cosines(Xu, Xu, int(min(k, len(Xa) - 1)), exclude_self=True)
     c = int(min(n_clusters, len(Xa) // 2))
     _, labels = spherical_kmeans(Xa, c, rng)
     ratio = lands / np.maximum(dense, 1e-6)
@@ -682,9 +685,9 @@ class ClusterMatching(UnsupervisedTranslator):
         self.normalize = normalize
         self.seed = seed
 
-    def _refine(self, X, Y, W0, rng, known_xy, schedule=(100, 50, 20, 10, 5)):
-        return refine_bidirectional(X, Y, W0, rng, schedule=schedule, n_sample=int(self.n_sample), known=known_xy,
-                                    pair_weight=float(self.pair_weight))
+    def _refine(self, X, Y, W0, rng, known_xy, schedule=(100, 50, 20, 10, 5), reps=3):
+        return refine_bidirectional(X, Y, W0, rng, schedule=schedule, reps=reps, n_sample=int(self.n_sample),
+                                    known=known_xy, pair_weight=float(self.pair_weight))
 
     def _fit_unpaired(self, X: np.ndarray, Y: np.ndarray, known: np.ndarray | None) -> None:
         rng = np.random.default_rng(self._check_seed(self.seed))
@@ -722,7 +725,7 @@ class ClusterMatching(UnsupervisedTranslator):
         cap = max(2, min(len(X), len(Y), int(self.n_sample)) // 12)
         sizes = [r for r in rounds if r <= cap] or ([cap] if rounds else [])
         # after the schedule, the last two sizes alternate while each round is kept
-        tail = sizes[-2:] if len(sizes) >= 2 else sizes
+        tail = sizes[-2:]
         queue = list(sizes)
         extra = 0
         while queue:
@@ -745,9 +748,7 @@ class ClusterMatching(UnsupervisedTranslator):
             tried = []
             for r in range(int(self.regional_restarts) + 1):
                 Q = np.eye(P.shape[1]) if r == 0 else np.linalg.qr(rng.standard_normal((P.shape[1],) * 2))[0]
-                W1 = refine_bidirectional(X, Y, rotate_in_subspace(W, P, Q), rng, schedule=(50, 20, 10, 5), reps=2,
-                                          n_sample=int(self.n_sample), known=known_xy,
-                                          pair_weight=float(self.pair_weight))
+                W1 = self._refine(X, Y, rotate_in_subspace(W, P, Q), rng, known_xy, schedule=(50, 20, 10, 5), reps=2)
                 tried.append((self._final_value(X, Y, W1, known_xy)[0], r, W1))
             v1, r1, W1 = max(tried, key=lambda t: t[0])
             regional.append({"weakest_ratios": [round(float(x), 4) for x in np.sort(ratios)[:5]],
