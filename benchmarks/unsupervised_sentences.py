@@ -113,6 +113,10 @@ def run_vecbridge(method, params, X, Y, Xte, Yte, seed):
     sel = tr.fit_info_.get("selection", {})
     out["selection"] = sel.get("score") if "score" in sel else None
     out["chosen"] = sel.get("chosen")
+    if "reanchor" in sel:  # cluster-match: the pairless k-NN similarity after each stage, to read how a fit went
+        out["stages"] = {"cascade": [[c["clusters"], c["knn_similarity"], c["kept"]] for c in sel["reanchor"]],
+                         "regional": [[r["best_rotation"], r["knn_similarity"], r["kept"]]
+                                      for r in sel.get("regional", [])]}
     return out
 
 
@@ -178,7 +182,8 @@ def run_oracle(OX, OY, Xte, Yte):
 #: code revision of each method family; rows of an older revision are re-run and shown apart.
 #: spectral-match 2 (2026-11-25): finalists polished until the pairless k-NN similarity stops rising;
 #: 3 (2026-11-25): polishing with extrapolated steps, finalists chosen by k-NN similarity alone.
-REVISIONS = {"spectral-match": 3, "cluster-match": 5}
+#: cluster-match 6 (2026-12-02, session 7): regional rotations screened on 3,000 rows, up to 4 passes.
+REVISIONS = {"spectral-match": 3, "cluster-match": 6}
 
 
 def revision(method: str) -> int:

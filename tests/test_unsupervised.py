@@ -564,15 +564,24 @@ def test_rotate_in_subspace_acts_only_inside_it():
 
 def test_cluster_match_regional_step_reports_and_can_be_off():
     X, Y, _, _ = make_task(n=400)
-    tr = make_translator("cluster-match", seed=0, regional_restarts=2, regional_passes=2, regional_dims=4,
-                         **FAST["cluster-match"]).fit(X, Y)
-    regional = tr.fit_info_["selection"]["regional"]
-    assert 1 <= len(regional) <= 2
-    assert all(len(r["knn_similarity"]) == 3 and 0 <= r["best_rotation"] <= 2 for r in regional)
-    # a pass runs only after a kept one; the final value is at least each pass's best
+    tr = make_translator("cluster-match", seed=0, regional_restarts=2, regional_passes=3, regional_dims=4,
+                         regional_screen_rows=200, **FAST["cluster-match"]).fit(X, Y)
+    sel = tr.fit_info_["selection"]
+    regional = sel["regional"]
+    assert 1 <= len(regional) <= 3
+    assert all(len(r["screened"]) == 3 and 0 <= r["best_rotation"] <= 2 for r in regional)
+    # a pass runs only after a kept one; each kept pass raised the value, and the last pass kept is the final map
     assert all(regional[i - 1]["kept"] for i in range(1, len(regional)))
-    assert tr.fit_info_["selection"]["knn_similarity"] >= max(max(r["knn_similarity"]) for r in regional) - 1e-5
+    kept = [r["knn_similarity"] for r in regional if r["kept"]]
+    assert kept == sorted(kept)
+    before = max([c["knn_similarity"] for c in sel["reanchor"] if c["kept"]] or [-1.0])
+    assert all(v > before - 1e-5 for v in kept)
+    assert sel["knn_similarity"] >= max(r["knn_similarity"] for r in regional) - 1e-5
+    if kept:
+        assert abs(sel["knn_similarity"] - kept[-1]) < 1e-5
     off = make_translator("cluster-match", seed=0, regional_restarts=0, **FAST["cluster-match"]).fit(X, Y)
     assert off.fit_info_["selection"]["regional"] == []
     with pytest.raises(VecbridgeError, match="regional_dims"):
         make_translator("cluster-match", regional_dims=1).fit(X, Y)
+    with pytest.raises(VecbridgeError, match="regional_screen_rows"):
+        make_translator("cluster-match", regional_screen_rows=1).fit(X, Y)
