@@ -183,6 +183,8 @@ def run_oracle(OX, OY, Xte, Yte):
 #: spectral-match 2 (2026-11-25): finalists polished until the pairless k-NN similarity stops rising;
 #: 3 (2026-11-25): polishing with extrapolated steps, finalists chosen by k-NN similarity alone.
 #: cluster-match 6 (2026-12-02, session 7): regional rotations screened on 3,000 rows, up to 4 passes.
+#:   (2026-12-03: neighbour means without the (rows, k, d) temporary and top-k over threads; the same steps,
+#:   so the same revision; float rounding can move a fit slightly: a 0.7655 map came out 0.761, 878 s -> 632 s.)
 REVISIONS = {"spectral-match": 3, "cluster-match": 6}
 
 

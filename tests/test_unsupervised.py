@@ -562,6 +562,22 @@ def test_rotate_in_subspace_acts_only_inside_it():
     assert not np.allclose(x_in @ V, x_in @ W, atol=1e-3)
 
 
+def test_row_means_equals_gathered_mean_and_knn_targets_are_the_neighbour_means():
+    from vecbridge.translators.matching import _knn_targets, row_means
+
+    rng = np.random.default_rng(3)
+    B = rng.normal(size=(50, 7)).astype(np.float32)
+    idx = rng.integers(0, 50, size=(9, 4))
+    idx[0] = 5  # a repeated index counts as often as it appears
+    assert np.allclose(row_means(B, idx), B[idx].mean(1), atol=1e-6)
+    assert row_means(B, idx).dtype == np.float32 and row_means(B, idx).shape == (9, 7)
+    A = rng.normal(size=(30, 7)).astype(np.float32)
+    S = A @ B.T
+    top3 = np.argsort(-S, axis=1)[:, :3]
+    assert np.allclose(_knn_targets(A, B, 3, block=8), B[top3].mean(1), atol=1e-6)
+    assert np.array_equal(_knn_targets(A, B, 1, block=8), B[S.argmax(1)])
+
+
 def test_cluster_match_regional_step_reports_and_can_be_off():
     X, Y, _, _ = make_task(n=400)
     tr = make_translator("cluster-match", seed=0, regional_restarts=2, regional_passes=3, regional_dims=4,
