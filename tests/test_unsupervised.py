@@ -578,6 +578,15 @@ def test_row_means_equals_gathered_mean_and_knn_targets_are_the_neighbour_means(
     assert np.array_equal(_knn_targets(A, B, 1, block=8), B[S.argmax(1)])
 
 
+def test_top_k_columns_threaded_rows_match_one_partition():
+    from vecbridge.translators.matching import top_k_columns
+
+    S = np.random.default_rng(4).normal(size=(600, 90)).astype(np.float32)  # enough rows for the threaded path
+    expect = np.sort(np.argsort(-S, axis=1)[:, :7], axis=1)
+    assert np.array_equal(np.sort(top_k_columns(S, 7), axis=1), expect)
+    assert np.array_equal(top_k_columns(S, 1)[:, 0], S.argmax(1))
+
+
 def test_cluster_match_regional_step_reports_and_can_be_off():
     X, Y, _, _ = make_task(n=400)
     tr = make_translator("cluster-match", seed=0, regional_restarts=2, regional_passes=3, regional_dims=4,

@@ -41,6 +41,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -129,7 +130,12 @@ def match_similarity_graphs(
     return best_p, best_f
 
 
-_PARTITION_POOL: list = []
+@lru_cache(maxsize=1)
+def _partition_pool() -> tuple[ThreadPoolExecutor | None, int]:
+    """``(threads, how many)`` for :func:`top_k_columns`: one per usable core, at most 8, created on first
+    use; no pool on one core."""
+    workers = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return (ThreadPoolExecutor(workers, thread_name_prefix="vecbridge-topk") if workers > 1 else None), workers
 
 
 def top_k_columns(S: np.ndarray, k: int) -> np.ndarray:
@@ -137,14 +143,11 @@ def top_k_columns(S: np.ndarray, k: int) -> np.ndarray:
     runs on one core and releases the GIL, so the rows are split over a few threads (same result)."""
     if k == 1:
         return S.argmax(1)[:, None]
-    workers = min(8, os.cpu_count() or 1)
-    if workers < 2 or len(S) < 256:
+    pool, workers = _partition_pool()
+    if pool is None or len(S) < 256:
         return np.argpartition(S, -k, axis=1)[:, -k:]
-    if not _PARTITION_POOL:
-        _PARTITION_POOL.append(ThreadPoolExecutor(workers, thread_name_prefix="vecbridge-topk"))
     cuts = np.linspace(0, len(S), workers + 1).astype(int)
-    parts = _PARTITION_POOL[0].map(lambda ab: np.argpartition(S[ab[0] : ab[1]], -k, axis=1)[:, -k:],
-                                   zip(cuts[:-1], cuts[1:]))
+    parts = pool.map(lambda a, b: np.argpartition(S[a:b], -k, axis=1)[:, -k:], cuts[:-1], cuts[1:])
     return np.concatenate(list(parts))
 
 
