@@ -32,6 +32,9 @@ The ``mini-vec2vec`` baseline (``pip install mini-vec2vec==0.1.2``, in the ``ben
 declares Python >= 3.12 but runs on 3.11: ``.venv/bin/pip install --no-deps --ignore-requires-python
 mini-vec2vec==0.1.2`` (its dependencies numpy, scipy, scikit-learn and tqdm are already there).
 
+A method with other parameters is named ``NAME[KEY=VALUE,...]`` (values parsed as JSON, as ``vecbridge fit
+--param``), e.g. ``--methods 'cluster-match[n_runs=12]'``; its rows are kept and shown apart from the defaults.
+
 Quick subset: ``python benchmarks/unsupervised_sentences.py --pairs minilm-l3-onnx:minilm-l6 --sizes 2000 --seeds 0``.
 Render only: ``--render``.
 """
@@ -50,6 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import machine, markdown_table, today, write_section  # noqa: E402
 
 from vecbridge import make_translator  # noqa: E402
+from vecbridge.cli.options import parse_params  # noqa: E402
+from vecbridge.errors import VecbridgeError  # noqa: E402
 from vecbridge.evaluation import paired_metrics  # noqa: E402
 from vecbridge.selection import map_report  # noqa: E402
 
@@ -94,6 +99,13 @@ def timed(fit):
     return result, time.perf_counter() - t0, time.process_time() - c0
 
 
+def pairless_criteria(Xn, Yn, mapped):
+    """The pairless criteria of a map on the (normalised) training halves: ``selection.map_report``'s blended
+    score, and its k-NN similarity alone (what spectral-match and cluster-match choose by)."""
+    rep = map_report(Xn, Yn, mapped=mapped, seed=0)
+    return {"pairless_score": rep["score"], "pairless_knn": rep["knn_similarity"]}
+
+
 def score_translator(tr, X, Y, Xte, Yte, secs, cpu, pairless=True):
     """Test metrics of a fitted vecbridge translator, its fit time and (optionally) the pairless
     score on the training halves (normalised), the same for every method."""
@@ -102,8 +114,8 @@ def score_translator(tr, X, Y, Xte, Yte, secs, cpu, pairless=True):
     out = metrics(tr.transform(Xte), tr.transform_target(Yte), Yte, tgt_mean)
     out.update(seconds=secs, cpu_seconds=cpu)
     if pairless:
-        out["pairless_score"] = map_report(tr.source_normalizer_.transform(X), tr.target_normalizer_.transform(Y),
-                                           mapped=tr.transform(X), seed=0)["score"]
+        Xn, Yn = tr.source_normalizer_.transform(X), tr.target_normalizer_.transform(Y)
+        out.update(pairless_criteria(Xn, Yn, tr.transform(X)))
     return out
 
 
@@ -138,7 +150,7 @@ def run_minivec2vec(X, Y, Xte, Yte, seed):
     truth = pad(centre_unit(Yte, my))
     out = metrics(mapped, truth, pad(Yte), pad(my[None]))
     out.update(seconds=secs, cpu_seconds=cpu)
-    out["pairless_score"] = map_report(pad(Xc), pad(Yc), mapped=pad(Xc) @ W, seed=0)["score"]
+    out.update(pairless_criteria(pad(Xc), pad(Yc), pad(Xc) @ W))
     return out
 
 
@@ -188,8 +200,23 @@ def run_oracle(OX, OY, Xte, Yte):
 REVISIONS = {"spectral-match": 3, "cluster-match": 6}
 
 
+def split_method(method: str) -> tuple[str, dict]:
+    """``"cluster-match[n_runs=12,k=20]"`` -> ``("cluster-match", {"n_runs": 12, "k": 20})``.
+
+    Parameters are part of the method's name, so their rows are recorded and shown apart from the defaults."""
+    name, sep, rest = method.partition("[")
+    if not sep:
+        return method, {}
+    if not rest.endswith("]") or not rest[:-1]:
+        raise SystemExit(f"method {method!r}: expected NAME[KEY=VALUE,...]")
+    try:
+        return name, parse_params(rest[:-1].split(","))
+    except VecbridgeError as e:
+        raise SystemExit(f"method {method!r}: {e}") from None
+
+
 def revision(method: str) -> int:
-    return REVISIONS.get(method.split("+")[0], 1)
+    return REVISIONS.get(split_method(method)[0].split("+")[0], 1)
 
 
 def is_current(row) -> bool:
@@ -256,10 +283,10 @@ def bench(args):
                             res = run_few_pairs(base, int(p.removesuffix("chosen" if chosen else "pairs")), X, Y, OX,
                                                 OY, task.src_test, task.tgt_test, seed, chosen=chosen)
                         else:
-                            params = dict(json.loads(args.params)) if args.params else {}
-                            if method == "vec2vec":
+                            name, params = split_method(method)
+                            if name == "vec2vec":
                                 params = {"steps": args.vec2vec_steps, **params}
-                            res = run_vecbridge(method, params, X, Y, task.src_test, task.tgt_test, seed)
+                            res = run_vecbridge(name, params, X, Y, task.src_test, task.tgt_test, seed)
                         row = {"pair": pair, "n": n, "seed": seed, "method": method, "ood": ood,
                                "revision": revision(method),
                                **{k: (round(v, 5) if isinstance(v, float) else v) for k, v in res.items()},
@@ -320,7 +347,7 @@ def render():
     mv = {(p, o, n): np.mean([r["top1"] for r in g]) for (p, o, n, m), g in groups.items() if m == "mini-vec2vec"}
     table = []
     order = {m: i for i, m in enumerate(["spectral-match", "cluster-match", "vec2vec", "mini-vec2vec", "identity", "oracle"])}
-    for key in sorted(groups, key=lambda k: (k[0], str(k[1]), k[2], order.get(k[3], 99))):
+    for key in sorted(groups, key=lambda k: (k[0], str(k[1]), k[2], order.get(split_method(k[3])[0], 99), k[3])):
         pair, ood, n, method = key
         g = groups[key]
         t1 = np.array([r["top1"] for r in g])
@@ -337,7 +364,7 @@ def render():
     # targets at 8k
     tgt_rows = []
     for (pair, ood, n, method), g in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
-        if method not in ("spectral-match", "cluster-match") or ood is not None:
+        if split_method(method)[0] not in ("spectral-match", "cluster-match") or ood is not None:
             continue
         t1 = np.array([r["top1"] for r in g])
         orc = oracle.get((pair, ood))
@@ -351,22 +378,49 @@ def render():
     out.append("\n### Targets, methods `spectral-match` and `cluster-match`\n")
     out.append(markdown_table(["pair", "n/side", "method", "top-1 mean", "oracle (target: worst seed ≥ oracle − 0.05)",
                                "identity (target: never below)", "mini-vec2vec mean", "slowest fit s"], tgt_rows))
-    # criterion vs top-1
-    sc = [(r["pairless_score"], r["top1"]) for r in rows if r.get("pairless_score") is not None and r.get("ood") is None]
+    # can a failed fit be told from a good one without pairs? (within one pair and size: the scale of the
+    # k-NN similarity depends on the two encoders, so it is compared among maps of the same data)
+    sep_rows = []
+    for (pair, n), g in sorted(by_task_all(rows).items()):
+        good = [r["pairless_knn"] for r in g if r["top1"] >= 0.5 and r.get("pairless_knn") is not None]
+        bad = [r["pairless_knn"] for r in g if r["top1"] < 0.5 and r.get("pairless_knn") is not None]
+        if not good and not bad:
+            continue
+        rng_s = lambda v: f"{min(v):.4f}–{max(v):.4f} ({len(v)})" if v else "–"  # noqa: E731
+        verdict = ("yes" if min(good) > max(bad) else "no (overlap)") if good and bad else ""
+        sep_rows.append([pair.replace(":", " → "), n, rng_s(good), rng_s(bad), verdict])
+    if sep_rows:
+        out.append("\n### Can a failed map be told from a good one without pairs?\n")
+        out.append("Pairless k-NN similarity (`selection.knn_similarity` of the mapped training half against the "
+                   "target training half, 2,000 rows each; what `spectral-match` and `cluster-match` choose by) "
+                   "of every map recorded since 2026-12-03 (all methods and seeds, identity included), split by "
+                   "held-out top-1 ≥ 0.5 or below; *separated* when every good map scores above every failed one:\n")
+        out.append(markdown_table(["pair", "n/side", "k-NN similarity, top-1 ≥ 0.5 (maps)",
+                                   "k-NN similarity, top-1 < 0.5 (maps)", "separated"], sep_rows))
+    # criterion vs top-1, within one pair and size (the criteria's scale depends on the encoders and on n)
     crit = []
-    by_pair: dict = {}
+    for (pair, n), g in sorted(by_task_all(rows).items()):
+        sc = [(r["pairless_score"], r["top1"]) for r in g]
+        kn = [(r["pairless_knn"], r["top1"]) for r in g if r.get("pairless_knn") is not None]
+        crit.append([pair.replace(":", " → "), n, len(sc), f"{spearman(*zip(*sc)):.2f}" if len(sc) > 2 else "",
+                     len(kn), f"{spearman(*zip(*kn)):.2f}" if len(kn) > 2 else ""])
+    out.append("\n### Do the pairless criteria track held-out top-1?\n")
+    out.append("Spearman correlation, within one pair and size, over every fitted map (all methods and seeds, "
+               "identity included) between a pairless criterion on the *training* halves and held-out top-1: "
+               "`selection.map_report(...)['score']` (k-NN similarity + 0.5 × structure agreement) and the k-NN "
+               "similarity alone (recorded since 2026-12-03):\n")
+    out.append(markdown_table(["pair", "n/side", "maps", "Spearman ρ, score", "maps", "Spearman ρ, k-NN similarity"],
+                              crit))
+    return "\n".join(out)
+
+
+def by_task_all(rows) -> dict:
+    """In-domain rows with a pairless criterion, grouped by (pair, n)."""
+    out: dict = {}
     for r in rows:
         if r.get("pairless_score") is not None and r.get("ood") is None:
-            by_pair.setdefault(r["pair"], []).append((r["pairless_score"], r["top1"]))
-    for p, v in sorted(by_pair.items()):
-        crit.append([p.replace(":", " → "), len(v), f"{spearman(*zip(*v)):.2f}"])
-    if sc:
-        crit.append(["all pairs", len(sc), f"{spearman(*zip(*sc)):.2f}"])
-    out.append("\n### Does the pairless selection score track held-out top-1?\n")
-    out.append("Spearman correlation, over every fitted map (all methods, sizes, seeds), between "
-               "`selection.map_report(...)['score']` on the *training* halves and held-out top-1:\n")
-    out.append(markdown_table(["pair", "maps", "Spearman ρ"], crit))
-    return "\n".join(out)
+            out.setdefault((r["pair"], r["n"]), []).append(r)
+    return out
 
 
 def write_results_into_doc(command: str):
@@ -383,10 +437,12 @@ def main(argv=None):
     p.add_argument("--pool", type=int, default=max(SIZES),
                    help="unpaired sentences per side loaded (N); each size n is drawn from them (capped per encoder)")
     p.add_argument("--methods", nargs="+",
-                   default=["oracle", "identity", "spectral-match", "cluster-match", "mini-vec2vec"])
+                   default=["oracle", "identity", "spectral-match", "cluster-match", "mini-vec2vec"],
+                   help="also NAME[KEY=VALUE,...] for a vecbridge method with other parameters, e.g. "
+                        "'cluster-match[n_runs=12]' (recorded as its own method), and few-pair modes "
+                        "BASE+Npairs / BASE+Nchosen")
     p.add_argument("--vec2vec", action="store_true", help="also run the adversarial vec2vec model")
     p.add_argument("--vec2vec-steps", type=int, default=2000)
-    p.add_argument("--params", default=None, help="JSON dict of hyper-parameters for the vecbridge methods")
     p.add_argument("--ood", nargs="*", default=[], help="austen and/or bible")
     p.add_argument("--render", action="store_true", help="only re-render docs/unsupervised.md from the results file")
     args = p.parse_args(argv)
