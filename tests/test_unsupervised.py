@@ -94,8 +94,10 @@ def test_cluster_match_runs_and_reports_selection():
     assert W.shape == (16, 16)
     assert np.allclose(W.T @ W, np.eye(16), atol=1e-4)  # orthogonal
     sel = tr.fit_info_["selection"]
-    assert len(sel["candidates"]) == 2 and all("qap_objective" in c for c in sel["candidates"])
-    assert all(c["graph"] == "knn" for c in sel["candidates"])
+    runs, starts = sel["candidates"][:2], sel["candidates"][2:]
+    assert all("qap_objective" in c and c["graph"] == "knn" for c in runs)
+    # equal dimensions: the refined identity map competes as the last candidate
+    assert [c["init"] for c in starts] == ["identity"] and "quick" in starts[0]
     rounds = sel["reanchor"]
     assert [r["clusters"] for r in rounds][:2] == [10, 20]
     assert all("knn_similarity" in r for r in rounds)
@@ -139,7 +141,8 @@ def test_cluster_match_recovers_rotation_through_the_knn_graph():
 def test_cluster_match_centroid_graph_and_bad_graph():
     X, Y, _, _ = make_task(n=400)
     tr = make_translator("cluster-match", seed=0, graph="centroids", **FAST["cluster-match"]).fit(X, Y)
-    assert all(c["graph"] == "centroids" for c in tr.fit_info_["selection"]["candidates"])
+    runs = [c for c in tr.fit_info_["selection"]["candidates"] if c["init"] == "clusters"]
+    assert len(runs) == FAST["cluster-match"]["n_runs"] and all(c["graph"] == "centroids" for c in runs)
     with pytest.raises(VecbridgeError, match="graph must be"):
         make_translator("cluster-match", graph="edges").fit(X, Y)
     with pytest.raises(VecbridgeError, match="neighbours"):
@@ -313,6 +316,27 @@ def test_never_worse_than_identity_on_aligned_spaces():
     ident = translator_class("identity")(normalize="unit center unit").fit(Xs, Y[350:])
     assert top1(tr, Yte, Yte) >= top1(ident, Yte, Yte) - 0.02
     assert tr.fit_info_["selection"]["identity_score"] is not None
+
+
+def test_cluster_match_identity_start_keeps_aligned_spaces():
+    # the two samples already share their space; the identity start competes in the screening, so the fit
+    # is not worse than the identity map, and without it the candidates are the cluster-matching runs alone
+    X, Y, Xte, Yte = make_task()
+    Xs = Y[:350] + 0.01
+    ident = translator_class("identity")(normalize="unit center unit").fit(Xs, Y[350:])
+    tr = make_translator("cluster-match", seed=0, **FAST["cluster-match"]).fit(Xs, Y[350:])
+    sel = tr.fit_info_["selection"]
+    assert top1(tr, Yte, Yte) >= top1(ident, Yte, Yte) - 0.02
+    assert sel["candidates"][-1]["init"] == "identity"
+    off = make_translator("cluster-match", seed=0, identity_start=False, **FAST["cluster-match"]).fit(Xs, Y[350:])
+    assert len(off.fit_info_["selection"]["candidates"]) == FAST["cluster-match"]["n_runs"]
+    assert all(c.get("init") != "identity" for c in off.fit_info_["selection"]["candidates"])
+    # other dimensions: no identity start
+    X2, Y2, _, _ = make_task(n=300, d_out=20)
+    tr2 = make_translator("cluster-match", seed=0, **FAST["cluster-match"]).fit(X2, Y2)
+    assert all(c.get("init") != "identity" for c in tr2.fit_info_["selection"]["candidates"])
+    with pytest.raises(VecbridgeError, match="identity_start must be true or false"):
+        make_translator("cluster-match", identity_start="False").fit(X2, Y2)
 
 
 @pytest.mark.parametrize("method", ["spectral-match", "cluster-match"])

@@ -680,6 +680,9 @@ class ClusterMatching(UnsupervisedTranslator):
         directions of the weak region that the rotations turn.
     regional_screen_rows : int, default 3000
         rows per side of the short refinements that screen the rotations.
+    identity_start : bool, default True
+        when both sides have the same dimension, the identity map (refined from k = 50) competes with the
+        cluster-matching runs in the screening, so that spaces already partly aligned stay so.
     n_sample : int, default 8000
         rows per side for k-means, the k-NN graph and each refinement step.
     pair_weight : float, default 20
@@ -704,6 +707,7 @@ class ClusterMatching(UnsupervisedTranslator):
         regional_passes: int = 4,
         regional_dims: int = 8,
         regional_screen_rows: int = 3000,
+        identity_start: bool = True,
         n_sample: int = 8000,
         pair_weight: float = 20.0,
         normalize: str | None = "unit center unit",
@@ -721,6 +725,7 @@ class ClusterMatching(UnsupervisedTranslator):
         self.regional_passes = regional_passes
         self.regional_dims = regional_dims
         self.regional_screen_rows = regional_screen_rows
+        self.identity_start = identity_start
         self.n_sample = n_sample
         self.pair_weight = pair_weight
         self.normalize = normalize
@@ -730,8 +735,7 @@ class ClusterMatching(UnsupervisedTranslator):
         return refine_bidirectional(X, Y, W0, rng, schedule=schedule, reps=reps, n_sample=int(self.n_sample),
                                     known=known_xy, pair_weight=float(self.pair_weight))
 
-    def _fit_unpaired(self, X: np.ndarray, Y: np.ndarray, known: np.ndarray | None) -> None:
-        rng = np.random.default_rng(self._check_seed(self.seed))
+    def _check_params(self) -> list[int]:
         rounds = [int(r) for r in (self.reanchor_clusters or ())]
         if (self.n_clusters < 2 or self.n_runs < 1 or self.n_finalists < 1 or self.neighbours < 1
                 or any(r < 2 for r in rounds) or int(self.reanchor_repeats) < 0 or int(self.regional_restarts) < 0
@@ -742,8 +746,14 @@ class ClusterMatching(UnsupervisedTranslator):
                                  f"{self.reanchor_repeats!r}, regional_restarts={self.regional_restarts!r}, regional_passes="
                                  f"{self.regional_passes!r}, regional_dims={self.regional_dims!r}, "
                                  f"regional_screen_rows={self.regional_screen_rows!r})")
+        if not isinstance(self.identity_start, (bool, np.bool_)):
+            raise VecbridgeError(f"identity_start must be true or false, got {self.identity_start!r}")
+        return rounds
+
+    def _screen(self, X, Y, rng, known_xy):
+        """Steps 1-2: the starting runs, screened by a short refinement, the finalists refined fully.
+        Returns ``(value, W, chosen index, per-candidate info)``."""
         k = int(min(self.n_clusters, len(X) // 2, len(Y) // 2))
-        known_xy = self._known_rows(X, Y, known)
         cands = cluster_matching_candidates(
             X, Y, rng, n_clusters=k, n_runs=int(self.n_runs), qap_restarts=int(self.qap_restarts),
             graph=self.graph, neighbours=int(self.neighbours), max_rows=int(self.n_sample),
@@ -755,6 +765,13 @@ class ClusterMatching(UnsupervisedTranslator):
             W = self._refine(X, Y, W0, rng, known_xy, schedule=(100, 50, 20))
             value, rep = self._final_value(X, Y, W, known_xy)
             quick.append((value, W, {**meta, "quick": rep}))
+        if self.identity_start and X.shape[1] == Y.shape[1]:
+            # encoders that share their axes (a distilled or fine-tuned sibling) start close to the identity;
+            # its own generator keeps the other candidates' draws as they were without it
+            W = self._refine(X, Y, identity_map(X.shape[1], Y.shape[1]),
+                             np.random.default_rng([self._check_seed(self.seed), 1]), known_xy, schedule=(50, 20))
+            value, rep = self._final_value(X, Y, W, known_xy)
+            quick.append((value, W, {"init": "identity", "quick": rep}))
         order = sorted(range(len(quick)), key=lambda i: -quick[i][0])[: int(self.n_finalists)]
         finals = []
         for i in order:
@@ -763,10 +780,15 @@ class ClusterMatching(UnsupervisedTranslator):
             quick[i][2]["final"] = rep
             finals.append((value, W, i))
         value, W, best = max(finals, key=lambda f: f[0])
+        return value, W, best, [q[2] for q in quick]
+
+    def _cascade(self, X, Y, W, value, rng, known_xy, rounds):
+        """Step 3: re-anchoring rounds on finer and finer clusters, each kept only when the k-NN similarity
+        rises; after the schedule, the last two sizes alternate while each round is kept.
+        Returns ``(W, value, per-round info)``."""
         cascade = []
         cap = max(2, min(len(X), len(Y), int(self.n_sample)) // 12)
         sizes = [r for r in rounds if r <= cap] or ([cap] if rounds else [])
-        # after the schedule, the last two sizes alternate while each round is kept
         tail = sizes[-2:]
         queue = list(sizes)
         extra = 0
@@ -782,12 +804,15 @@ class ClusterMatching(UnsupervisedTranslator):
             if not queue and kept and tail and extra < int(self.reanchor_repeats):
                 queue.append(tail[extra % len(tail)])
                 extra += 1
+        return W, value, cascade
+
+    def _regional(self, X, Y, W, value, rng, known_xy):
+        """Step 4: random rotations inside the subspace of the region where the map fits worst (and no
+        rotation), each refined on a smaller sample to screen them; the best is refined on the full sample
+        and replaces W when its k-NN similarity is higher; passes while kept. Returns ``(W, value, info)``."""
         regional = []
         screen_rows = int(min(self.regional_screen_rows, self.n_sample))
         for _ in range(int(self.regional_passes) if int(self.regional_restarts) > 0 else 0):
-            # random rotations inside the subspace of the region where the map fits worst (and no rotation),
-            # each refined on a smaller sample to screen them; the best is refined on the full sample and
-            # replaces W when its k-NN similarity is higher
             P, ratios = weak_subspace(X, Y, W, rng, dims=int(self.regional_dims), max_rows=int(self.n_sample))
             tried = []
             for r in range(int(self.regional_restarts) + 1):
@@ -804,8 +829,17 @@ class ClusterMatching(UnsupervisedTranslator):
             if v1 <= value:
                 break
             value, W = v1, W1
+        return W, value, regional
+
+    def _fit_unpaired(self, X: np.ndarray, Y: np.ndarray, known: np.ndarray | None) -> None:
+        rounds = self._check_params()
+        rng = np.random.default_rng(self._check_seed(self.seed))
+        known_xy = self._known_rows(X, Y, known)
+        value, W, best, candidates = self._screen(X, Y, rng, known_xy)
+        W, value, cascade = self._cascade(X, Y, W, value, rng, known_xy, rounds)
+        W, value, regional = self._regional(X, Y, W, value, rng, known_xy)
         self.W_ = W
         self.fit_info_["selection"] = {
             "chosen": int(best), "knn_similarity": round(float(value), 5),
             "criterion": "knn_similarity on 4,000 rows per side [+ known-pair cosine]",
-            "candidates": [q[2] for q in quick], "reanchor": cascade, "regional": regional}
+            "candidates": candidates, "reanchor": cascade, "regional": regional}
