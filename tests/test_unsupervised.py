@@ -630,6 +630,13 @@ def test_cluster_match_regional_step_reports_and_can_be_off():
         assert abs(sel["knn_similarity"] - kept[-1]) < 1e-5
     off = make_translator("cluster-match", seed=0, regional_restarts=0, **FAST["cluster-match"]).fit(X, Y)
     assert off.fit_info_["selection"]["regional"] == []
+    # without re-polishing, a pass whose best screened rotation is none ends the step and leaves the map as it was
+    stop = make_translator("cluster-match", seed=0, regional_restarts=2, regional_passes=3, regional_dims=4,
+                           regional_screen_rows=200, regional_repolish=False, **FAST["cluster-match"]).fit(X, Y)
+    passes = stop.fit_info_["selection"]["regional"]
+    assert passes[-1]["best_rotation"] == 0 and not passes[-1]["kept"]
+    assert all(p["best_rotation"] != 0 and p["kept"] for p in passes[:-1])
+    assert len(passes) == 1 and np.array_equal(stop.W_, off.W_)  # here the first pass turns nothing
     with pytest.raises(VecbridgeError, match="regional_dims"):
         make_translator("cluster-match", regional_dims=1).fit(X, Y)
     with pytest.raises(VecbridgeError, match="regional_screen_rows"):
