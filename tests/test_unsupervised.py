@@ -331,6 +331,14 @@ def test_cluster_match_identity_start_keeps_aligned_spaces():
     off = make_translator("cluster-match", seed=0, identity_start=False, **FAST["cluster-match"]).fit(Xs, Y[350:])
     assert len(off.fit_info_["selection"]["candidates"]) == FAST["cluster-match"]["n_runs"]
     assert all(c.get("init") != "identity" for c in off.fit_info_["selection"]["candidates"])
+    assert "final" in sel["candidates"][-1]  # it screened best here, so it was refined as a finalist
+    # rotated spaces: the identity start screens below the runs and the fit is the one without it, bitwise
+    Xr, Yr, _, _ = make_task(n=400)
+    on = make_translator("cluster-match", seed=0, **FAST["cluster-match"]).fit(Xr, Yr)
+    no = make_translator("cluster-match", seed=0, identity_start=False, **FAST["cluster-match"]).fit(Xr, Yr)
+    start = on.fit_info_["selection"]["candidates"][-1]
+    assert start["init"] == "identity" and "final" not in start
+    assert np.array_equal(on.W_, no.W_)
     # other dimensions: no identity start
     X2, Y2, _, _ = make_task(n=300, d_out=20)
     tr2 = make_translator("cluster-match", seed=0, **FAST["cluster-match"]).fit(X2, Y2)

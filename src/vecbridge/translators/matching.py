@@ -687,8 +687,9 @@ class ClusterMatching(UnsupervisedTranslator):
         (2k sentences per side: 0.86 -> 0.80), and False lifts MiniLM-L3 -> L6 at 2k; from the partly right
         maps of MiniLM-L6 -> e5 at 2k they still help (docs/unsupervised.md, session 9).
     identity_start : bool, default True
-        when both sides have the same dimension, the identity map (refined from k = 50) competes with the
-        cluster-matching runs in the screening, so that spaces already partly aligned stay so.
+        when both sides have the same dimension, the identity map (refined from k = 50) is screened with the
+        cluster-matching runs and, when it screens best, refined fully as one more finalist, so that spaces
+        already partly aligned stay so. Otherwise the fit is the one without it, draw for draw.
     n_sample : int, default 8000
         rows per side for k-means, the k-NN graph and each refinement step.
     pair_weight : float, default 20
@@ -774,13 +775,6 @@ class ClusterMatching(UnsupervisedTranslator):
             W = self._refine(X, Y, W0, rng, known_xy, schedule=(100, 50, 20))
             value, rep = self._final_value(X, Y, W, known_xy)
             quick.append((value, W, {**meta, "quick": rep}))
-        if self.identity_start and X.shape[1] == Y.shape[1]:
-            # encoders that share their axes (a distilled or fine-tuned sibling) start close to the identity;
-            # its own generator keeps the other candidates' draws as they were without it
-            W = self._refine(X, Y, identity_map(X.shape[1], Y.shape[1]),
-                             np.random.default_rng([self._check_seed(self.seed), 1]), known_xy, schedule=(50, 20))
-            value, rep = self._final_value(X, Y, W, known_xy)
-            quick.append((value, W, {"init": "identity", "quick": rep}))
         order = sorted(range(len(quick)), key=lambda i: -quick[i][0])[: int(self.n_finalists)]
         finals = []
         for i in order:
@@ -788,6 +782,19 @@ class ClusterMatching(UnsupervisedTranslator):
             value, rep = self._final_value(X, Y, W, known_xy)
             quick[i][2]["final"] = rep
             finals.append((value, W, i))
+        if self.identity_start and X.shape[1] == Y.shape[1]:
+            # encoders that share their axes (a distilled or fine-tuned sibling) start close to the identity.
+            # It has its own generator and becomes an extra finalist only when it screens best, so that
+            # otherwise the fit is the one without it, draw for draw.
+            irng = np.random.default_rng([self._check_seed(self.seed), 1])
+            W = self._refine(X, Y, identity_map(X.shape[1], Y.shape[1]), irng, known_xy, schedule=(50, 20))
+            value, rep = self._final_value(X, Y, W, known_xy)
+            quick.append((value, W, {"init": "identity", "quick": rep}))
+            if value > max(q[0] for q in quick[:-1]):
+                W = self._refine(X, Y, W, irng, known_xy)
+                value, rep = self._final_value(X, Y, W, known_xy)
+                quick[-1][2]["final"] = rep
+                finals.append((value, W, len(quick) - 1))
         value, W, best = max(finals, key=lambda f: f[0])
         return value, W, best, [q[2] for q in quick]
 
