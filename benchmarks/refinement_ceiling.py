@@ -16,7 +16,7 @@ For each encoder pair, size n (unpaired sentences per side, drawn as in ``unsupe
 - ``+ cascade``: then the re-anchoring cascade (40 ... 640 clusters, capped at n / 12);
 - ``+ regional``: then the regional restarts, as a revision-6 ``cluster-match`` fit ended
   (``regional_repolish=True``: a pass whose best screened rotation is none refines the map again; since
-  revision 7 the step stops there, because of what this stage shows).
+  revision 8 a map from the identity start stops there, because of what this stage shows).
 
 Each stage's held-out top-1 (2,000 BBC test pairs, read only to measure) and its pairless k-NN
 similarity (the value ``cluster-match`` chooses by) are recorded in

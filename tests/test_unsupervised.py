@@ -332,6 +332,14 @@ def test_cluster_match_identity_start_keeps_aligned_spaces():
     assert len(off.fit_info_["selection"]["candidates"]) == FAST["cluster-match"]["n_runs"]
     assert all(c.get("init") != "identity" for c in off.fit_info_["selection"]["candidates"])
     assert "final" in sel["candidates"][-1]  # it screened best here, so it was refined as a finalist
+    # chosen, the identity start is not re-polished: the regional step ends at the first unrotated pass
+    assert sel["candidates"][sel["chosen"]]["init"] == "identity"
+    passes = sel["regional"]
+    assert passes and passes[-1]["best_rotation"] == 0 and not passes[-1]["kept"]
+    forced = make_translator("cluster-match", seed=0, regional_repolish=True, **FAST["cluster-match"]).fit(Xs, Y[350:])
+    assert [p["knn_similarity"] for p in forced.fit_info_["selection"]["regional"]] != [p["knn_similarity"] for p in passes]
+    with pytest.raises(VecbridgeError, match="regional_repolish must be 'auto', true or false"):
+        make_translator("cluster-match", regional_repolish="sometimes").fit(Xs, Y[350:])
     # rotated spaces: the identity start screens below the runs and the fit is the one without it, bitwise
     Xr, Yr, _, _ = make_task(n=400)
     on = make_translator("cluster-match", seed=0, **FAST["cluster-match"]).fit(Xr, Yr)

@@ -680,12 +680,14 @@ class ClusterMatching(UnsupervisedTranslator):
         directions of the weak region that the rotations turn.
     regional_screen_rows : int, default 3000
         rows per side of the short refinements that screen the rotations.
-    regional_repolish : bool, default True
-        when the unrotated map screens best, refine it again on the full sample and keep it if its k-NN
-        similarity rises. False stops the regional step there. Which is better depends on the start: from
-        the right map such re-refinements raise the in-sample k-NN similarity while held-out top-1 falls
-        (2k sentences per side: 0.86 -> 0.80), and False lifts MiniLM-L3 -> L6 at 2k; from the partly right
-        maps of MiniLM-L6 -> e5 at 2k they still help (docs/unsupervised.md, session 9).
+    regional_repolish : "auto", True or False, default "auto"
+        when the unrotated map screens best in a regional pass, refine it again on the full sample and keep
+        it if its k-NN similarity rises (True, revision 6), or end the regional step there (False). "auto"
+        re-polishes unless the map came from the identity start. From a right map the re-refinements raise
+        the in-sample k-NN similarity while held-out top-1 falls (2k sentences per side: 0.86 -> 0.80), and
+        not re-polishing the identity start lifts MiniLM-L3 -> L6 at 2k from 0.8975-0.9135 to 0.9225-0.943;
+        from the partly right cluster-matching maps of MiniLM-L6 -> e5 at 2k they still help (0.5135 / 0.458
+        without, 0.617 / 0.636 with). See docs/unsupervised.md, session 9.
     identity_start : bool, default True
         when both sides have the same dimension, the identity map (refined from k = 50) is screened with the
         cluster-matching runs and, when it screens best, refined fully as one more finalist, so that spaces
@@ -714,7 +716,7 @@ class ClusterMatching(UnsupervisedTranslator):
         regional_passes: int = 4,
         regional_dims: int = 8,
         regional_screen_rows: int = 3000,
-        regional_repolish: bool = True,
+        regional_repolish: bool | str = "auto",
         identity_start: bool = True,
         n_sample: int = 8000,
         pair_weight: float = 20.0,
@@ -755,9 +757,10 @@ class ClusterMatching(UnsupervisedTranslator):
                                  f"{self.reanchor_repeats!r}, regional_restarts={self.regional_restarts!r}, regional_passes="
                                  f"{self.regional_passes!r}, regional_dims={self.regional_dims!r}, "
                                  f"regional_screen_rows={self.regional_screen_rows!r})")
-        for flag in ("identity_start", "regional_repolish"):
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise VecbridgeError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
+        if not isinstance(self.identity_start, (bool, np.bool_)):
+            raise VecbridgeError(f"identity_start must be true or false, got {self.identity_start!r}")
+        if not (isinstance(self.regional_repolish, (bool, np.bool_)) or self.regional_repolish == "auto"):
+            raise VecbridgeError(f"regional_repolish must be 'auto', true or false, got {self.regional_repolish!r}")
         return rounds
 
     def _screen(self, X, Y, rng, known_xy):
@@ -822,7 +825,7 @@ class ClusterMatching(UnsupervisedTranslator):
                 extra += 1
         return W, value, cascade
 
-    def _regional(self, X, Y, W, value, rng, known_xy):
+    def _regional(self, X, Y, W, value, rng, known_xy, repolish: bool = True):
         """Step 4: random rotations inside the subspace of the region where the map fits worst (and no
         rotation), each refined on a smaller sample to screen them; the best is refined on the full sample
         and replaces W when its k-NN similarity is higher; passes while kept. Returns ``(W, value, info)``."""
@@ -837,7 +840,7 @@ class ClusterMatching(UnsupervisedTranslator):
                                           n_sample=screen_rows, known=known_xy, pair_weight=float(self.pair_weight))
                 tried.append((self._final_value(X, Y, W1, known_xy)[0], r, W1))
             v0, r1, W1 = max(tried, key=lambda t: t[0])
-            if r1 == 0 and not self.regional_repolish:
+            if r1 == 0 and not repolish:
                 # nothing to turn: refining the same map again only fits the samples closer (session 9)
                 regional.append({"weakest_ratios": [round(float(x), 4) for x in np.sort(ratios)[:5]],
                                  "screened": [round(float(t[0]), 5) for t in tried], "best_rotation": 0,
@@ -859,7 +862,10 @@ class ClusterMatching(UnsupervisedTranslator):
         known_xy = self._known_rows(X, Y, known)
         value, W, best, candidates = self._screen(X, Y, rng, known_xy)
         W, value, cascade = self._cascade(X, Y, W, value, rng, known_xy, rounds)
-        W, value, regional = self._regional(X, Y, W, value, rng, known_xy)
+        repolish = self.regional_repolish
+        if repolish == "auto":  # a map from the identity start is near-right: re-polishing it only drifts
+            repolish = candidates[best].get("init") != "identity"
+        W, value, regional = self._regional(X, Y, W, value, rng, known_xy, repolish=bool(repolish))
         self.W_ = W
         self.fit_info_["selection"] = {
             "chosen": int(best), "knn_similarity": round(float(value), 5),
