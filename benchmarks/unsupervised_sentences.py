@@ -220,7 +220,8 @@ def _same_in_8(row) -> bool:
 #: was: ``screen`` and ``chosen``), and 7 from 6 only when the identity start screens best, which needs equal
 #: dimensions (static64 is 64-d, MiniLM 384-d: never); on MiniLM-L6 <-> e5 at 8k (the whole pool, so the same
 #: rows for every seed) the refined identity screens at 0.2946 / 0.2958, below the cluster-matching starts
-#: (session 9; the seed-0 re-runs reproduce revision 6's top-1).
+#: (session 9; the seed-0 re-runs of revision 8 chose a cluster-matching start and gave 0.966 / 0.954 against
+#: 0.968 / 0.956: the session-8 speed-up moves float rounding, not the identity start).
 CARRIED = {("cluster-match", 6): [("static64:minilm-l6", None), ("minilm-l6:e5-small", 8000),
                                   ("e5-small:minilm-l6", 8000)],
            ("cluster-match", 7): _same_in_8}
