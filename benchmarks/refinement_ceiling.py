@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, markdown_table, today, write_section  # noqa: E402
+from report import append_row, machine, markdown_table, read_rows, today, write_section  # noqa: E402
 from unsupervised_sentences import DOC, MAX_ENCODED, SIZES, load_pair, metrics, subsample  # noqa: E402
 
 from vecbridge import make_translator  # noqa: E402
@@ -85,10 +85,7 @@ def study(X, Y, OX, OY, Xte, Yte, seed):
 
 
 def done_keys():
-    if not RESULTS.exists():
-        return set()
-    rows = [json.loads(l) for l in RESULTS.read_text().splitlines() if l.strip()]
-    return {(r["pair"], r["n"], r["seed"]) for r in rows}
+    return {(r["pair"], r["n"], r["seed"]) for r in read_rows(RESULTS)}
 
 
 def bench(args):
@@ -106,14 +103,12 @@ def bench(args):
                 X, Y = subsample(task.src_train, n, rng), subsample(task.tgt_train, n, rng)
                 row = {"pair": pair, "n": n, "seed": seed,
                        "stages": study(X, Y, OX, OY, task.src_test, task.tgt_test, seed), "date": today()}
-                RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                with RESULTS.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+                append_row(RESULTS, row)
                 print(json.dumps(row), flush=True)
 
 
 def render() -> str:
-    rows = [json.loads(l) for l in RESULTS.read_text().splitlines() if l.strip()] if RESULTS.exists() else []
+    rows = read_rows(RESULTS)
     table = []
     for r in sorted(rows, key=lambda r: (r["pair"], r["n"], r["seed"])):
         st = r["stages"]

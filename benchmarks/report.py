@@ -1,8 +1,10 @@
-"""Shared by the benchmark scripts: machine description, markdown tables, writing results into docs/."""
+"""Shared by the benchmark scripts: machine description, markdown tables, results files (JSON lines),
+writing results into docs/."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -35,6 +37,19 @@ def machine() -> str:
 
 def today() -> str:
     return dt.date.today().isoformat()
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a JSON-lines results file (none when it does not exist yet)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def append_row(path: Path, row: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine, markdown_table, today, write_section  # noqa: E402
+from report import append_row, machine, markdown_table, read_rows, today, write_section  # noqa: E402
 
 from vecbridge import make_translator  # noqa: E402
 from vecbridge.cli.options import parse_params  # noqa: E402
@@ -257,20 +257,11 @@ def is_current(row) -> bool:
 
 
 def done_keys():
-    keys = set()
-    if RESULTS.exists():
-        for line in RESULTS.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                if is_current(r):
-                    keys.add((r["pair"], r["n"], r["seed"], r["method"], r.get("ood")))
-    return keys
+    return {(r["pair"], r["n"], r["seed"], r["method"], r.get("ood")) for r in read_rows(RESULTS) if is_current(r)}
 
 
 def record(row):
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as fh:
-        fh.write(json.dumps(row) + "\n")
+    append_row(RESULTS, row)
 
 
 def subsample(A, n, rng):
@@ -356,7 +347,7 @@ def versus(ours: float, theirs: float, tie: float = 0.005) -> str:
 
 
 def render():
-    rows = [json.loads(l) for l in RESULTS.read_text().splitlines() if l.strip()] if RESULTS.exists() else []
+    rows = read_rows(RESULTS)
     if not rows:
         return "(no results yet)"
     out = []

@@ -839,19 +839,17 @@ class ClusterMatching(UnsupervisedTranslator):
                 W1 = refine_bidirectional(X, Y, rotate_in_subspace(W, P, Q), rng, schedule=(50, 20, 10, 5), reps=2,
                                           n_sample=screen_rows, known=known_xy, pair_weight=float(self.pair_weight))
                 tried.append((self._final_value(X, Y, W1, known_xy)[0], r, W1))
-            v0, r1, W1 = max(tried, key=lambda t: t[0])
-            if r1 == 0 and not repolish:
-                # nothing to turn: refining the same map again only fits the samples closer (session 9)
-                regional.append({"weakest_ratios": [round(float(x), 4) for x in np.sort(ratios)[:5]],
-                                 "screened": [round(float(t[0]), 5) for t in tried], "best_rotation": 0,
-                                 "knn_similarity": round(float(v0), 5), "kept": False})
-                break
-            W1 = self._refine(X, Y, W1, rng, known_xy, schedule=(20, 10, 5), reps=2)
-            v1 = self._final_value(X, Y, W1, known_xy)[0]
+            v1, r1, W1 = max(tried, key=lambda t: t[0])
+            # with no rotation best and no re-polishing there is nothing to turn: refining the same map again
+            # only fits the samples closer (session 9)
+            turned = r1 != 0 or repolish
+            if turned:
+                W1 = self._refine(X, Y, W1, rng, known_xy, schedule=(20, 10, 5), reps=2)
+                v1 = self._final_value(X, Y, W1, known_xy)[0]
             regional.append({"weakest_ratios": [round(float(x), 4) for x in np.sort(ratios)[:5]],
                              "screened": [round(float(t[0]), 5) for t in tried], "best_rotation": int(r1),
-                             "knn_similarity": round(float(v1), 5), "kept": bool(v1 > value)})
-            if v1 <= value:
+                             "knn_similarity": round(float(v1), 5), "kept": bool(turned and v1 > value)})
+            if not regional[-1]["kept"]:
                 break
             value, W = v1, W1
         return W, value, regional
