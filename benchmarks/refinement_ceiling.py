@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import append_row, machine, markdown_table, read_rows, today, write_section  # noqa: E402
-from unsupervised_sentences import DOC, MAX_ENCODED, SIZES, load_pair, metrics, subsample  # noqa: E402
+from unsupervised_sentences import DOC, SIZES, load_pair, metrics, training_draw  # noqa: E402
 
 from vecbridge import make_translator  # noqa: E402
 from vecbridge.translators.matching import polar_factor  # noqa: E402
@@ -93,14 +93,13 @@ def bench(args):
     for pair in args.pairs:
         src, tgt = pair.split(":")
         # the same pool as unsupervised_sentences.py, so that (n, seed) draws the same rows as there
-        n_max = min(max(SIZES), MAX_ENCODED.get(src, 10**9), MAX_ENCODED.get(tgt, 10**9))
+        n_max = max(SIZES)
         task, OX, OY = load_pair(src, tgt, n_max)
         for n in [s for s in args.sizes if s <= n_max]:
             for seed in args.seeds:
                 if (pair, n, seed) in done:
                     continue
-                rng = np.random.default_rng(seed)
-                X, Y = subsample(task.src_train, n, rng), subsample(task.tgt_train, n, rng)
+                X, Y, _ = training_draw(task, src, tgt, n, n_max, seed)
                 row = {"pair": pair, "n": n, "seed": seed,
                        "stages": study(X, Y, OX, OY, task.src_test, task.tgt_test, seed), "date": today()}
                 append_row(RESULTS, row)

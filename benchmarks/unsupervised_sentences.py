@@ -4,8 +4,10 @@ For each encoder pair and each size n of unpaired sentences per side, and each s
 
 - the data: ``vecbridge.datasets.sentence_task(src, tgt, n_unpaired=N, n_test=2000, seed=0)`` -- two
   *disjoint* halves of the BBC sentences (source half encoded by the source model, target half by the
-  target model) and 2,000 held-out test sentences encoded by both. ``N`` (``--pool``, default 16,000) is capped
-  at 8,000 for e5, the size pre-encoded. Seed ``s`` draws ``n`` rows of each half with
+  target model) and 2,000 held-out test sentences encoded by both. ``N`` is ``--pool`` (default 16,000); for
+  e5, sizes up to 8,000 draw from the first 8,000 sentences of each half (``SMALL_POOL``: e5 was encoded
+  for 8k per side until 2026-12-06, and so the earlier rows stay reproducible; the split is a prefix, so
+  those are the rows of an 8,000 pool). Seed ``s`` draws ``n`` rows of each half with
   ``numpy.random.default_rng(s)`` (so sizes < N differ per seed; at n = N only the method's seed
   differs) and is passed to the method;
 - the methods: vecbridge ``spectral-match`` and ``cluster-match`` (and ``vec2vec`` with ``--vec2vec``),
@@ -64,7 +66,8 @@ DOC = ROOT / "docs" / "unsupervised.md"
 
 PAIRS = ["minilm-l6:e5-small", "e5-small:minilm-l6", "minilm-l3-onnx:minilm-l6", "static64:minilm-l6"]
 SIZES = [2000, 4000, 8000, 16000]
-MAX_ENCODED = {"e5-small": 8000}
+#: per encoder, sizes up to this value draw from this many rows of each half (see the module doc)
+SMALL_POOL = {"e5-small": 8000}
 TARGET_SIZE = 8000
 TEST = 2000
 
@@ -268,12 +271,25 @@ def subsample(A, n, rng):
     return A if n >= len(A) else A[np.sort(rng.choice(len(A), n, replace=False))]
 
 
+def pool_rows(src: str, tgt: str, n: int, n_max: int) -> int:
+    """How many rows of each training half the draw of ``n`` rows comes from (``SMALL_POOL``, else ``n_max``)."""
+    small = min(n_max, *(SMALL_POOL.get(m, n_max) for m in (src, tgt)))
+    return small if n <= small else n_max
+
+
+def training_draw(task, src: str, tgt: str, n: int, n_max: int, seed: int):
+    """``(X, Y, pool)``: the ``n`` unpaired rows per side that seed ``seed`` draws for size ``n``."""
+    pool = pool_rows(src, tgt, n, n_max)
+    rng = np.random.default_rng(seed)
+    return subsample(task.src_train[:pool], n, rng), subsample(task.tgt_train[:pool], n, rng), pool
+
+
 def bench(args):
     done = done_keys()
     methods = args.methods
     for pair in args.pairs:
         src, tgt = pair.split(":")
-        n_max = min(args.pool, MAX_ENCODED.get(src, 10**9), MAX_ENCODED.get(tgt, 10**9))
+        n_max = args.pool
         oods = [None] + list(args.ood)
         for ood in oods:
             try:
@@ -284,8 +300,7 @@ def bench(args):
             sizes = [n for n in args.sizes if n <= n_max] if ood is None else [n_max]
             for n in sizes:
                 for seed in args.seeds:
-                    rng = np.random.default_rng(seed)
-                    X, Y = subsample(task.src_train, n, rng), subsample(task.tgt_train, n, rng)
+                    X, Y, pool = training_draw(task, src, tgt, n, n_max, seed)
                     for method in methods:
                         key = (pair, n, seed, method, ood)
                         if key in done:
@@ -312,7 +327,7 @@ def bench(args):
                                 params = {"steps": args.vec2vec_steps, **params}
                             res = run_vecbridge(name, params, X, Y, task.src_test, task.tgt_test, seed)
                         row = {"pair": pair, "n": n, "seed": seed, "method": method, "ood": ood,
-                               "revision": revision(method),
+                               "pool": pool, "revision": revision(method),
                                **{k: (round(v, 5) if isinstance(v, float) else v) for k, v in res.items()},
                                "date": today()}
                         record(row)
