@@ -381,7 +381,16 @@ def render():
             old = (*key[:3], f"{key[3]} (rev {g[0].get('revision', 1)}, before {revision(key[3])})")
             groups[old] = g
     rows = [r for g in groups.values() for r in g if is_current(r)]
-    oracle = {(p, o): g[0]["top1"] for (p, o, n, m), g in groups.items() if m == "oracle"}
+    oracles: dict = {}
+    for (p, o, n, m), g in groups.items():
+        if m == "oracle":
+            oracles.setdefault((p, o), {})[n] = g[0]["top1"]
+
+    def oracle_of(pair, ood, n):
+        """The oracle run at the same size (its normalisation comes from that draw), else the pair's smallest."""
+        by_n = oracles.get((pair, ood), {})
+        return by_n.get(n, by_n[min(by_n)]) if by_n else None
+
     ident = {(p, o, n): g[0]["top1"] for (p, o, n, m), g in groups.items() if m == "identity"}
     mv = {(p, o, n): np.mean([r["top1"] for r in g]) for (p, o, n, m), g in groups.items() if m == "mini-vec2vec"}
     table = []
@@ -390,7 +399,7 @@ def render():
         pair, ood, n, method = key
         g = groups[key]
         t1 = np.array([r["top1"] for r in g])
-        orc = oracle.get((pair, ood))
+        orc = oracle_of(pair, ood, n)
         gap = "" if orc is None or method == "oracle" else f"{np.mean(t1) - (orc - 0.05):+.3f}"
         table.append([pair.replace(":", " → "), ood or "BBC", n, method, len(g),
                       f"{np.mean(t1):.3f}", f"{t1.min():.3f}–{t1.max():.3f}",
@@ -406,7 +415,7 @@ def render():
         if split_method(method)[0] not in ("spectral-match", "cluster-match") or ood is not None:
             continue
         t1 = np.array([r["top1"] for r in g])
-        orc = oracle.get((pair, ood))
+        orc = oracle_of(pair, ood, n)
         idt = ident.get((pair, ood, n))
         mvv = mv.get((pair, ood, n))
         tgt_rows.append([pair.replace(":", " → "), n, method, f"{np.mean(t1):.3f}",
