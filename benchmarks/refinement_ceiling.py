@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import append_row, machine, markdown_table, read_rows, today, write_section  # noqa: E402
+from report import append_row, markdown_table, provenance, read_rows, today, write_section  # noqa: E402
 from unsupervised_sentences import DOC, SIZES, load_pair, metrics, training_draw  # noqa: E402
 
 from vecbridge import make_translator  # noqa: E402
@@ -128,8 +128,7 @@ def main(argv=None):
     command = "python benchmarks/refinement_ceiling.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if not args.render:
         bench(args)
-    write_section(DOC, "ceiling", f"_Last run on {today()} on {machine()} (each row's date in the table). "
-                                  f"Command: `{command}`._\n\n{render()}")
+    write_section(DOC, "ceiling", f"{provenance(read_rows(RESULTS), command)}\n\n{render()}")
 
 
 if __name__ == "__main__":

@@ -47,9 +47,20 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def append_row(path: Path, row: dict) -> None:
+    """Append ``row`` to a JSON-lines results file, with the machine it was measured on."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
-        fh.write(json.dumps(row) + "\n")
+        fh.write(json.dumps({**row, "machine": row.get("machine") or machine()}) + "\n")
+
+
+def provenance(rows: Sequence[dict], command: str) -> str:
+    """The line above a table rendered from a results file: when (and, where recorded, on which machines) its
+    rows were measured, and the command that rendered it. A rendering is not a measurement."""
+    dates = sorted({r["date"] for r in rows if r.get("date")})
+    span = f"{dates[0]} to {dates[-1]}" if len(dates) > 1 else (dates[0] if dates else "(no rows)")
+    machines = sorted({r["machine"] for r in rows if r.get("machine")})
+    where = f"; machines (recorded since 2026-12-06): {'; '.join(machines)}" if machines else ""
+    return f"_Rows measured {span} (each row's date in the results file{where}). Rendered {today()} by `{command}`._"
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

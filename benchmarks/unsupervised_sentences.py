@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import append_row, machine, markdown_table, read_rows, today, write_section  # noqa: E402
+from report import append_row, markdown_table, provenance, read_rows, today, write_section  # noqa: E402
 
 from vecbridge import make_translator  # noqa: E402
 from vecbridge.cli.options import parse_params  # noqa: E402
@@ -472,8 +472,8 @@ def by_task_all(rows) -> dict:
 
 
 def write_results_into_doc(command: str):
-    body = (f"_Measured on {today()} on {machine()} (shared with other jobs; wall times are upper bounds, "
-            f"process CPU seconds count both cores). Command: `{command}`._\n\n{render()}")
+    body = (f"{provenance(read_rows(RESULTS), command)} Wall times are upper bounds where other jobs shared the "
+            f"machine (see the run lists above); process CPU seconds count both cores.\n\n{render()}")
     write_section(DOC, "results", body)
 
 
