@@ -23,8 +23,8 @@ For each encoder pair and each size n of unpaired sentences per side, and each s
   (``vecbridge.selection.map_report`` on the training halves) of every map, to show how it
   correlates with top-1.
 
-Out of domain (``--ood austen bible``): fit on BBC (largest size), test on 2,000 Austen sentences / Bible
-verses encoded by both models.
+Out of domain (``--ood austen bible``): fit on ``--pool`` BBC sentences per side (the e5 rows of 2026-12-02/03 were
+fitted on 8,000, the pool then), test on 2,000 Austen sentences / Bible verses encoded by both models.
 
 Results are appended to ``benchmarks/results/unsupervised_sentences.jsonl`` (runs already there are
 skipped, so the grid can be filled in several sittings) and rendered into docs/unsupervised.md
