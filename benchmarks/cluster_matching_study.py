@@ -4,7 +4,7 @@ A diagnostic behind ``cluster-match`` / ``spectral-match`` and the mini-vec2vec 
 to *measure*, so it is not a method). For an encoder pair and n unpaired BBC sentences per side (the task
 of ``unsupervised_sentences.py``, normalised ``unit center unit``), and for each number of clusters k:
 
-- k-means (``matching.spherical_kmeans``) on each side's whole training half;
+- k-means (``clustering.euclidean_kmeans``, as ``cluster-match`` runs it) on each side's whole training half;
 - **correspondence**: the 2,000 held-out paired sentences are assigned to their nearest centroid on each
   side; the fraction of pairs that land in matched clusters under the best one-to-one matching of the
   two partitions (Hungarian on the contingency table) is the *cluster agreement* (chance: about 1/k),
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import machine, markdown_table, today, write_section  # noqa: E402
 from unsupervised_basin import top1, unit  # noqa: E402
 
+from vecbridge.clustering import euclidean_kmeans  # noqa: E402
 from vecbridge.translators.matching import (  # noqa: E402
     knn_lift_graph,
     match_graphs_strong,
@@ -46,11 +47,10 @@ from vecbridge.translators.matching import (  # noqa: E402
     polish_map,
     refine_map,
     relative_pseudo_map,
-    spherical_kmeans,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "unsupervised.md"
+DOC = ROOT / "docs" / "research" / "unsupervised-history.md"
 
 
 def true_matching(Xt, Yt, CX, CY):
@@ -100,8 +100,8 @@ def run(pair, n, k, restarts, seed=0):
     Xt, Yt = unit(unit(task.src_test) - mx), unit(unit(task.tgt_test) - my)
     rng = np.random.default_rng(seed)
     t = time.perf_counter()
-    CX, _ = spherical_kmeans(X, k, rng)
-    CY, _ = spherical_kmeans(Y, k, rng)
+    CX, _ = euclidean_kmeans(X, k, rng)
+    CY, _ = euclidean_kmeans(Y, k, rng)
     agree, c = true_matching(Xt, Yt, CX, CY)
     GX, GY = unit(CX) @ unit(CX).T, unit(CY) @ unit(CY).T
 
@@ -136,7 +136,7 @@ def main(argv=None):
     p.add_argument("--ks", nargs="+", type=int, default=[8, 20, 40])
     p.add_argument("--restarts", type=int, default=60, help="FAQ restarts of the pairless matching")
     p.add_argument("--kmeans-seeds", nargs="+", type=int, default=[0], help="k-means seeds (one row each)")
-    p.add_argument("--doc", action="store_true", help="write the table into docs/unsupervised.md (cluster-study)")
+    p.add_argument("--doc", action="store_true", help="write the table into docs/research/unsupervised-history.md (cluster-study)")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     rows = [run(pair, args.n, k, args.restarts, seed) for pair in args.pairs for k in args.ks for seed in args.kmeans_seeds]

@@ -20,7 +20,7 @@ For each encoder pair, size n (unpaired sentences per side, drawn as in ``unsupe
 
 Each stage's held-out top-1 (2,000 BBC test pairs, read only to measure) and its pairless k-NN
 similarity (the value ``cluster-match`` chooses by) are recorded in
-``benchmarks/results/refinement_ceiling.jsonl`` and rendered into docs/unsupervised.md.
+``benchmarks/results/refinement_ceiling.jsonl`` and rendered into docs/research/unsupervised-history.md.
 This study uses true pairs for its start: it is a diagnostic, never a method.
 
 Run: ``python benchmarks/refinement_ceiling.py --pairs minilm-l6:e5-small --sizes 2000 4000 --seeds 0 1``.
@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import append_row, markdown_table, provenance, read_rows, today, write_section  # noqa: E402
-from unsupervised_sentences import DOC, SIZES, load_pair, metrics, training_draw  # noqa: E402
+from unsupervised_sentences import RESEARCH_DOC, SIZES, load_pair, metrics, training_draw  # noqa: E402
 
 from vecbridge import make_translator  # noqa: E402
 from vecbridge.translators.matching import polar_factor  # noqa: E402
@@ -128,7 +128,7 @@ def main(argv=None):
     command = "python benchmarks/refinement_ceiling.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if not args.render:
         bench(args)
-    write_section(DOC, "ceiling", f"{provenance(read_rows(RESULTS), command)}\n\n{render()}")
+    write_section(RESEARCH_DOC, "ceiling", f"{provenance(read_rows(RESULTS), command)}\n\n{render()}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ k-NN similarity itself, so the table gives rho over refined maps ("refined") and
 
     python benchmarks/selection_criteria.py --pairs minilm-l3-onnx:minilm-l6 minilm-l6:e5-small --n 8000
 
-Writes the table into docs/unsupervised.md between the ``selection-study`` markers.
+Writes the table into docs/research/unsupervised-history.md between the ``selection-study`` markers.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import machine, markdown_table, today, write_section  # noqa: E402
-from unsupervised_sentences import DOC, load_pair, spearman  # noqa: E402
+from unsupervised_sentences import RESEARCH_DOC, load_pair, spearman  # noqa: E402
 
 from vecbridge.evaluation import paired_metrics  # noqa: E402
 from vecbridge.normalize import Normalizer  # noqa: E402
@@ -104,7 +104,7 @@ def main(argv=None):
     p.add_argument("--pairs", nargs="+", default=["minilm-l3-onnx:minilm-l6", "minilm-l6:e5-small"])
     p.add_argument("--n", type=int, default=8000, help="unpaired sentences per side")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-doc", action="store_true", help="print only; do not write docs/unsupervised.md")
+    p.add_argument("--no-doc", action="store_true", help="print only; do not write docs/research/unsupervised-history.md")
     args = p.parse_args(argv)
     t0 = time.time()
     summary, detail = [], []
@@ -122,7 +122,7 @@ def main(argv=None):
     ])
     print(body)
     if not args.no_doc:
-        write_section(DOC, "selection-study", body)
+        write_section(RESEARCH_DOC, "selection-study", body)
 
 
 if __name__ == "__main__":

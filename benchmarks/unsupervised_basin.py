@@ -37,7 +37,7 @@ from vecbridge.translators.matching import polar_factor, refine_bidirectional, r
 from vecbridge.translators.spectral import whitened_axes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "unsupervised.md"
+DOC = ROOT / "docs" / "research" / "unsupervised-history.md"
 
 
 def unit(A):
@@ -84,7 +84,7 @@ def main(argv=None):
     p.add_argument("--pairs", nargs="+", default=["minilm-l6:e5-small"])
     p.add_argument("--sizes", nargs="+", type=int, default=[2000, 8000])
     p.add_argument("--ks", nargs="+", type=int, default=[8, 16, 32, 64])
-    p.add_argument("--doc", action="store_true", help="write the table into docs/unsupervised.md (basin section)")
+    p.add_argument("--doc", action="store_true", help="write the table into docs/research/unsupervised-history.md (basin section)")
     args = p.parse_args(argv)
     rows = [r for pair in args.pairs for n in args.sizes for r in run(pair, n, args.ks)]
     table = markdown_table(["pair", "n/side", "start", "top-1 of the start", "refined (default)",

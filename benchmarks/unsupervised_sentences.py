@@ -63,6 +63,8 @@ from vecbridge.selection import map_report  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "unsupervised_sentences.jsonl"
 DOC = ROOT / "docs" / "unsupervised.md"
+#: where the studies behind the methods write their tables (selection_criteria.py, refinement_ceiling.py, ...)
+RESEARCH_DOC = ROOT / "docs" / "research" / "unsupervised-history.md"
 
 PAIRS = ["minilm-l6:e5-small", "e5-small:minilm-l6", "minilm-l3-onnx:minilm-l6", "static64:minilm-l6"]
 SIZES = [2000, 4000, 8000, 16000]
@@ -473,7 +475,7 @@ def by_task_all(rows) -> dict:
 
 def write_results_into_doc(command: str):
     body = (f"{provenance(read_rows(RESULTS), command)} Wall times are upper bounds where other jobs shared the "
-            f"machine (see the run lists above); process CPU seconds count both cores.\n\n{render()}")
+            f"machine (the runs are listed in docs/research/unsupervised-history.md); process CPU seconds count both cores.\n\n{render()}")
     write_section(DOC, "results", body)
 
 

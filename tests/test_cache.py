@@ -14,6 +14,7 @@ import pytest
 
 from vecbridge import cache
 from vecbridge.cache import CacheEntry, atomic_path, cache_key, cache_root, clear, get_or_build, list_entries
+from vecbridge.errors import ParameterError
 
 
 @pytest.fixture(autouse=True)
@@ -159,7 +160,7 @@ def test_killed_build_leaves_no_complete_looking_entry(stage, tmp_cache):
     assert entry.is_complete()
     side = json.loads(entry.sidecar.read_text())
     assert side["params"] == {"n": 3} and side["size"] == entry.path.stat().st_size
-    assert clear("killed") >= 2 and not any(entry.folder.iterdir())
+    assert clear("killed") >= 2 and not entry.folder.exists()  # its temporary files too; the empty folder goes
 
 
 def test_atomic_path_replaces_only_on_success(tmp_path):
@@ -181,3 +182,92 @@ def test_bad_parameters_are_refused():
         CacheEntry.make("x", {"obj": object()})
     with pytest.raises(cache.CacheError, match="kind"):
         CacheEntry.make("x", {}, kind="pickle")
+
+
+# -- containment: names that become paths, and what clear may delete (issue 23) ------------------------------
+@pytest.mark.parametrize("name", ["../sib", "..", "a/b", "/abs", ".hidden", "", "a\\b"])
+def test_builder_names_never_leave_the_cache(tmp_cache, name):
+    sibling = tmp_cache.parent / "sib"
+    sibling.mkdir()
+    (sibling / "f").write_text("keep me")
+    with pytest.raises(ParameterError):
+        CacheEntry.make(name, {})
+    with pytest.raises(ParameterError):
+        clear(name)
+    with pytest.raises(ParameterError):
+        list_entries(name)
+    assert (sibling / "f").read_text() == "keep me"
+
+
+def test_clear_removes_only_what_vecbridge_wrote(tmp_cache):
+    get_or_build("demo", {"n": 1}, lambda: {"x": np.ones(2)})
+    get_or_build("other", {}, lambda: {"t": 1}, kind="json")
+    (tmp_cache / "demo" / "notes.txt").write_text("mine")  # a user's file inside a builder folder
+    (tmp_cache / "users-file.txt").write_text("mine too")  # and one in the root
+    (tmp_cache / "demo" / ".0123456789abcdef0123.npz.tmp-12-34").write_bytes(b"half")  # a killed build's
+    plan = cache.plan_clear()
+    unknown = {p.name for p in plan.unknown}
+    assert unknown == {"notes.txt", "users-file.txt"}
+    assert {e["builder"] for e in plan.entries} == {"demo", "other"} and len(plan.entries) == 3
+    assert clear() == 5  # two entries of two files each, one temporary file
+    assert (tmp_cache / "demo" / "notes.txt").read_text() == "mine"
+    assert (tmp_cache / "users-file.txt").read_text() == "mine too"
+    assert not (tmp_cache / "other").exists() and list_entries() == []
+
+
+def test_sidecar_of_another_entry_or_folder_is_not_vecbridges(tmp_cache):
+    get_or_build("demo", {}, lambda: {"x": np.ones(2)})
+    entry = CacheEntry.make("demo", {})
+    forged = tmp_cache / "demo" / f"{'f' * 20}.meta.json"  # claims a file it is not named after
+    forged.write_text(json.dumps({**entry.read_sidecar(), "file": "../../victim"}))
+    assert {p.name for p in cache.plan_clear("demo").unknown} == {forged.name}
+    clear("demo")
+    assert forged.exists()
+
+
+def _run_cli(argv, monkeypatch, stdin_text=None, tty=False):
+    import io
+
+    from vecbridge.cli.main import main
+
+    fake = io.StringIO(stdin_text or "")
+    fake.isatty = lambda: tty  # type: ignore[method-assign]
+    monkeypatch.setattr(sys, "stdin", fake)
+    try:
+        return main(argv)
+    except SystemExit as e:  # usage errors leave through argparse
+        return e.code
+
+
+def test_cli_data_clear_asks_refuses_without_a_terminal_and_stays_inside(tmp_cache, tmp_path, monkeypatch, capsys):
+    get_or_build("demo", {}, lambda: {"x": np.ones(2)})
+    (tmp_path / "sib").mkdir()
+    (tmp_path / "sib" / "f").write_text("keep")
+    # the issue's case: VECBRIDGE_CACHE=c/inner vecbridge data clear ../sib
+    assert _run_cli(["data", "clear", "../sib", "--yes"], monkeypatch) == 2
+    assert "not a valid cache builder name" in capsys.readouterr().err
+    assert (tmp_path / "sib" / "f").read_text() == "keep"
+    # no --yes, no terminal: refused, nothing deleted
+    assert _run_cli(["data", "clear"], monkeypatch) == 1
+    err = capsys.readouterr().err
+    assert "--yes" in err and "not a terminal" in err and "delete  demo" in err
+    assert len(list_entries("demo")) == 1
+    # a terminal, answered no: nothing deleted
+    assert _run_cli(["data", "clear"], monkeypatch, "n\n", tty=True) == 0
+    assert len(list_entries("demo")) == 1 and "[y/N]" in capsys.readouterr().err
+    # answered yes
+    assert _run_cli(["data", "clear", "demo"], monkeypatch, "y\n", tty=True) == 0
+    assert list_entries("demo") == []
+    get_or_build("demo", {}, lambda: {"x": np.ones(2)})
+    assert _run_cli(["data", "clear", "--yes"], monkeypatch) == 0 and list_entries() == []
+
+
+def test_default_cache_parent_is_never_cleared(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    (home / ".cache").mkdir(parents=True)
+    (home / ".cache" / "other-app.db").write_text("precious")
+    monkeypatch.delenv("VECBRIDGE_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    assert _run_cli(["data", "clear", "..", "--yes"], monkeypatch) == 2
+    assert (home / ".cache" / "other-app.db").read_text() == "precious"

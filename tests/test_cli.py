@@ -33,7 +33,7 @@ def spaces(tmp_path):
 def test_fit_evaluate_translate_neighbors(spaces, capsys):
     d, Q = spaces
     assert main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d / "train.tsv"),
-                 "-o", str(d / "map"), "--quiet"]) == 0
+                 "--method", "procrustes", "-o", str(d / "map"), "--quiet"]) == 0
     t = load_translator(d / "map")
     np.testing.assert_allclose(t.W_, Q, atol=1e-2)
     manifest = json.loads((d / "map" / "manifest.json").read_text())
@@ -50,8 +50,8 @@ def test_fit_evaluate_translate_neighbors(spaces, capsys):
     assert main(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(d / "a_in_b.vec"), "--quiet"]) == 0
     translated = read_embeddings(d / "a_in_b.vec")
     assert translated.keys[:3] == ["a0", "a1", "a2"] and translated.dim == 16
-    # refuses to overwrite the user's file
-    assert main(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(d / "a_in_b.vec"), "--quiet"]) == 2
+    # refuses to overwrite the user's file (exit 1: an error; 2 is for usage errors)
+    assert main(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(d / "a_in_b.vec"), "--quiet"]) == 1
 
     capsys.readouterr()
     assert main(["neighbors", str(d / "a.txt"), "a5", "--map", str(d / "map"), "--target", str(d / "b.npy"),
@@ -74,10 +74,10 @@ def test_cli_errors_are_clear(spaces, capsys, tmp_path):
     d, _ = spaces
     bad = tmp_path / "bad.txt"
     bad.write_text("2 3\nx 1 2 3\ny 1 oops 3\n")
-    assert main(["fit", str(bad), str(d / "b.npy"), "--shared-keys", "-o", str(tmp_path / "m")]) == 2
+    assert main(["fit", str(bad), str(d / "b.npy"), "--shared-keys", "-o", str(tmp_path / "m")]) == 1
     err = capsys.readouterr().err
     assert "bad.txt" in err and "line 3" in err
-    assert main(["evaluate", str(tmp_path / "nomap"), str(d / "a.txt"), str(d / "b.npy"), "--paired"]) == 2
+    assert main(["evaluate", str(tmp_path / "nomap"), str(d / "a.txt"), str(d / "b.npy"), "--paired"]) == 1
     assert "no manifest" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: one of --dictionary / --paired / ... is required
         main(["fit", str(d / "a.txt"), str(d / "b.npy"), "-o", str(tmp_path / "m2")])
@@ -94,3 +94,173 @@ def test_every_command_help_has_an_example(capsys):
         with pytest.raises(SystemExit):
             main([name, "--help"])
         assert "example:" in capsys.readouterr().out, name
+
+
+# -- issue 23: validation at the edge, one behaviour for outputs, messages in CLI terms ----------------------
+def cli(argv: list[str]) -> int:
+    """``main``'s exit code, also for usage errors (argparse leaves through SystemExit(2))."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+
+
+@pytest.fixture
+def mapped(spaces):
+    d, _ = spaces
+    assert main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d / "train.tsv"), "-o",
+                 str(d / "map"), "--method", "procrustes", "--quiet"]) == 0
+    return d
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["diagnose", "{a}", "{b}", "-k", "0"], "-k/--neighbors must be a positive integer, got 0"),
+    (["diagnose", "{a}", "{b}", "--limit", "-1"], "--limit must be a positive integer, got -1"),
+    (["plot", "none", "{a}", "{b}", "-o", "{tmp}/p.png", "--sample", "-5"], "--sample must be a positive integer"),
+    (["translate", "{map}", "{a}", "-o", "{tmp}/o.parquet", "--chunk-rows", "0"],
+     "--chunk-rows must be a positive integer, got 0"),
+    (["translate", "{map}", "{a}", "-o", "{tmp}/o.parquet", "--chunk-rows", "abc"],
+     "--chunk-rows must be a positive integer, got 'abc'"),
+    (["neighbors", "{a}", "a1", "-k", "0"], "-k must be a positive integer"),
+    (["suggest-pairs", "{a}", "-k", "3", "--seed", "-1"], "--seed must be an integer from 0 to"),
+    (["serve", "{map}", "--port", "99999"], "--port must be a port number from 1 to 65535, got 99999"),
+    (["serve", "{map}", "--port", "0"], "--port must be a port number from 1 to 65535, got 0"),
+    (["update", "{a}", "{a}", "--strategy", "align", "-o", "{tmp}/u.vec", "--epochs", "0"],
+     "--epochs must be a positive integer, got 0"),
+    (["merge", "{a}", "{a}", "-o", "{tmp}/m.vec", "--holdout", "1.5"], "--holdout must be a number >= 0 and < 1"),
+    (["migrate", "lancedb", "{tmp}/db", "docs", "--map", "{map}", "--to-table", "t", "--batch-rows", "0"],
+     "--batch-rows must be a positive integer, got 0"),
+    (["translate", "{map}", "{a}", "-o", "{tmp}/o.vec", "--encoding", "klingon"], "--encoding must be a text encoding"),
+    (["fit", "{a}", "{b}", "--paired", "--method", "lstsq", "--param", "bogus=1", "-o", "{tmp}/m"], "--param bogus=1"),
+    (["fit", "{a}", "{b}", "--paired", "--method", "lstsq", "--param", "ridge=abc", "-o", "{tmp}/m"],
+     "--param ridge=abc"),
+    (["fit", "{a}", "{b}", "--paired", "--method", "lstsq", "--param", "ridge=NaN", "-o", "{tmp}/m"],
+     "--param ridge=NaN"),
+    (["merge", "{a}", "{a}", "-o", "{tmp}/m.vec", "--param", "bogus=1"], "--param bogus=1"),
+    (["data", "build", "glove", "--param", "limit=abc"], '--param limit="abc": limit must be an integer'),
+    (["data", "build", "word2vec", "--param", "dim=-3"], "--param dim=-3: dim must be a positive integer"),
+    (["data", "build", "word2vec", "--param", "dim=1e999"], "--param dim=1e999: the number is out of range"),
+    (["data", "clear", "../sib", "--yes"], "not a valid cache builder name"),
+])
+def test_bad_option_values_are_usage_errors_in_flag_names(mapped, tmp_path, capsys, argv, words):
+    d = mapped
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = [a.format(a=d / "a.txt", b=d / "b.npy", map=d / "map", tmp=work) for a in argv]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err, err
+    assert "Traceback" not in err and words in err.strip().splitlines()[-1]  # the usage, then one message
+    assert not any(work.iterdir())  # nothing written
+
+
+def test_embed_latin1_suggests_encoding_then_reads_it(tmp_path, capsys):
+    pytest.importorskip("static_model")  # the static64 encoder's package
+    texts = tmp_path / "latin1.txt"
+    texts.write_bytes("café au lait\nnaïve\n".encode("latin-1"))
+    assert cli(["embed", "-m", "static64", str(texts), "-o", str(tmp_path / "e.npy"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "latin1.txt, line 1" in err and "--encoding" in err and "Traceback" not in err
+    out = tmp_path / "new" / "dir" / "e.vec"  # a missing folder is created
+    assert cli(["embed", "-m", "static64", str(texts), "-o", str(out), "--encoding", "latin-1", "--quiet"]) == 0
+    assert read_embeddings(out).keys == ["1", "2"]
+    assert cli(["embed", "-m", "static64", str(texts), "-o", str(texts), "--encoding", "latin-1"]) == 1
+    assert "also an input" in capsys.readouterr().err and texts.read_bytes().startswith(b"caf")
+
+
+def test_outputs_one_behaviour(mapped, tmp_path, capsys):
+    d = mapped
+    # missing parent folders are created, for text and for streamed output
+    out_txt = tmp_path / "x" / "y" / "t.vec"
+    assert cli(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(out_txt), "--quiet"]) == 0
+    write_embeddings(read_embeddings(d / "a.txt"), tmp_path / "a.parquet")
+    out_pq = tmp_path / "p" / "q" / "o.parquet"
+    assert cli(["translate", str(d / "map"), str(tmp_path / "a.parquet"), "-o", str(out_pq), "--quiet"]) == 0
+    np.testing.assert_allclose(read_embeddings(out_pq).vectors, read_embeddings(out_txt).vectors, atol=1e-5)
+    # OUT equal to IN: refused, in memory and streaming
+    for src in (d / "a.txt", tmp_path / "a.parquet"):
+        before = src.read_bytes()
+        assert cli(["translate", str(d / "map"), str(src), "-o", str(src), "--overwrite", "--quiet"]) == 1
+        assert "also an input" in capsys.readouterr().err and src.read_bytes() == before
+    # a finished stream run again: done, exit 0
+    assert cli(["translate", str(d / "map"), str(tmp_path / "a.parquet"), "-o", str(out_pq)]) == 0
+    assert "already complete" in capsys.readouterr().err
+    # a failed validation leaves no folder behind (wrong dimension for the map)
+    (tmp_path / "wrong.npy").write_bytes(b"")
+    np.save(tmp_path / "wrong.npy", np.ones((5, 3), np.float32))
+    assert cli(["translate", str(d / "map"), str(tmp_path / "wrong.npy"), "-o", str(tmp_path / "n" / "o.npy")]) == 1
+    assert "takes 16-d" in capsys.readouterr().err and not (tmp_path / "n").exists()
+
+
+def test_chunk_rows_never_poison_the_journal(mapped, tmp_path, capsys):
+    from vecbridge.errors import ParameterError
+    from vecbridge.stream import partial_dir_for, translate_file
+
+    d = mapped
+    write_embeddings(read_embeddings(d / "a.txt"), tmp_path / "a.parquet")
+    out = tmp_path / "o.parquet"
+    assert cli(["translate", str(d / "map"), str(tmp_path / "a.parquet"), "-o", str(out), "--chunk-rows", "-5"]) == 2
+    with pytest.raises(ParameterError, match="--chunk-rows"):
+        translate_file(d / "map", tmp_path / "a.parquet", out, chunk_rows=-5)
+    assert not partial_dir_for(out).exists() and not out.exists()
+    assert cli(["translate", str(d / "map"), str(tmp_path / "a.parquet"), "-o", str(out), "--chunk-rows", "64",
+                "--quiet"]) == 0
+    assert len(read_embeddings(out)) == 300
+
+
+def test_device_applies_to_text_files(mapped, tmp_path):
+    pytest.importorskip("torch")
+    d = mapped
+    assert cli(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(tmp_path / "cpu.vec"), "--quiet"]) == 0
+    assert cli(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(tmp_path / "torch.vec"), "--quiet",
+                "--device", "cpu-torch"]) == 0
+    np.testing.assert_allclose(read_embeddings(tmp_path / "torch.vec").vectors,
+                               read_embeddings(tmp_path / "cpu.vec").vectors, atol=1e-5)
+    rc = cli(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(tmp_path / "gpu.vec"), "--device", "nope"])
+    assert rc == 1 and not (tmp_path / "gpu.vec").exists()  # an unknown device is an error, never ignored
+
+
+def test_parquet_columns_and_encodings_have_flags(mapped, tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    d = mapped
+    a = read_embeddings(d / "a.txt")
+    vec = pa.FixedSizeListArray.from_arrays(pa.array(a.vectors.reshape(-1)), a.dim)
+    pq.write_table(pa.table({"doc": a.keys, "title": a.keys, "v1": vec, "v2": vec}), tmp_path / "two.parquet")
+    argv = ["translate", str(d / "map"), str(tmp_path / "two.parquet"), "--quiet"]
+    assert cli(argv + ["-o", str(tmp_path / "o.vec")]) == 1
+    assert "--vector-column / vector_column=" in capsys.readouterr().err
+    assert cli(argv + ["-o", str(tmp_path / "o.vec"), "--vector-column", "v1"]) == 1
+    assert "--key-column / key_column=" in capsys.readouterr().err
+    for out in ("o.vec", "o.parquet"):  # in memory and streaming
+        assert cli(argv + ["-o", str(tmp_path / out), "--vector-column", "v1", "--key-column", "title"]) == 0
+        cols = {"vector_column": "v1", "key_column": "title"} if out.endswith(".parquet") else {}
+        back = read_embeddings(tmp_path / out, **cols)
+        assert back.keys == a.keys and back.dim == 16
+    # two inputs: per-input flags
+    assert cli(["evaluate", str(d / "map"), str(tmp_path / "two.parquet"), str(d / "b.npy"), "--paired", "--json",
+                "--src-vector-column", "v2", "--src-key-column", "doc", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["top1"] > 0.9
+    # a latin-1 text file of vectors: the error names --encoding, and --encoding reads it
+    latin = tmp_path / "latin.vec"
+    latin.write_bytes("2 2\ncafé 1 0\nnaïve 0 1\n".encode("latin-1"))
+    assert cli(["diagnose", str(latin), str(latin), "--paired"]) == 1
+    assert "--encoding" in capsys.readouterr().err
+    assert cli(["neighbors", str(latin), "café", "-k", "1", "--encoding", "latin-1"]) == 0
+    assert capsys.readouterr().out.startswith("naïve")
+
+
+def test_messages_name_the_cli_flag(mapped, tmp_path, capsys):
+    d = mapped
+    assert cli(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(tmp_path / "o.vec"), "--quiet"]) == 0
+    assert cli(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(tmp_path / "o.vec")]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    bad = tmp_path / "bad.npy"
+    X = np.ones((4, 16), np.float32)
+    X[2, 3] = np.nan
+    np.save(bad, X)
+    assert cli(["translate", str(d / "map"), str(bad), "-o", str(tmp_path / "o.parquet")]) == 1
+    err = capsys.readouterr().err
+    assert "row 2" in err and "--lenient" in err
+    assert cli(["translate", str(d / "map"), str(d / "nothere.txt"), "-o", str(tmp_path / "z.vec")]) == 1
+    assert "no such file" in capsys.readouterr().err

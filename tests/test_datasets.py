@@ -10,7 +10,7 @@ import pytest
 from vecbridge import datasets as D
 from vecbridge.datasets import encoded as encoded_mod
 from vecbridge.datasets.debian import apt_available
-from vecbridge.datasets.text import split_sentences, tokenize_words
+from vecbridge.datasets.segmentation import split_sentences, tokenize_words
 from vecbridge.encoders.static import Static64Encoder
 
 
@@ -49,6 +49,25 @@ def test_unknown_names_and_parameters_are_explained():
     assert kinds["bbc"] == "corpus" and kinds["glove"] == "words" and kinds["analogies"] == "evaluation"
     for d in D.list_datasets():
         assert d.size and d.licence and d.source
+
+
+def test_registry_is_a_lazy_table():
+    # listing the data sets imports none of the builder modules; every entry names a function that exists
+    import subprocess
+    import sys
+
+    code = ("import sys, vecbridge.datasets as D; D.list_datasets(); D.dataset_info('bbc'); "
+            "print(sorted(m for m in ('corpora', 'words', 'debian') "
+            "if 'vecbridge.datasets.' + m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    for info in D.list_datasets():
+        assert callable(D.registry.builder_of(info.name)), info.builder
+    with pytest.raises(D.DataError, match="builder must be 'module:function'"):
+        D.register(D.DatasetInfo("x", "corpus", "d", "s", "l", "src", "no_colon"))
+    with pytest.raises(D.DataError, match="kind must be one of"):
+        D.register(D.DatasetInfo("x", "novel", "d", "s", "l", "src", "m:f"))
+    assert "x" not in D.REGISTRY
 
 
 def test_missing_apt_is_reported(monkeypatch):
@@ -265,4 +284,4 @@ def test_cli_data_list_and_build(capsys):
     assert "minilm-l6-int8" in capsys.readouterr().out
     assert main(["data", "build", "glove", "--param", "limit=500"]) == 0
     assert "n=500 dim=50" in capsys.readouterr().err
-    assert main(["data", "build", "nope"]) == 2
+    assert main(["data", "build", "nope"]) == 1

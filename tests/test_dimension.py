@@ -107,4 +107,4 @@ def test_dimension_cli_writes_map_and_json(tmp_path, capsys):
     mapped_row = next(r for r in out["rows"] if r["space"].startswith("source mapped"))
     assert mapped_row["dim"] == 12 and mapped_row["hit_at_1"] > 0.9
     assert load_translator(tmp_path / "m").n_features_out_ == 12
-    assert main(argv) == 2  # the map folder exists now: refused without --overwrite
+    assert main(argv) == 1  # the map folder exists now: refused without --overwrite

@@ -170,7 +170,7 @@ def test_wrong_encoding(tmp_path):
 def test_undetectable_content(tmp_path):
     path = _write(tmp_path, "v.txt", "hello\nworld\n")
     err = _strict_error(path)
-    assert "pass format=" in str(err)
+    assert "format=" in str(err) and "--src-format" in str(err)
 
 
 def test_fasttext_bin_model_is_refused_with_advice(tmp_path):
@@ -305,7 +305,7 @@ def test_no_overwrite_without_permission(tmp_path, emb, fmt, name):
 
     path = tmp_path / name
     path.write_bytes(b"precious")
-    with pytest.raises(OutputExistsError, match="already exists; pass overwrite=True"):
+    with pytest.raises(OutputExistsError, match="already exists; choose another name or allow overwriting"):
         write_embeddings(emb, path, fmt)
     assert path.read_bytes() == b"precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temp file left
@@ -379,6 +379,7 @@ def test_keys_with_spaces_survive_npy_npz_parquet(tmp_path):
         write_embeddings(Embeddings(["a\nb"], np.ones((1, 2))), tmp_path / "n.npy")
 
 
-def test_write_into_missing_folder(tmp_path, emb):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        write_embeddings(emb, tmp_path / "no" / "m.vec")
+@pytest.mark.parametrize("name", ["m.vec", "m.txt", "m.bin", "m.npy", "m.npz", "m.parquet"])
+def test_write_into_missing_folder_creates_it(tmp_path, emb, name):
+    out = write_embeddings(emb, tmp_path / "no" / "such" / name)  # one behaviour everywhere: parents are made
+    assert out.exists() and read_embeddings(out).keys == emb.keys

@@ -186,7 +186,7 @@ def test_format_from_extension_on_write(tmp_path, emb):
         assert detect_format(path) == fmt
     glove = read_embeddings(write_embeddings(emb, tmp_path / "g.txt", "glove"))
     assert detect_format(write_embeddings(glove, tmp_path / "g2.txt")) == "glove"  # keeps the GloVe flavour
-    with pytest.raises(Exception, match="pass format="):
+    with pytest.raises(Exception, match="--format / format="):
         write_embeddings(emb, tmp_path / "m.unknown")
 
 

@@ -8,10 +8,8 @@ from scipy.special import logsumexp
 
 from vecbridge import Embeddings
 from vecbridge.errors import DimensionError, VecbridgeError
+from vecbridge.neighbors import BYTES_PER_PAIR
 from vecbridge.retrieval import (
-    _BYTES_PER_ELEMENT,
-    _candidates,
-    _top_indices,
     block_sizes,
     canonical_method,
     knn_mean_similarity,
@@ -158,25 +156,6 @@ def test_blocked_equals_brute_force(data, method, bs, tbs):
     assert_matches_reference(idx, sc, brute_scores(A, B, method), 6)
 
 
-@pytest.mark.parametrize("n", [2000, 2011, 5003])
-@pytest.mark.parametrize("k", [1, 3, 10, 40])
-def test_candidate_groups_hold_the_top_k(n, k):
-    rng = np.random.default_rng(n + k)
-    S = rng.normal(size=(9, n)).astype(np.float32)
-    S[0, ::7] = -np.inf  # masked entries (exclude_self) never win
-    S[1, :] = np.round(S[1], 1)  # many ties
-    vals, cols = _candidates(S, k)
-    assert cols is not None and vals.shape[1] < n / 2  # the shortcut is taken
-    np.testing.assert_array_equal(np.take_along_axis(S, cols, axis=1), vals)
-    kth = -np.sort(-S, axis=1)[:, k - 1]
-    # every value above the k-th largest is among the candidates, and enough of the tied ones
-    for r in range(9):
-        assert np.sum(vals[r] > kth[r]) == np.sum(S[r] > kth[r])
-        assert np.sum(vals[r] >= kth[r]) >= k
-    top = _top_indices(S, k)
-    np.testing.assert_array_equal(np.sort(np.take_along_axis(S, top, axis=1), axis=1), np.sort(S, axis=1)[:, -k:])
-
-
 @pytest.mark.parametrize("method", ["nn", "csls", "isf"])
 @pytest.mark.parametrize("bs,tbs", [(None, None), (17, 700), (64, 2011)])
 def test_blocked_equals_brute_force_long_rows(method, bs, tbs):
@@ -218,7 +197,7 @@ def test_small_memory_budget_forces_target_blocks(data):
 def test_block_sizes_fit_the_budget(n_a, n_b, budget):
     bq, bt = block_sizes(n_a, n_b, memory_budget_mb=budget)
     assert 1 <= bq <= n_a and 1 <= bt <= n_b
-    assert bq * bt * _BYTES_PER_ELEMENT <= max(budget * 2**20, 64 * _BYTES_PER_ELEMENT)
+    assert bq * bt * BYTES_PER_PAIR <= max(budget * 2**20, 64 * BYTES_PER_PAIR)
 
 
 @pytest.mark.parametrize("bs,tbs", [(None, None), (3, 4)])

@@ -79,12 +79,51 @@ def test_translate_matches_the_map(client, maps):
         (json.dumps({"map": "old2new", "vectors": [[float("nan")] * D_IN]}).encode(), 422, "NaN"),
         (json.dumps({"map": "old2new", "vectors": [[0.0] * D_IN] * 101}).encode(), 413, "limit is 100"),
         (json.dumps({"map": "old2new", "vectors": [[0.123456789] * D_IN] * 90 * 10}).encode(), 413, "bytes"),
+        # issue 23: never a 500 for client input
+        (b'{"map": "old2new", "vectors": [[' + str(10**400).encode() + b"]]}", 422, "too large"),
+        (b'{"map": "old2new", "vectors": [[1e39' + b", 0" * (D_IN - 1) + b"]]}", 422, "too large for float32"),
+        (b'{"map": "old2new", "vectors": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", 400, "not valid JSON"),  # deep
+        (json.dumps({"map": "old2new", "vectors": [["1.5"] * D_IN]}).encode(), 422, "numbers only"),
+        (json.dumps({"map": "old2new", "vectors": [[True] * D_IN]}).encode(), 422, "numbers only"),
+        (json.dumps({"map": 7, "vectors": [[0.0] * D_IN]}).encode(), 400, '"map" must be'),
+        (json.dumps({"map": "old2new", "vectors": "abc"}).encode(), 400, "non-empty list"),
+        (json.dumps({"map": "old2new", "vectors": [[0.0] * D_IN, 5]}).encode(), 400, "vector 1 is not a list"),
     ],
 )
 def test_client_errors_are_clear(client, body, status, words):
     r = client.post("/translate", content=body, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     assert words in r.json()["error"]
+
+
+def test_errors_name_the_field(client):
+    body = {"map": "old2new", "vectors": [[0.0] * D_IN, [0.0] * 3 + ["x"] + [0.0] * (D_IN - 4)]}
+    r = client.post("/translate", json=body)
+    assert r.status_code == 422 and r.json()["field"] == "vectors[1][3]" and "'x'" in r.json()["error"]
+    r = client.post("/translate", json={"map": "old2new", "vectors": [[0.0] * (D_IN + 2)]})
+    assert r.status_code == 422 and r.json()["field"] == "vectors[0]"
+    r = client.post("/translate", json={"map": "nope", "vectors": [[0.0] * D_IN]})
+    assert r.status_code == 404 and r.json()["field"] == "map"
+
+
+def test_extreme_finite_rows_translate_like_the_row_itself(client, maps):
+    """A unit-normalised map: x * 1e25 and x * 1e-25 give the output of x (they collapsed before, 200 OK)."""
+    _, loaded = maps
+    x = np.random.default_rng(3).standard_normal((2, D_IN)).astype(np.float32)
+    for factor in (1e25, 1e-25, 1e38, 1e-38):
+        r = client.post("/translate", json={"map": "rotate", "vectors": (x.astype(np.float64) * factor).tolist()})
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["vectors"], loaded["rotate"].transform(x), atol=1e-5)
+
+
+def test_map_names_are_url_safe(maps):
+    from vecbridge.errors import VecbridgeError
+    from vecbridge.serve import load_maps
+
+    root, _ = maps
+    with pytest.raises(VecbridgeError, match="not a valid map name"):
+        load_maps([f"../x={root / 'old2new'}"])
+    assert list(load_maps([f"ok.v2={root / 'old2new'}"])) == ["ok.v2"]
 
 
 def test_unknown_map_in_path_and_wrong_content_type(client):

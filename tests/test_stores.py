@@ -16,7 +16,7 @@ import pytest
 pa = pytest.importorskip("pyarrow")
 lancedb = pytest.importorskip("lancedb")
 
-from vecbridge.errors import VecbridgeError  # noqa: E402
+from vecbridge.errors import ParameterError, VecbridgeError  # noqa: E402
 from vecbridge.stores.lancedb import lancedb_quality_gate, migrate_lancedb, search_with_query_map  # noqa: E402
 from vecbridge.stores.migrate import (  # noqa: E402
     QualityGateError,
@@ -167,7 +167,7 @@ def test_chroma_new_collection_resumes_without_duplicates(tmp_path, spaces):
     from vecbridge.stores.chroma import client, migrate_chroma, query_with_map
 
     old, new, m = spaces
-    cl = client(tmp_path / "chroma")
+    cl = client(tmp_path / "chroma", create=True)
     src = cl.create_collection("docs", metadata={"hnsw:space": "cosine"}, embedding_function=None)
     ids = [f"doc-{i}" for i in range(N)]
     for s in range(0, N, 1000):
@@ -275,9 +275,9 @@ def test_cli_gate_exit_code_and_migration(tmp_path, static64):
                                       "vector": pa.FixedSizeListArray.from_arrays(pa.array(old.reshape(-1)), 64)}))
     Procrustes().fit(old, E).save(tmp_path / "good")
     Procrustes().fit(old, E[rng.permutation(300)]).save(tmp_path / "bad")
-    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "docs_new", "--gate-encoder", "static64",
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "docs_new", "--encoder", "static64",
             "--min-retention", "0.8", "--gate-sample", "200", "--quiet"]
-    assert main(base + ["--map", str(tmp_path / "bad"), "--report", str(tmp_path / "r.json")]) == 3
+    assert main(base + ["--map", str(tmp_path / "bad"), "--report", str(tmp_path / "r.json")]) == 4  # gate: exit 4
     assert json.loads((tmp_path / "r.json").read_text())["quality"]["passed"] is False
     assert "docs_new" not in db.table_names()  # the gate stops the migration before it starts
     assert main(base + ["--map", str(tmp_path / "good"), "--report", str(tmp_path / "r.json")]) == 0
@@ -286,3 +286,83 @@ def test_cli_gate_exit_code_and_migration(tmp_path, static64):
     assert db.open_table("docs_new").count_rows() == 300
     q = lancedb_quality_gate(tmp_path / "db", "docs", tmp_path / "good", static64, sample=50)
     assert q.n_documents == 50 and q.threshold is None
+
+
+# -- containment and validation before any write (issue 23) -----------------------------------------------------
+@pytest.mark.parametrize("target", ["../../../../victim", "../victim", "a/b", ".hidden", "x..y", ""])
+def test_lancedb_bad_target_names_write_nothing_anywhere(tmp_path, spaces, target):
+    old, _, m = spaces
+    store = tmp_path / "deep" / "er" / "store"
+    make_table(store / "db", old[:50])
+    victim = tmp_path / "victim.json"
+    victim.write_text('{"precious": true}')
+    before = sorted(p for p in tmp_path.rglob("*"))
+    for kwargs in ({"target_table": target}, {"new_column": target} if target == "" else {"target_table": target}):
+        with pytest.raises(ParameterError):
+            migrate_lancedb(store / "db", "docs", m, resume=False, progress=False, **kwargs)
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # no journal, no table, nothing outside
+    assert json.loads(victim.read_text()) == {"precious": True}
+
+
+def test_lancedb_odd_column_name_keeps_the_journal_inside_the_state_folder(tmp_path, spaces):
+    old, _, m = spaces
+    make_table(tmp_path / "db", old[:50])
+    with pytest.raises(ParameterError, match="column"):
+        migrate_lancedb(tmp_path / "db", "docs", m, new_column="../../v", progress=False)
+    rep = migrate_lancedb(tmp_path / "db", "docs", m, new_column="v/w x", progress=False)
+    assert rep.finished and rep.rows_done == 50
+    journals = list((tmp_path / "db" / ".vecbridge-migrate").iterdir())
+    assert len(journals) == 1 and "/" not in journals[0].name and journals[0].name.startswith("lancedb__docs__")
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_lancedb_batch_rows_zero_leaves_no_empty_table(tmp_path, spaces):
+    old, _, m = spaces
+    db, _ = make_table(tmp_path / "db", old[:50])
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ParameterError, match="--batch-rows"):
+            migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", batch_rows=bad, progress=False)
+    assert "docs_new" not in db.list_tables().tables and not (tmp_path / "db" / ".vecbridge-migrate").exists()
+
+
+def test_chroma_bad_names_and_batch_rows_write_nothing(tmp_path, spaces):
+    pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import migrate_chroma
+
+    old, _, m = spaces
+    for kwargs in ({"target_collection": "../../victim"}, {"target_collection": "ab"},
+                   {"target_collection": "docs_new", "batch_rows": 0}):
+        with pytest.raises(ParameterError):
+            migrate_chroma(tmp_path / "chroma", "docs", m, progress=False, **kwargs)
+    assert not (tmp_path / "chroma").exists() and not list(tmp_path.glob("**/*.json"))
+    with pytest.raises(VecbridgeError, match="no such Chroma database"):  # a typo never creates a database
+        migrate_chroma(tmp_path / "chroma", "docs", m, target_collection="docs_new", progress=False)
+    assert not (tmp_path / "chroma").exists()
+    with pytest.raises(VecbridgeError, match="no such LanceDB database"):
+        migrate_lancedb(tmp_path / "lance", "docs", m, target_table="docs_new", progress=False)
+    assert not (tmp_path / "lance").exists()
+
+
+def test_cli_migrate_refuses_bad_names_and_sizes_with_flag_names(tmp_path, spaces, capsys):
+    from vecbridge.cli.main import main as cli_main
+
+    def main(argv):  # usage errors leave through argparse's SystemExit(2)
+        try:
+            return cli_main(argv)
+        except SystemExit as e:
+            return e.code
+
+    old, _, m = spaces
+    make_table(tmp_path / "db", old[:50])
+    m.save(tmp_path / "map")
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--map", str(tmp_path / "map")]
+    assert main(base + ["--to-table", "../../../../victim", "--restart"]) == 2
+    assert "--to-table must be a valid table name" in capsys.readouterr().err
+    assert main(base + ["--to-table", "docs_new", "--batch-rows", "0"]) == 2
+    assert "--batch-rows must be a positive integer, got 0" in capsys.readouterr().err
+    assert main(["migrate", "chroma", str(tmp_path / "ch"), "docs", "--map", str(tmp_path / "map"),
+                 "--to-collection", "../x"]) == 2
+    assert "--to-collection must be a valid collection name" in capsys.readouterr().err
+    assert not (tmp_path / "db" / ".vecbridge-migrate").exists() and not (tmp_path / "ch").exists()
+    assert main(base + ["--to-table", "docs_new", "--quiet", "--report", str(tmp_path / "new" / "dir" / "r.json")]) == 0
+    assert json.loads((tmp_path / "new" / "dir" / "r.json").read_text())["migration"]["rows_done"] == 50

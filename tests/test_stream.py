@@ -18,7 +18,7 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 from vecbridge.errors import FormatError  # noqa: E402
-from vecbridge.io.files import OutputExistsError  # noqa: E402
+from vecbridge.errors import OutputExistsError  # noqa: E402
 from vecbridge.stream import (  # noqa: E402
     ResumeMismatchError,
     chunk_rows_for,
@@ -195,8 +195,10 @@ def test_sigkill_at_random_points_then_resume(tmp_path, data, lstsq, out_name):
     if not out.exists() or partial_dir_for(out).exists():
         final = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
         assert final.returncode == 0, final.stderr.decode()
+    published = out.stat().st_mtime_ns
     again = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
-    assert again.returncode != 0 and b"already exists" in again.stderr  # a finished OUT is never replaced
+    assert again.returncode == 0, again.stderr.decode()  # a finished OUT: done, and never replaced
+    assert out.stat().st_mtime_ns == published
     if out_name.endswith(".parquet"):
         table, Yo = read_out(out)
         got = table["id"].to_pylist()
@@ -283,6 +285,10 @@ def test_cli_translate_streams_parquet(tmp_path, data, lstsq, capsys):
     assert "resumed" not in capsys.readouterr().err
     _, Yo = read_out(tmp_path / "o.parquet")
     np.testing.assert_allclose(Yo, lstsq.transform(X), atol=1e-6)
-    rc = main(["translate", str(tmp_path / "map"), str(tmp_path / "in.parquet"), "-o", str(tmp_path / "o.parquet"),
+    rc = main(["translate", str(tmp_path / "map"), str(tmp_path / "in.parquet"), "-o", str(tmp_path / "o.parquet")])
+    assert rc == 0 and "already complete" in capsys.readouterr().err  # the same run again: done
+    lstsq2 = LeastSquares(ridge=1.0).fit(X, X[:, ::-1].copy())
+    lstsq2.save(tmp_path / "map2")
+    rc = main(["translate", str(tmp_path / "map2"), str(tmp_path / "in.parquet"), "-o", str(tmp_path / "o.parquet"),
                "--quiet"])
-    assert rc == 2  # exists, no --overwrite
+    assert rc == 1 and "already exists" in capsys.readouterr().err  # another map, no --overwrite

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -194,7 +195,7 @@ def test_cli_update_both_strategies(tmp_path, lee, old_emb, capsys):
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["info"]["strategy"] == "align" and rep["rows"][0]["model"] == "old"
     rc = main(["update", str(old), str(corpus), "--strategy", "align", "-o", str(out)])
-    assert rc == 2 and "already exists" in capsys.readouterr().err
+    assert rc == 1 and "already exists" in capsys.readouterr().err
     # warm start from a full gensim model, saving the continued model too
     mpath = tmp_path / "old.model"
     train_word2vec(lee[0], vector_size=16, min_count=3, epochs=2, seed=0).save(str(mpath))
@@ -203,3 +204,17 @@ def test_cli_update_both_strategies(tmp_path, lee, old_emb, capsys):
                "--epochs", "1", "--save-model", str(tmp_path / "warm.model"), "--quiet"])
     assert rc == 0
     assert len(read_embeddings(out2)) == len(Word2Vec.load(str(tmp_path / "warm.model")).wv)
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"epochs": 0}, "--epochs / epochs="), ({"window": -1}, "--window / window="),
+    ({"min_count": 1.5}, "--min-count / min_count="), ({"seed": -2}, "--seed / seed="),
+    ({"lockf": 2.0}, "--lockf / lockf="), ({"n_candidates": 0}, "--anchors / n_candidates="),
+])
+def test_training_settings_are_checked_before_training(bad, words):
+    from vecbridge.apps.update import update_word_model
+    from vecbridge.errors import ParameterError
+
+    strategy = "align" if "n_candidates" in bad else "warmstart"
+    with pytest.raises(ParameterError, match=re.escape(words)):
+        update_word_model(Embeddings(["a"], np.ones((1, 3), np.float32)), [["a", "b"]], strategy, **bad)

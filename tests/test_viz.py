@@ -162,7 +162,7 @@ def test_cli_plot_and_report(tmp_path, capsys):
     assert main(["report", *args, "-o", str(tmp_path / "r.html"), "--sample", "50", "--quiet"]) == 0
     text = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "vb-data" in text and "hit_at_1" in text
-    assert main(["report", *args, "-o", str(tmp_path / "r.html")]) == 2
+    assert main(["report", *args, "-o", str(tmp_path / "r.html")]) == 1
     assert "already exists" in capsys.readouterr().err
 
 

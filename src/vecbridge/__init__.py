@@ -6,7 +6,7 @@ their heavy dependencies when used.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from .embeddings import Embeddings
 from .errors import DimensionError, FormatError, KeyMissingError, ManifestError, NotFittedError, VecbridgeError
@@ -24,4 +24,15 @@ __all__ = [
     "KeyMissingError",
     "ManifestError",
     "NotFittedError",
+    "Hub",
+    "load_hub",
 ]
+
+
+def __getattr__(name: str):
+    """``vecbridge.Hub`` / ``vecbridge.load_hub``, imported on first use (docs/hub.md)."""
+    if name in ("Hub", "load_hub"):
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.hub"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

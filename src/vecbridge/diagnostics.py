@@ -30,7 +30,9 @@ import numpy as np
 from .dictionary import pair_rows
 from .embeddings import Embeddings
 from .errors import DimensionError, VecbridgeError
+from .neighbors import top_k
 from .normalize import unit_rows
+from .sampling import sample_rows
 
 # Verdict thresholds on RSA (paired) and on the eigenvector similarity of the unpaired graphs.
 # Calibrated on the word tasks of docs/words.md; see there for the values they rest on.
@@ -57,9 +59,7 @@ def knn_graph_laplacian_spectrum(X: np.ndarray, k: int = 10) -> np.ndarray:
     n = len(X)
     if n <= k:
         raise VecbridgeError(f"a {k}-NN graph needs more than {k} points, got {n}")
-    S = X @ X.T
-    np.fill_diagonal(S, -np.inf)
-    nbrs = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    nbrs = top_k(X, X, k, similarity="dot", exclude_self=True).indices
     A = np.zeros((n, n), dtype=np.float64)
     A[np.repeat(np.arange(n), k), nbrs.ravel()] = 1.0
     A = np.maximum(A, A.T)
@@ -118,10 +118,6 @@ def similarity_distribution_distance(X: np.ndarray, Y: np.ndarray) -> float:
     from scipy.stats import wasserstein_distance
 
     return float(wasserstein_distance(_upper_similarities(X), _upper_similarities(Y)))
-
-
-def _sample(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    return np.sort(rng.choice(n_total, size=n, replace=False)) if n_total > n else np.arange(n_total)
 
 
 def verdict(rsa_value: float | None) -> str:
@@ -201,7 +197,7 @@ def diagnose(
     }
     rsa_value = None
     if pairs is not None and srows is not None:
-        sel = _sample(len(srows), n, rng)
+        sel = sample_rows(rng, len(srows), n, sort=True)
         X, Y = Xall[srows[sel]], Yall[trows[sel]]
         rsa_value = rsa(X, Y)
         out["paired"] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -114,9 +115,26 @@ def pair_rows(src: Embeddings, tgt: Embeddings, pairs: Sequence[Pair]) -> tuple[
     return np.asarray(src_rows, dtype=np.int64), np.asarray(tgt_rows, dtype=np.int64), cov
 
 
-def identity_pairs(src: Embeddings, tgt: Embeddings) -> list[Pair]:
-    """``(k, k)`` for every key both vocabularies share, in source order."""
-    return [(k, k) for k in src.keys if k in tgt.index]
+# -- seed dictionaries: pairs found without a dictionary file ----------------------------------------
+_NUMERAL = re.compile(r"^[+-]?(\d+([.,:/]\d+)*|\d+(st|nd|rd|th))$")
+
+
+def identical_pairs(src: Embeddings, tgt: Embeddings, limit: int | None = None) -> list[Pair]:
+    """``(k, k)`` for every key both vocabularies share, in source (frequency) order; the first ``limit``
+    when given."""
+    pairs = [(k, k) for k in src.keys if k in tgt.index]
+    return pairs[:limit] if limit else pairs
+
+
+def numeral_pairs(src: Embeddings, tgt: Embeddings, limit: int | None = None) -> list[Pair]:
+    """``(n, n)`` for the shared keys that are numerals (``7``, ``1990``, ``3.5``, ``21st``), in source order;
+    the first ``limit`` when given."""
+    pairs = [(k, k) for k in src.keys if _NUMERAL.match(k) and k in tgt.index]
+    return pairs[:limit] if limit else pairs
+
+
+#: the earlier name of :func:`identical_pairs` (translators/base.py and apps/merge.py still use it)
+identity_pairs = identical_pairs
 
 
 def group_by_source(pairs: Iterable[Pair]) -> dict[str, list[str]]:
@@ -150,7 +168,7 @@ def keys_to_pair(
     either way.
     """
     from .normalize import Normalizer
-    from .translators.matching import spherical_kmeans
+    from .clustering import euclidean_kmeans
 
     is_emb = isinstance(src, Embeddings)
     X = np.asarray(src.vectors if is_emb else src, dtype=np.float32)
@@ -171,7 +189,7 @@ def keys_to_pair(
     if not 1 <= int(k) <= len(pool):
         raise VecbridgeError(f"k must be between 1 and the {len(pool)} items that may be picked, got {k}")
     Z = Normalizer(normalize).fit(X).transform(X) if normalize else X
-    centroids, labels = spherical_kmeans(Z, int(k), np.random.default_rng(seed))
+    centroids, labels = euclidean_kmeans(Z, int(k), np.random.default_rng(seed))
     sizes = np.bincount(labels, minlength=int(k))
     P = Z[pool]
     S = P @ centroids.T - 0.5 * (P * P).sum(1, keepdims=True)  # (pool, k): larger = nearer the centroid
@@ -183,3 +201,10 @@ def keys_to_pair(
         taken[i] = True
         picked.append(int(pool[i]))
     return [src.keys[i] for i in picked] if is_emb else picked
+
+
+def first_pairs(pairs: Sequence[Pair], n: int) -> list[Pair]:
+    """The first ``n`` pairs (a seed dictionary cut from a longer one); ``n`` must be positive."""
+    if int(n) < 1:
+        raise VecbridgeError(f"the number of seed pairs must be >= 1, got {n}")
+    return list(pairs[: int(n)])

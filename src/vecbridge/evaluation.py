@@ -16,8 +16,10 @@ fitted :class:`~vecbridge.Translator` through the right one:
   top-1, mean rank and FOSCTTM.
 
 Retrieval is by cosine (``"nn"``), CSLS (``"csls"``) or the inverted softmax
-(``"isf"``), all computed in blocks (see :mod:`vecbridge.retrieval`). Every
-function returns a flat dict of plain Python numbers, lists and strings that
+(``"isf"``), all computed in blocks (see :mod:`vecbridge.retrieval`). Compute
+options (backend, threads, memory budget, progress) come as one ``compute=``
+(:class:`~vecbridge.compute.Compute`); ``memory_budget_mb`` and ``progress``
+override its fields. Every function returns a flat dict of plain Python numbers, lists and strings that
 ``json.dumps`` accepts; a precision over zero covered words is ``None``.
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .compute import Compute
 from .dictionary import group_by_source
 from .embeddings import Embeddings
 from .errors import DimensionError, VecbridgeError
@@ -92,8 +95,9 @@ def dictionary_precision(
     *,
     csls_k: int = CSLS_K,
     isf_temperature: float = ISF_TEMPERATURE,
-    memory_budget_mb: float = 512,
+    memory_budget_mb: float | None = None,
     progress: bool | None = None,
+    compute: Compute | None = None,
 ) -> dict[str, Any]:
     """Precision at k of word translation against a dictionary with possibly several golds per word.
 
@@ -161,6 +165,7 @@ def dictionary_precision(
             source_pool=pool.vectors if method != "nn" else None,
             memory_budget_mb=memory_budget_mb,
             progress=progress,
+            compute=compute,
         )
         first = _first_hit_position(top, np.asarray(pair_q, dtype=np.int64), np.asarray(pair_t, dtype=np.int64), n_cov)
     else:
@@ -195,8 +200,9 @@ def hit_rate(
     source_pool: Embeddings | None = None,
     csls_k: int = CSLS_K,
     isf_temperature: float = ISF_TEMPERATURE,
-    memory_budget_mb: float = 512,
+    memory_budget_mb: float | None = None,
     progress: bool | None = None,
+    compute: Compute | None = None,
 ) -> dict[str, Any]:
     """Fraction of words whose own key is among the k best targets of their mapped vector.
 
@@ -249,6 +255,7 @@ def hit_rate(
             source_pool=pool.vectors if method != "nn" else None,
             memory_budget_mb=memory_budget_mb,
             progress=progress,
+            compute=compute,
         )
         first = _first_hit_position(top, np.arange(n_cov), np.asarray(gold, dtype=np.int64), n_cov)
     else:
@@ -291,8 +298,9 @@ def paired_metrics(
     *,
     csls_k: int = CSLS_K,
     isf_temperature: float = ISF_TEMPERATURE,
-    memory_budget_mb: float = 512,
+    memory_budget_mb: float | None = None,
     progress: bool | None = None,
+    compute: Compute | None = None,
 ) -> dict[str, Any]:
     """Metrics for paired vector sets: row i of ``mapped`` should match row i of ``truth``.
 
@@ -339,7 +347,7 @@ def paired_metrics(
     M = np.ascontiguousarray(M, dtype=np.float32)
     Y = np.ascontiguousarray(Y, dtype=np.float32)
     own = np.arange(n, dtype=np.int64)
-    opts = dict(memory_budget_mb=memory_budget_mb, progress=progress)
+    opts = dict(memory_budget_mb=memory_budget_mb, progress=progress, compute=compute)
     ranks = rank_of(M, Y, own, method=method, csls_k=csls_k, isf_temperature=isf_temperature, source_pool=M, **opts)
     cos_ranks = ranks if method == "nn" else rank_of(M, Y, own, **opts)
     back_ranks = rank_of(Y, M, own, **opts)
@@ -371,8 +379,9 @@ def evaluate_translator(
     ks: Iterable[int] = (1, 5, 10),
     csls_k: int = CSLS_K,
     isf_temperature: float = ISF_TEMPERATURE,
-    memory_budget_mb: float = 512,
+    memory_budget_mb: float | None = None,
     progress: bool | None = None,
+    compute: Compute | None = None,
 ) -> dict[str, Any]:
     """Map ``src`` with a fitted translator and score it against ``tgt``.
 
@@ -397,7 +406,8 @@ def evaluate_translator(
     mapped = translator.transform(src)
     target = translator.transform_target(tgt)
     head: dict[str, Any] = {"method": getattr(translator, "method", type(translator).__name__)}
-    common = dict(csls_k=csls_k, isf_temperature=isf_temperature, memory_budget_mb=memory_budget_mb, progress=progress)
+    common = dict(csls_k=csls_k, isf_temperature=isf_temperature, memory_budget_mb=memory_budget_mb, progress=progress,
+                  compute=compute)
     if paired:
         n_s, n_t = len(mapped), len(target)
         if n_s != n_t:

@@ -43,10 +43,44 @@ def parse_steps(steps: str | Sequence[str] | None) -> list[str]:
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 length; zero rows stay zero. Returns float32."""
+    """Rows scaled to unit L2 length; zero rows stay zero. Returns float32.
+
+    Safe for every finite input: a row whose squared length over- or underflows float32 (entries beyond
+    about 1e19 or below about 1e-19) is first divided by its largest absolute entry, so a row and the same
+    row times any positive finite factor give the same unit row.
+    """
     X = np.asarray(X, dtype=np.float32)
-    n = np.linalg.norm(X, axis=-1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        n = np.linalg.norm(X, axis=-1, keepdims=True)
+    extreme = ~np.isfinite(n) | ((n < _TINY_NORM) & (n >= 0))
+    if extreme.any():
+        rows = np.nonzero(extreme.reshape(-1))[0] if X.ndim == 2 else None
+        if rows is None:  # a single row
+            return _unit_rescaled(X[None, :])[0]
+        out = X / np.where(extreme | (n == 0), 1.0, n).astype(np.float32)
+        out[rows] = _unit_rescaled(X[rows])
+        return out
     return X / np.where(n > 0, n, 1.0).astype(np.float32)
+
+
+#: below this length, float32 squares lose precision (subnormal range); such rows are rescaled first
+_TINY_NORM = np.float32(1e-18)
+
+
+def _unit_rescaled(X: np.ndarray) -> np.ndarray:
+    """Unit rows of ``X`` through a division by each row's largest absolute entry (zero rows stay zero)."""
+    m = np.abs(X).max(axis=-1, keepdims=True).astype(np.float64)
+    Xs = X.astype(np.float64) / np.where(m > 0, m, 1.0)
+    n = np.linalg.norm(Xs, axis=-1, keepdims=True)
+    return (Xs / np.where(n > 0, n, 1.0)).astype(np.float32)
+
+
+def zero_rows(X: np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``X`` (n, d) that are all zeros."""
+    X = np.asarray(X)
+    if X.ndim == 1:
+        X = X[None, :]
+    return np.nonzero(~np.any(X != 0, axis=1))[0]
 
 
 class Normalizer:

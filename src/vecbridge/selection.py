@@ -15,9 +15,10 @@ the fit. All of them are larger-is-better.
   right map sends neighbours to neighbours; for an orthogonal map the source
   structure itself is preserved, so only the read-out through nearest targets
   carries information).
-- :func:`mutual_nn_rate` -- the fraction of mapped source points whose nearest
-  target has them as its nearest mapped source (reported, but on sentence data
-  it does *not* separate right from wrong maps well: collapsed maps score high).
+- :func:`mutual_cosine_nn_rate` -- the fraction of mapped source points whose
+  cosine-nearest target has them as its cosine-nearest mapped source (reported,
+  but on sentence data it does *not* separate right from wrong maps well:
+  collapsed maps score high).
 - :func:`csls_score` -- the mean best CSLS score of the mapped points.
 
 :func:`selection_score` combines them into the one number used to choose
@@ -29,7 +30,9 @@ held-out top-1.
 
 Inputs are plain arrays; the source sample ``X`` (n, d_x) is mapped with a
 linear map ``W`` (d_x, d_y), or already-mapped vectors (n, d_y) are passed.
-Similarities are computed in blocks; nothing n x m is kept.
+Neighbours are searched by :mod:`vecbridge.neighbors` (in tiles; nothing n x m
+is kept), on rows scaled to unit length here; ``compute`` sets its threads,
+memory budget and backend.
 """
 
 from __future__ import annotations
@@ -38,17 +41,16 @@ from typing import Any
 
 import numpy as np
 
+from .compute import Compute
 from .errors import DimensionError, VecbridgeError
+from .neighbors import csls_top_k, mutual_nearest_neighbors, top_k
+from .sampling import sample_rows
 from .normalize import unit_rows
 
 #: neighbourhood size of :func:`knn_similarity`
 KNN_K = 10
 
 
-
-def sample_rows(rng: np.random.Generator, n_rows: int, n: int) -> np.ndarray:
-    """Indices of ``n`` of ``n_rows`` rows drawn without replacement, or all rows when there are no more than ``n``."""
-    return rng.choice(n_rows, n, replace=False) if n_rows > n else np.arange(n_rows)
 
 def _check(mapped: np.ndarray, Y: np.ndarray) -> None:
     if mapped.ndim != 2 or Y.ndim != 2:
@@ -62,62 +64,37 @@ def _check(mapped: np.ndarray, Y: np.ndarray) -> None:
         raise VecbridgeError("cannot score a map on an empty sample")
 
 
-def _blocks(n: int, size: int):
-    for s in range(0, n, size):
-        yield s, min(n, s + size)
-
-
-def knn_similarity(mapped: np.ndarray, Y: np.ndarray, k: int = KNN_K, block: int = 1024) -> float:
+def knn_similarity(mapped: np.ndarray, Y: np.ndarray, k: int = KNN_K, compute: Compute | None = None) -> float:
     """Mean cosine of each mapped source row (n, d) to its ``k`` nearest rows of ``Y`` (m, d)."""
     mapped, Y = np.asarray(mapped), np.asarray(Y)
     _check(mapped, Y)
     k = int(min(max(1, k), len(Y)))
-    A, B = unit_rows(mapped), unit_rows(Y)
-    total = 0.0
-    for s, e in _blocks(len(A), block):
-        S = A[s:e] @ B.T
-        total += float(np.partition(S, -k, axis=1)[:, -k:].sum(dtype=np.float64))
-    return total / (len(A) * k)
+    top = top_k(unit_rows(mapped), unit_rows(Y), k, similarity="dot", compute=compute, desc="k-NN similarity")
+    return float(top.values.sum(dtype=np.float64)) / (len(mapped) * k)
 
 
-def nearest_targets(mapped: np.ndarray, Y: np.ndarray, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Index (n,) and cosine (n,) of the nearest row of ``Y`` for each mapped row."""
-    A, B = unit_rows(mapped), unit_rows(Y)
-    idx = np.empty(len(A), dtype=np.int64)
-    val = np.empty(len(A), dtype=np.float32)
-    for s, e in _blocks(len(A), block):
-        S = A[s:e] @ B.T
-        idx[s:e] = S.argmax(1)
-        val[s:e] = S[np.arange(e - s), idx[s:e]]
-    return idx, val
+def nearest_targets(mapped: np.ndarray, Y: np.ndarray, compute: Compute | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Index (n,) and cosine (n,) of the nearest row of ``Y`` (m, d) for each mapped row (n, d)."""
+    top = top_k(unit_rows(mapped), unit_rows(Y), 1, similarity="dot", compute=compute, desc="nearest targets")
+    return top.indices[:, 0], top.values[:, 0]
 
 
-def mutual_nn_rate(mapped: np.ndarray, Y: np.ndarray, block: int = 1024) -> float:
-    """Fraction of mapped rows (n, d) whose nearest ``Y`` row (m, d) has them as its nearest mapped row."""
+def mutual_cosine_nn_rate(mapped: np.ndarray, Y: np.ndarray, compute: Compute | None = None) -> float:
+    """Fraction of mapped rows (n, d) whose cosine-nearest ``Y`` row (m, d) has them as its cosine-nearest
+    mapped row."""
     mapped, Y = np.asarray(mapped), np.asarray(Y)
     _check(mapped, Y)
-    f, _ = nearest_targets(mapped, Y, block)
-    g, _ = nearest_targets(Y, mapped, block)
-    return float(np.mean(g[f] == np.arange(len(mapped))))
+    return float(np.mean(mutual_nearest_neighbors(unit_rows(mapped), unit_rows(Y), similarity="dot",
+                                                  compute=compute).mutual))
 
 
-def csls_score(mapped: np.ndarray, Y: np.ndarray, k: int = KNN_K, block: int = 1024) -> float:
-    """Mean over mapped rows of the best CSLS score ``2 cos - r_T(x) - r_S(y)`` against ``Y``."""
+def csls_score(mapped: np.ndarray, Y: np.ndarray, k: int = KNN_K, compute: Compute | None = None) -> float:
+    """Mean over mapped rows (n, d) of the best CSLS score ``2 cos - r_T(x) - r_S(y)`` against ``Y`` (m, d),
+    with ``k`` neighbours in both ``r`` terms (the mapped rows are the source pool)."""
     mapped, Y = np.asarray(mapped), np.asarray(Y)
     _check(mapped, Y)
-    A, B = unit_rows(mapped), unit_rows(Y)
-    ka, kb = int(min(k, len(B))), int(min(k, len(A)))
-    r_src = np.empty(len(A), dtype=np.float32)
-    for s, e in _blocks(len(A), block):
-        r_src[s:e] = np.partition(A[s:e] @ B.T, -ka, axis=1)[:, -ka:].mean(1)
-    r_tgt = np.empty(len(B), dtype=np.float32)
-    for s, e in _blocks(len(B), block):
-        r_tgt[s:e] = np.partition(B[s:e] @ A.T, -kb, axis=1)[:, -kb:].mean(1)
-    total = 0.0
-    for s, e in _blocks(len(A), block):
-        C = 2 * (A[s:e] @ B.T) - r_src[s:e, None] - r_tgt[None, :]
-        total += float(C.max(1).sum(dtype=np.float64))
-    return total / len(A)
+    top = csls_top_k(unit_rows(mapped), unit_rows(Y), 1, csls_k=int(k), similarity="dot", compute=compute)
+    return float(top.values.sum(dtype=np.float64)) / len(mapped)
 
 
 def structure_agreement(
@@ -164,7 +141,7 @@ def map_report(
     """All criteria for one map, on at most ``n_sample`` rows of each side (drawn with ``seed``).
 
     Pass either ``W`` (d_x, d_y), applied as ``X @ W``, or ``mapped`` (n, d_y).
-    ``full`` adds the slower ``mutual_nn_rate`` and ``csls``.
+    ``full`` adds the slower ``mutual_cosine_nn_rate`` (as ``mutual_nn``) and ``csls``.
     Returns a dict with ``score`` (see :func:`selection_score`), ``knn_similarity``,
     ``structure`` and, with ``full``, ``mutual_nn`` and ``csls``.
     """
@@ -181,7 +158,7 @@ def map_report(
     struct = structure_agreement(Xs, Ms, Ys, seed=seed)
     out = {"score": selection_score(knn, struct), "knn_similarity": knn, "structure": struct}
     if full:
-        out["mutual_nn"] = mutual_nn_rate(Ms, Ys)
+        out["mutual_nn"] = mutual_cosine_nn_rate(Ms, Ys)
         out["csls"] = csls_score(Ms, Ys)
     return {k: round(float(v), 5) for k, v in out.items()}
 
@@ -189,7 +166,7 @@ def map_report(
 __all__ = [
     "knn_similarity",
     "nearest_targets",
-    "mutual_nn_rate",
+    "mutual_cosine_nn_rate",
     "csls_score",
     "structure_agreement",
     "selection_score",

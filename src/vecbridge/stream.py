@@ -18,7 +18,15 @@ flat however many rows there are. Progress survives a crash:
   row is lost or written twice;
 - at the end the parts are joined into OUT (written to a temporary name and
   renamed), and the folder is removed. An existing OUT is never replaced
-  without ``overwrite=True``.
+  without ``overwrite=True``;
+- beside OUT a small completion record, ``.<OUT name>.vecbridge-done.json``,
+  keeps what was done (input, map, rows, OUT's size and time), so a re-run of a
+  finished translation says it is done and returns (the report's
+  ``already_done``) instead of refusing.
+
+Everything is checked before the first file is written: the options (a bad
+``chunk_rows`` never reaches the journal), OUT differing from IN, the formats and
+the map's dimension; missing parent folders of OUT are then created.
 
 Parquet output keeps every column of a Parquet input as it is (the key column,
 texts, metadata) and replaces the vector column by the translated vectors as
@@ -30,13 +38,11 @@ matrix and, when keys are known, ``<stem>.keys.txt`` (as
 
 from __future__ import annotations
 
-import contextlib
 import filecmp
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,21 +50,20 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DimensionError, FormatError, VecbridgeError
+from .atomic import write_json_atomic
+from .errors import DimensionError, FormatError, ParameterError, ResumeMismatchError, VecbridgeError
+from .progress import progress_bar
 
 JOURNAL = "journal.json"
 JOURNAL_VERSION = 1
 PARTIAL_SUFFIX = ".vecbridge-partial"
+DONE_SUFFIX = ".vecbridge-done.json"
 #: formats :func:`translate_file` streams; others go through the in-memory readers
 STREAM_FORMATS = ("parquet", "npy")
 #: default working memory for one chunk (input + output floats, both as float32)
 DEFAULT_MEMORY_MB = 128.0
 MIN_CHUNK_ROWS = 1024
 MAX_CHUNK_ROWS = 1 << 20
-
-
-class ResumeMismatchError(VecbridgeError):
-    """A partial run exists for this output but was made from another input, map or setting."""
 
 
 @dataclass
@@ -69,7 +74,8 @@ class StreamReport:
     rows in OUT; ``skipped``: rows left out by ``on_error="skip"``, per reason
     (``missing`` vector, ``non_finite`` values, ``ragged`` length);
     ``resumed_from``: rows already done when this run started (0 for a fresh run);
-    ``chunks``: chunks written by this run.
+    ``chunks``: chunks written by this run; ``already_done``: OUT was complete from an
+    earlier run with the same input and map, and nothing was done.
     """
 
     input: str
@@ -89,11 +95,15 @@ class StreamReport:
     key_column: str | None = None
     vector_column: str | None = None
     keys_path: str | None = None
+    already_done: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary(self) -> str:
+        if self.already_done:
+            return (f"{self.output} is already complete ({self.rows_written} of {self.n_rows} rows translated from "
+                    f"{self.input} with this map); nothing to do (--overwrite / overwrite=True translates again)")
         s = (
             f"translated {self.rows_written} of {self.n_rows} rows {self.dim_in}-d -> {self.dim_out}-d "
             f"into {self.output}"
@@ -157,36 +167,36 @@ def _input_signature(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to ``path`` through a temporary file, fsync and rename (never half-written)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def partial_dir_for(output: str | os.PathLike) -> Path:
     """The hidden working folder of a streaming run that writes ``output``."""
     out = Path(output)
     return out.parent / f".{out.name}{PARTIAL_SUFFIX}"
 
 
-def _progress(progress: bool | None, total: int, initial: int, desc: str):
-    from .io.files import progress_enabled
-    from tqdm.auto import tqdm
+def done_record_for(output: str | os.PathLike) -> Path:
+    """The completion record a finished streaming run leaves beside ``output``."""
+    out = Path(output)
+    return out.parent / f".{out.name}{DONE_SUFFIX}"
 
-    return tqdm(
-        total=total, initial=initial, desc=desc, unit="rows", unit_scale=True,
-        disable=not progress_enabled(progress), leave=False, dynamic_ncols=True,
-    )
+
+def _output_signature(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def check_stream_options(chunk_rows: Any, memory_budget_mb: Any, on_error: Any) -> None:
+    """Refuse a bad option before anything is written (so it never reaches the journal)."""
+    if chunk_rows is not None and (isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer))
+                                   or chunk_rows < 1):
+        raise ParameterError(f"chunk_rows must be a positive integer, got {chunk_rows!r} (--chunk-rows / chunk_rows=)")
+    try:
+        budget_ok = float(memory_budget_mb) > 0 and np.isfinite(float(memory_budget_mb))
+    except (TypeError, ValueError):
+        budget_ok = False
+    if not budget_ok:
+        raise ParameterError(f"memory_budget_mb must be a positive number, got {memory_budget_mb!r}")
+    if on_error not in ("raise", "skip"):
+        raise ParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
 
 
 # -- readers ---------------------------------------------------------------------------
@@ -465,7 +475,7 @@ class ParquetParts:
                  compression: str | None) -> None:
         import pyarrow.parquet as pq
 
-        from .io.files import atomic_output
+        from .atomic import atomic_output
 
         schema = self.schema.with_metadata({**(self.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}})
         with atomic_output(output, overwrite, compress=False) as f:
@@ -517,7 +527,7 @@ class NpyOutput:
 
     def finalize(self, output: Path, overwrite: bool, source_keys: Path | None) -> Path | None:
         from .io.arrays import keys_path_for
-        from .io.files import check_writable
+        from .atomic import check_writable
 
         self.arr.flush()
         del self.arr
@@ -578,7 +588,9 @@ def translate_file(
     on_error : ``"raise"`` (default): a null, ragged or NaN/Inf vector raises ``FormatError``
         naming the file, row (0-based) and key. ``"skip"``: such rows are left out and
         counted in ``report.skipped`` (Parquet output only).
-    overwrite : replace an existing OUT (else :class:`~vecbridge.io.OutputExistsError`).
+    overwrite : replace an existing OUT (else :class:`~vecbridge.errors.OutputExistsError`, unless OUT
+        is the complete result of an earlier run with the same input and map: then the report of that
+        run is returned with ``already_done`` set). Missing parent folders of OUT are created.
     resume : continue a partial run for this OUT (default). False discards it and starts again.
     device : ``"cpu"`` (numpy), ``"auto"`` (a CUDA GPU through torch when one is present,
         else numpy), or a torch device name (``"cuda"``, ``"cuda:1"``, ``"cpu-torch"``);
@@ -593,35 +605,38 @@ def translate_file(
     -------
     :class:`StreamReport`
     """
-    from .io.files import OutputExistsError
+    from .errors import OutputExistsError
     from .translators import Translator, load_translator
 
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    check_stream_options(chunk_rows, memory_budget_mb, on_error)
+    in_path, out_path = Path(input), Path(output)
+    if out_path.resolve() == in_path.resolve() or (out_path.exists() and in_path.exists()
+                                                    and os.path.samefile(out_path, in_path)):
+        raise VecbridgeError(f"input and output are the same file ({in_path}); write the result to another file")
     if not isinstance(translator, Translator):
         translator = load_translator(translator)
-    in_path, out_path = Path(input), Path(output)
     source = open_source(in_path, input_format, key_column=key_column, vector_column=vector_column,
                          keys_path=keys_path)
     out_fmt = stream_format(out_path, output_format)
     if out_fmt is None:
         raise FormatError(
-            f"streaming writes .parquet or .npy; got {out_path.name!r} (use another extension or output_format=)",
+            f"streaming writes .parquet or .npy; got {out_path.name!r} (another extension, or --format / "
+            "output_format=)",
             out_path,
         )
     if out_fmt == "npy" and on_error == "skip":
-        raise VecbridgeError("on_error='skip' needs Parquet output (an .npy output has one row per input row)")
-    if out_path.resolve() == in_path.resolve():
-        raise VecbridgeError(f"input and output are the same file ({in_path}); write elsewhere")
+        raise VecbridgeError("--lenient / on_error='skip' needs Parquet output (an .npy output has one row per "
+                             "input row)")
+    if out_path.is_dir():
+        raise OutputExistsError(f"{out_path} is a folder; give a file name to write to")
     if out_path.exists() and not overwrite:
         done = _finished_earlier(out_path, source)
-        if done is not None:  # killed after publishing OUT, before removing the work folder
+        if done is None:
+            done = _completed_before(out_path, source, translator, out_fmt)
+        if done is not None:  # finished by an earlier run (perhaps killed just before tidying up)
             return done
-        raise OutputExistsError(f"{out_path} already exists; pass overwrite=True (--overwrite) to replace it")
-    if out_path.is_dir():
-        raise OutputExistsError(f"{out_path} is a directory; give a file name to write to")
-    if not out_path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
+        raise OutputExistsError(f"{out_path} already exists; choose another name or allow replacing it "
+                                "(--overwrite / overwrite=True)")
     d_in = int(translator.n_features_in_)
     if source.dim != d_in:
         raise DimensionError(
@@ -649,7 +664,11 @@ def translate_file(
         "dim_out": d_out,
     }
     journal = _open_journal(work, settings, resume, chunk_rows)
-    if journal.get("chunk_rows") is None:
+    jrows = journal.get("chunk_rows")
+    if jrows is None or isinstance(jrows, bool) or not isinstance(jrows, int) or jrows < 1:
+        if journal["rows_read"]:  # written by an older version that did not check it
+            raise ResumeMismatchError(f"the partial run in {work} records chunk_rows={jrows!r}, which cannot work; "
+                                      "start again with --restart / resume=False")
         journal["chunk_rows"] = int(chunk_rows or chunk_rows_for(d_in, d_out, memory_budget_mb))
     rows = int(journal["chunk_rows"])
     report = StreamReport(
@@ -672,7 +691,8 @@ def translate_file(
         writer.open(fresh=journal["rows_read"] == 0)
         writer.truncate_keys(journal["keys_bytes"])
 
-    with _progress(progress, source.n_rows, journal["rows_read"], f"translating {in_path.name}") as bar:
+    with progress_bar(source.n_rows, f"translating {in_path.name}", progress, unit="rows",
+                      initial=journal["rows_read"]) as bar:
         for chunk in source.chunks(journal["rows_read"], rows):
             n = chunk.X.shape[0]
             keep = _check_chunk(chunk, source, on_error, report)
@@ -716,7 +736,37 @@ def translate_file(
     else:
         kp = writer.finalize(out_path, overwrite, getattr(source, "keys_path", None))
         report.keys_path = str(kp) if kp is not None else None
+    _write_done_record(out_path, settings, report)
     _remove_work(work)
+    return report
+
+
+def _write_done_record(out_path: Path, settings: dict[str, Any], report: StreamReport) -> None:
+    record = {"settings": settings, "report": report.to_dict(), "output": _output_signature(out_path)}
+    write_json_atomic(done_record_for(out_path), record)
+
+
+def _completed_before(out_path: Path, source: Any, translator: Any, out_fmt: str) -> StreamReport | None:
+    """The report of an earlier run that wrote this very OUT from this input with this map, else None."""
+    try:
+        rec = json.loads(done_record_for(out_path).read_text(encoding="utf-8"))
+        settings, rep, sig = rec["settings"], rec["report"], rec["output"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        same = (settings.get("input") == _input_signature(source.path)
+                and settings.get("map") == map_fingerprint(translator)
+                and settings.get("output_format") == out_fmt
+                and sig == _output_signature(out_path))
+    except (OSError, AttributeError):
+        return None
+    if not same:
+        return None
+    try:
+        report = StreamReport(**{k: v for k, v in rep.items() if k in StreamReport.__dataclass_fields__})
+    except TypeError:
+        return None
+    report.already_done, report.chunks, report.resumed_from = True, 0, report.rows_read
     return report
 
 
@@ -737,14 +787,16 @@ def _finished_earlier(out_path: Path, source: Any) -> StreamReport | None:
         return None
     if not j.get("published") or j.get("input") != _input_signature(source.path):
         return None
-    _remove_work(work)
-    return StreamReport(
+    report = StreamReport(
         input=str(source.path), output=str(out_path), input_format=j["input_format"], output_format=j["output_format"],
         n_rows=j["n_rows"], dim_in=j["dim_in"], dim_out=j["dim_out"], chunk_rows=j["chunk_rows"],
         rows_read=j["rows_read"], rows_written=j["rows_written"], resumed_from=j["rows_read"],
         skipped=j["skipped"], first_skipped=j["first_skipped"], key_column=j["key_column"],
         vector_column=j["vector_column"],
     )
+    _write_done_record(out_path, j, report)
+    _remove_work(work)
+    return report
 
 
 def _open_journal(work: Path, settings: dict[str, Any], resume: bool, chunk_rows: int | None) -> dict[str, Any]:
@@ -756,14 +808,14 @@ def _open_journal(work: Path, settings: dict[str, Any], resume: bool, chunk_rows
             old = json.loads(jpath.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise ResumeMismatchError(
-                f"{jpath}: cannot read the progress journal ({e}); pass resume=False (--restart) to start again"
+                f"{jpath}: cannot read the progress journal ({e}); start again with --restart / resume=False"
             ) from None
         diffs = [k for k, v in settings.items() if old.get(k) != v]
         if diffs:
             raise ResumeMismatchError(
                 f"a partial run in {work} was made with different {', '.join(diffs)} "
                 f"(e.g. {diffs[0]}: {old.get(diffs[0])!r} then, {settings[diffs[0]]!r} now); "
-                "pass resume=False (--restart) to discard it and start again"
+                "discard it and start again with --restart / resume=False"
             )
         return old
     if work.exists():
@@ -787,7 +839,7 @@ def _check_chunk(chunk: Chunk, source: Any, on_error: str, report: StreamReport)
         reason = {"missing": "is null", "ragged": "has the wrong length", "non_finite": "holds NaN or Inf"}[bad[first]]
         raise FormatError(
             f"row {chunk.start + first} (0-based, key {source.key_at(chunk, first)!r}): the vector {reason}; "
-            "fix the file or pass on_error='skip' (--lenient) to skip and count such rows",
+            "fix the file, or skip and count such rows with --lenient / on_error='skip'",
             source.path,
         )
     keep = np.ones(chunk.X.shape[0], dtype=bool)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import Embeddings
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
 from .structure import structure_row, structure_scores
 
 
@@ -80,6 +80,7 @@ def change_dimension(
     restrict_vocab: int = 30000,
     pca_baseline: bool = True,
     seed: int = 0,
+    force: bool = False,
     progress: bool | None = None,
 ) -> DimensionResult:
     """Map ``src`` (n_s, d_s) into ``tgt``'s space (n_t, d_t) and score it against PCA.
@@ -98,6 +99,7 @@ def change_dimension(
     restrict_vocab : analogy candidates: the first words of each space.
     pca_baseline : also score PCA of the source to ``d_t`` (and PCA + Procrustes
         onto the target, for a hit rate).
+    force : fit even on fewer shared words than the method needs to be well-posed.
     seed : draws the held-out words.
 
     Returns
@@ -110,7 +112,7 @@ def change_dimension(
     from ..translators import make_translator
 
     if not 0.0 < test_fraction < 1.0:
-        raise VecbridgeError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise ParameterError(f"test_fraction must be in (0, 1), got {test_fraction} (--test-fraction / test_fraction=)")
     shared = [k for k in src.keys if k in tgt.index]
     if len(shared) < 10:
         raise VecbridgeError(f"{src.describe()} and {tgt.describe()} share {len(shared)} words; need at least 10")
@@ -121,7 +123,7 @@ def change_dimension(
     params = dict(params or {})
     if normalize is not None:
         params["normalize"] = normalize
-    translator = make_translator(method, **params).fit(src, tgt, pairs=[(k, k) for k in train])
+    translator = make_translator(method, **params).fit(src, tgt, pairs=[(k, k) for k in train], force=force)
     mapped = translator.transform(src)
     mapped.meta["name"] = f"{src.describe()} -> {tgt.describe()}"
     target_n = translator.transform_target(tgt)
@@ -149,7 +151,8 @@ def change_dimension(
     ]
     if pca_baseline and tgt.dim < src.dim:
         pca = pca_reduce(src, tgt.dim)
-        aligned = make_translator("procrustes", normalize=normalize).fit(pca, tgt, pairs=[(k, k) for k in train])
+        aligned = make_translator("procrustes", normalize=normalize).fit(pca, tgt, pairs=[(k, k) for k in train],
+                                                                         force=force)
         rows.append({"space": f"PCA of source to {tgt.dim}-d", "dim": tgt.dim, **none_hits, **score(pca)})
         pca_mapped = aligned.transform(pca)
         rows.append({"space": "PCA of source + Procrustes", "dim": tgt.dim, **hits(pca_mapped)})

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import Embeddings
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
 from ..normalize import Normalizer, unit_rows
 from .structure import structure_row, structure_scores
 
@@ -117,7 +117,7 @@ def _invert_normalizer(norm: Normalizer, Y: np.ndarray, reference: np.ndarray) -
 
 def _split_pairs(pairs: list[tuple[str, str]], holdout: float, seed: int) -> tuple[list, list]:
     if not 0.0 <= holdout < 1.0:
-        raise VecbridgeError(f"holdout must be in [0, 1), got {holdout}")
+        raise ParameterError(f"holdout must be in [0, 1), got {holdout} (--holdout / holdout=)")
     n_test = int(round(len(pairs) * holdout))
     if n_test == 0:
         return pairs, []
@@ -158,6 +158,7 @@ def merge_embeddings(
     space: str = "target",
     holdout: float = 0.1,
     seed: int = 0,
+    force: bool = False,
     progress: bool | None = None,
 ) -> MergeResult:
     """Fit a map A -> B on shared words and add A's other words to B, translated.
@@ -172,6 +173,8 @@ def merge_embeddings(
     pairs : (a_word, b_word) training pairs; default the words both share.
         Only A words that appear in no pair and are not B words are translated.
     confidence : ``"cosine"`` or ``"csls"`` (see the module docstring).
+    force : fit even on fewer shared words than the method needs to be well-posed
+        (:meth:`~vecbridge.Translator.fit`).
     space : ``"target"`` (B's raw space, native vectors unchanged) or
         ``"normalized"`` (the map's output space).
     holdout : share of the pairs held out to measure how reliable translated
@@ -188,9 +191,9 @@ def merge_embeddings(
     from ..translators import make_translator
 
     if confidence not in ("cosine", "csls"):
-        raise VecbridgeError(f"confidence must be 'cosine' or 'csls', got {confidence!r}")
+        raise ParameterError(f"confidence must be 'cosine' or 'csls', got {confidence!r} (--confidence / confidence=)")
     if space not in ("target", "normalized"):
-        raise VecbridgeError(f"space must be 'target' or 'normalized', got {space!r}")
+        raise ParameterError(f"space must be 'target' or 'normalized', got {space!r} (--space / space=)")
     params = dict(params or {})
     if normalize is not None:
         params["normalize"] = normalize
@@ -207,7 +210,7 @@ def merge_embeddings(
     # 1. held-out check: how often does a translated word land on the right native word?
     train, test = _split_pairs(pairs, holdout, seed)
     if test:
-        tr = make_translator(method, **params).fit(a, b, pairs=train)
+        tr = make_translator(method, **params).fit(a, b, pairs=train, force=force)
         natives_n = tr.transform_target(b.vectors)
         s_rows, _ = a.rows_of([s for s, _ in test])
         t_rows = np.asarray([b.index.get(t, -1) for s, t in test if s in a.index], dtype=np.int64)
@@ -224,7 +227,7 @@ def merge_embeddings(
         }
 
     # 2. final map on all pairs
-    translator = make_translator(method, **params).fit(a, b, pairs=pairs)
+    translator = make_translator(method, **params).fit(a, b, pairs=pairs, force=force)
     cov = getattr(translator, "coverage_", None)
     if cov is not None:
         info["pair_coverage"] = cov.as_dict()
@@ -275,14 +278,6 @@ def merge_output_paths(path: str | os.PathLike) -> dict[str, Path]:
             "summary": Path(str(path) + SUMMARY_SUFFIX)}
 
 
-def _write_text_atomic(path: Path, text: str, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise VecbridgeError(f"{path} already exists; refusing to overwrite it (pass overwrite=True / --overwrite)")
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_merged(
     result: MergeResult,
     path: str | os.PathLike,
@@ -303,14 +298,12 @@ def write_merged(
     confidence and neighbour for native words). ``<path>.merge.json`` holds
     ``result.info`` (and ``evaluation`` when given).
     """
-    paths = merge_output_paths(path)
-    if not overwrite:
-        for p in paths.values():
-            if p.exists():
-                raise VecbridgeError(f"{p} already exists; refusing to overwrite it (pass overwrite=True / --overwrite)")
-    if not paths["model"].parent.is_dir():
-        raise VecbridgeError(f"cannot write {paths['model']}: folder {paths['model'].parent} does not exist")
+    from ..atomic import check_writable, write_text_atomic
     from .wordfiles import write_word_vectors
+
+    paths = merge_output_paths(path)
+    for p in paths.values():
+        check_writable(p, overwrite)
 
     emb = result.merged
     write_word_vectors(emb, paths["model"], format=format, overwrite=overwrite)
@@ -319,11 +312,11 @@ def write_merged(
     for k, o, c, nb in zip(emb.keys, result.origin, result.confidence, result.nearest_native):
         src = b_name if o == ORIGIN_NATIVE else a_name
         lines.append(f"{k}\t{o}\t{src}\t{'' if np.isnan(c) else f'{c:.4f}'}\t{nb}")
-    _write_text_atomic(paths["provenance"], "\n".join(lines) + "\n", overwrite)
+    write_text_atomic(paths["provenance"], "\n".join(lines) + "\n", overwrite=overwrite)
     summary = dict(result.info)
     if evaluation is not None:
         summary["evaluation"] = evaluation
-    _write_text_atomic(paths["summary"], json.dumps(_jsonable(summary), indent=2) + "\n", overwrite)
+    write_text_atomic(paths["summary"], json.dumps(_jsonable(summary), indent=2) + "\n", overwrite=overwrite)
     return paths
 
 

@@ -167,7 +167,7 @@ def load_structure_data() -> dict[str, Any]:
     Returns ``{"analogies": [(a, b, c, d), ...], "wordsim353": [(w1, w2, s), ...],
     "simlex999": [...]}``, lower-cased. Needs gensim installed.
     """
-    from ..datasets.evaluation import build_analogies, build_simlex999, build_wordsim353
+    from ..datasets.word_evaluation_sets import build_analogies, build_simlex999, build_wordsim353
 
     return {
         "analogies": list(build_analogies().questions),

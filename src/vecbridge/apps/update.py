@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import Embeddings
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
 from ..normalize import unit_rows
 
 STRATEGIES = ("warmstart", "align")
@@ -71,11 +71,13 @@ def tokenize(text: str, lowercase: bool = True) -> list[str]:
     return _TOKEN.findall(text.lower() if lowercase else text)
 
 
-def read_corpus(path: str | os.PathLike, *, lowercase: bool = True, min_tokens: int = 1) -> list[list[str]]:
+def read_corpus(path: str | os.PathLike, *, lowercase: bool = True, min_tokens: int = 1,
+                encoding: str | None = None) -> list[list[str]]:
     """Tokenised sentences of a text file (one sentence or paragraph a line) or of a folder of ``*.txt`` files.
 
     Lines with fewer than ``min_tokens`` tokens are left out (empty lines
-    always). Files that are not UTF-8 are read as Latin-1.
+    always). ``encoding``: of every file (an undecodable byte is an error naming the file);
+    by default UTF-8, and a file that is not UTF-8 is read as Latin-1.
     """
     path = Path(path)
     if path.is_dir():
@@ -90,8 +92,14 @@ def read_corpus(path: str | os.PathLike, *, lowercase: bool = True, min_tokens: 
     for f in files:
         raw = f.read_bytes()
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
+            text = raw.decode(encoding or "utf-8")
+        except UnicodeDecodeError as e:
+            if encoding is not None:
+                line = raw[: e.start].count(b"\n") + 1
+                raise VecbridgeError(
+                    f"{f}, line {line}: not valid {encoding} text ({e.reason}); name the file's encoding "
+                    "(--encoding / encoding=)"
+                ) from None
             text = raw.decode("latin-1")
         for line in text.splitlines():
             toks = tokenize(line, lowercase)
@@ -148,7 +156,8 @@ def intersect_vectors(wv: Any, old: Embeddings, lockf: float = 0.0) -> int:
     return len(keys)
 
 
-def _model_embeddings(model: Any) -> Embeddings:
+def model_embeddings(model: Any) -> Embeddings:
+    """A gensim model's vectors as :class:`~vecbridge.Embeddings` (its vocabulary order)."""
     return Embeddings(list(model.wv.index_to_key), np.array(model.wv.vectors, dtype=np.float32))
 
 
@@ -265,7 +274,7 @@ def update_warmstart(
         if len(old.wv) == 0:
             raise VecbridgeError("this Word2Vec model has no vocabulary; build_vocab(update=True) needs a trained model")
         model = copy.deepcopy(old)
-        old_emb = _model_embeddings(old)
+        old_emb = model_embeddings(old)
         n_before = len(model.wv)
         model.build_vocab(sentences, update=True, min_count=min_count)
         lf = size_lockf(model.wv, 1.0)  # the update does not grow vectors_lockf: size it now
@@ -285,7 +294,7 @@ def update_warmstart(
         info["n_intersected"] = intersect_vectors(model.wv, old, lockf)
     info["n_vocab_new_corpus"] = len(model.wv)
     model.train(sentences, total_examples=len(sentences), epochs=epochs)
-    trained = _model_embeddings(model)
+    trained = model_embeddings(model)
     emb, origin = _assemble(old_emb, trained, replace_old=True, strategy="warmstart",
                             name=f"{old_emb.describe()} warm-started")
     info.update(_drift_info(old_emb, emb, origin))
@@ -396,11 +405,11 @@ def update_align(
 
     if old_words not in ("keep", "replace"):
         raise VecbridgeError(f"old_words must be 'keep' or 'replace', got {old_words!r}")
-    old = old if isinstance(old, Embeddings) else _model_embeddings(old)
+    old = old if isinstance(old, Embeddings) else model_embeddings(old)
     sentences = list(sentences)
     model = train_word2vec(sentences, vector_size=old.dim, window=window, min_count=min_count, sg=sg,
                            negative=negative, epochs=epochs, seed=seed, workers=workers)
-    new = _model_embeddings(model)
+    new = model_embeddings(model)
     anchors, a_info = stable_anchors(old, new, n_candidates=n_candidates, stable_fraction=stable_fraction,
                                      k=neighbourhood_k)
     tr = make_translator("procrustes", scale=True).fit(new, old, pairs=[(w, w) for w in anchors])
@@ -425,9 +434,40 @@ def update_align(
     return UpdateResult("align", emb, origin, model, info)
 
 
+#: training settings that must be positive integers (``seed``: a non-negative one)
+_POSITIVE_SETTINGS = ("epochs", "min_count", "window", "workers", "n_candidates")
+
+
+def check_training_settings(**settings: Any) -> None:
+    """Refuse a word2vec training setting that cannot work, naming it as flag and argument.
+
+    ``epochs``, ``min_count``, ``window``, ``workers``, ``n_candidates``: integers >= 1; ``negative``,
+    ``seed``: integers >= 0; ``lockf``: in [0, 1]; ``stable_fraction``: in (0, 1].
+    """
+    for name, v in settings.items():
+        flag = "--anchors" if name == "n_candidates" else "--" + name.replace("_", "-")
+        where = f"({flag} / {name}=)"
+        is_int = isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+        if name in _POSITIVE_SETTINGS and (not is_int or v < 1):
+            raise ParameterError(f"{name} must be a positive integer, got {v!r} {where}")
+        if name in ("seed", "negative") and (not is_int or v < 0):
+            raise ParameterError(f"{name} must be a non-negative integer, got {v!r} {where}")
+        if name in ("lockf", "stable_fraction"):
+            ok = isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and np.isfinite(v)
+            lo_ok = ok and (v >= 0 if name == "lockf" else v > 0)
+            if not (ok and lo_ok and v <= 1):
+                rng = "[0, 1]" if name == "lockf" else "(0, 1]"
+                raise ParameterError(f"{name} must be a number in {rng}, got {v!r} {where}")
+
+
 def update_word_model(old: Any, sentences: Sequence[Sequence[str]], strategy: str = "warmstart",
                       **kwargs: Any) -> UpdateResult:
-    """Dispatch to :func:`update_warmstart` or :func:`update_align` by ``strategy``."""
+    """Dispatch to :func:`update_warmstart` or :func:`update_align` by ``strategy``.
+
+    The training settings are checked first (:func:`check_training_settings`).
+    """
+    check_training_settings(**{k: v for k, v in kwargs.items()
+                               if k in (*_POSITIVE_SETTINGS, "seed", "negative", "lockf", "stable_fraction")})
     if strategy == "warmstart":
         return update_warmstart(old, sentences, **kwargs)
     if strategy == "align":
@@ -509,6 +549,8 @@ def compare_updates(
 __all__ = [
     "STRATEGIES",
     "tokenize",
+    "model_embeddings",
+    "check_training_settings",
     "read_corpus",
     "size_lockf",
     "intersect_vectors",

@@ -31,13 +31,14 @@ def _gensim_load(cls_name: str, path: Path) -> Any:
 
 
 def read_word_model(path: str | os.PathLike, format: str | None = None, *, keep_model: bool = False,
-                    limit: int | None = None, on_error: str = "raise", progress: bool | None = None) -> Any:
+                    limit: int | None = None, on_error: str = "raise", progress: bool | None = None,
+                    encoding: str = "utf-8") -> Any:
     """Read word vectors as :class:`~vecbridge.Embeddings`.
 
     ``.kv`` / ``.gensim`` files load with gensim's ``KeyedVectors``; ``.model``
     files with ``Word2Vec`` (returned as the model itself when ``keep_model``,
     else its vectors). Other files: :func:`vecbridge.io.read_embeddings` with
-    ``format``, ``limit``, ``on_error``.
+    ``format``, ``limit``, ``on_error``, ``encoding``.
     """
     from ..io import from_gensim
 
@@ -56,21 +57,21 @@ def read_word_model(path: str | os.PathLike, format: str | None = None, *, keep_
         return emb.head(limit) if limit else emb
     from ..io import read_embeddings
 
-    return read_embeddings(path, format=format, limit=limit, on_error=on_error, progress=progress)
+    return read_embeddings(path, format=format, limit=limit, on_error=on_error, encoding=encoding, progress=progress)
 
 
 def write_word_vectors(emb: Embeddings, path: str | os.PathLike, format: str | None = None, *,
                        overwrite: bool = False) -> Path:
     """Write ``emb``: gensim ``KeyedVectors.save`` for ``.kv`` / ``.gensim`` (or ``format="gensim"``),
     else :func:`vecbridge.io.write_embeddings`. An existing file is an error unless ``overwrite``."""
+    from ..atomic import check_writable
+
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise VecbridgeError(f"{path} already exists; refusing to overwrite it (pass overwrite=True / --overwrite)")
+    check_writable(path, overwrite)
     if format in ("gensim", "kv") or (format is None and path.suffix.lower() in GENSIM_KV_SUFFIXES):
         from ..io import to_gensim
 
-        if not path.parent.is_dir():
-            raise VecbridgeError(f"cannot write {path}: folder {path.parent} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
         to_gensim(emb).save(str(path))
         return path
     from ..io import write_embeddings

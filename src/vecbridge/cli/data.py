@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 from ..errors import VecbridgeError
-from .options import add_command, info, parse_params
+from .options import add_command, add_quiet, info, parse_params
 
 EXAMPLE = """  vecbridge data list
   vecbridge data build bbc
   vecbridge data build word2vec --param corpus=austen --param dim=200 --param seed=3
   vecbridge data build sentences --param model=minilm-l6 --param n_unpaired=16000
   vecbridge data encoders
-  vecbridge data cache"""
+  vecbridge data cache
+  vecbridge data clear word2vec --yes   # delete the cached word2vec models (asks without --yes)"""
 
 
 def add_parser(sub) -> None:
     p = add_command(sub, "data", "List and build real data sets (cached in the user cache directory).", EXAMPLE, run)
     p.add_argument("action", choices=["list", "build", "encoders", "cache", "clear"],
                    help="list data sets | build NAME | list encoders | show cache entries | clear [NAME]")
-    p.add_argument("name", nargs="?", help="data set to build (or 'sentences': BBC task encodings of one model)")
+    p.add_argument("name", nargs="?", help="data set to build (or 'sentences': BBC task encodings of one model); "
+                                           "for clear: the cache folder (builder) to clear, default all")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="builder parameter (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="clear: delete without asking (needed when not run from a terminal)")
+    add_quiet(p)
 
 
 def _summary(obj) -> str:
@@ -33,13 +38,13 @@ def _summary(obj) -> str:
 
 def run(args) -> int:
     from .. import datasets
-    from ..cache import cache_root, clear, list_entries
+    from ..cache import cache_root, list_entries
 
     if args.action == "list":
         for d in datasets.list_datasets():
             apt = " [apt-get]" if d.needs_apt else ""
             print(f"{d.name:18s} {d.kind:10s} {d.size:34s} {d.licence}{apt}\n{'':30s}{d.description}; from {d.source}")
-        print(f"\nsentence tasks: 'sentences' (BBC halves + test; params model, n_unpaired, n_test, seed)")
+        print("\nsentence tasks: 'sentences' (BBC halves + test; params model, n_unpaired, n_test, seed)")
         print(f"word tasks: {', '.join(datasets.WORD_TASKS)}")
         return 0
     if args.action == "encoders":
@@ -55,12 +60,11 @@ def run(args) -> int:
             print(f"  {e['builder']:15s} {e['size'] / 1e6:8.1f} MB  {e['file']}  {json.dumps(e.get('params'))[:100]}")
         return 0
     if args.action == "clear":
-        n = clear(args.name)
-        info(args, f"removed {n} cache paths under {cache_root()}" + (f"/{args.name}" if args.name else ""))
-        return 0
+        return clear_cache(args)
     if not args.name:
         raise VecbridgeError("data build needs a NAME (see 'vecbridge data list')")
     params = parse_params(args.param)
+    check_build_params(args.name, params)
     t0 = time.perf_counter()
     if args.name == "sentences":
         model = params.pop("model", None)
@@ -74,4 +78,90 @@ def run(args) -> int:
     else:
         summary = f"{args.name}: {_summary(datasets.load(args.name, **params))}"
     info(args, f"{summary} ({time.perf_counter() - t0:.1f} s; cache {cache_root()})")
+    return 0
+
+
+#: builder parameters that count things: a value below 1 can never work
+_COUNTS = {"dim", "n", "n_unpaired", "n_test", "n_train", "limit", "epochs", "window", "min_count", "min_words",
+           "max_words", "batch_size"}
+
+
+def _defaults_of(name: str) -> dict:
+    import inspect
+
+    from .. import datasets
+
+    if name == "sentences":
+        fn = datasets.prepare_sentence_encodings
+    elif name in datasets.WORD_TASKS:
+        fn = datasets.word_task
+    else:
+        try:
+            return dict(datasets.dataset_info(name).params)
+        except VecbridgeError:
+            return {}  # an unknown data set: load() says so
+        except Exception:  # noqa: BLE001 - a registry problem is load()'s to report
+            return {}
+    return {k: p.default for k, p in inspect.signature(fn).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def check_build_params(name: str, params: dict) -> None:
+    """Refuse a ``--param`` whose value cannot be of the builder's type (its default's), by the flag's name."""
+    from ..errors import ParameterError
+
+    defaults = _defaults_of(name)
+    for key, value in params.items():
+        if key not in defaults:
+            continue  # unknown keys: the builder lists what it takes
+        default = defaults[key]
+        shown = f"--param {key}={json.dumps(value)}"
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ParameterError(f"{shown}: {key} must be true or false")
+        elif isinstance(default, int) or (default is None and key in _COUNTS):
+            if value is None and default is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ParameterError(f"{shown}: {key} must be an integer")
+            if value < (1 if key in _COUNTS else 0):
+                raise ParameterError(f"{shown}: {key} must be {'a positive' if key in _COUNTS else 'a non-negative'} "
+                                     "integer")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ParameterError(f"{shown}: {key} must be a number")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ParameterError(f"{shown}: {key} must be text (quote it if it looks like a number)")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def clear_cache(args) -> int:
+    """List what ``data clear`` deletes (vecbridge's entries only) and what it leaves; ask unless ``--yes``."""
+    from ..cache import clear, plan_clear
+
+    plan = plan_clear(args.name)
+    where = plan.root / args.name if args.name else plan.root
+    for e in plan.entries:
+        print(f"  delete  {e['builder']:15s} {_mb(e['size']):>9s}  {e['paths'][0].name}  {e['what']}", file=sys.stderr)
+    for p in plan.unknown:
+        print(f"  keep    {p}  (not written by vecbridge: left alone)", file=sys.stderr)
+    if not plan.entries:
+        info(args, f"nothing of vecbridge's to delete under {where}")
+        return 0
+    question = f"delete these {len(plan.entries)} cache entries ({_mb(plan.size)}) under {where}?"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise VecbridgeError(f"{question[:-1]}: refusing without confirmation, as standard input is not a "
+                                 "terminal; pass --yes to delete them")
+        print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            info(args, "nothing deleted")
+            return 0
+    n = clear(args.name, plan=plan)
+    info(args, f"removed {len(plan.entries)} cache entries ({n} paths, {_mb(plan.size)}) under {where}"
+               + (f"; left {len(plan.unknown)} unknown paths alone" if plan.unknown else ""))
     return 0

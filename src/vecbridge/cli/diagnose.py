@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..dictionary import read_dictionary
-from .options import add_command, add_read_options, info, read_input
+from .options import add_command, add_read_options, add_seed, info, int_range, positive_int, read_input
 
 EXAMPLE = """  vecbridge diagnose glove.txt w2v.bin --shared-keys
   vecbridge diagnose glove.txt w2v.bin --dictionary pairs.tsv --json
@@ -24,10 +24,10 @@ def add_parser(sub) -> None:
     how.add_argument("--shared-keys", action="store_true", help="pair the keys both files share")
     how.add_argument("--dictionary", metavar="PAIRS.tsv", help="source_key<TAB>target_key pairs")
     how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")
-    p.add_argument("-n", "--sample", type=int, default=1000,
+    p.add_argument("-n", "--sample", type=int_range(2), default=1000,
                    help="items compared (a random sample of the pairs; the N most frequent rows when unpaired)")
-    p.add_argument("-k", "--neighbors", type=int, default=10, help="k of the k-NN graphs")
-    p.add_argument("--seed", type=int, default=0, help="seed of the pair sample")
+    p.add_argument("-k", "--neighbors", type=positive_int, default=10, help="k of the k-NN graphs")
+    add_seed(p, 0, "the pair sample")
     p.add_argument("--normalize", default="unit center unit",
                    help='normalisation of each whole space before comparing ("none" to compare raw vectors)')
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")

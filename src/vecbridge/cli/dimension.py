@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import json
 
-from .options import add_command, add_read_options, info, parse_params, read_input
+from .options import (
+    add_command,
+    add_overwrite,
+    add_read_options,
+    add_seed,
+    check_output,
+    fraction_open,
+    info,
+    parse_params,
+    read_input,
+)
 
 EXAMPLE = """  vecbridge dimension w2v_300d.vec w2v_100d.vec -o w2v_300_to_100 --json
   vecbridge dimension minilm_words.npy glove.txt -o minilm_to_glove --method procrustes --retrieval csls"""
@@ -22,24 +32,30 @@ def add_parser(sub) -> None:
     p.add_argument("--method", default="lstsq", help="translator (default lstsq)")
     p.add_argument("--normalize", default="unit center unit", help='normalisation before the map ("none" for raw)')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a translator hyper-parameter (repeatable)")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="share of shared words held out of the fit")
+    p.add_argument("--test-fraction", type=fraction_open, default=0.2, help="share of shared words held out of the fit")
     p.add_argument("--retrieval", default="nn", choices=["nn", "csls"])
     p.add_argument("--no-structure", action="store_true", help="skip the analogy / WordSim353 / SimLex scores")
-    p.add_argument("--seed", type=int, default=0, help="seed of the held-out draw")
+    add_seed(p, 0, "the held-out draw")
     p.add_argument("--json", action="store_true", help="print the result rows as one JSON object")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing map in MAP_DIR")
+    p.add_argument("--force", action="store_true",
+                   help="fit even on fewer shared words than the method needs to be well-posed")
+    add_overwrite(p, "an existing map in MAP_DIR")
     add_read_options(p, "src", "tgt")
 
 
 def run(args) -> int:
     from ..apps.dimension import change_dimension
+    from ..translators.base import check_map_output
 
+    check_output(args.output, args.src, args.tgt, what="MAP_DIR")
+    check_map_output(args.output, args.overwrite)  # before any work
+    params = parse_params(args.param)
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
     result = change_dimension(
         src, tgt, method=args.method, normalize=None if str(args.normalize).lower() == "none" else args.normalize,
-        params=parse_params(args.param), test_fraction=args.test_fraction, retrieval=args.retrieval,
-        structure_data={} if args.no_structure else None, seed=args.seed, progress=False if args.quiet else None,
+        params=params, test_fraction=args.test_fraction, retrieval=args.retrieval,
+        structure_data={} if args.no_structure else None, seed=args.seed, force=args.force, progress=False if args.quiet else None,
     )
     path = result.translator.save(args.output, overwrite=args.overwrite)
     if args.json:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
 import time
 from pathlib import Path
 
 from ..errors import FormatError, VecbridgeError
-from .options import add_command, info
+from .options import add_command, add_overwrite, add_quiet, check_output, encoding_name, info, positive_int
 
 EXAMPLE = """  vecbridge embed --model minilm-l6 texts.txt -o vectors.parquet
   vecbridge embed --model e5-small --mode query questions.csv --text-column question --id-column qid -o q.npz
@@ -19,29 +20,50 @@ def add_parser(sub) -> None:
     p.add_argument("input", metavar="TEXTS", help=".txt (one text per line), .csv/.tsv or .parquet")
     p.add_argument("-o", "--output", required=True, help="output file; its extension picks the format "
                    "(.parquet, .npz, .npy, .vec, .txt, .bin)")
-    p.add_argument("--model", "-m", default="minilm-l6",
+    p.add_argument("--encoder", "--model", "-m", dest="model", default="minilm-l6",
                    help="encoder name (see 'vecbridge data encoders') or st:/path/to/sentence-transformers/folder")
     p.add_argument("--mode", choices=["query", "passage"], default=None, help="e5 models only: the text prefix")
     p.add_argument("--text-column", default="text", help="column holding the texts (CSV/Parquet)")
     p.add_argument("--id-column", default=None,
                    help="column holding ids (CSV/Parquet); default: row numbers from 0 (tables) or line numbers "
                         "from 1 (.txt)")
-    p.add_argument("--batch-size", type=int, default=None, help="texts per forward pass (default: the model's)")
+    p.add_argument("--encoding", type=encoding_name, default="utf-8",
+                   help="text encoding of a .txt/.csv/.tsv input (default utf-8), e.g. latin-1, cp1252")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="texts per forward pass (default: the model's)")
     p.add_argument("--no-normalize", action="store_true", help="keep the model's raw vector lengths")
     p.add_argument("--format", default=None, help="output format (default: from the extension)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_overwrite(p, "OUTPUT")
+    add_quiet(p)
 
 
-def read_texts(path: str | Path, text_column: str = "text", id_column: str | None = None
-               ) -> tuple[list[str], list[str], int]:
+def _decoded(path: Path, encoding: str) -> str:
+    """The whole file as text; an undecodable byte is a :class:`FormatError` naming the line and ``--encoding``."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        hint = " (e.g. --encoding latin-1 or cp1252)" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else ""
+        raise FormatError(
+            f"byte {raw[e.start:e.start + 1]!r} is not valid {encoding} text ({e.reason}); "
+            f"name the file's encoding with --encoding / encoding={hint}", path, line,
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def read_texts(path: str | Path, text_column: str = "text", id_column: str | None = None,
+               encoding: str = "utf-8") -> tuple[list[str], list[str], int]:
     """``(ids, texts, n_skipped_empty)`` from a text file, a CSV/TSV or a Parquet file.
 
-    Empty texts are skipped (and counted); ids keep their original line/row numbers.
+    Empty texts are skipped (and counted); ids keep their original line/row numbers. ``encoding``: of
+    text and CSV/TSV files.
     """
     path = Path(path)
     if not path.exists():
         raise VecbridgeError(f"{path}: no such file")
+    if path.is_dir():
+        raise VecbridgeError(f"{path} is a folder; give a file of texts")
     suffix = path.suffix.lower()
     ids: list[str] = []
     texts: list[str] = []
@@ -51,7 +73,10 @@ def read_texts(path: str | Path, text_column: str = "text", id_column: str | Non
             import pyarrow.parquet as pq
         except ImportError as e:
             raise VecbridgeError("reading Parquet needs pyarrow: pip install 'vecbridge[parquet]'") from e
-        table = pq.read_table(path)
+        try:
+            table = pq.read_table(path)
+        except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds for a file that is not Parquet
+            raise FormatError(f"not a readable Parquet file ({type(e).__name__}: {e})", path) from None
         if text_column not in table.column_names:
             raise FormatError(f"no column {text_column!r}; columns are {table.column_names} (use --text-column)", path)
         col = table.column(text_column).to_pylist()
@@ -65,22 +90,25 @@ def read_texts(path: str | Path, text_column: str = "text", id_column: str | Non
             ids.append(str(k))
             texts.append(str(t))
     elif suffix in (".csv", ".tsv"):
-        with open(path, encoding="utf-8", newline="") as f:
+        with io.StringIO(_decoded(path, encoding), newline="") as f:
             reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
             fields = reader.fieldnames or []
             if text_column not in fields:
                 raise FormatError(f"no column {text_column!r}; columns are {fields} (use --text-column)", path, 1)
             if id_column is not None and id_column not in fields:
                 raise FormatError(f"no column {id_column!r}; columns are {fields} (use --id-column)", path, 1)
-            for row_no, row in enumerate(reader):
-                t = row.get(text_column)
-                if t is None or not t.strip():
-                    skipped += 1
-                    continue
-                ids.append(str(row[id_column]) if id_column else str(row_no))
-                texts.append(t)
+            try:
+                for row_no, row in enumerate(reader):
+                    t = row.get(text_column)
+                    if t is None or not t.strip():
+                        skipped += 1
+                        continue
+                    ids.append(str(row[id_column]) if id_column else str(row_no))
+                    texts.append(t)
+            except csv.Error as e:
+                raise FormatError(f"not readable as {suffix[1:].upper()} ({e})", path, reader.line_num) from None
     else:
-        with open(path, encoding="utf-8") as f:
+        with io.StringIO(_decoded(path, encoding), newline=None) as f:
             for line_no, line in enumerate(f, 1):
                 t = line.rstrip("\r\n")
                 if not t.strip():
@@ -96,9 +124,10 @@ def run(args) -> int:
     from ..encoders import get_encoder
     from ..io import write_embeddings
 
+    check_output(args.output, args.input)
     opts = {"mode": args.mode} if args.mode else {}
     encoder = get_encoder(args.model, **opts)
-    ids, texts, skipped = read_texts(args.input, args.text_column, args.id_column)
+    ids, texts, skipped = read_texts(args.input, args.text_column, args.id_column, encoding=args.encoding)
     if not texts:
         raise VecbridgeError(f"{args.input}: no non-empty texts to encode ({skipped} empty skipped)")
     if skipped:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from ..dictionary import read_dictionary
 from ..errors import VecbridgeError
-from ..translators import load_translator
-from .options import add_command, add_read_options, read_input
+from .options import add_command, add_read_options, add_strict_option, check_space, read_input
 
 EXAMPLE = """  vecbridge evaluate glove2w2v glove.txt w2v.bin --dictionary test.tsv --retrieval csls --json
   vecbridge evaluate a2b a_test.npy b_test.npy --paired --json"""
@@ -15,7 +15,9 @@ EXAMPLE = """  vecbridge evaluate glove2w2v glove.txt w2v.bin --dictionary test.
 
 def add_parser(sub) -> None:
     p = add_command(sub, "evaluate", "Evaluate a saved map on held-out pairs.", EXAMPLE, run)
-    p.add_argument("map", metavar="MAP_DIR")
+    p.add_argument("map", metavar="MAP_DIR", help="a map folder, or a hub folder (with --from / --to)")
+    p.add_argument("--from", dest="from_space", default=None, metavar="SPACE", help="a hub's space of SRC")
+    p.add_argument("--to", dest="to_space", default=None, metavar="SPACE", help="a hub's space of TGT")
     p.add_argument("src", metavar="SRC", help="source vectors (the whole vocabulary searched from)")
     p.add_argument("tgt", metavar="TGT", help="target vectors (the whole vocabulary searched in)")
     how = p.add_mutually_exclusive_group(required=True)
@@ -25,21 +27,38 @@ def add_parser(sub) -> None:
     p.add_argument("--retrieval", default="nn", choices=["nn", "csls", "isf"], help="neighbour retrieval rule")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     add_read_options(p, "src", "tgt")
+    add_strict_option(p)
 
 
 def run(args) -> int:
     from ..evaluation import evaluate_translator
 
-    translator = load_translator(args.map)
+    from ..hub import load_map
+
+    translator = load_map(args.map, args.from_space, args.to_space)  # a map folder, or a hub with --from / --to
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
     if args.paired and len(src) != len(tgt):
         raise VecbridgeError(f"--paired needs as many rows in SRC ({len(src)}) as in TGT ({len(tgt)})")
+    check_space(args, translator, src.vectors, "source", f"SRC ({args.src})")
+    check_space(args, translator, tgt.vectors, "target", f"TGT ({args.tgt})")
     pairs = read_dictionary(args.dictionary) if args.dictionary else None
     result = evaluate_translator(
         translator, src, tgt, pairs=pairs, paired=args.paired, retrieval=args.retrieval,
         progress=False if args.quiet else None,
     )
+    counter = getattr(translator, "count_trained_pairs", None)
+    if counter is not None:
+        if pairs is not None:
+            seen = counter(pairs=pairs)
+        elif args.paired:
+            seen = counter(X=src.vectors)
+        else:
+            seen = counter(pairs=[(k, k) for k in src.keys if k in tgt.index])
+        result["test_pairs_seen_in_training"] = seen
+        if seen:
+            print(f"vecbridge evaluate: warning: {seen} of the test pairs were training pairs of this map; the "
+                  "figures are not held-out (evaluate on pairs the fit did not see)", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-import inspect
 import sys
 import time
 
-from ..dictionary import read_dictionary
+import numpy as np
+
+from ..dictionary import first_pairs, identical_pairs, numeral_pairs, read_dictionary
 from ..errors import VecbridgeError
-from ..translators import make_translator
-from .options import add_command, add_read_options, info, parse_params, read_input
+from ..translators import check_map_output, make_translator
+from .options import (
+    add_command,
+    add_overwrite,
+    add_read_options,
+    check_output,
+    info,
+    parse_params,
+    positive_int,
+    read_input,
+    add_seed,
+)
 
-EXAMPLE = """  vecbridge fit glove.txt w2v.bin --dictionary train.tsv --method procrustes \\
-      --normalize "unit center unit" -o glove2w2v
+EXAMPLE = """  vecbridge fit a.npy b.npy --unsupervised -o a2b               # no pairs: the method is chosen for you
+  vecbridge fit glove.txt w2v.bin --dictionary train.tsv -o glove2w2v
   vecbridge fit a.npy b.npy --paired --method lstsq --param ridge=0.1 -o a2b
-  vecbridge fit glove.txt w2v.bin --method selflearn --dictionary train.tsv --seed-pairs 25 -o g2w
-  vecbridge fit glove.txt w2v.bin --method selflearn --identical -o g2w
-  vecbridge fit minilm.npy e5.npy --unsupervised --seed 1 -o minilm2e5"""
+  vecbridge fit glove.txt w2v.bin --dictionary train.tsv --seed-pairs 25 -o g2w
+  vecbridge fit glove.txt w2v.bin --identical -o g2w"""
 
-#: the method ``--unsupervised`` uses when ``--method`` is not given
-DEFAULT_UNSUPERVISED = "spectral-match"
+#: exit code when the fit is judged not aligned and nothing is saved
+EXIT_NOT_ALIGNED = 3
 
 
 def add_parser(sub) -> None:
@@ -28,98 +38,125 @@ def add_parser(sub) -> None:
     p.add_argument("tgt", metavar="TGT", help="target vectors (any supported format)")
     p.add_argument("-o", "--output", required=True, metavar="MAP_DIR", help="folder to write the map to")
     p.add_argument("--method", default=None,
-                   help="lstsq, procrustes (default), multistep, cca, recommended, ...; with --unsupervised: "
-                        f"{DEFAULT_UNSUPERVISED} (default; encoders that share their main axes, e.g. MiniLM-L3 -> L6), "
-                        "cluster-match (encoders of different families, e.g. MiniLM <-> e5), vec2vec")
+                   help="auto (default: chosen from the inputs, see docs/methods.md), lstsq, procrustes, multistep, "
+                        "cca, recommended, rcsls, mlp, lowrank, selflearn; without pairs: cluster-match, "
+                        "spectral-match, selflearn, vec2vec")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--dictionary", metavar="PAIRS.tsv", help="source_key<TAB>target_key training pairs")
     how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")
     how.add_argument("--shared-keys", action="store_true", help="pair the keys both files share (same vocabulary)")
     how.add_argument("--identical", action="store_true",
-                     help="seed dictionary of identical strings (keys both files share), e.g. for --method selflearn")
+                     help="seed dictionary of identical strings (keys both files share), for self-learning")
     how.add_argument("--numerals", action="store_true", help="seed dictionary of shared numerals (7, 1990, 3.5, ...)")
     how.add_argument("--unsupervised", action="store_true",
                      help="SRC and TGT are unpaired samples (no pairs at all); see docs/unsupervised.md")
-    p.add_argument("--seed-pairs", type=int, default=None, metavar="N",
-                   help="use only the first N pairs (of --dictionary, --identical or --numerals) as the seed "
-                        "dictionary, e.g. --method selflearn --seed-pairs 25")
+    p.add_argument("--seed-pairs", type=positive_int, default=None, metavar="N",
+                   help="use only the first N pairs (of --dictionary, --paired, --identical, --numerals or "
+                        "--shared-keys) as a seed dictionary")
     p.add_argument("--force", action="store_true",
-                   help="save the map even when an unsupervised/self-learning fit reports it did not align "
-                        "(otherwise: warning, nothing saved, exit code 3)")
+                   help="save the map even when the fit is judged not aligned, and fit even with fewer pairs "
+                        "than a well-posed fit needs (otherwise: a message, nothing saved, exit code 3)")
     p.add_argument("--normalize", default=None, help='normalisation steps for both sides, e.g. "unit center unit"')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a method hyper-parameter (repeatable)")
-    p.add_argument("--seed", type=int, default=None, help="random seed, for methods that use one")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing map in MAP_DIR")
+    add_seed(p, None, "the method, for methods that draw at random")
+    add_overwrite(p, "an existing map in MAP_DIR")
     add_read_options(p, "src", "tgt")
 
 
 def build_translator(args):
+    """The translator the options ask for, its parameters checked before any data is read."""
     params = parse_params(args.param)
     if args.normalize is not None:
         params["normalize"] = args.normalize
-    translator = make_translator(args.method, **params)
+    method = args.method or "auto"
+    translator = make_translator(method, **params)
+    if "progress" in translator.get_params() and "progress" not in params:
+        # a progress display for the long fits: on a terminal only, never with --quiet
+        translator.set_params(progress=False if getattr(args, "quiet", False) else None)
     if args.seed is not None:
-        if "seed" not in inspect.signature(type(translator).__init__).parameters:
-            info(args, f"note: method {args.method!r} is deterministic; --seed {args.seed} has no effect")
+        if "seed" not in translator.get_params():
+            info(args, f"note: method {method!r} is deterministic; --seed {args.seed} has no effect")
         else:
-            translator.set_params(seed=args.seed)
+            translator.set_params(seed=args.seed).check_params()
     return translator
 
 
-def run(args) -> int:
-    if args.method is None:
-        args.method = DEFAULT_UNSUPERVISED if getattr(args, "unsupervised", False) else "procrustes"
-    src = read_input(args.src, args.src_format, args)
-    tgt = read_input(args.tgt, args.tgt_format, args)
-    translator = build_translator(args)
-    t0 = time.perf_counter()
-    if getattr(args, "unsupervised", False):
-        if translator.supervised:
-            raise VecbridgeError(f"method {args.method!r} needs pairs; with --unsupervised use "
-                                 f"{DEFAULT_UNSUPERVISED}, cluster-match or vec2vec")
-        translator.fit(src, tgt)
-    elif args.paired:
+def _has_keys(emb) -> bool:
+    """False for arrays read without a keys file (their keys are row numbers)."""
+    return not (emb.meta.get("format") in ("npy", "npz") and not emb.meta.get("keys_source")
+                and not emb.meta.get("has_keys"))
+
+
+def fit_pairs(args, src, tgt):
+    """``(pairs, known_pairs)`` for ``Translator.fit`` from the pairing flags."""
+    if args.unsupervised:
+        return None, None
+    if args.paired:
         if len(src) != len(tgt):
             raise VecbridgeError(f"--paired needs as many rows in SRC ({len(src)}) as in TGT ({len(tgt)})")
-        translator.fit(src.vectors, tgt.vectors)
-        translator.fit_info_["source"] = {"name": src.name, "normalization": src.meta.get("normalization", [])}
-        translator.fit_info_["target"] = {"name": tgt.name, "normalization": tgt.meta.get("normalization", [])}
+        n = len(src) if args.seed_pairs is None else min(args.seed_pairs, len(src))
+        return None, np.repeat(np.arange(n, dtype=np.int64)[:, None], 2, axis=1)
+    if args.shared_keys or args.identical or args.numerals:
+        flag = "--shared-keys" if args.shared_keys else "--identical" if args.identical else "--numerals"
+        for name, emb in (("SRC", src), ("TGT", tgt)):
+            if not _has_keys(emb):
+                raise VecbridgeError(
+                    f"{flag} needs keys, but {name} ({emb.meta.get('source')}) has none (an array without a keys "
+                    "file: its keys would be row numbers); give --paired if row i of SRC is row i of TGT, "
+                    "--dictionary, or --unsupervised")
+        pairs = numeral_pairs(src, tgt) if args.numerals else identical_pairs(src, tgt)
+        if not pairs:
+            raise VecbridgeError(f"SRC and TGT share no {'numerals' if args.numerals else 'keys'}; "
+                                 "give --dictionary, or fit without pairs (--unsupervised)")
     else:
-        pairs = read_dictionary(args.dictionary) if args.dictionary else None
-        identical = getattr(args, "identical", False) or (args.shared_keys and getattr(args, "seed_pairs", None))
-        if identical or getattr(args, "numerals", False):
-            from ..translators.selflearn import identical_pairs, numeral_pairs
+        pairs = read_dictionary(args.dictionary, encoding=getattr(args, "encoding", None) or "utf-8")
+    if args.seed_pairs is not None:
+        info(args, f"seed dictionary: the first {min(args.seed_pairs, len(pairs))} of {len(pairs)} pairs")
+        pairs = first_pairs(pairs, args.seed_pairs)
+    return pairs, None
 
-            pairs = (identical_pairs if identical else numeral_pairs)(src, tgt)
-            if not pairs:
-                raise VecbridgeError(f"SRC and TGT share no {'keys' if identical else 'numerals'}; "
-                                     "give --dictionary, or fit without pairs (--unsupervised)")
-        if getattr(args, "seed_pairs", None) is not None:
-            if args.seed_pairs < 1:
-                raise VecbridgeError(f"--seed-pairs must be >= 1, got {args.seed_pairs}")
-            if pairs is None:
-                raise VecbridgeError("--seed-pairs needs --dictionary, --identical, --numerals or --shared-keys")
-            info(args, f"seed dictionary: the first {min(args.seed_pairs, len(pairs))} of {len(pairs)} pairs")
-            pairs = pairs[: args.seed_pairs]
-        translator.fit(src, tgt, pairs=pairs)
-        if hasattr(translator, "coverage_"):
-            info(args, f"pairs: {translator.coverage_.summary()}")
-    translator.fit_info_["fit_seconds"] = round(time.perf_counter() - t0, 3)
-    if translator.fit_info_.get("aligned") is False:
-        fi = translator.fit_info_
+
+def run(args) -> int:
+    check_output(args.output, args.src, args.tgt, what="MAP_DIR")
+    check_map_output(args.output, args.overwrite)  # before any work, not after a long fit
+    translator = build_translator(args)
+    if args.unsupervised and translator.requires_pairs:
+        raise VecbridgeError(f"method {args.method!r} needs pairs; with --unsupervised use auto (the default), "
+                             "cluster-match, spectral-match, selflearn or vec2vec")
+    src = read_input(args.src, args.src_format, args)
+    tgt = read_input(args.tgt, args.tgt_format, args)
+    pairs, known = fit_pairs(args, src, tgt)
+    t0 = time.perf_counter()
+    translator.fit(src, tgt, pairs=pairs, known_pairs=known, force=args.force)
+    seconds = time.perf_counter() - t0
+    fi = translator.fit_info_
+    if hasattr(translator, "coverage_"):
+        info(args, f"pairs: {translator.coverage_.summary()}")
+    verdict = fi.get("verdict") or ({False: "not aligned", True: "aligned"}.get(fi.get("aligned")))
+    if verdict == "not aligned":
         print(
-            f"vecbridge fit: warning: the spaces did not align (confidence {fi.get('confidence')}; "
-            f"{fi.get('confidence_measure', 'see the method')}): the map is likely garbage. "
-            + ("Saving it anyway (--force)." if args.force else "Nothing saved (exit code 3); pass --force to save it."),
+            f"vecbridge fit: warning: the spaces did not align: "
+            f"{fi.get('verdict_reason') or 'the map is most likely garbage'}. "
+            + ("Saving it anyway (--force)." if args.force else
+               f"Nothing saved (exit code {EXIT_NOT_ALIGNED}); pass --force to save it."),
             file=sys.stderr,
         )
         if not args.force:
-            return 3
-    translator.fit_info_["files"] = {"source": args.src, "target": args.tgt, "dictionary": args.dictionary}
+            return EXIT_NOT_ALIGNED
+    elif verdict == "uncertain":
+        print(f"vecbridge fit: warning: alignment uncertain (confidence {fi.get('confidence')}): "
+              f"{fi.get('verdict_reason', '')} Saving the map; check it on pairs you trust.", file=sys.stderr)
+    fi["files"] = {"source": args.src, "target": args.tgt, "dictionary": args.dictionary}
     path = translator.save(args.output, overwrite=args.overwrite)
-    info(
-        args,
-        f"fitted {translator.method} {src.dim}-d -> {tgt.dim}-d on {translator.fit_info_['n_pairs']} pairs "
-        f"in {translator.fit_info_['fit_seconds']:.2f}s; saved to {path}",
-    )
+    chosen = fi.get("chosen_method")
+    method = f"{chosen} (chosen by auto)" if chosen else translator.method
+    if chosen and fi.get("why"):
+        info(args, f"auto: {fi.get('mode')}; chose {chosen}: {fi['why']}")
+    parts = [f"fitted {method} {src.dim}-d -> {tgt.dim}-d", f"pairs used: {fi.get('n_pairs', 0)}"]
+    if fi.get("pairless_score") is not None:
+        parts.append(f"pairless score {fi['pairless_score']}")
+    if verdict:
+        parts.append(f"verdict {verdict}" + (f" (confidence {fi.get('confidence')})" if fi.get("confidence") is not None else ""))
+    parts.append(f"{seconds:.1f} s")
+    info(args, "; ".join(parts) + f"; saved to {path}")
     return 0

@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 
 from ..dictionary import read_dictionary
-from .options import add_command, info, parse_params
+from .options import (
+    add_command,
+    add_overwrite,
+    add_quiet,
+    add_seed,
+    check_output,
+    encoding_name,
+    fraction_lower,
+    info,
+    parse_params,
+    positive_int,
+)
 
 EXAMPLE = """  vecbridge merge w2v_news.vec glove.txt -o merged.vec
   vecbridge merge a.kv b.kv -o merged.kv --confidence csls --evaluate
@@ -31,35 +42,42 @@ def add_parser(sub) -> None:
                    help="confidence of a translated word: cosine (or CSLS) to its nearest native B word")
     p.add_argument("--space", default="target", choices=["target", "normalized"],
                    help="target: B's vectors unchanged, translated ones de-normalised; normalized: the map's space")
-    p.add_argument("--holdout", type=float, default=0.1, help="share of shared words held out to check reliability")
-    p.add_argument("--seed", type=int, default=0, help="seed of the held-out draw")
+    p.add_argument("--holdout", type=fraction_lower, default=0.1,
+                   help="share of shared words held out to check reliability, in [0, 1)")
+    add_seed(p, 0, "the held-out draw")
     p.add_argument("--evaluate", action="store_true",
                    help="score analogies, WordSim353, SimLex on native and translated words (needs gensim)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--force", action="store_true",
+                   help="fit even on fewer shared words than the method needs to be well-posed")
+    add_overwrite(p, "existing output files")
     p.add_argument("--a-format", default=None, help="format of A (default: detected)")
     p.add_argument("--b-format", default=None, help="format of B (default: detected)")
-    p.add_argument("--limit", type=int, default=None, help="read only the first N words of each model")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or summaries on stderr")
+    p.add_argument("--encoding", type=encoding_name, default=None,
+                   help="text encoding of the keys of A and B (default utf-8), e.g. latin-1")
+    p.add_argument("--limit", type=positive_int, default=None, help="read only the first N words of each model")
+    add_quiet(p)
 
 
 def run(args) -> int:
     from ..apps.merge import evaluate_merged, merge_embeddings, merge_output_paths, write_merged
     from ..apps.wordfiles import read_word_model
-    from ..errors import VecbridgeError
+    from ..atomic import check_writable
 
     paths = merge_output_paths(args.output)
-    if not args.overwrite:  # fail before any work
-        for p in paths.values():
-            if p.exists():
-                raise VecbridgeError(f"{p} already exists; refusing to overwrite it (pass --overwrite)")
+    params = parse_params(args.param)
+    for p in paths.values():  # fail before any work
+        check_output(p, args.a, args.b, args.dictionary, what="output")
+        check_writable(p, args.overwrite)
     progress = False if args.quiet else None
-    a = read_word_model(args.a, args.a_format, limit=args.limit, progress=progress)
-    b = read_word_model(args.b, args.b_format, limit=args.limit, progress=progress)
+    enc = {"encoding": args.encoding} if args.encoding else {}
+    a = read_word_model(args.a, args.a_format, limit=args.limit, progress=progress, **enc)
+    b = read_word_model(args.b, args.b_format, limit=args.limit, progress=progress, **enc)
     normalize = None if str(args.normalize).lower() == "none" else args.normalize
     pairs = read_dictionary(args.dictionary) if args.dictionary else None
     result = merge_embeddings(a, b, method=args.method, normalize=normalize, pairs=pairs,
-                              params=parse_params(args.param), confidence=args.confidence, space=args.space,
-                              holdout=args.holdout, seed=args.seed, progress=progress)
+                              params=params, confidence=args.confidence, space=args.space,
+                              holdout=args.holdout, seed=args.seed, force=args.force,
+                              progress=progress)
     evaluation = evaluate_merged(result) if args.evaluate else None
     written = write_merged(result, args.output, args.format, overwrite=args.overwrite, evaluation=evaluation)
     i = result.info

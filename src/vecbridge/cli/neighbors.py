@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import VecbridgeError
 from ..translators import load_translator
-from .options import add_command, add_read_options, read_input
+from .options import add_command, add_read_options, positive_int, read_input
 
 EXAMPLE = """  vecbridge neighbors glove.txt king -k 10
   vecbridge neighbors glove.txt king --map glove2w2v --target w2v.bin --retrieval csls"""
@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
     p = add_command(sub, "neighbors", "List the nearest neighbours of a key.", EXAMPLE, run)
     p.add_argument("emb", metavar="EMB", help="vectors holding KEY")
     p.add_argument("key", metavar="KEY")
-    p.add_argument("-k", type=int, default=10, help="how many neighbours")
+    p.add_argument("-k", type=positive_int, default=10, help="how many neighbours")
     p.add_argument("--map", metavar="MAP_DIR", help="translate KEY's vector with this map first")
     p.add_argument("--target", metavar="TGT", help="search these vectors (with --map: the map's target space)")
     p.add_argument("--retrieval", default="nn", choices=["nn", "csls", "isf"])

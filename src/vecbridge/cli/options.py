@@ -1,19 +1,187 @@
-"""Options and small helpers shared by several sub-commands."""
+"""Options and small helpers shared by several sub-commands.
+
+Every numeric option is checked where it enters, by an argparse ``type=`` function of this module, so that
+a bad value is refused before any work with a message in flag names (``--chunk-rows must be a positive
+integer, got 0``) and exit code 2, argparse's own code for usage errors.
+"""
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
 import json
+import math
+import os
+import re
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
+
+#: the largest seed every random source vecbridge feeds accepts (numpy's legacy RandomState, gensim)
+MAX_SEED = 2**32 - 1
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose messages start with the flag: ``--chunk-rows must be ...``, not ``argument --chunk-rows: ...``."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's
+        m = re.match(r"argument ([^:]+): (must .*)$", message, re.S)
+        if m:
+            message = f"{m.group(1)} {m.group(2)}"
+        super().error(message)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the example blocks as written."""
 
 
+# -- argparse types -----------------------------------------------------------------------
+def _int_of(text: str, what: str) -> int:
+    s = str(text).strip()
+    if not re.fullmatch(r"[+-]?\d[\d_]*", s):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return int(s)
+
+
+def _float_of(text: str, what: str) -> float:
+    try:
+        v = float(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return v
+
+
+def int_range(lo: int | None = None, hi: int | None = None, what: str | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[lo, hi]`` (either end open when None)."""
+    if what is None:
+        if lo is not None and hi is not None:
+            what = f"an integer from {lo} to {hi}"
+        elif lo == 1:
+            what = "a positive integer"
+        elif lo == 0:
+            what = "a non-negative integer"
+        elif lo is not None:
+            what = f"an integer >= {lo}"
+        else:
+            what = "an integer"
+
+    def parse(text: str) -> int:
+        v = _int_of(text, what)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {v}")
+        return v
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False,
+                what: str | None = None) -> Callable[[str], float]:
+    """An argparse type: a finite number in the interval from ``lo`` to ``hi`` (open ends as asked)."""
+    if what is None:
+        if lo is not None and hi is not None:
+            what = f"a number {'>' if lo_open else '>='} {lo:g} and {'<' if hi_open else '<='} {hi:g}"
+        elif lo == 0 and lo_open:
+            what = "a positive number"
+        elif lo == 0:
+            what = "a non-negative number"
+        elif lo is not None:
+            what = f"a number {'>' if lo_open else '>='} {lo:g}"
+        else:
+            what = "a finite number"
+
+    def parse(text: str) -> float:
+        v = _float_of(text, what)
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        if hi is not None and (v > hi or (hi_open and v == hi)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return v
+
+    parse.__name__ = "number"
+    return parse
+
+
+positive_int = int_range(1)
+nonnegative_int = int_range(0)
+seed_int = int_range(0, MAX_SEED, what=f"an integer from 0 to {MAX_SEED}")
+port_number = int_range(1, 65535, what="a port number from 1 to 65535")
+positive_float = float_range(0, lo_open=True)
+nonnegative_float = float_range(0)
+fraction_open = float_range(0, 1, lo_open=True, hi_open=True)  # (0, 1)
+fraction_upper = float_range(0, 1, lo_open=True)  # (0, 1]
+fraction_lower = float_range(0, 1, hi_open=True)  # [0, 1)
+unit_interval = float_range(0, 1)  # [0, 1]
+
+
+def encoding_name(text: str) -> str:
+    """An argparse type: a text encoding Python knows (``utf-8``, ``latin-1``, ``cp1252``, ...)."""
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(
+            f"must be a text encoding Python knows (e.g. utf-8, latin-1, cp1252), got {text!r}"
+        ) from None
+
+
+def column_name(text: str) -> str:
+    if not text or not text.strip():
+        raise argparse.ArgumentTypeError("must be a column name, got an empty string")
+    return text
+
+
+def store_name(kind: str) -> Callable[[str], str]:
+    """An argparse type checking a LanceDB table / column or Chroma collection name.
+
+    See :func:`vecbridge.containment.check_store_name`.
+    """
+
+    def parse(text: str) -> str:
+        from ..containment import check_store_name, store_name_rule
+
+        try:
+            return check_store_name(text, kind)
+        except ParameterError:
+            raise argparse.ArgumentTypeError(
+                f"must be a valid {kind} name ({store_name_rule(kind)}), got {text!r}"
+            ) from None
+
+    parse.__name__ = f"{kind} name"
+    return parse
+
+
+# -- options shared by commands: declared here once, with one meaning ------------------------------------
+def add_overwrite(p: argparse.ArgumentParser, what: str = "the output") -> None:
+    """``--overwrite``: replace an existing output of this command (never an input, and never a folder that
+    does not hold what the command writes)."""
+    p.add_argument("--overwrite", action="store_true", help=f"replace {what} if it exists")
+
+
+def add_quiet(p: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress bars, notes or summaries on stderr (warnings and errors still show)."""
+    p.add_argument("--quiet", action="store_true", help="no progress bars, notes or summaries on stderr")
+
+
+def add_seed(p: argparse.ArgumentParser, default: int | None = 0, what: str = "the random draws") -> None:
+    """``--seed``: the seed of every random draw the command makes (same seed, same result)."""
+    shown = "" if default is None else f" (default {default})"
+    p.add_argument("--seed", type=seed_int, default=default, help=f"random seed of {what}{shown}")
+
+
+def add_device(p: argparse.ArgumentParser, default: str = "cpu") -> None:
+    """``--device``: where maps are applied: cpu (numpy), auto (a GPU through torch when present), cuda, ..."""
+    p.add_argument("--device", default=default,
+                   help="where maps are applied: cpu (numpy, default), auto (a GPU through torch when present), "
+                        "cuda, cuda:N, mps; an unavailable device is an error, never ignored")
+
+
+# -- commands and their inputs --------------------------------------------------------------
 def add_command(sub, name: str, help: str, example: str, func) -> argparse.ArgumentParser:
     """Register a sub-command whose ``--help`` ends with an example."""
     p = sub.add_parser(name, help=help, description=help, epilog=f"example:\n{example}", formatter_class=HelpFormatter)
@@ -21,25 +189,68 @@ def add_command(sub, name: str, help: str, example: str, func) -> argparse.Argum
     return p
 
 
+#: positional argument (dest) of each input name, where it is not the name itself
+_INPUT_DEST = {"in": "input"}
+
+
 def add_read_options(p: argparse.ArgumentParser, *names: str) -> None:
-    """``--NAME-format`` per input, plus ``--limit`` and ``--lenient``."""
+    """Reading options: per input ``--NAME-format``, ``--NAME-encoding``, ``--NAME-key-column``,
+    ``--NAME-vector-column``; ``--encoding`` / ``--key-column`` / ``--vector-column`` for every input at once;
+    plus ``--limit``, ``--lenient`` and ``--quiet``."""
+    g = p.add_argument_group("reading the inputs")
     for n in names:
-        p.add_argument(f"--{n}-format", default=None, help=f"format of {n.upper()} (default: detected from content)")
-    p.add_argument("--limit", type=int, default=None, help="read only the first N rows of each file (frequency order)")
-    p.add_argument(
+        g.add_argument(f"--{n}-format", default=None, help=f"format of {n.upper()} (default: detected from content)")
+    g.add_argument("--encoding", type=encoding_name, default=None,
+                   help="text encoding of keys in text/binary/npy key files (default utf-8), e.g. latin-1")
+    g.add_argument("--key-column", type=column_name, default=None, help="Parquet: the key column (default: detected)")
+    g.add_argument("--vector-column", type=column_name, default=None,
+                   help="Parquet: the vector column (default: detected)")
+    if len(names) > 1:
+        for n in names:
+            g.add_argument(f"--{n}-encoding", type=encoding_name, default=None, help=f"encoding of {n.upper()} only")
+            g.add_argument(f"--{n}-key-column", type=column_name, default=None, help=f"key column of {n.upper()} only")
+            g.add_argument(f"--{n}-vector-column", type=column_name, default=None,
+                           help=f"vector column of {n.upper()} only")
+    g.add_argument("--limit", type=positive_int, default=None,
+                   help="read only the first N rows of each file (frequency order)")
+    g.add_argument(
         "--lenient", action="store_true",
-        help="skip bad rows (ragged, non-numeric, NaN/Inf, duplicate keys), counting and reporting them, instead of failing",
+        help="skip bad rows (ragged, non-numeric, NaN/Inf, duplicate keys), counting and reporting them, "
+             "instead of failing",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars or summaries on stderr")
+    add_quiet(g)
+    p.set_defaults(_read_inputs=names)
 
 
-def read_input(path: str, fmt: str | None, args: argparse.Namespace):
+def _input_name(path: str, args: argparse.Namespace) -> str | None:
+    names = getattr(args, "_read_inputs", ()) or ()
+    for n in names:
+        if getattr(args, _INPUT_DEST.get(n, n), None) == path:
+            return n
+    return names[0] if len(names) == 1 else None
+
+
+def read_settings(args: argparse.Namespace, name: str | None) -> dict[str, Any]:
+    """``encoding`` / ``key_column`` / ``vector_column`` for input ``name``: its own flag, else the shared one."""
+    out: dict[str, Any] = {}
+    for opt in ("encoding", "key_column", "vector_column"):
+        v = getattr(args, f"{name}_{opt}", None) if name else None
+        if v is None:
+            v = getattr(args, opt, None)
+        if v is not None:
+            out[opt] = v
+    return out
+
+
+def read_input(path: str, fmt: str | None, args: argparse.Namespace, name: str | None = None):
     """Read one embeddings file with the shared options; reports skipped rows on stderr."""
     from ..io import read_embeddings
 
+    if name is None:
+        name = _input_name(path, args)
     emb = read_embeddings(
         path, format=fmt, limit=args.limit, on_error="skip" if args.lenient else "raise",
-        progress=False if args.quiet else None,
+        progress=False if args.quiet else None, **read_settings(args, name),
     )
     report = emb.meta.get("read_report")
     if report and not args.quiet and any(v for k, v in report.items() if k.startswith("skipped")):
@@ -47,20 +258,116 @@ def read_input(path: str, fmt: str | None, args: argparse.Namespace):
     return emb
 
 
+# -- --param KEY=VALUE ----------------------------------------------------------------------
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """``["ridge=0.1", "bias=true"]`` -> ``{"ridge": 0.1, "bias": True}`` (JSON values, else strings)."""
+    """``["ridge=0.1", "bias=true"]`` -> ``{"ridge": 0.1, "bias": True}``.
+
+    Values are JSON (numbers, ``true``/``false``, ``null``, lists, quoted strings), else plain strings.
+    A malformed item, a key given twice or a non-finite number raises :class:`ParameterError` naming the
+    ``--param``; whether the method knows the key and takes that type is checked by the method itself.
+    """
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
+        key = key.strip()
         if not sep or not key:
-            raise VecbridgeError(f"--param expects KEY=VALUE, got {item!r}")
+            raise ParameterError(f"--param expects KEY=VALUE, got {item!r}")
+        if not _KEY.fullmatch(key):
+            raise ParameterError(f"--param {item}: {key!r} is not a parameter name (letters, digits, _)")
+        if key in out:
+            raise ParameterError(f"--param {key} is given twice")
         try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+            parsed = json.loads(value, parse_constant=_no_constant)
+        except (json.JSONDecodeError, RecursionError):
+            parsed = value
+        except ValueError as e:
+            raise ParameterError(f"--param {item}: {e}") from None
+        if isinstance(parsed, float) and not math.isfinite(parsed):  # 1e999
+            raise ParameterError(f"--param {item}: the number is out of range")
+        out[key] = parsed
     return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed; give a finite number")
+
+
+def param_error_message(e: ParameterError, items: Iterable[str] | None) -> str:
+    """A method's parameter error in CLI terms: prefixed with the ``--param KEY=VALUE`` it concerns."""
+    msg = str(e)
+    if msg.startswith("--param"):
+        return msg
+    for item in items or []:
+        key = item.partition("=")[0].strip()
+        if key and re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", msg):
+            return f"--param {item}: {msg}"
+    return msg
+
+
+# -- outputs -----------------------------------------------------------------------------------
+def check_output(output: str | os.PathLike | None, *inputs: str | os.PathLike | None, what: str = "OUT") -> None:
+    """Refuse an output that is one of the inputs (before any work); ``what`` names it in the message."""
+    if output is None:
+        return
+    out = Path(output)
+    for i in inputs:
+        if i is None:
+            continue
+        p = Path(i)
+        same = False
+        try:
+            same = out.exists() and p.exists() and os.path.samefile(out, p)
+        except OSError:
+            pass
+        if same or out.resolve() == p.resolve():
+            raise VecbridgeError(f"{what} {out} is also an input; write the result to another file")
+
+
+@contextlib.contextmanager
+def parents_for(output: str | os.PathLike) -> Iterator[None]:
+    """Create the missing parent folders of ``output`` for the block; on an error remove those it created."""
+    made: list[Path] = []
+    p = Path(output).parent
+    while not p.exists() and p != p.parent:
+        made.append(p)
+        p = p.parent
+    for d in reversed(made):
+        d.mkdir(exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for d in made:  # deepest first; only while still empty
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
 
 
 def info(args: argparse.Namespace, message: str) -> None:
     if not getattr(args, "quiet", False):
         print(message, file=sys.stderr)
+
+
+# -- does the input look like the map's space? ------------------------------------------------------
+def add_strict_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict", action="store_true",
+                   help="fail (exit code 5) when the input does not look like the map's source space "
+                        "(default: a warning); see docs/reliability.md")
+
+
+def check_space(args: argparse.Namespace, translator: Any, vectors: Any, side: str = "source", what: str = "IN") -> None:
+    """Warn (or, with ``--strict``, fail with exit code 5) when ``vectors`` do not look like the map's
+    ``side`` space (:meth:`vecbridge.Translator.check_input`); silent for maps without a fingerprint."""
+    from ..errors import StrictInputError
+
+    check_input = getattr(translator, "check_input", None)
+    if check_input is None:
+        return
+    result = check_input(vectors, side)
+    if result.matches is False:
+        message = f"{what}: {result.reason}"
+        if getattr(args, "strict", False):
+            raise StrictInputError(message)
+        print(f"vecbridge {args.command}: warning: {message}; pass --strict to make this an error", file=sys.stderr)

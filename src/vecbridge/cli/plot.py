@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from .options import add_command, add_read_options, info, read_input
+from .options import (
+    add_command,
+    add_overwrite,
+    add_read_options,
+    add_seed,
+    check_output,
+    info,
+    positive_int,
+    read_input,
+)
 
 EXAMPLE = """  vecbridge plot glove2w2v glove.txt w2v.vec -o numbers.png --words one,two,three,four,five,six
   vecbridge plot minilm2e5 minilm.npy e5.npy -o clouds.png --sample 300 --projection umap"""
@@ -17,7 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="PLOT.png")
     add_choice_options(p)
     p.add_argument("--title", default=None, help="figure title")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    add_overwrite(p, "an existing file")
     add_read_options(p, "src", "tgt")
 
 
@@ -25,10 +34,10 @@ def add_choice_options(p) -> None:
     """Which points and how to project them (shared with ``vecbridge report``)."""
     p.add_argument("--words", default=None, help="comma-separated keys to plot (present in both spaces)")
     p.add_argument("--dictionary", metavar="PAIRS.tsv", default=None, help="plot these source<TAB>target pairs")
-    p.add_argument("--sample", type=int, default=200, help="otherwise plot this many shared keys, drawn with --seed")
+    p.add_argument("--sample", type=positive_int, default=200, help="otherwise plot this many shared keys, drawn with --seed")
     p.add_argument("--projection", default="pca", choices=["pca", "umap"], help="umap needs the 'viz' extra")
     p.add_argument("--labels", default="auto", choices=["auto", "on", "off"], help="write keys next to points")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p, 0)
 
 
 def chosen(args):
@@ -44,6 +53,7 @@ def run(args) -> int:
     from ..translators import load_translator
     from ..viz.plots import before_after_panels, render_png
 
+    check_output(args.output, args.src, args.tgt, args.dictionary)
     translator = None if args.map.lower() == "none" else load_translator(args.map)
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import add_command, add_read_options, info, read_input
+from .options import add_command, add_overwrite, add_read_options, check_output, info, parents_for, read_input
 from .plot import add_choice_options, chosen
 
 EXAMPLE = """  vecbridge report glove2w2v glove.txt w2v.vec -o report.html --structure
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--structure", action="store_true",
                    help="add analogy, WordSim353 and SimLex scores of source, target and translated source")
     p.add_argument("--title", default=None)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    add_overwrite(p, "an existing file")
     add_read_options(p, "src", "tgt")
 
 
@@ -31,13 +31,15 @@ def run(args) -> int:
     from ..dictionary import read_dictionary
     from ..viz.report import write_map_report
 
+    check_output(args.output, args.src, args.tgt, args.dictionary, args.test_dictionary)
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
     words, pairs, labels = chosen(args)
     test_pairs = read_dictionary(args.test_dictionary) if args.test_dictionary else None
-    path = write_map_report(args.map, src, tgt, args.output, title=args.title, overwrite=args.overwrite,
-                            words=words, pairs=pairs, test_pairs=test_pairs, sample=args.sample,
-                            projection=args.projection, retrieval=args.retrieval, structure=args.structure,
-                            seed=args.seed, progress=False if args.quiet else None)
+    with parents_for(args.output):
+        path = write_map_report(args.map, src, tgt, args.output, title=args.title, overwrite=args.overwrite,
+                                words=words, pairs=pairs, test_pairs=test_pairs, sample=args.sample,
+                                projection=args.projection, retrieval=args.retrieval, structure=args.structure,
+                                seed=args.seed, progress=False if args.quiet else None)
     info(args, f"report: {path}")
     return 0

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..errors import VecbridgeError
-from .options import add_command, add_read_options, info, read_input
+from .options import (
+    add_command,
+    add_overwrite,
+    add_read_options,
+    add_seed,
+    check_output,
+    info,
+    positive_int,
+    read_input,
+)
 
 EXAMPLE = """  vecbridge suggest-pairs store_old.npy -k 25 -o to_label.txt
   vecbridge suggest-pairs old.parquet -k 10 --among have_text.txt --seed 1"""
@@ -15,11 +22,11 @@ def add_parser(sub) -> None:
     p = add_command(sub, "suggest-pairs",
                     "List K source keys that, embedded by both models, make the best few-pair dictionary.", EXAMPLE, run)
     p.add_argument("src", metavar="SRC", help="the source vectors")
-    p.add_argument("-k", type=int, default=25, help="how many items (default 25)")
+    p.add_argument("-k", type=positive_int, default=25, help="how many items (default 25)")
     p.add_argument("--among", metavar="FILE", help="pick only among these keys (one per line)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p, 0)
     p.add_argument("-o", "--output", metavar="FILE", help="write the keys here (default: standard output)")
-    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    add_overwrite(p, "FILE")
     add_read_options(p, "src")
 
 
@@ -32,16 +39,18 @@ def _read_keys(path: str) -> list[str]:
 
 
 def run(args) -> int:
+    from ..atomic import check_writable, write_text_atomic
     from ..dictionary import keys_to_pair
 
-    if args.output and Path(args.output).exists() and not args.overwrite:  # fail before any work
-        raise VecbridgeError(f"{args.output} already exists; refusing to overwrite it (pass --overwrite)")
+    if args.output:  # fail before any work
+        check_output(args.output, args.src, args.among, what="FILE")
+        check_writable(args.output, args.overwrite)
     src = read_input(args.src, args.src_format, args)
     among = _read_keys(args.among) if args.among else None
     keys = keys_to_pair(src, args.k, among=among, seed=args.seed)
     text = "".join(f"{k}\n" for k in keys)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_text_atomic(args.output, text, overwrite=args.overwrite)
         info(args, f"wrote {len(keys)} keys to {args.output}: embed these items with the target model too, "
                    "and pass the pairs with --dictionary")
     else:

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from ..translators import load_translator
-from .options import add_command, add_read_options, info, read_input
+from .options import (
+    add_command,
+    add_device,
+    add_overwrite,
+    add_read_options,
+    add_strict_option,
+    check_output,
+    check_space,
+    info,
+    positive_int,
+    read_input,
+    read_settings,
+)
 
 EXAMPLE = """  vecbridge translate glove2w2v glove.txt -o glove_in_w2v.txt --format word2vec
   vecbridge translate old2new docs.parquet -o docs_new.parquet     # streams; re-run to resume"""
@@ -11,34 +22,52 @@ EXAMPLE = """  vecbridge translate glove2w2v glove.txt -o glove_in_w2v.txt --for
 
 def add_parser(sub) -> None:
     p = add_command(sub, "translate", "Translate vectors with a saved map.", EXAMPLE, run)
-    p.add_argument("map", metavar="MAP_DIR", help="a map written by 'vecbridge fit'")
+    p.add_argument("map", metavar="MAP_DIR", help="a map written by 'vecbridge fit', or a hub (with --from / --to)")
+    p.add_argument("--from", dest="from_space", default=None, metavar="SPACE", help="a hub's space of IN")
+    p.add_argument("--to", dest="to_space", default=None, metavar="SPACE", help="a hub's space to translate into")
     p.add_argument("input", metavar="IN", help="source-space vectors (any supported format)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the translated vectors")
     p.add_argument("--format", default=None, help="output format (default: from OUT's extension, else word2vec)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    add_overwrite(p, "OUT")
     add_read_options(p, "in")
+    add_strict_option(p)
     s = p.add_argument_group("streaming (Parquet or .npy in and out: chunked, flat memory, resumable)")
-    s.add_argument("--chunk-rows", type=int, default=None, help="rows per chunk (default: from a 128 MiB budget)")
+    s.add_argument("--chunk-rows", type=positive_int, default=None,
+                   help="rows per chunk (default: from a 128 MiB budget)")
     s.add_argument("--restart", action="store_true", help="discard a partial run of this OUT instead of resuming it")
-    s.add_argument("--device", default="cpu", help="cpu (numpy), auto (a GPU through torch when present), cuda, ...")
+    add_device(p)
 
 
 def run(args) -> int:
     from ..io import write_embeddings
+    from ..stream import batch_function, stream_format, translate_file
 
-    from ..stream import stream_format, translate_file
+    check_output(args.output, args.input, args.map)
+    from ..hub import load_map
 
-    translator = load_translator(args.map)
+    translator = load_map(args.map, args.from_space, args.to_space)  # a map folder, or a hub with --from / --to
     if args.limit is None and stream_format(args.input, args.in_format) and stream_format(args.output, args.format):
+        from ..io import read_embeddings
+
+        cols = read_settings(args, "in")
+        head = read_embeddings(args.input, format=args.in_format, limit=2000, progress=False,
+                               on_error="skip" if args.lenient else "raise", **cols)
+        check_space(args, translator, head.vectors, "source", f"IN ({args.input})")
         report = translate_file(
             translator, args.input, args.output, input_format=args.in_format, output_format=args.format,
+            key_column=cols.get("key_column"), vector_column=cols.get("vector_column"),
             chunk_rows=args.chunk_rows, on_error="skip" if args.lenient else "raise", overwrite=args.overwrite,
             resume=not args.restart, device=args.device, progress=False if args.quiet else None,
         )
         info(args, report.summary())
         return 0
+    if args.chunk_rows is not None or args.restart:
+        info(args, f"note: --chunk-rows and --restart apply to streaming (.parquet / .npy in and out); "
+                   f"{args.input} -> {args.output} is translated in memory")
+    transform = batch_function(translator, args.device)  # the device applies here too (linear maps)
     emb = read_input(args.input, args.in_format, args)
-    out = translator.transform(emb)
+    check_space(args, translator, emb.vectors, "source", f"IN ({args.input})")
+    out = emb.with_vectors(transform(emb.vectors), translated_by=translator.method)
     target_name = translator.manifest()["target"]["name"]
     out.meta["name"] = f"{emb.name} -> {target_name}" if target_name else emb.name
     path = write_embeddings(out, args.output, format=args.format, overwrite=args.overwrite)

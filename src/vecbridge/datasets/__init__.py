@@ -12,10 +12,10 @@ See ``docs/data.md`` for each data set's size, licence and build time.
 
 from __future__ import annotations
 
-from .corpus import Corpus, ParallelCorpus
+from ..errors import DataError, DataUnavailableError
+from .containers import Corpus, ParallelCorpus
 from .encoded import encode_corpus, encode_texts
-from .evaluation import Analogies, read_analogies, read_similarity
-from .registry import DataError, DatasetInfo, DataUnavailableError, dataset_info, list_datasets, load
+from .registry import REGISTRY, DatasetInfo, dataset_info, list_datasets, load, register
 from .tasks import (
     OOD_SETS,
     WORD_TASKS,
@@ -26,10 +26,11 @@ from .tasks import (
     sentence_task,
     word_task,
 )
+from .word_evaluation_sets import Analogies, read_analogies, read_similarity
 
 __all__ = [
-    "Analogies", "Corpus", "ParallelCorpus", "DataError", "DataUnavailableError", "DatasetInfo", "OOD_SETS",
+    "Analogies", "Corpus", "ParallelCorpus", "DataError", "DataUnavailableError", "DatasetInfo", "OOD_SETS", "REGISTRY",
     "WORD_TASKS", "SentenceTask", "bbc_split", "dataset_info", "encode_corpus", "encode_texts",
     "frequent_shared_words", "list_datasets", "load", "prepare_sentence_encodings", "read_analogies",
-    "read_similarity", "sentence_task", "word_task",
+    "read_similarity", "register", "sentence_task", "word_task",
 ]

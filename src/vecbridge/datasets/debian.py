@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from ..cache import CacheEntry, scratch_dir
-from .registry import DataUnavailableError
+from ..errors import DataUnavailableError
 
 
 def apt_available() -> bool:

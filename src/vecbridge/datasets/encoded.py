@@ -17,8 +17,8 @@ import numpy as np
 from ..cache import CacheEntry, hash_strings
 from ..embeddings import Embeddings
 from ..encoders import Encoder, get_encoder
-from .corpus import Corpus
-from .registry import DataError
+from ..errors import DataError
+from .containers import Corpus
 
 BLOCK = 1000
 

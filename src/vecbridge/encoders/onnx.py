@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Encoder, EncoderError, set_offline_env
+from ..errors import EncoderError
+from .interface import Encoder, set_offline_env
 from .sbert import minilm_l6_dir
 
 

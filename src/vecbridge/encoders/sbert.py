@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Encoder, EncoderError, set_offline_env
+from ..errors import EncoderError
+from .interface import Encoder, set_offline_env
 
 
 def minilm_l6_dir() -> Path:

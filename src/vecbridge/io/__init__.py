@@ -21,17 +21,24 @@ row raises :class:`~vecbridge.errors.FormatError` naming the file and line;
 
 from __future__ import annotations
 
+import errno
 import os
+import struct
+import tokenize
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..embeddings import Embeddings
-from ..errors import FormatError
+from ..errors import FormatError, OutputExistsError, ParameterError, VecbridgeError
 from .arrays import find_sibling_keys, read_keys
 from .detect import FORMATS, canonical_format, detect_format, format_from_extension
-from .files import OutputExistsError, stem_of
+from .files import stem_of
 from .gensim_kv import from_gensim, to_gensim
-from .report import SKIP_REASONS, ReadReport, ReadWarning
+from .read_report import SKIP_REASONS, ReadReport, ReadWarning
 
 __all__ = [
     "read_embeddings",
@@ -93,45 +100,58 @@ def read_embeddings(
         raise FileNotFoundError(f"no such file: {spath}")
     if Path(spath).is_dir():
         raise FormatError("is a directory; give an embeddings file", spath)
-    if limit is not None and (int(limit) != limit or limit < 0):
-        raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
+        raise ParameterError(f"limit must be a non-negative integer, got {limit!r} (--limit / limit=)")
     if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        raise ParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     fmt = canonical_format(format) if format is not None else detect_format(spath)
-    extra: dict[str, Any] = {}
-    if fmt in ("word2vec", "glove"):
-        from .text import read_text
+    try:  # the reader runs in this frame, so that its warnings point at read_embeddings' caller
+        extra: dict[str, Any] = {}
+        if fmt in ("word2vec", "glove"):
+            from .text import read_text
 
-        keys, vectors, report = read_text(
-            spath, fmt, limit=limit, on_error=on_error, encoding=encoding, progress=progress
-        )
-    elif fmt == "word2vec-binary":
-        from .binary import read_binary
+            keys, vectors, report = read_text(
+                spath, fmt, limit=limit, on_error=on_error, encoding=encoding, progress=progress
+            )
+        elif fmt == "word2vec-binary":
+            from .binary import read_binary
 
-        keys, vectors, report = read_binary(spath, limit=limit, on_error=on_error, encoding=encoding, progress=progress)
-    elif fmt == "npy":
-        from .arrays import read_npy
+            keys, vectors, report = read_binary(
+                spath, limit=limit, on_error=on_error, encoding=encoding, progress=progress
+            )
+        elif fmt == "npy":
+            from .arrays import read_npy
 
-        keys, vectors, report, extra = read_npy(
-            spath, limit=limit, on_error=on_error, encoding=encoding, keys_path=keys_path, progress=progress
-        )
-    elif fmt == "npz":
-        from .arrays import read_npz
+            keys, vectors, report, extra = read_npy(
+                spath, limit=limit, on_error=on_error, encoding=encoding, keys_path=keys_path, progress=progress
+            )
+        elif fmt == "npz":
+            from .arrays import read_npz
 
-        keys, vectors, report, extra = read_npz(
-            spath, limit=limit, on_error=on_error, encoding=encoding, keys_path=keys_path, progress=progress
-        )
-    else:  # parquet
-        from .parquet import read_parquet
+            keys, vectors, report, extra = read_npz(
+                spath, limit=limit, on_error=on_error, encoding=encoding, keys_path=keys_path, progress=progress
+            )
+        else:  # parquet
+            from .parquet import read_parquet
 
-        keys, vectors, report, extra = read_parquet(
-            spath,
-            limit=limit,
-            on_error=on_error,
-            key_column=key_column,
-            vector_column=vector_column,
-            progress=progress,
-        )
+            keys, vectors, report, extra = read_parquet(
+                spath,
+                limit=limit,
+                on_error=on_error,
+                key_column=key_column,
+                vector_column=vector_column,
+                progress=progress,
+            )
+    except VecbridgeError:
+        raise
+    except MemoryError:
+        raise FormatError(f"not enough memory to read this {fmt} file (is its header's shape right?)", spath) from None
+    except OSError as e:
+        if e.errno not in (None, errno.EINVAL):  # the file system's own error (permission, ...), not the content
+            raise
+        raise _unreadable(fmt, spath, e) from None
+    except _CORRUPT_CONTENT as e:
+        raise _unreadable(fmt, spath, e) from None
     meta: dict[str, Any] = {
         "name": name if name is not None else stem_of(spath),
         "source": spath,
@@ -140,6 +160,21 @@ def read_embeddings(
     }
     meta.update(extra)
     return Embeddings(keys, vectors, meta)
+
+
+#: what the decoders a reader relies on (zip, zlib, gzip, numpy's header parser, pyarrow) raise for
+#: content that is not what its format promises; read_embeddings turns them into a FormatError
+_CORRUPT_CONTENT: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, EOFError, struct.error, SyntaxError, tokenize.TokenError, NotImplementedError,
+    ValueError, TypeError, RuntimeError, IndexError, KeyError, OverflowError,
+)
+
+
+def _unreadable(fmt: str, path: str, e: BaseException) -> FormatError:
+    detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return FormatError(f"not a readable {fmt} file ({type(e).__name__}{': ' + detail[:200] if detail else ''})", path)
+
+
 
 
 def write_embeddings(
@@ -172,7 +207,8 @@ def write_embeddings(
         fmt = format_from_extension(path)
         if fmt is None:
             raise FormatError(
-                f"cannot tell the format from the file name {path.name!r}; pass format= (one of {', '.join(FORMATS)})"
+                f"cannot tell the format from the file name {path.name!r}; name it (--format / format=, one of "
+                f"{', '.join(FORMATS)})"
             )
         if fmt == "word2vec" and emb.meta.get("format") == "glove" and path.name.lower().removesuffix(".gz").endswith(
             ".txt"

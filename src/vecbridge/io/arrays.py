@@ -11,8 +11,10 @@ import numpy as np
 
 from ..embeddings import Embeddings
 from ..errors import FormatError
-from .files import RowBuffer, atomic_output, check_writable, progress_bar
-from .report import ReadReport, RowPolicy
+from ..atomic import atomic_output, check_writable
+from ..progress import progress_bar
+from .files import RowBuffer
+from .read_report import ReadReport, RowPolicy
 
 #: sibling key files looked for next to ``<stem>.npy``, in this order
 KEY_SUFFIXES = (".keys.txt", ".vocab", ".txt")
@@ -32,8 +34,8 @@ def read_keys(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise FormatError(
-            f"bytes {data[e.start:e.end + 8]!r} are not valid {encoding} ({e.reason}); pass encoding= "
-            "with the file's encoding (e.g. encoding='latin-1')",
+            f"bytes {data[e.start:e.end + 8]!r} are not valid {encoding} ({e.reason}); name the file's "
+            "encoding (--encoding / encoding=, e.g. latin-1)",
             path,
             line,
         ) from None
@@ -144,10 +146,14 @@ def read_npy(
         arr = np.load(spath, mmap_mode="r", allow_pickle=False)
     except ValueError as e:
         raise FormatError(f"not a readable .npy file: {e}", spath) from None
+    if not isinstance(arr, np.ndarray):  # np.load opens zip archives as NpzFile
+        if hasattr(arr, "close"):
+            arr.close()
+        raise FormatError("this is an .npz (zip) archive, not a single .npy array; read it as npz", spath)
     _check_matrix(arr.shape, arr.dtype, spath, "the array")
     n, dim = arr.shape
     keys, ksrc = _resolve_keys(spath, n, keys_path, encoding, policy)
-    with progress_bar(progress, n if limit is None else min(n, limit), f"reading {Path(spath).name}", "rows") as bar:
+    with progress_bar(n if limit is None else min(n, limit), f"reading {Path(spath).name}", progress, unit="rows") as bar:
         out_keys, vectors = _rows_into_buffer(arr, n, dim, policy, keys, limit, bar)
     del arr
     policy.finish(len(out_keys), stacklevel=4)
@@ -244,7 +250,7 @@ def read_npz(
         else:
             keys, ksrc = _resolve_keys(spath, n, keys_path, encoding, policy)
         arr = vm.read(limit)
-        with progress_bar(progress, arr.shape[0], f"reading {Path(spath).name}", "rows") as bar:
+        with progress_bar(arr.shape[0], f"reading {Path(spath).name}", progress, unit="rows") as bar:
             out_keys, vectors = _rows_into_buffer(arr, n if limit is None else arr.shape[0], dim, policy, keys, limit, bar)
         policy.report.stopped_at_limit = limit is not None and len(out_keys) >= limit and policy.report.seen < n
     policy.finish(len(out_keys), stacklevel=4)
@@ -275,7 +281,7 @@ def write_npy(
     with atomic_output(kpath, overwrite, compress=False) as kf:
         kf.write("".join(k + "\n" for k in emb.keys).encode("utf-8"))
     with atomic_output(path, overwrite, compress=False) as f:
-        with progress_bar(progress, 1, f"writing {path.name}", "arrays") as bar:
+        with progress_bar(1, f"writing {path.name}", progress, unit="arrays") as bar:
             np.lib.format.write_array(f, emb.vectors, allow_pickle=False)
             bar.update(1)
     return path
@@ -290,7 +296,7 @@ def write_npz(
             raise FormatError(f"key {k!r} (row {i}) ends with NUL, which numpy string arrays drop; write parquet")
     keys = np.array(emb.keys, dtype=str) if emb.keys else np.zeros(0, dtype="<U1")
     with atomic_output(path, overwrite, compress=False) as f:
-        with progress_bar(progress, 1, f"writing {Path(path).name}", "arrays") as bar:
+        with progress_bar(1, f"writing {Path(path).name}", progress, unit="arrays") as bar:
             np.savez(f, vectors=emb.vectors, keys=keys)
             bar.update(1)
     return Path(path)

@@ -10,9 +10,11 @@ import numpy as np
 
 from ..embeddings import Embeddings
 from ..errors import FormatError
-from .files import RowBuffer, atomic_output, open_input, progress_bar
-from .report import ReadReport, RowPolicy
-from .text import MAX_BLIND_BYTES, _parse_header, check_text_keys
+from ..atomic import atomic_output
+from ..progress import progress_bar
+from .files import RowBuffer, open_input
+from .read_report import ReadReport, RowPolicy
+from .text import MAX_BLIND_BYTES, parse_header, check_text_keys
 
 READ_BYTES = 8 << 20
 #: a key longer than this (no space found) means the file is not word2vec binary
@@ -37,11 +39,11 @@ def read_binary(
     policy = RowPolicy(spath, on_error, report)
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
-    with open_input(path) as (f, size), progress_bar(progress, size, f"reading {Path(spath).name}") as bar:
+    with open_input(path) as (f, size), progress_bar(size, f"reading {Path(spath).name}", progress, unit="B") as bar:
         header = f.readline()
         if not header:
             raise FormatError("file is empty", spath, 1)
-        n_header, dim = _parse_header(header, spath)
+        n_header, dim = parse_header(header, spath)
         report.header_rows, report.header_dim = n_header, dim
         rec = 4 * dim
         cap = min(n_header, MAX_BLIND_BYTES // rec) if size is None else min(n_header, size // (rec + 2) + 1)
@@ -102,7 +104,7 @@ def read_binary(
                         "bad_encoding",
                         where,
                         f"key {kb[:40]!r} (byte offset {offset + starts[j] - len(kb) - 1}) is not valid "
-                        f"{encoding} ({e.reason}); pass encoding= with the file's encoding",
+                        f"{encoding} ({e.reason}); name the file's encoding (--encoding / encoding=, e.g. latin-1)",
                     )
                     continue
                 if not policy.accept_key(key, where):
@@ -143,7 +145,7 @@ def write_binary(
     n, d = emb.vectors.shape
     le = emb.vectors.astype("<f4", copy=False)
     block = 65536
-    with atomic_output(path, overwrite) as f, progress_bar(progress, n, f"writing {Path(path).name}", "rows") as bar:
+    with atomic_output(path, overwrite) as f, progress_bar(n, f"writing {Path(path).name}", progress, unit="rows") as bar:
         f.write(f"{n} {d}\n".encode())
         for s in range(0, n, block):
             parts = []

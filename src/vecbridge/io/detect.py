@@ -128,7 +128,8 @@ def detect_format(path: str | os.PathLike) -> str:
             return "glove"
     raise FormatError(
         "cannot tell the format from the content: the first line is neither a 'N D' header nor "
-        f"'key v1 v2 ...' (starts {first[:60]!r}); pass format= (one of {', '.join(FORMATS)})",
+        f"'key v1 v2 ...' (starts {first[:60]!r}); name the format (--src-format, --in-format... / format=, one of "
+        f"{', '.join(FORMATS)})",
         path,
         1,
     )

@@ -13,8 +13,10 @@ import numpy as np
 
 from ..embeddings import Embeddings
 from ..errors import FormatError
-from .files import RowBuffer, atomic_output, progress_bar
-from .report import ReadReport, RowPolicy
+from ..atomic import atomic_output
+from ..progress import progress_bar
+from .files import RowBuffer
+from .read_report import ReadReport, RowPolicy
 
 KEY_NAMES = ("id", "key", "word", "token", "text")
 VECTOR_NAMES = ("vector", "embedding", "embeddings", "emb", "vec")
@@ -62,7 +64,7 @@ def choose_columns(schema, path: str, key_column: str | None, vector_column: str
         if vector_column is None:
             raise FormatError(
                 f"cannot tell the vector column among [{listing}]; expected one list-of-floats column "
-                f"(or one named {'/'.join(VECTOR_NAMES)}); pass vector_column=",
+                f"(or one named {'/'.join(VECTOR_NAMES)}); name it (--vector-column / vector_column=)",
                 path,
             )
     elif vector_column not in types:
@@ -81,7 +83,7 @@ def choose_columns(schema, path: str, key_column: str | None, vector_column: str
             else:
                 raise FormatError(
                     f"cannot tell the key column among [{listing}]; expected one named "
-                    f"{'/'.join(KEY_NAMES)} or a single string/integer column; pass key_column=",
+                    f"{'/'.join(KEY_NAMES)} or a single string/integer column; name it (--key-column / key_column=)",
                     path,
                 )
     elif key_column not in types:
@@ -123,7 +125,7 @@ def read_parquet(
     keys: list[str] = []
     r = 0
     total = n_total if limit is None else min(n_total, limit)
-    with progress_bar(progress, total, f"reading {Path(spath).name}", "rows") as bar:
+    with progress_bar(total, f"reading {Path(spath).name}", progress, unit="rows") as bar:
         for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=[kc, vc]):
             if limit is not None and len(keys) >= limit:
                 break
@@ -234,7 +236,7 @@ def write_parquet(
     n, d = emb.vectors.shape
     schema = pa.schema([pa.field(kc, ktype), pa.field(vc, pa.list_(pa.float32(), d))])
     with atomic_output(path, overwrite, compress=False) as f:
-        with progress_bar(progress, n, f"writing {Path(path).name}", "rows") as bar:
+        with progress_bar(n, f"writing {Path(path).name}", progress, unit="rows") as bar:
             with pq.ParquetWriter(f, schema) as writer:
                 step = max(1, min(BATCH_ROWS * 4, n))
                 for s in range(0, max(n, 1), step):

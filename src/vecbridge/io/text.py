@@ -20,8 +20,10 @@ import numpy as np
 from ..embeddings import Embeddings
 from ..errors import FormatError
 from .detect import BOM
-from .files import RowBuffer, atomic_output, open_input, progress_bar
-from .report import ReadReport, RowPolicy
+from ..atomic import atomic_output
+from ..progress import progress_bar
+from .files import RowBuffer, open_input
+from .read_report import ReadReport, RowPolicy
 
 #: bytes per chunk of lines (``readlines`` hint)
 CHUNK_BYTES = 8 << 20
@@ -130,7 +132,7 @@ class _TextChunkReader:
                     "bad_encoding",
                     linenos[i],
                     f"key {keys_b[i][:40]!r} is not valid {self.encoding} ({e.reason}); "
-                    "pass encoding= with the file's encoding (e.g. encoding='latin-1')",
+                    "name the file's encoding (--encoding / encoding=, e.g. latin-1)",
                 )
                 continue
             if not policy.accept_key(key, linenos[i]):
@@ -161,7 +163,8 @@ class _TextChunkReader:
         )
 
 
-def _parse_header(line: bytes, path: str) -> tuple[int, int]:
+def parse_header(line: bytes, path: str) -> tuple[int, int]:
+    """``(rows, dim)`` of a word2vec header line ``b"N D"`` (text and binary), else a FormatError naming ``path``."""
     fields = line.split()
     if len(fields) != 2 or not (fields[0].isdigit() and fields[1].isdigit()):
         raise FormatError(
@@ -193,7 +196,7 @@ def read_text(
     report = ReadReport(path=spath, format=fmt, unit="line")
     policy = RowPolicy(spath, on_error, report)
     with open_input(path) as (f, size):
-        bar = progress_bar(progress, size, desc=f"reading {Path(spath).name}")
+        bar = progress_bar(size, f"reading {Path(spath).name}", progress, unit="B")
         with bar:
             return _read_stream(f, size, fmt, spath, limit, policy, encoding, bar)
 
@@ -212,7 +215,7 @@ def _read_stream(
     lineno = 0  # lines consumed so far
     n_header: int | None = None
     if fmt == "word2vec":
-        n_header, dim = _parse_header(first, path)
+        n_header, dim = parse_header(first, path)
         report.header_rows, report.header_dim = n_header, dim
         lineno = 1
         reader = _TextChunkReader(path, dim, "the header on line 1", policy, encoding)
@@ -318,7 +321,7 @@ def write_text(
     n, d = emb.vectors.shape
     line_fmt = "%s " + " ".join([FLOAT_FORMAT] * d) + "\n"
     block = max(1, (1 << 20) // max(d, 1))
-    with atomic_output(path, overwrite) as f, progress_bar(progress, n, f"writing {Path(path).name}", "rows") as bar:
+    with atomic_output(path, overwrite) as f, progress_bar(n, f"writing {Path(path).name}", progress, unit="rows") as bar:
         if fmt == "word2vec":
             f.write(f"{n} {d}\n".encode())
         for s in range(0, n, block):

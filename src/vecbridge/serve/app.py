@@ -12,10 +12,12 @@ Endpoints
 ``POST /maps/{name}/translate``
     the same with the map in the path and body ``{"vectors": ...}``.
 
-Errors are JSON ``{"error": message}`` with a status that says whose fault it is:
-400 malformed JSON or a body of the wrong shape, 404 unknown map, 413 body larger
-than ``max_body_bytes`` or more than ``max_rows`` vectors, 415 not JSON,
-422 vectors of the wrong dimension or holding NaN/Inf/non-numbers.
+Errors are JSON ``{"error": message, "field": where}`` with a status that says whose fault it is:
+400 malformed JSON (nesting deeper than a few hundred levels included) or a body of the wrong shape,
+404 unknown map, 413 body larger than ``max_body_bytes`` or more than ``max_rows`` vectors, 415 not
+JSON, 422 vectors of the wrong dimension or holding NaN/Inf, non-numbers or numbers beyond float32's
+range (``field`` names the value: ``vectors[3][2]``), or rows the map refuses. A client's input never
+gets a 500. Request bodies are validated by the pydantic model :class:`TranslateRequest`.
 
 Maps are loaded once at start-up; translating is the map's pure batch function,
 run in the server's thread pool, so concurrent requests do not block each other.
@@ -23,26 +25,42 @@ run in the server's thread pool, so concurrent requests do not block each other.
 
 # no "from __future__ import annotations": FastAPI reads the endpoints' annotations at run time
 
-import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
-from ..errors import VecbridgeError
+from ..errors import RequestError, VecbridgeError
+from ..optional import require
+
+_pydantic = require("pydantic", "serve", "the translation service")  # comes with fastapi
+BaseModel, ConfigDict, Field = _pydantic.BaseModel, _pydantic.ConfigDict, _pydantic.Field
+ValidationError, field_validator = _pydantic.ValidationError, _pydantic.field_validator
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+#: what a value must be: a JSON number (not a string or a boolean), finite
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
-class RequestError(Exception):
-    """A client error: HTTP ``status`` and a message for the ``error`` field."""
+class TranslateRequest(BaseModel):
+    """The body of ``POST /translate``: ``{"map": NAME, "vectors": [[...], ...]}``; one flat vector is one row.
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+    ``map`` may be left out where the path names the map. Other fields are ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    map: str | None = None
+    vectors: Annotated[list[list[Number]], Field(min_length=1)]
+
+    @field_validator("vectors", mode="before")
+    @classmethod
+    def _one_flat_vector_is_one_row(cls, v: Any) -> Any:
+        if isinstance(v, list) and v and not isinstance(v[0], list):
+            return [v]
+        return v
 
 
 def load_maps(maps: Any) -> dict[str, Any]:
@@ -70,9 +88,17 @@ def load_maps(maps: Any) -> dict[str, Any]:
                 raise VecbridgeError(f"two maps are named {name!r}; name them with NAME=DIR")
             named[name] = path
         maps = named
+    from ..containment import check_name
+
     out = {}
     for name, m in maps.items():
-        out[str(name)] = m if isinstance(m, Translator) else load_translator(m)
+        try:
+            check_name(str(name), "map")  # it is a URL path segment: /maps/NAME/translate
+        except VecbridgeError as e:
+            raise VecbridgeError(f"{e}; name the map with NAME=DIR") from None
+        from ..hub import Hub, is_hub_folder, load_hub  # a hub folder serves {"hub": NAME, "from": ..., "to": ...}
+
+        out[str(name)] = m if isinstance(m, (Translator, Hub)) else load_hub(m) if is_hub_folder(m) else load_translator(m)
     if not out:
         raise VecbridgeError("no maps to serve")
     return out
@@ -84,40 +110,84 @@ def describe_map(name: str, t: Any) -> dict[str, Any]:
             "dim_in": int(t.n_features_in_), "dim_out": int(t.n_features_out_), "direction": m.get("direction")}
 
 
+def _field(loc: tuple) -> str:
+    """``("vectors", 3, 2)`` -> ``"vectors[3][2]"``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _request_error(e: ValidationError) -> RequestError:
+    """The first problem pydantic found, in the service's terms (see the module docstring for statuses)."""
+    err = e.errors(include_url=False)[0]
+    kind, loc, given = err["type"], tuple(err["loc"]), err.get("input")
+    if kind == "json_invalid":
+        return RequestError(400, f"the body is not valid JSON ({err['msg'].removeprefix('Invalid JSON: ')})")
+    if not loc:
+        return RequestError(400, 'the body must be a JSON object {"map": NAME, "vectors": [[...], ...]}')
+    field = _field(loc)
+    if loc[0] == "map":
+        return RequestError(400, f'"map" must be the name of a map (a string), got {given!r}', field)
+    if len(loc) == 1:
+        return RequestError(400, '"vectors" must be a non-empty list of vectors (lists of numbers)', field)
+    row = loc[1]
+    if len(loc) == 2:
+        return RequestError(400, f"vector {row} is not a list of numbers ({field})", field)
+    if kind == "finite_number":
+        return RequestError(422, f"vector {row} holds NaN or Inf ({field}); send finite numbers", field)
+    if isinstance(given, int) and not isinstance(given, bool):
+        return RequestError(422, f"vector {row} holds a number too large for float32 ({field})", field)
+    shown = repr(given) if len(repr(given)) <= 40 else repr(given)[:37] + "..."
+    return RequestError(422, f"vector {row} must hold numbers only; {field} is {shown}", field)
+
+
 def parse_request(body: bytes, map_name: str | None, maps: dict[str, Any], max_rows: int) -> tuple[str, np.ndarray]:
     """Check a request body; returns the map's name and the (n, d_in) float32 vectors, or raises RequestError."""
     try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RequestError(400, f"the body is not valid JSON ({e})") from None
-    if not isinstance(doc, dict):
-        raise RequestError(400, 'the body must be a JSON object {"map": NAME, "vectors": [[...], ...]}')
-    name = map_name if map_name is not None else doc.get("map")
-    if not isinstance(name, str):
-        raise RequestError(400, 'say which map: "map": NAME in the body (GET /maps lists them)')
+        req = TranslateRequest.model_validate_json(body)
+    except ValidationError as e:
+        err = _request_error(e)
+        if err.status == 422 or map_name is not None:
+            raise err from None
+        name = _map_named_in(body)  # an unknown map is the clearer message when the body names one
+        if name is not None and name not in maps:
+            raise RequestError(404, f"unknown map {name!r}; available: {sorted(maps)}", "map") from None
+        raise err from None
+    name = map_name if map_name is not None else req.map
+    if name is None:
+        raise RequestError(400, 'say which map: "map": NAME in the body (GET /maps lists them)', "map")
     if name not in maps:
-        raise RequestError(404, f"unknown map {name!r}; available: {sorted(maps)}")
-    vecs = doc.get("vectors")
-    if not isinstance(vecs, list) or not vecs:
-        raise RequestError(400, '"vectors" must be a non-empty list of vectors (lists of numbers)')
-    if not isinstance(vecs[0], list):
-        vecs = [vecs]
+        raise RequestError(404, f"unknown map {name!r}; available: {sorted(maps)}", "map")
+    vecs = req.vectors
     if len(vecs) > max_rows:
-        raise RequestError(413, f"{len(vecs)} vectors in one request; the limit is {max_rows}: split the batch")
+        raise RequestError(413, f"{len(vecs)} vectors in one request; the limit is {max_rows}: split the batch",
+                           "vectors")
     d_in = int(maps[name].n_features_in_)
     for i, v in enumerate(vecs):
-        if not isinstance(v, list):
-            raise RequestError(400, f"vector {i} is not a list of numbers")
         if len(v) != d_in:
-            raise RequestError(422, f"vector {i} has {len(v)} values; map {name!r} takes {d_in}-d vectors")
-    try:
+            raise RequestError(422, f"vector {i} has {len(v)} values; map {name!r} takes {d_in}-d vectors",
+                               f"vectors[{i}]")
+    with np.errstate(over="ignore"):
         X = np.array(vecs, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise RequestError(422, "vectors must hold numbers only") from None
-    if not np.isfinite(X).all():
-        bad = int(np.argmax(~np.isfinite(X).all(axis=1)))
-        raise RequestError(422, f"vector {bad} holds NaN, Inf or a number too large for float32")
+    finite = np.isfinite(X)
+    if not finite.all():
+        i, j = (int(a[0]) for a in np.nonzero(~finite))
+        raise RequestError(422, f"vector {i} holds a number too large for float32 (vectors[{i}][{j}])",
+                           f"vectors[{i}][{j}]")
     return name, X
+
+
+def _map_named_in(body: bytes) -> str | None:
+    """The ``"map"`` of a body that failed validation, when it can be read at all."""
+    import json
+
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    name = doc.get("map") if isinstance(doc, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def create_app(
@@ -126,43 +196,63 @@ def create_app(
     max_rows: int = DEFAULT_MAX_ROWS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     device: str = "cpu",
+    strict: bool = False,
 ) -> Any:
     """The FastAPI app serving ``maps`` (anything :func:`load_maps` takes).
 
     ``max_rows``: vectors per request; ``max_body_bytes``: request body size (checked
     on ``Content-Length`` and while reading); ``device``: as in
-    :func:`vecbridge.stream.batch_function`.
+    :func:`vecbridge.stream.batch_function`; ``strict``: answer 422 when a batch does not look like the
+    map's source space (:meth:`vecbridge.Translator.check_input`; batches of fewer than 64 rows cannot be
+    judged and pass), instead of translating it with a ``"warning"`` in the answer.
     """
-    try:
-        from fastapi import FastAPI, Request
-        from fastapi.responses import JSONResponse
-        from starlette.concurrency import run_in_threadpool
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise VecbridgeError("the service needs fastapi and uvicorn: pip install 'vecbridge[serve]'") from None
-    from .. import __version__
+    require("fastapi", "serve", "the translation service")
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+    from ..version import __version__
     from ..stream import batch_function
 
     loaded = load_maps(maps)
+    from ..hub import Hub
+    from ..hub.service import describe_hub, hub_answer, hub_route
+
+    hubs = {n: t for n, t in loaded.items() if isinstance(t, Hub)}
+    loaded = {n: t for n, t in loaded.items() if n not in hubs}
     functions = {name: batch_function(t, device) for name, t in loaded.items()}
     app = FastAPI(title="vecbridge translation service", version=__version__)
     app.state.maps = loaded
+    app.state.hubs = hubs
 
     @app.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError):  # noqa: ARG001
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):  # noqa: ARG001
+        err = (exc.errors() or [{}])[0]
+        field = _field(tuple(err.get("loc", ())))
+        return JSONResponse({"error": f"{field}: {err.get('msg', 'invalid request')}", "field": field},
+                            status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception):  # noqa: ARG001
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); see the server log", "field": None},
+                            status_code=500)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "maps": sorted(loaded)}
+        return {"status": "ok", "version": __version__, "maps": sorted(loaded), "hubs": sorted(hubs)}
 
     @app.get("/maps")
     def list_maps() -> list[dict[str, Any]]:
-        return [describe_map(n, t) for n, t in sorted(loaded.items())]
+        return [describe_map(n, t) for n, t in sorted(loaded.items())] + [describe_hub(n, h) for n, h in sorted(hubs.items())]
 
     async def read_body(request: Request) -> bytes:
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if ctype not in ("application/json", ""):
-            raise RequestError(415, f"send JSON (Content-Type: application/json), not {ctype}")
+            raise RequestError(415, f"send JSON (Content-Type: application/json), not {ctype}", "content-type")
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_body_bytes:
             raise RequestError(413, f"the body has {int(length)} bytes; the limit is {max_body_bytes}: split the batch")
@@ -175,9 +265,27 @@ def create_app(
         return b"".join(chunks)
 
     def answer(body: bytes, map_name: str | None) -> dict[str, Any]:
+        route = hub_route(body, hubs) if map_name is None else None  # {"hub": ..., "from": ..., "to": ...}
+        if route is not None:
+            return hub_answer(route, body, hubs, parse_request, max_rows, device)
         name, X = parse_request(body, map_name, loaded, max_rows)
-        Y = functions[name](X)
-        return {"map": name, "n": int(Y.shape[0]), "dim": int(Y.shape[1]), "vectors": Y.tolist()}
+        check_input = getattr(loaded[name], "check_input", None)
+        space = check_input(X, "source") if check_input is not None else None
+        if space is not None and space.matches is False and strict:
+            raise RequestError(422, f"map {name!r}: {space.reason}", "vectors")
+        try:
+            Y = functions[name](X)
+        except VecbridgeError as e:  # the map refuses these rows (e.g. an all-zero row it cannot normalise)
+            raise RequestError(422, f"map {name!r} cannot translate these vectors: {e}", "vectors") from None
+        finite = np.isfinite(Y).all(axis=1)
+        if not finite.all():
+            i = int(np.argmin(finite))
+            raise RequestError(422, f"vector {i}: the map's output is not finite (values too extreme for float32)",
+                               f"vectors[{i}]")
+        out = {"map": name, "n": int(Y.shape[0]), "dim": int(Y.shape[1]), "vectors": Y.tolist()}
+        if space is not None and space.matches is False:
+            out["warning"] = space.reason
+        return out
 
     @app.post("/translate")
     async def translate(request: Request):
@@ -187,7 +295,7 @@ def create_app(
     @app.post("/maps/{name}/translate")
     async def translate_with(name: str, request: Request):
         if name not in loaded:
-            raise RequestError(404, f"unknown map {name!r}; available: {sorted(loaded)}")
+            raise RequestError(404, f"unknown map {name!r}; available: {sorted(loaded)}", "map")
         body = await read_body(request)
         return JSONResponse(await run_in_threadpool(answer, body, name))
 

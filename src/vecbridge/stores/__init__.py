@@ -7,10 +7,10 @@ The store clients are imported only by their modules (``pip install 'vecbridge[s
 
 from __future__ import annotations
 
+from ..errors import QualityGateError
 from .migrate import (
     GATE_EXIT_CODE,
     MigrationReport,
-    QualityGateError,
     QualityReport,
     quality_gate,
     query_side,

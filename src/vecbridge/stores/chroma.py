@@ -18,15 +18,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import VecbridgeError
+from ..sampling import sample_rows
 from .migrate import (
     DEFAULT_BATCH_ROWS,
     Batch,
     MigrationReport,
     QualityReport,
+    check_batch_rows,
     check_dim,
+    journal_path,
     quality_gate,
     run_migration,
-    sample_rows,
     state_dir,
 )
 
@@ -39,10 +41,15 @@ def _chromadb():
     return chromadb
 
 
-def client(path: Any):
-    """A Chroma ``PersistentClient`` for a folder (or the client itself), telemetry off."""
+def client(path: Any, *, create: bool = False):
+    """A Chroma ``PersistentClient`` for the folder of a database (or the client itself), telemetry off.
+
+    A missing folder is an error unless ``create`` (Chroma itself would create an empty database there).
+    """
     if hasattr(path, "get_collection"):
         return path
+    if not create and not Path(path).is_dir():
+        raise VecbridgeError(f"{path}: no such Chroma database (a folder made by chromadb.PersistentClient)")
     chromadb = _chromadb()
     return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
 
@@ -132,6 +139,7 @@ def migrate_chroma(
     state: str | None = None,
     progress: bool | None = None,
     on_batch: Callable[[MigrationReport], None] | None = None,
+    check_space: Callable[[np.ndarray], None] | None = None,
 ) -> MigrationReport:
     """Translate a Chroma collection's vectors into ``target_collection`` (see the module docstring).
 
@@ -142,9 +150,13 @@ def migrate_chroma(
     translator : map old -> new (a Translator or its folder).
     state : folder for the journal (default ``<path>/.vecbridge-migrate``; give one for a client).
     """
+    from ..containment import check_store_name
     from ..stream import map_fingerprint
     from ..translators import Translator, load_translator
 
+    # names and sizes first: nothing is written (journal, collection) before they are known to be good
+    check_store_name(target_collection, "collection")
+    batch_rows = check_batch_rows(batch_rows)
     if not isinstance(translator, Translator):
         translator = load_translator(translator)
     if target_collection == collection:
@@ -161,7 +173,7 @@ def migrate_chroma(
     meta = {k: v for k, v in (src.metadata or {}).items()}
     meta.update({"vecbridge_migrated_from": collection, "vecbridge_map": fp})
     root = Path(state) if state is not None else state_dir(path if not hasattr(path, "get_collection") else ".")
-    jpath = root / f"chroma__{collection}__{target_collection}.json"
+    jpath = journal_path(root, "chroma", collection, target_collection)
     settings = {"store": "chroma", "source": collection, "target": target_collection, "map": fp,
                 "dim_in": d_in, "dim_out": d_out}
     max_batch = int(getattr(cl, "get_max_batch_size", lambda: 5000)())
@@ -169,7 +181,7 @@ def migrate_chroma(
     report = MigrationReport("chroma", collection, target_collection, "new collection", n, d_in, d_out)
     return run_migration(ChromaReader(src), writer, translator, jpath, settings, report,
                          batch_rows=min(batch_rows, max_batch), resume=resume, device=device, progress=progress,
-                         on_batch=on_batch)
+                         on_batch=on_batch, check_space=check_space)
 
 
 def chroma_quality_gate(
@@ -189,7 +201,7 @@ def chroma_quality_gate(
     """The quality gate on a seeded sample of a collection's documents (rows without a document are left out)."""
     col = _get(client(path), collection)
     X, texts = [], []
-    for r in sample_rows(int(col.count()), sample, seed):
+    for r in sample_rows(np.random.default_rng(seed), int(col.count()), sample, sort=True):
         got = col.get(offset=int(r), limit=1, include=["embeddings", "documents"])
         if got["ids"] and got["documents"] and got["documents"][0]:
             X.append(np.asarray(got["embeddings"][0], dtype=np.float32))

@@ -25,16 +25,18 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError, VecbridgeError
+from ..errors import FormatError, ParameterError, VecbridgeError
+from ..sampling import sample_rows
 from .migrate import (
     DEFAULT_BATCH_ROWS,
     Batch,
     MigrationReport,
     QualityReport,
+    check_batch_rows,
     check_dim,
+    journal_path,
     quality_gate,
     run_migration,
-    sample_rows,
     state_dir,
 )
 
@@ -48,9 +50,14 @@ def _lancedb():
 
 
 def connect(db: Any):
-    """A LanceDB connection from a folder path (or an existing connection)."""
+    """A LanceDB connection from the folder of an existing database (or an existing connection).
+
+    A missing folder is an error (LanceDB itself would create an empty database there).
+    """
     if hasattr(db, "open_table"):
         return db
+    if not Path(db).is_dir():
+        raise VecbridgeError(f"{db}: no such LanceDB database (a folder made by lancedb.connect)")
     return _lancedb().connect(str(db))
 
 
@@ -188,7 +195,7 @@ class NewColumnWriter:
 
 def _journal_path(conn: Any, source: str, target: str, state: str | None) -> Path:
     root = Path(state) if state is not None else state_dir(getattr(conn, "uri", "."))
-    return root / f"lancedb__{source}__{target}.json"
+    return journal_path(root, "lancedb", source, target)
 
 
 def migrate_lancedb(
@@ -206,6 +213,7 @@ def migrate_lancedb(
     state: str | None = None,
     progress: bool | None = None,
     on_batch: Callable[[MigrationReport], None] | None = None,
+    check_space: Callable[[np.ndarray], None] | None = None,
 ) -> MigrationReport:
     """Translate a LanceDB table's vectors into a new table or a new column (see the module docstring).
 
@@ -220,16 +228,26 @@ def migrate_lancedb(
         (a partial new table must be dropped first).
     state : folder for the journal (default ``<db>/.vecbridge-migrate``).
     on_batch : called after each committed batch (tests use it to interrupt).
+    check_space : called with the first batch of stored vectors before anything is written (the CLI checks
+        that they look like the map's source space, :meth:`vecbridge.Translator.check_input`).
 
     Returns
     -------
     :class:`MigrationReport`
     """
+    from ..containment import check_store_name
     from ..stream import map_fingerprint
     from ..translators import Translator, load_translator
 
+    # names and sizes first: nothing is written (journal, table, column) before they are known to be good
     if (target_table is None) == (new_column is None):
-        raise VecbridgeError("give exactly one target: target_table= (a new table) or new_column= (a new column)")
+        raise ParameterError("give exactly one target: a new table (--to-table / target_table=) "
+                             "or a new column (--to-column / new_column=)")
+    if target_table is not None:
+        check_store_name(target_table, "table")
+    else:
+        check_store_name(new_column, "column")
+    batch_rows = check_batch_rows(batch_rows)
     if not isinstance(translator, Translator):
         translator = load_translator(translator)
     conn = connect(db)
@@ -238,7 +256,7 @@ def migrate_lancedb(
     d_in = vector_dim(schema, vector_column, f"table {table!r}")
     check_dim(f"table {table!r}, column {vector_column!r}", d_in, int(translator.n_features_in_))
     if id_column not in schema.names:
-        raise FormatError(f"table {table!r} has no id column {id_column!r}; its columns: {schema.names} (pass id_column=)")
+        raise FormatError(f"table {table!r} has no id column {id_column!r}; its columns: {schema.names} (--id-column / id_column=)")
     d_out = int(translator.n_features_out_)
     target = target_table if target_table is not None else f"{table}.{new_column}"
     jpath = _journal_path(conn, table, target_table or f"column-{new_column}", state)
@@ -266,13 +284,13 @@ def migrate_lancedb(
     reader = LanceReader(conn, table, version, id_column, vector_column, columns)
     report = MigrationReport("lancedb", table, target, mode, reader.count(), d_in, d_out)
     return run_migration(reader, writer, translator, jpath, settings, report, batch_rows=batch_rows,
-                         resume=resume, device=device, progress=progress, on_batch=on_batch)
+                         resume=resume, device=device, progress=progress, on_batch=on_batch, check_space=check_space)
 
 
 def lancedb_sample(db: Any, table: str, columns: list[str], size: int, seed: int = 0) -> Any:
     """A seeded random sample of ``size`` rows (Arrow table, scan order) of ``columns``."""
     src = _open(connect(db), table)
-    rows = sample_rows(int(src.count_rows()), size, seed)
+    rows = sample_rows(np.random.default_rng(seed), int(src.count_rows()), size, sort=True)
     return src.take_offsets([int(r) for r in rows]).select(columns).to_arrow()
 
 

@@ -21,8 +21,12 @@ sample's texts are re-embedded with the new model, and, for queries in the new
 space (the re-embedded documents themselves, or query texts), the top-k lists
 searched in the migrated vectors are compared with those searched in the
 re-embedded ones (``overlap_at_k``), and the true document's recall is counted
-(``recall_at_k``). Below a threshold, :class:`QualityGateError` (exit code 3 on
+(``recall_at_k``). Below a threshold, :class:`QualityGateError` (exit code 4 on
 the command line) stops a CI job.
+
+Names are checked before anything is written (:func:`vecbridge.containment.check_store_name`), and the
+journal's file name is made of the escaped source and target names inside the state folder, so no name
+can place it anywhere else.
 """
 
 from __future__ import annotations
@@ -36,24 +40,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import DimensionError, VecbridgeError
+from ..errors import DimensionError, ParameterError, QualityGateError, ResumeMismatchError, VecbridgeError
 
 JOURNAL_VERSION = 1
 DEFAULT_BATCH_ROWS = 8192
 #: exit status of ``vecbridge migrate`` when the quality gate fails
-GATE_EXIT_CODE = 3
-
-
-class QualityGateError(VecbridgeError):
-    """The migration's estimated retrieval retention is below the threshold."""
-
-    def __init__(self, message: str, report: QualityReport):
-        super().__init__(message)
-        self.report = report
-
-
-class ResumeMismatchError(VecbridgeError):
-    """A partial migration exists for this target but with other settings."""
+GATE_EXIT_CODE = 4
 
 
 # -- the loop -------------------------------------------------------------------------
@@ -119,10 +111,24 @@ class MigrationReport:
 
 
 def write_journal(path: Path, obj: dict[str, Any]) -> None:
-    from ..stream import write_json_atomic
+    """Rewrite the journal atomically (its folder is created when missing)."""
+    from ..atomic import write_json_atomic
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, obj)
+
+
+def journal_path(root: str | os.PathLike, store: str, source: str, target: str) -> Path:
+    """``<root>/<store>__<source>__<target>.json``, the names escaped so that the file stays in ``root``."""
+    from ..containment import file_name_of, path_within
+
+    return path_within(root, file_name_of(store, source, target, suffix=".json"), what="migration journal")
+
+
+def check_batch_rows(batch_rows: Any) -> int:
+    """``batch_rows`` as a positive int, else :class:`ParameterError` (before anything is written)."""
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, (int, np.integer)) or batch_rows < 1:
+        raise ParameterError(f"batch_rows must be a positive integer, got {batch_rows!r} (--batch-rows / batch_rows=)")
+    return int(batch_rows)
 
 
 def open_journal(path: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any]:
@@ -131,13 +137,15 @@ def open_journal(path: Path, settings: dict[str, Any], resume: bool) -> dict[str
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
-            raise ResumeMismatchError(f"{path}: unreadable migration journal ({e}); pass resume=False (--restart)") from None
+            raise ResumeMismatchError(
+                f"{path}: unreadable migration journal ({e}); start again with --restart / resume=False"
+            ) from None
         diffs = [k for k, v in settings.items() if old.get(k) != v]
         if diffs:
             raise ResumeMismatchError(
                 f"a partial migration to the same target ({path}) was made with different {', '.join(diffs)} "
                 f"({diffs[0]}: {old.get(diffs[0])!r} then, {settings[diffs[0]]!r} now); "
-                "pass resume=False (--restart) to start again"
+                "start again with --restart / resume=False"
             )
         return old
     fresh = {**settings, "version": JOURNAL_VERSION, "rows_done": 0, "finished": False}
@@ -158,10 +166,13 @@ def run_migration(
     device: str = "cpu",
     progress: bool | None = None,
     on_batch: Callable[[MigrationReport], None] | None = None,
+    check_space: Callable[[np.ndarray], None] | None = None,
 ) -> MigrationReport:
     """The resumable batch loop shared by the stores (see the module docstring)."""
-    from ..stream import _progress, batch_function
+    from ..progress import progress_bar
+    from ..stream import batch_function
 
+    batch_rows = check_batch_rows(batch_rows)
     fresh = not (resume and journal_path.exists())
     if fresh:
         writer.check_new()  # never write into a table / column / collection that was there before
@@ -175,13 +186,16 @@ def run_migration(
     report.rows_done = report.resumed_from = start
     transform = batch_function(translator, device)
     n = reader.count()
-    with _progress(progress, n, start, f"migrating {report.source}") as bar:
+    with progress_bar(n, f"migrating {report.source}", progress, unit="rows", initial=start) as bar:
         for batch in reader.batches(start, batch_rows):
             if not np.isfinite(batch.X).all():
                 i = int(np.argmax(~np.isfinite(batch.X).all(axis=1)))
                 raise VecbridgeError(
                     f"{report.source}: the vector of id {batch.ids[i]!r} holds NaN or Inf; fix or delete it first"
                 )
+            if check_space is not None:
+                check_space(batch.X)
+                check_space = None
             Y = transform(batch.X)
             writer.write(batch, Y)
             report.rows_done = batch.start + len(batch.ids)
@@ -368,12 +382,6 @@ def _encode_function(encoder: Any, progress: bool | None) -> Callable[[list[str]
     if callable(encoder):
         return encoder
     raise VecbridgeError(f"encoder must be a name, an Encoder or a function texts -> vectors, got {type(encoder).__name__}")
-
-
-def sample_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
-    """``size`` distinct row numbers of ``range(n)``, sorted, drawn with ``seed``."""
-    size = int(min(size, n))
-    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
 def state_dir(root: str | os.PathLike) -> Path:

@@ -7,57 +7,26 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from ..errors import VecbridgeError
-from .base import Translator, load_translator, read_manifest
-
-# registry name -> "module:Class"; modules are imported on first use
-REGISTRY: dict[str, str] = {
-    "identity": "linear:Identity",
-    "lstsq": "linear:LeastSquares",
-    "procrustes": "linear:Procrustes",
-    "multistep": "whitening:MultiStep",
-    "selflearn": "selflearn:SelfLearning",
-    "rcsls": "rcsls:RCSLS",
-    "mlp": "neural:MLPAdapter",
-    "lowrank": "neural:LowRankAffine",
-    "cluster-match": "matching:ClusterMatching",
-    "spectral-match": "spectral:SpectralMatching",
-    "vec2vec": "adversarial:Vec2Vec",
-}
-ALIASES: dict[str, str] = {
-    "least-squares": "lstsq",
-    "linear": "lstsq",
-    "ridge": "lstsq",
-    "orthogonal": "procrustes",
-    "artetxe": "multistep",
-    "whitening": "multistep",
-}
-
-
-def register(name: str, target: str) -> None:
-    """Add a method: ``register("mymethod", "mypkg.module:Class")`` (absolute) or ``"module:Class"``."""
-    REGISTRY[name] = target
-
-
-def translator_class(name: str) -> type[Translator]:
-    key = ALIASES.get(name, name)
-    if key not in REGISTRY:
-        raise VecbridgeError(f"unknown method {name!r}; available: {', '.join(sorted(REGISTRY))}")
-    module, _, cls = REGISTRY[key].partition(":")
-    mod = importlib.import_module(module if "." in module else f"{__name__}.{module}")
-    return getattr(mod, cls)
+from .base import FitData, Translator, UnsupervisedTranslator, check_map_output, load_translator, read_manifest
+from .registry import ALIASES, REGISTRY, register, translator_class
 
 
 def make_translator(name: str, **params: Any) -> Translator:
-    """Build a translator by method name; for ``cca`` and ``recommended`` the MultiStep preset."""
+    """Build a translator by method name (``cca`` and ``recommended`` are MultiStep presets).
+
+    Unknown parameter names and values of the wrong type raise :class:`~vecbridge.errors.ParameterError`
+    here, before any data is read.
+    """
     from .whitening import PRESETS, MultiStep
 
     if name in PRESETS and name != "orthogonal":
-        return MultiStep.preset(name, **params)
-    return translator_class(name)(**params)
+        MultiStep.check_param_names(params)
+        return MultiStep.preset(name, **params).check_params()
+    cls = translator_class(name)
+    cls.check_param_names(params)
+    return cls(**params).check_params()
 
 
-__all__ = ["Translator", "load_translator", "read_manifest", "translator_class", "make_translator", "register", "REGISTRY"]
+__all__ = ["ALIASES", "Translator", "UnsupervisedTranslator", "FitData", "check_map_output", "load_translator", "read_manifest", "translator_class", "make_translator", "register", "REGISTRY"]

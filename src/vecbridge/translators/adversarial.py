@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VecbridgeError
-from .matching import UnsupervisedTranslator
+from .base import UnsupervisedTranslator
 
 PREFIX = "vec2vec."
 

@@ -2,17 +2,21 @@
 
 scikit-learn estimator style:
 
-- hyper-parameters are the ``__init__`` arguments, stored under the same names;
-- ``fit(X, Y)`` on paired rows (or ``fit(src, tgt, pairs=...)`` on two
-  :class:`~vecbridge.Embeddings` and key pairs) returns ``self``;
+- hyper-parameters are the ``__init__`` arguments, stored under the same names and checked (names and
+  types) by :meth:`Translator.check_params`, which raises :class:`~vecbridge.errors.ParameterError`;
+- ``fit(X, Y, pairs=None, known_pairs=None)`` is the only public fit. It returns ``self``, forgets any
+  earlier fit, builds one :class:`FitData` (whole spaces, pairs as row indices, keys), fits the normalisers
+  on every row of each side it receives, calls the method's ``_fit(data)`` and stamps ``fit_info_``;
 - learned state lives in attributes with a trailing underscore;
-- ``transform(X)`` is a pure batch function of its input (one row works, no
-  batch statistics);
-- ``save(dir)`` / ``load(dir)`` write ``weights.safetensors`` and a readable
-  ``manifest.json``. Never pickle.
+- ``transform(X)`` is a pure batch function of its input (one row works, no batch statistics);
+- ``save(dir)`` / ``load(dir)`` write ``weights.safetensors`` and a readable ``manifest.json``. Never pickle.
 
-Subclasses implement ``_fit(X, Y)`` and ``_transform(X)`` on already
-normalised float32 arrays, and may override ``_transform_target``.
+Each method declares what it needs with ``needs``:
+
+- ``"pairs"``: paired rows only (least squares, Procrustes, the whitening pipeline, adapters);
+- ``"spaces"``: the whole spaces plus pairs (RCSLS, ``requires_pairs = True``) or an optional seed
+  (self-learning);
+- ``"samples"``: two unpaired samples and optional known pairs (the unsupervised methods).
 """
 
 from __future__ import annotations
@@ -21,22 +25,37 @@ import datetime as _dt
 import inspect
 import json
 import os
-import shutil
-import tempfile
+import time
+import typing
+import warnings
+from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..dictionary import PairCoverage, identity_pairs, pair_rows
 from ..embeddings import Embeddings
-from ..errors import DimensionError, ManifestError, NotFittedError, VecbridgeError
-from ..normalize import Normalizer, parse_steps
+from ..fingerprint import SpaceCheck, compare_to_fingerprint, count_seen, pair_hashes, space_fingerprint
+from ..errors import (
+    DimensionError,
+    ManifestError,
+    NotFittedError,
+    OutputExistsError,
+    ParameterError,
+    VecbridgeError,
+    ZeroRowError,
+)
+from ..normalize import Normalizer, parse_steps, zero_rows
 
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 FORMAT_NAME = "vecbridge-map"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: manifests of these versions load (older parameters are mapped by each class's ``renamed_params``)
+READABLE_VERSIONS = (1, 2)
 
 
 def as_float32_matrix(X: Any, what: str = "X") -> np.ndarray:
@@ -50,6 +69,11 @@ def as_float32_matrix(X: Any, what: str = "X") -> np.ndarray:
         raise DimensionError(f"{what} must be 2-D (n, d), got shape {X.shape}")
     if not np.issubdtype(X.dtype, np.number):
         raise VecbridgeError(f"{what} must be numeric, got dtype {X.dtype}")
+    if X.dtype.itemsize > 4 and np.issubdtype(X.dtype, np.floating) and np.isfinite(X).all():
+        big = np.abs(X).max(axis=1) > np.finfo(np.float32).max
+        if big.any():
+            raise VecbridgeError(f"{what} row {int(np.argmax(big))} holds values beyond float32 range "
+                                 f"(largest {float(np.abs(X).max()):.3g}); scale the vectors down")
     X = X.astype(np.float32, copy=False)
     if not np.isfinite(X).all():
         bad = int(np.argmax(~np.isfinite(X).all(axis=1)))
@@ -57,12 +81,140 @@ def as_float32_matrix(X: Any, what: str = "X") -> np.ndarray:
     return X
 
 
+@dataclass
+class FitData:
+    """Everything a method's ``_fit`` may use, built once by :meth:`Translator.fit`.
+
+    ``X`` (n, d_src) and ``Y`` (m, d_tgt) are the normalised rows the method works on: the whole spaces
+    (``needs`` "spaces" / "samples") or the paired rows only (``needs`` "pairs"; then ``pairs`` is
+    ``arange`` on both sides). ``pairs`` is a (p, 2) int64 array of (source row, target row), or ``None``.
+    ``src`` / ``tgt`` are the :class:`Embeddings` given to ``fit`` (for their keys), or ``None`` for arrays.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    pairs: np.ndarray | None = None
+    src: Embeddings | None = None
+    tgt: Embeddings | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_pairs(self) -> int:
+        return 0 if self.pairs is None else int(len(self.pairs))
+
+    def paired_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The paired rows ``(X[pairs[:, 0]], Y[pairs[:, 1]])``; an error when there are no pairs."""
+        if self.pairs is None:
+            raise VecbridgeError("this method needs pairs; none were given")
+        if self.info.get("pairs_are_rows"):
+            return self.X, self.Y
+        return self.X[self.pairs[:, 0]], self.Y[self.pairs[:, 1]]
+
+
+def _check_row_pairs(known_pairs: Any, n_src: int, n_tgt: int) -> np.ndarray | None:
+    """``known_pairs`` as a checked (p, 2) int64 array of row indices, or None when empty."""
+    known = np.asarray(known_pairs)
+    if known.size == 0:
+        return None
+    if known.ndim != 2 or known.shape[1] != 2 or not np.issubdtype(known.dtype, np.integer):
+        raise VecbridgeError(
+            f"known_pairs must be a (p, 2) integer array of (source_row, target_row), got shape {known.shape} "
+            f"dtype {known.dtype}")
+    known = known.astype(np.int64)
+    bad = (known[:, 0] < 0) | (known[:, 0] >= n_src) | (known[:, 1] < 0) | (known[:, 1] >= n_tgt)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise VecbridgeError(f"known pair {i} = {known[i].tolist()} is out of range for {n_src} source and "
+                             f"{n_tgt} target rows")
+    return known
+
+
+def _side_info(emb: Embeddings | None) -> dict[str, Any]:
+    if emb is None:
+        return {"name": None, "normalization": []}
+    return {"name": emb.name, "normalization": list(emb.meta.get("normalization", []))}
+
+
+def _annotation_types(annotation: Any) -> tuple[set[type], bool] | None:
+    """The plain types an ``__init__`` annotation allows (and whether None is allowed); None if unknown."""
+    if annotation is inspect.Parameter.empty:
+        return None
+    args = typing.get_args(annotation) or (annotation,)
+    types: set[type] = set()
+    allows_none = False
+    for a in args:
+        origin = typing.get_origin(a) or a
+        if a is type(None):
+            allows_none = True
+        elif origin in (int, float, str, bool, tuple, list, dict):
+            types.add(origin)
+        elif a is Any:
+            return None
+        else:
+            return None  # a type we do not check (arrays, callables, ...)
+    return types, allows_none
+
+
+def _conforms(value: Any, types: set[type]) -> Any:
+    """``value`` converted to one of ``types`` without loss, or raise ValueError."""
+    if isinstance(value, (bool, np.bool_)):
+        if bool in types:
+            return bool(value)
+        raise ValueError
+    if isinstance(value, Integral):
+        if int in types:
+            return int(value)
+        if float in types:
+            return float(value)
+        raise ValueError
+    if isinstance(value, Real):
+        if float in types:
+            return float(value)
+        if int in types and float(value).is_integer():
+            return int(value)
+        raise ValueError
+    if isinstance(value, str):
+        if str in types:
+            return value
+        raise ValueError
+    if isinstance(value, (tuple, list)):
+        if tuple in types:
+            return tuple(value)
+        if list in types:
+            return list(value)
+        raise ValueError
+    if isinstance(value, dict) and dict in types:
+        return value
+    raise ValueError
+
+
+def _type_words(types: set[type], allows_none: bool) -> str:
+    words = {bool: "true or false", int: "an integer", float: "a number", str: "a string", tuple: "a list",
+             list: "a list", dict: "a mapping"}
+    names = sorted({words[t] for t in types})
+    if allows_none:
+        names.append("none")
+    return " or ".join(names)
+
+
 class Translator:
     """Base class. ``method`` is the registry name written to the manifest."""
 
     method: ClassVar[str] = ""
-    #: True when the method needs paired rows (supervised); unsupervised methods set False.
+    #: what ``_fit`` works on: "pairs" (paired rows), "spaces" (whole spaces + pairs or a seed),
+    #: "samples" (two unpaired samples + optional known pairs)
+    needs: ClassVar[str] = "pairs"
+    #: True when the method cannot fit without pairs
+    requires_pairs: ClassVar[bool] = True
+    #: parameters of older versions, mapped when a saved map is loaded: old name -> new name (None: dropped)
+    renamed_params: ClassVar[dict[str, str | None]] = {}
+
+    #: True when the method fits on paired rows only (``needs == "pairs"``); set for each subclass
     supervised: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.supervised = cls.needs == "pairs"
 
     # -- parameters --------------------------------------------------------
     @classmethod
@@ -74,68 +226,197 @@ class Translator:
             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
 
+    @classmethod
+    def _param_specs(cls) -> dict[str, tuple[set[type], bool] | None]:
+        """Per parameter: the types its annotation allows (None when not checked)."""
+        try:
+            hints = typing.get_type_hints(cls.__init__)
+        except Exception:  # an annotation that does not evaluate: check names only
+            hints = {}
+        specs: dict[str, tuple[set[type], bool] | None] = {}
+        for p in inspect.signature(cls.__init__).parameters.values():
+            if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            spec = _annotation_types(hints.get(p.name, inspect.Parameter.empty))
+            if spec is None and p.default is not inspect.Parameter.empty and p.default is not None:
+                d = p.default
+                spec = ({float} if isinstance(d, float) else {type(d)}, False) if isinstance(d, (bool, int, float, str, tuple)) else None
+            specs[p.name] = spec
+        return specs
+
+    @classmethod
+    def check_param_names(cls, names: Any) -> None:
+        """Raise :class:`ParameterError` for a name that is not a parameter of this method."""
+        valid = cls._param_names()
+        unknown = [n for n in names if n not in valid]
+        if unknown:
+            raise ParameterError(
+                f"method {cls.method or cls.__name__!r} has no parameter {unknown[0]!r}; its parameters: "
+                f"{', '.join(sorted(valid)) or '(none)'}")
+
+    def check_params(self) -> Translator:
+        """Check every parameter against its declared type (converting losslessly, e.g. a list to a
+        tuple, 3 to 3.0 for a float); raise :class:`ParameterError` naming the parameter otherwise."""
+        for name, spec in self._param_specs().items():
+            if spec is None:
+                continue
+            types, allows_none = spec
+            value = getattr(self, name)
+            if value is None:
+                if allows_none:
+                    continue
+                raise ParameterError(f"{self.method}: parameter {name!r} must be {_type_words(types, False)}, got none")
+            if isinstance(value, float) and not np.isfinite(value):
+                raise ParameterError(f"{self.method}: parameter {name!r} must be finite, got {value}")
+            try:
+                setattr(self, name, _conforms(value, types))
+            except ValueError:
+                raise ParameterError(
+                    f"{self.method}: parameter {name!r} must be {_type_words(types, allows_none)}, got {value!r}"
+                ) from None
+        return self
+
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> Translator:
-        valid = set(self._param_names())
+        self.check_param_names(params)
         for k, v in params.items():
-            if k not in valid:
-                raise VecbridgeError(f"{type(self).__name__} has no parameter {k!r}; valid: {sorted(valid)}")
             setattr(self, k, v)
         return self
+
+    def clone(self) -> Translator:
+        """An unfitted copy with the same parameters."""
+        return type(self)(**self.get_params())
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
     # -- fitting -----------------------------------------------------------
-    def fit(self, X: Any, Y: Any, pairs: Any = None) -> Translator:
-        """Fit on paired rows, or on two Embeddings and key pairs.
+    def min_pairs(self, d_in: int, d_out: int) -> int:
+        """Fewest pairs for a well-posed fit of this method between these dimensions."""
+        return min(d_in, d_out) if self.requires_pairs else 0
+
+    def _reset(self) -> None:
+        """Forget everything learned by an earlier fit (attributes ending in ``_``, and private scratch)."""
+        for k in list(vars(self)):
+            if k.endswith("_") and not k.startswith("__") or (k.startswith("_") and k.lstrip("_") not in self._param_names()):
+                delattr(self, k)
+
+    def fit(self, X: Any, Y: Any, pairs: Any = None, known_pairs: Any = None, *, force: bool = False) -> Translator:
+        """Fit the map from X's space into Y's space; returns ``self``.
 
         Parameters
         ----------
-        X, Y : arrays (n, d_src), (n, d_tgt) with row i of X paired with row i of Y;
-            or two :class:`Embeddings`.
-        pairs : list of (source_key, target_key), only with Embeddings. When
-            omitted for Embeddings, the keys they share are the pairs.
-            Pairs whose keys are missing are counted in ``fit_info_`` and skipped.
+        X, Y : two :class:`Embeddings`, or two arrays (n, d_src) and (m, d_tgt).
+        pairs : with Embeddings only: (source_key, target_key) pairs. When omitted, methods that need
+            pairs use the keys both share; pairs whose keys are missing are counted in ``coverage_``.
+        known_pairs : a (p, 2) integer array of (source_row, target_row) (arrays or Embeddings). When
+            neither is given for arrays, a method that needs pairs takes row i of X as paired with row i of Y.
+        force : fit even when there are fewer pairs than a well-posed fit needs (:meth:`min_pairs`).
+
+        Normalisation statistics (``normalize``) are computed on every row of each side given here (the
+        whole vocabulary or sample), never on the paired rows only.
         """
-        info: dict[str, Any] = {}
-        if isinstance(X, Embeddings) and isinstance(Y, Embeddings):
-            src, tgt = X, Y
-            if pairs is None:
-                pairs = identity_pairs(src, tgt)
-                info["pairs_from"] = "shared keys"
-            else:
-                info["pairs_from"] = "dictionary"
-            srows, trows, cov = pair_rows(src, tgt, pairs)
-            info["coverage"] = cov.as_dict()
-            if cov.n_used == 0:
-                raise VecbridgeError(f"no usable pairs: {cov.summary()}")
-            self.coverage_ = cov
-            Xa, Ya = src.vectors[srows], tgt.vectors[trows]
-            info["source"] = {"name": src.name, "normalization": src.meta.get("normalization", [])}
-            info["target"] = {"name": tgt.name, "normalization": tgt.meta.get("normalization", [])}
-        elif isinstance(X, Embeddings) or isinstance(Y, Embeddings):
-            raise VecbridgeError("pass two Embeddings (with optional pairs) or two arrays, not a mix")
-        else:
-            if pairs is not None:
-                raise VecbridgeError("pairs=... needs two Embeddings; for arrays, row i of X pairs with row i of Y")
-            Xa, Ya = X, Y
-            info["pairs_from"] = "paired rows"
-        Xa = as_float32_matrix(Xa, "X")
-        Ya = as_float32_matrix(Ya, "Y")
-        if self.supervised and Xa.shape[0] != Ya.shape[0]:
-            raise DimensionError(f"paired fit needs as many rows in X as in Y; got {Xa.shape[0]} and {Ya.shape[0]}")
-        info["n_pairs"] = int(Xa.shape[0])
-        Xn, Yn = self._fit_normalizers(Xa, Ya)
-        self._fit(Xn, Yn)
+        self.check_params()
+        self._reset()
+        t0 = time.perf_counter()
+        data = self._fit_data(X, Y, pairs, known_pairs)
+        needed = self.min_pairs(data.X.shape[1], data.Y.shape[1]) if self.requires_pairs else 0
+        if data.n_pairs < needed and not force:
+            raise VecbridgeError(
+                f"{data.n_pairs} pairs are too few for {self.method} between {data.X.shape[1]}-d and "
+                f"{data.Y.shape[1]}-d vectors (a well-posed fit needs at least {needed}); with a small dictionary "
+                "use few-pair self-learning (method selflearn, or cluster-match with the pairs as known pairs), "
+                "or fit anyway with force=True (CLI: --force)")
+        self.fit_info_ = {}
+        self._fit(data)
+        own = self.fit_info_
+        info = {**data.info, **own}
+        info.setdefault("n_pairs", data.n_pairs)
+        info.pop("pairs_are_rows", None)
+        info["fit_seconds"] = round(time.perf_counter() - t0, 3)
         info["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        self.fit_info_ = {**getattr(self, "fit_info_", {}), **info}
+        self.fit_info_ = info
         return self
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:  # pragma: no cover - abstract
+    def _fit_data(self, X: Any, Y: Any, pairs: Any, known_pairs: Any) -> FitData:
+        """Check the inputs, find the pairs, fit the normalisers on the whole sides, and normalise."""
+        info: dict[str, Any] = {}
+        src = tgt = None
+        if isinstance(X, Embeddings) and isinstance(Y, Embeddings):
+            src, tgt = X, Y
+            if known_pairs is not None and pairs is not None:
+                raise VecbridgeError("give pairs (key pairs) or known_pairs (row-index pairs), not both")
+            if known_pairs is not None:
+                pass  # row-index pairs, checked below with the arrays
+            elif pairs is None and self.requires_pairs:
+                pairs, info["pairs_from"] = identity_pairs(src, tgt), "shared keys"
+            elif pairs is not None:
+                info["pairs_from"] = "dictionary"
+            rows = None
+            if pairs is not None:
+                srows, trows, cov = pair_rows(src, tgt, list(pairs))
+                info["coverage"] = cov.as_dict()
+                self.coverage_ = cov
+                if cov.n_used == 0:
+                    raise VecbridgeError(f"no usable pairs (none has both keys in the two vocabularies): "
+                                         f"{cov.summary()}")
+                rows = np.stack([srows, trows], axis=1) if len(srows) else None
+            Xa, Ya = src.vectors, tgt.vectors
+        elif isinstance(X, Embeddings) or isinstance(Y, Embeddings):
+            raise VecbridgeError("pass two Embeddings (with optional key pairs) or two arrays, not a mix")
+        else:
+            if pairs is not None:
+                raise VecbridgeError(
+                    "pairs=... takes (source_key, target_key) pairs of two Embeddings; with arrays give "
+                    "known_pairs=[(source_row, target_row), ...], or paired rows (row i of X with row i of Y)")
+            Xa, Ya = X, Y
+            rows = None
+        Xa = as_float32_matrix(Xa, "X")
+        Ya = as_float32_matrix(Ya, "Y")
+        if known_pairs is not None:
+            rows = _check_row_pairs(known_pairs, len(Xa), len(Ya))
+            info["pairs_from"] = "row-index pairs"
+        elif src is None and self.requires_pairs:
+            if Xa.shape[0] != Ya.shape[0]:
+                raise DimensionError(
+                    f"paired fit needs as many rows in X as in Y; got {Xa.shape[0]} and {Ya.shape[0]} "
+                    "(for unpaired samples use a method without pairs, or give known_pairs)")
+            rows = np.repeat(np.arange(len(Xa), dtype=np.int64)[:, None], 2, axis=1)
+            info["pairs_from"] = "paired rows"
+        if rows is None and self.requires_pairs:
+            raise VecbridgeError(f"method {self.method!r} needs pairs; none were given")
+        info.setdefault("pairs_from", "none (unsupervised)")
+        info["source"], info["target"] = _side_info(src), _side_info(tgt)
+        info["n_source"], info["n_target"] = int(len(Xa)), int(len(Ya))
+        self.n_features_in_ = int(Xa.shape[1])
+        self.n_features_out_ = int(Ya.shape[1])
+        info["fingerprints"] = {"source": space_fingerprint(Xa), "target": space_fingerprint(Ya)}
+        if rows is not None:
+            if src is not None:
+                self.train_pair_hashes_ = pair_hashes([f"{src.keys[i]}\t{tgt.keys[j]}" for i, j in rows])
+            else:
+                self.train_pair_hashes_ = pair_hashes(Xa[rows[:, 0]])
+        steps = parse_steps(getattr(self, "normalize", None))
+        self.source_normalizer_ = Normalizer(steps).fit(Xa)
+        self.target_normalizer_ = Normalizer(steps).fit(Ya)
+        if self.needs == "pairs":
+            # statistics from the whole sides (above); only the paired rows are needed from here on
+            Xn = self.source_normalizer_.transform(Xa[rows[:, 0]])
+            Yn = self.target_normalizer_.transform(Ya[rows[:, 1]])
+            info["pairs_are_rows"] = True
+        else:
+            Xn = self.source_normalizer_.transform(Xa)
+            Yn = self.target_normalizer_.transform(Ya)
+        return FitData(Xn, Yn, rows, src, tgt, info)
+
+    def _fit(self, data: FitData) -> None:
+        """Fit on ``data``; by default on the paired rows through :meth:`_fit_pairs`."""
+        self._fit_pairs(*data.paired_rows())
+
+    def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _transform(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -159,7 +440,21 @@ class Translator:
             raise DimensionError(
                 f"this {self.method} map takes {self.n_features_in_}-d source vectors, got {X.shape[1]}-d"
             )
-        return np.ascontiguousarray(self._transform(self.source_normalizer_.transform(X)), dtype=np.float32)
+        zeros = zero_rows(X)
+        if len(zeros):
+            raise ZeroRowError(
+                f"row {int(zeros[0])} of the input is all zeros ({len(zeros)} such rows); a zero vector has no "
+                "direction to translate (the CLI's --lenient skips and counts such rows)", rows=zeros)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.ascontiguousarray(self._transform(self.source_normalizer_.transform(X)), dtype=np.float32)
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any():
+            rows = np.nonzero(bad)[0]
+            raise VecbridgeError(
+                f"row {int(rows[0])} of the input translates to values beyond float32 range ({len(rows)} such "
+                f"rows; largest input entry {float(np.abs(X[rows[0]]).max()):.3g}); this map does not normalise "
+                "lengths first, so scale the input down (or fit with normalize='unit ...')")
+        return out
 
     def transform_target(self, Y: Any) -> Any:
         """Put target-space vectors where ``transform`` output lives (normalised, or a shared space)."""
@@ -173,18 +468,31 @@ class Translator:
             )
         return np.ascontiguousarray(self._transform_target(self.target_normalizer_.transform(Y)), dtype=np.float32)
 
-    def _fit_normalizers(self, Xa: np.ndarray, Ya: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Record the input/output widths, fit the source and target normalisers (the ``normalize``
-        steps, each side on its own rows) and return both sides normalised."""
-        self.n_features_in_ = int(Xa.shape[1])
-        self.n_features_out_ = int(Ya.shape[1])
-        steps = parse_steps(getattr(self, "normalize", None))
-        self.source_normalizer_ = Normalizer(steps).fit(Xa)
-        self.target_normalizer_ = Normalizer(steps).fit(Ya)
-        return self.source_normalizer_.transform(Xa), self.target_normalizer_.transform(Ya)
+    def check_input(self, X: Any, side: str = "source") -> SpaceCheck:
+        """Do the vectors ``X`` look like the map's ``side`` ("source" or "target") space? Compares them with
+        the fingerprint taken at fit (:mod:`vecbridge.fingerprint`); ``matches`` is None when it cannot tell
+        (too few rows, or a map saved before fingerprints were kept)."""
+        self._check_fitted()
+        fp = (getattr(self, "fit_info_", {}).get("fingerprints") or {}).get(side)
+        if fp is None:
+            return SpaceCheck(None, "this map was saved without a fingerprint of its spaces")
+        X = X.vectors if isinstance(X, Embeddings) else np.asarray(X)
+        return compare_to_fingerprint(X if X.ndim == 2 else X[None, :], fp, side)
 
-    def fit_transform(self, X: Any, Y: Any, pairs: Any = None) -> Any:
-        return self.fit(X, Y, pairs).transform(X)
+    def count_trained_pairs(self, pairs: Any = None, X: Any = None) -> int | None:
+        """How many of the given key ``pairs`` (or rows of ``X``, for maps fitted on paired rows) were
+        training pairs of this map; None when the map kept no record of its training pairs."""
+        seen = getattr(self, "train_pair_hashes_", None)
+        if seen is None:
+            return None
+        if pairs is not None:
+            return count_seen(pair_hashes([f"{s}\t{t}" for s, t in pairs]), seen)
+        if X is not None:
+            return count_seen(pair_hashes(as_float32_matrix(X, "X")), seen)
+        return 0
+
+    def fit_transform(self, X: Any, Y: Any, pairs: Any = None, known_pairs: Any = None, **kwargs: Any) -> Any:
+        return self.fit(X, Y, pairs, known_pairs, **kwargs).transform(X)
 
     # -- persistence -------------------------------------------------------
     def _state_arrays(self) -> dict[str, np.ndarray]:
@@ -205,11 +513,12 @@ class Translator:
 
     def manifest(self) -> dict[str, Any]:
         self._check_fitted()
-        from .. import __version__
+        from ..version import __version__
 
         info = dict(getattr(self, "fit_info_", {}))
         src = info.pop("source", {}) or {}
         tgt = info.pop("target", {}) or {}
+        fingerprints = info.pop("fingerprints", {}) or {}
         steps = self.source_normalizer_.steps
         return {
             "format": FORMAT_NAME,
@@ -224,12 +533,14 @@ class Translator:
                 "dim": self.n_features_in_,
                 "input_normalization": src.get("normalization", []),
                 "normalization": steps,
+                "fingerprint": fingerprints.get("source"),
             },
             "target": {
                 "name": tgt.get("name"),
                 "dim": self.n_features_out_,
                 "input_normalization": tgt.get("normalization", []),
                 "normalization": self.target_normalizer_.steps,
+                "fingerprint": fingerprints.get("target"),
             },
             "direction": f"{src.get('name') or 'source'} -> {tgt.get('name') or 'target'}",
             "fit": _jsonable(info),
@@ -242,27 +553,16 @@ class Translator:
 
         path = Path(path)
         manifest = self.manifest()
-        if path.exists():
-            if not path.is_dir():
-                raise VecbridgeError(f"{path} exists and is not a folder; choose another output path")
-            if any(path.iterdir()) and not overwrite:
-                raise VecbridgeError(f"{path} is not empty; refusing to overwrite (pass overwrite=True / --overwrite)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        check_map_output(path, overwrite)
+        with atomic_path(path) as tmp:
+            tmp.mkdir()
             save_file(self._state_arrays(), str(tmp / WEIGHTS), metadata={"format": FORMAT_NAME})
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod
     def _from_saved(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Translator:
-        obj = cls(**manifest.get("params", {}))
+        obj = cls(**cls._params_from_manifest(manifest.get("params", {})))
         for k, v in arrays.items():
             if "." not in k:
                 setattr(obj, k, v)
@@ -279,13 +579,59 @@ class Translator:
         fit = dict(manifest.get("fit", {}))
         fit["source"] = {"name": manifest["source"].get("name"), "normalization": manifest["source"].get("input_normalization", [])}
         fit["target"] = {"name": manifest["target"].get("name"), "normalization": manifest["target"].get("input_normalization", [])}
+        fps = {side: manifest[side].get("fingerprint") for side in ("source", "target")}
+        if any(fps.values()):
+            fit["fingerprints"] = fps
         obj.fit_info_ = fit
         obj.metrics_ = dict(manifest.get("metrics", {}))
         obj._after_load()
         return obj
 
+    @classmethod
+    def _params_from_manifest(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Parameters as saved, mapped to this version's names and types (a list saved for a tuple
+        becomes a tuple again); parameters an older version had and this one dropped are left out."""
+        valid = set(cls._param_names())
+        out: dict[str, Any] = {}
+        for k, v in params.items():
+            k = cls.renamed_params.get(k, k)
+            if k is None:
+                continue
+            if k not in valid:
+                warnings.warn(f"{cls.method}: the saved parameter {k!r} is not known to this version; ignored",
+                              stacklevel=3)
+                continue
+            out[k] = v
+        obj = cls(**out)
+        try:
+            obj.check_params()
+        except ParameterError as e:
+            raise ManifestError(f"the saved parameters do not fit this version of {cls.method}: {e}") from None
+        return obj.get_params()
+
     def _after_load(self) -> None:
         """Hook for subclasses that rebuild derived state after loading."""
+
+
+def check_map_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Check, before any work, that a map can be saved to the folder ``path``.
+
+    A missing or empty folder is fine; an existing map is replaced only with ``overwrite``; a file, or a
+    folder holding anything but a vecbridge map, is never replaced (so ``--overwrite`` cannot delete a
+    user's folder).
+    """
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        if not path.is_dir() or path.is_symlink():
+            raise OutputExistsError(f"{path} exists and is not a folder; choose another output path for the map")
+        if any(path.iterdir()):
+            if not (path / MANIFEST).is_file():
+                raise OutputExistsError(f"{path} is a folder that does not hold a vecbridge map; refusing to "
+                                        "replace it (choose a new or empty folder)")
+            if not overwrite:
+                raise OutputExistsError(f"{path} holds a map already; refusing to overwrite it (--overwrite / "
+                                        "overwrite=True replaces it)")
+    return path
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
@@ -300,7 +646,9 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         raise ManifestError(f"{mpath}: the manifest is not valid JSON ({e})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise ManifestError(f"{mpath}: not a vecbridge map manifest (its 'format' is not {FORMAT_NAME!r})")
-    if manifest.get("format_version", 0) > FORMAT_VERSION:
+    if not isinstance(manifest.get("format_version"), int) or manifest["format_version"] < 1:
+        raise ManifestError(f"{mpath}: the manifest's 'format_version' is missing or not a positive integer")
+    if manifest["format_version"] > FORMAT_VERSION:
         raise ManifestError(
             f"{mpath}: written by a newer vecbridge (format {manifest['format_version']}); upgrade to read it"
         )
@@ -313,26 +661,31 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def load_translator(path: str | os.PathLike) -> Translator:
-    """Load a map saved with :meth:`Translator.save` (any method)."""
+def read_weights(folder: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of a saved folder's ``weights.safetensors`` (maps and hubs); errors name the file."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    from . import translator_class
+    wpath = Path(folder) / WEIGHTS
+    if not wpath.is_file():
+        raise ManifestError(f"{wpath}: the weights file is missing")
+    try:
+        return load_file(str(wpath))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ManifestError(f"{wpath}: cannot read the weights ({e})") from None
+
+
+def load_translator(path: str | os.PathLike) -> Translator:
+    """Load a map saved with :meth:`Translator.save` (any method)."""
+    from .registry import translator_class
 
     path = Path(path)
     manifest = read_manifest(path)
-    wpath = path / WEIGHTS
-    if not wpath.exists():
-        raise ManifestError(f"{wpath}: the weights file is missing")
-    try:
-        arrays = load_file(str(wpath))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise ManifestError(f"{wpath}: cannot read the weights ({e})") from None
+    arrays = read_weights(path)
     cls = translator_class(manifest["method"])
     try:
         return cls._from_saved(manifest, arrays)
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise ManifestError(f"{path}: manifest and weights do not fit together ({e!r})") from None
 
 
@@ -350,3 +703,70 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+class UnsupervisedTranslator(Translator):
+    """Base of the methods fitted on two unpaired samples (``needs = "samples"``).
+
+    ``fit(X, Y, known_pairs=None)`` with arrays, or ``fit(src, tgt, pairs=None)`` with two
+    :class:`Embeddings` (``pairs``: a few known (source_key, target_key) pairs: few-pair mode).
+    Subclasses implement ``_fit_unpaired(X, Y, known)`` on the normalised float32 samples; ``known`` is
+    ``None`` or a (p, 2) int64 array of rows. The learned map is ``W_`` (d_src, d_tgt):
+    ``transform(X) = normalise(X) @ W_``.
+    """
+
+    needs: ClassVar[str] = "samples"
+    requires_pairs: ClassVar[bool] = False
+
+    def _fit(self, data: FitData) -> None:
+        for what, A in (("X", data.X), ("Y", data.Y)):
+            if len(A) < 20:
+                raise VecbridgeError(
+                    f"{what} has {len(A)} rows; a fit without pairs needs at least 20 per side (thousands to work well)")
+        if data.pairs is not None:
+            data.info["pairs_from"] = f"few known pairs ({data.info.get('pairs_from', 'given')})"
+            data.info["n_known_pairs"] = data.n_pairs
+        t0 = time.perf_counter()
+        self._fit_unpaired(data.X, data.Y, data.pairs)
+        self.fit_info_["fit_core_seconds"] = round(time.perf_counter() - t0, 3)
+
+    def _fit_unpaired(self, X: np.ndarray, Y: np.ndarray, known: np.ndarray | None) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.W_
+
+    # helpers shared by the linear unsupervised methods
+    @staticmethod
+    def _known_rows(X: np.ndarray, Y: np.ndarray, known: np.ndarray | None):
+        if known is None:
+            return None
+        return X[known[:, 0]], Y[known[:, 1]]
+
+    @staticmethod
+    def _score(X, Y, W, known_xy, seed: int, n_sample: int = 2000) -> dict[str, Any]:
+        """``map_report`` of the map; with known pairs, their mean cosine after mapping is reported
+        (``known_pair_cosine``) and added to ``score``."""
+        from ..normalize import unit_rows
+        from ..selection import map_report
+
+        rep = map_report(X, Y, W=W, seed=seed, n_sample=n_sample)
+        if known_xy is not None:
+            mx = unit_rows(known_xy[0] @ W)
+            pair_cos = float(np.mean(np.sum(mx * unit_rows(known_xy[1]), axis=1)))
+            rep["known_pair_cosine"] = round(pair_cos, 5)
+            rep["score"] = round(rep["score"] + pair_cos, 5)
+        return rep
+
+    def _final_value(self, X, Y, W, known_xy) -> tuple[float, dict[str, Any]]:
+        """What finished maps are chosen by: k-NN similarity on 4,000 rows per side (+ known-pair cosine)."""
+        rep = self._score(X, Y, W, known_xy, seed=1, n_sample=4000)
+        return rep["knn_similarity"] + rep.get("known_pair_cosine", 0.0), rep
+
+    @staticmethod
+    def _check_seed(seed: Any) -> int:
+        if seed is None:
+            return 0
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
+        return int(seed)

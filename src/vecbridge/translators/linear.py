@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import VecbridgeError
-from .base import Translator
+from .base import FitData, Translator
 
 
 def lstsq_map(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0, bias: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +98,14 @@ class LeastSquares(Translator):
         self.bias = bias
         self.normalize = normalize
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def min_pairs(self, d_in: int, d_out: int) -> int:
+        """Ordinary least squares needs as many pairs as unknowns per output (d_in, + 1 with a bias);
+        with a ridge penalty, as many as the smaller dimension."""
+        if float(self.ridge) > 0:
+            return min(d_in, d_out)
+        return d_in + int(bool(self.bias))
+
+    def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:
         if self.ridge < 0:
             raise VecbridgeError(f"ridge must be >= 0, got {self.ridge}")
         self.W_, self.b_ = lstsq_map(X, Y, ridge=float(self.ridge), bias=bool(self.bias))
@@ -125,7 +132,7 @@ class Procrustes(Translator):
         self.scale = scale
         self.normalize = normalize
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.W_, s = procrustes_map(X, Y, scale=bool(self.scale))
         self.scale_ = float(s)
 
@@ -140,12 +147,14 @@ class Identity(Translator):
     """The identity map (a baseline: no translation at all). Needs equal dimensions."""
 
     method = "identity"
-    supervised = False
+    needs = "samples"
+    requires_pairs = False
 
     def __init__(self, normalize: str | None = None):
         self.normalize = normalize
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def _fit(self, data: FitData) -> None:
+        X, Y = data.X, data.Y
         if X.shape[1] != Y.shape[1]:
             raise VecbridgeError(f"the identity map needs equal dimensions, got {X.shape[1]} and {Y.shape[1]}")
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VecbridgeError
+from ..normalize import unit_rows
 from .base import Translator
 from .linear import lstsq_map
 
@@ -44,11 +45,6 @@ def _torch():
     except ImportError:
         raise VecbridgeError("neural adapters need torch: pip install 'vecbridge[torch]'") from None
     return torch
-
-
-def _unit_np(X: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(X, axis=-1, keepdims=True)
-    return (X / np.where(n > 0, n, 1)).astype(np.float32)
 
 
 def _layer_norm_np(H: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
@@ -75,15 +71,15 @@ def _split(n: int, validation: float, seed: int) -> tuple[np.ndarray, np.ndarray
 
 def held_out_precision(P: np.ndarray, Y_val: np.ndarray, Y_pool: np.ndarray) -> float:
     """Share of predictions P (n, d) whose nearest (cosine) row of ``[Y_pool; Y_val]`` equals their gold row."""
-    pool = _unit_np(np.concatenate([Y_pool, Y_val]))
-    best = (_unit_np(P) @ pool.T).argmax(axis=1)
-    return float(np.mean(np.einsum("ij,ij->i", pool[best], _unit_np(Y_val)) > 1 - 1e-5))
+    pool = unit_rows(np.concatenate([Y_pool, Y_val]))
+    best = (unit_rows(P) @ pool.T).argmax(axis=1)
+    return float(np.mean(np.einsum("ij,ij->i", pool[best], unit_rows(Y_val)) > 1 - 1e-5))
 
 
 def held_out_score(P: np.ndarray, Y_val: np.ndarray, Y_pool: np.ndarray) -> tuple[float, float]:
     """(precision@1, mean cosine to the gold) of held-out predictions; compared as a tuple, so the
     mean cosine breaks ties when precision saturates."""
-    return held_out_precision(P, Y_val, Y_pool), float(np.mean(np.sum(_unit_np(P) * _unit_np(Y_val), axis=1)))
+    return held_out_precision(P, Y_val, Y_pool), float(np.mean(np.sum(unit_rows(P) * unit_rows(Y_val), axis=1)))
 
 
 def _loss_fn(torch, name: str, temperature: float):
@@ -124,7 +120,7 @@ def train_torch(
     (the same code path as ``transform``), so what is selected is what is saved.
     """
     torch = _torch()
-    from .selflearn import _bar
+    from ..progress import progress_bar
 
     gen = torch.Generator().manual_seed(int(seed))
     Xt, Yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(Y))
@@ -140,7 +136,7 @@ def train_torch(
     if val is not None:
         best_score = held_out_score(predict_np(best_state), val[1], val[2])
         history.append({"epoch": 0, "val_p1": round(best_score[0], 4), "val_cos": round(best_score[1], 5)})
-    bar = _bar(epochs, progress, desc)
+    bar = progress_bar(epochs, desc, progress)
     for epoch in range(1, epochs + 1):
         module.train()
         perm = torch.randperm(n, generator=gen)
@@ -290,9 +286,9 @@ class MLPAdapter(_NeuralBase):
         for i in range(state["W1"].shape[0]):
             z = _layer_norm_np(H, state["ln_g"][i], state["ln_b"][i])
             H = H + _act_np(z @ state["W1"][i] + state["b1"][i], activation) @ state["W2"][i] + state["b2"][i]
-        return _unit_np(X @ state["skip_W"] + state["skip_b"] + H @ state["out_W"] + state["out_b"])
+        return unit_rows(X @ state["skip_W"] + state["skip_b"] + H @ state["out_W"] + state["out_b"])
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:
         self._validate_common()
         if self.activation not in ACTIVATIONS:
             raise VecbridgeError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
@@ -331,7 +327,7 @@ class MLPAdapter(_NeuralBase):
         return self._forward_np(self._state(), X, self.activation)
 
     def _transform_target(self, Y: np.ndarray) -> np.ndarray:
-        return _unit_np(Y)
+        return unit_rows(Y)
 
 
 def reduced_rank_map(X: np.ndarray, Y: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -390,7 +386,7 @@ class LowRankAffine(_NeuralBase):
         self.seed = seed
         self.progress = progress
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:
         self._validate_common()
         dx, dy = X.shape[1], Y.shape[1]
         r = int(self.rank)
@@ -416,7 +412,7 @@ class LowRankAffine(_NeuralBase):
                 return nn.functional.normalize((x @ self.A) @ self.B + self.b, dim=1)
 
         state, history = train_torch(
-            Net(), Xt, Yt, val, lambda st: _unit_np((val[0] @ st["A"]) @ st["B"] + st["b"]) if val else None,
+            Net(), Xt, Yt, val, lambda st: unit_rows((val[0] @ st["A"]) @ st["B"] + st["b"]) if val else None,
             self.loss, float(self.temperature), int(self.epochs), int(self.batch_size), float(self.lr),
             float(self.weight_decay), int(self.patience), int(self.seed), self.progress, "lowrank",
         )
@@ -429,4 +425,4 @@ class LowRankAffine(_NeuralBase):
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         out = (X @ self.A_) @ self.B_ + self.b_
-        return _unit_np(out) if self.loss != "mse" else out
+        return unit_rows(out) if self.loss != "mse" else out

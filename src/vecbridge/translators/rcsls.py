@@ -21,14 +21,17 @@ out share of the training pairs (by CSLS precision@1 on those pairs).
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
+from ..compute import Compute, as_compute
 from ..errors import VecbridgeError
-from .base import Translator
+from ..neighbors import top_k
+from ..normalize import unit_rows
+from .base import FitData, Translator
 from .linear import procrustes_map
-from .selflearn import _bar, _resolve_backend, _unit, topk_similar
+
+# The names RCSLS._fit still uses, until it takes a Compute (then these go):
 
 
 def spectral_projection(W: np.ndarray) -> np.ndarray:
@@ -37,25 +40,31 @@ def spectral_projection(W: np.ndarray) -> np.ndarray:
     return ((U * np.clip(s, 0.0, 1.0)) @ Vt).astype(np.float32)
 
 
-def neighbour_means(Q: np.ndarray, T: np.ndarray, k: int, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """Mean of the k rows of T nearest (dot product) to each row of Q: (nq, d), and the mean similarity (nq,)."""
-    vals, idx = topk_similar(Q, T, k, backend=backend)
-    return T[idx].mean(axis=1), vals.mean(axis=1)
+def neighbour_means(
+    Q: np.ndarray, T: np.ndarray, k: int, backend: str | None = None, *, compute: Compute | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the k rows of T (nt, d) nearest (dot product) to each row of Q (nq, d): (nq, d), and the mean
+    similarity (nq,). ``backend``, when given, overrides ``compute.backend``."""
+    top = top_k(Q, T, k, similarity="dot", compute=as_compute(compute, backend=backend), desc="rcsls neighbours")
+    return T[top.indices].mean(axis=1), top.knn_mean()
 
 
 def rcsls_loss_and_grad(
-    X: np.ndarray, Y: np.ndarray, W: np.ndarray, Xc: np.ndarray, Yc: np.ndarray, k: int, backend: str = "auto"
+    X: np.ndarray, Y: np.ndarray, W: np.ndarray, Xc: np.ndarray, Yc: np.ndarray, k: int, backend: str | None = None,
+    *, compute: Compute | None = None,
 ) -> tuple[float, np.ndarray]:
     """RCSLS loss and its gradient with respect to W.
 
     X (n, dx), Y (n, dy): paired unit rows; W (dx, dy); Xc (mx, dx), Yc (my, dy):
     the candidate vocabularies in which neighbours are sought. Returns
-    ``(loss, grad)``, grad (dx, dy) float32.
+    ``(loss, grad)``, grad (dx, dy) float32. ``backend``, when given, overrides ``compute.backend``.
     """
+    compute = as_compute(compute, backend=backend)
     XW = X @ W
     XcW = Xc @ W
-    Ybar, sim_f = neighbour_means(XW, Yc, k, backend)  # target neighbours of mapped sources
-    Xbar_idx_vals, Xbar_idx = topk_similar(Y, XcW, k, backend=backend)  # mapped source neighbours of targets
+    Ybar, sim_f = neighbour_means(XW, Yc, k, compute=compute)  # target neighbours of mapped sources
+    back = top_k(Y, XcW, k, similarity="dot", compute=compute, desc="rcsls neighbours")  # mapped source neighbours
+    Xbar_idx_vals, Xbar_idx = back.values, back.indices
     Xbar = Xc[Xbar_idx].mean(axis=1)
     n = len(X)
     pos = np.einsum("ij,ij->i", XW, Y)
@@ -65,7 +74,8 @@ def rcsls_loss_and_grad(
 
 
 def csls_precision_at_1(
-    X: np.ndarray, Y: np.ndarray, Yc: np.ndarray, W: np.ndarray, Xc: np.ndarray, k: int = 10, backend: str = "auto"
+    X: np.ndarray, Y: np.ndarray, Yc: np.ndarray, W: np.ndarray, Xc: np.ndarray, k: int = 10,
+    backend: str | None = None, *, compute: Compute | None = None,
 ) -> float:
     """Share of mapped X rows whose CSLS nearest row among ``[Yc; Y]`` is their own gold vector.
 
@@ -74,12 +84,13 @@ def csls_precision_at_1(
     retrieved vector equal (cosine > 1 - 1e-5) to the gold one, so a gold word
     that is also among the candidates counts once.
     """
-    pool = _unit(np.concatenate([Yc, Y]))
-    XW = _unit(X @ W)
-    r_tgt = topk_similar(pool, _unit(Xc @ W), k, backend=backend)[0].mean(axis=1)
-    vals, idx = topk_similar(XW, pool, 32, backend=backend)
+    compute = as_compute(compute, backend=backend)
+    pool = unit_rows(np.concatenate([Yc, Y]))
+    XW = unit_rows(X @ W)
+    r_tgt = top_k(pool, unit_rows(Xc @ W), k, similarity="dot", compute=compute, desc="csls r_S").knn_mean()
+    vals, idx = top_k(XW, pool, 32, similarity="dot", compute=compute, desc="csls candidates")
     best = idx[np.arange(len(idx)), (2 * vals - r_tgt[idx]).argmax(axis=1)]
-    return float(np.mean(np.einsum("ij,ij->i", pool[best], _unit(Y)) > 1 - 1e-5))
+    return float(np.mean(np.einsum("ij,ij->i", pool[best], unit_rows(Y)) > 1 - 1e-5))
 
 
 class RCSLS(Translator):
@@ -112,6 +123,8 @@ class RCSLS(Translator):
     """
 
     method = "rcsls"
+    needs = "spaces"
+    requires_pairs = True
 
     def __init__(
         self,
@@ -139,25 +152,17 @@ class RCSLS(Translator):
         self.backend = backend
         self.progress = progress
 
-    def fit(self, X: Any, Y: Any, pairs: Any = None) -> RCSLS:
-        from ..embeddings import Embeddings
-
-        self._candidates = None
-        if isinstance(X, Embeddings) and isinstance(Y, Embeddings):
-            n = int(self.n_candidates)
-            self._candidates = (X.vectors[:n], Y.vectors[:n])
-        return super().fit(X, Y, pairs)
-
-    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def _fit(self, data: FitData) -> None:
+        X, Y = data.paired_rows()
         if not 0 <= self.validation < 0.5:
             raise VecbridgeError(f"validation must be in [0, 0.5), got {self.validation}")
         if int(self.k) < 1:
             raise VecbridgeError(f"k must be >= 1, got {self.k}")
-        backend = _resolve_backend(self.backend)
-        X, Y = _unit(X), _unit(Y)
-        if self._candidates is not None:
-            Xc = _unit(self.source_normalizer_.transform(self._candidates[0]))
-            Yc = _unit(self.target_normalizer_.transform(self._candidates[1]))
+        compute = Compute(backend=self.backend, progress=self.progress)
+        X, Y = unit_rows(X), unit_rows(Y)
+        if data.src is not None:  # the most frequent words of each whole vocabulary
+            n = int(self.n_candidates)
+            Xc, Yc = unit_rows(data.X[:n]), unit_rows(data.Y[:n])
         else:
             Xc, Yc = X, Y
         rng = np.random.default_rng(int(self.seed))
@@ -169,18 +174,18 @@ class RCSLS(Translator):
         W, _ = procrustes_map(Xt, Yt)
         W = W.astype(np.float32)
         lr = float(self.lr)
-        loss, grad = rcsls_loss_and_grad(Xt, Yt, W, Xc, Yc, int(self.k), backend)
+        loss, grad = rcsls_loss_and_grad(Xt, Yt, W, Xc, Yc, int(self.k), compute=compute)
         best_W, best_score, since = W.copy(), -np.inf, 0
         if n_val:
-            best_score = csls_precision_at_1(X[val], Y[val], Yc, W, Xc, int(self.k), backend)
+            best_score = csls_precision_at_1(X[val], Y[val], Yc, W, Xc, int(self.k), compute=compute)
         history = [{"step": 0, "loss": round(loss, 6), "val_p1": None if not n_val else round(best_score, 4)}]
-        bar = _bar(int(self.n_iter), self.progress, "rcsls")
+        bar = compute.bar(int(self.n_iter), "rcsls", unit="it")
         steps = 0
         for step in range(1, int(self.n_iter) + 1):
             W_new = W - lr * grad
             if self.spectral:
                 W_new = spectral_projection(W_new)
-            loss_new, grad_new = rcsls_loss_and_grad(Xt, Yt, W_new, Xc, Yc, int(self.k), backend)
+            loss_new, grad_new = rcsls_loss_and_grad(Xt, Yt, W_new, Xc, Yc, int(self.k), compute=compute)
             bar.update(1)
             if loss_new > loss:
                 lr /= 2.0
@@ -192,7 +197,7 @@ class RCSLS(Translator):
             steps = step
             rec = {"step": step, "loss": round(loss, 6), "lr": lr}
             if n_val:
-                score = csls_precision_at_1(X[val], Y[val], Yc, W, Xc, int(self.k), backend)
+                score = csls_precision_at_1(X[val], Y[val], Yc, W, Xc, int(self.k), compute=compute)
                 rec["val_p1"] = round(score, 4)
                 if score > best_score:
                     best_W, best_score, since = W.copy(), score, 0

@@ -201,7 +201,7 @@ class MultiStep(SharedSpaceOutput, Translator):
             raise VecbridgeError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:
         if self.output not in ("target", "shared"):
             raise VecbridgeError(f"output must be 'target' or 'shared', got {self.output!r}")
         Tx, Tz = multistep_maps(

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .registry import DataError
+from ..errors import DataError
 
 
 @dataclass

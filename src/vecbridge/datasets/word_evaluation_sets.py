@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FormatError
-from .registry import DataUnavailableError, DatasetInfo, register
+from ..errors import DataUnavailableError, FormatError
 
 
 def gensim_datapath(name: str) -> Path:
@@ -91,17 +90,3 @@ def build_wordsim353(lowercase: bool = True) -> list[tuple[str, str, float]]:
 
 def build_simlex999(lowercase: bool = True) -> list[tuple[str, str, float]]:
     return read_similarity(gensim_datapath("simlex999.txt"), lowercase)
-
-
-register(DatasetInfo(
-    "analogies", "evaluation", "Google word analogies (a:b::c:d) in 14 sections", "19,544 questions",
-    "Apache-2.0 (word2vec project)", "gensim test data", build_analogies, {"lowercase": True},
-))
-register(DatasetInfo(
-    "wordsim353", "evaluation", "WordSim353 word pairs with human relatedness (0-10)", "353 pairs",
-    "CC BY 4.0 (Finkelstein et al. 2002)", "gensim test data", build_wordsim353, {"lowercase": True},
-))
-register(DatasetInfo(
-    "simlex999", "evaluation", "SimLex-999 word pairs with human similarity (0-10)", "999 pairs",
-    "CC BY 4.0 (Hill et al. 2015)", "gensim test data", build_simlex999, {"lowercase": True},
-))

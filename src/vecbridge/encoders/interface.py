@@ -8,11 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VecbridgeError
-
-
-class EncoderError(VecbridgeError):
-    """An encoder cannot be found, loaded or run."""
+from ..errors import EncoderError
+from ..normalize import unit_rows
+from ..progress import progress_bar
 
 
 def set_offline_env() -> None:
@@ -20,13 +18,6 @@ def set_offline_env() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero); float32."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0).astype(np.float32)
 
 
 def check_texts(texts: Any) -> list[str]:
@@ -114,10 +105,7 @@ class Encoder:
             return out
         self.load()
         order = np.argsort([-len(t) for t in items], kind="stable") if self.sort_by_length else np.arange(len(items))
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(items), unit="sent", desc=self.name, disable=None if progress is None else not progress,
-                   leave=False)
+        bar = progress_bar(len(items), self.name, progress, unit="sent")
         try:
             for start in range(0, len(items), bs):
                 rows = order[start:start + bs]
@@ -129,4 +117,4 @@ class Encoder:
                 bar.update(len(rows))
         finally:
             bar.close()
-        return l2_normalize(out) if normalize else out
+        return unit_rows(out) if normalize else out

@@ -115,7 +115,7 @@ class RowPolicy:
     def bad(self, reason: str, where: int, message: str) -> None:
         """A bad row: raise in strict mode, else count it."""
         if self.strict:
-            hint = " (read with on_error='skip' to skip such rows and count them)"
+            hint = " (--lenient / on_error='skip' skips such rows and counts them)"
             if self.report.unit == "line":
                 raise FormatError(message + hint, self.path, where)
             raise FormatError(f"{self.where(where)}: {message}{hint}", self.path)

@@ -1,0 +1,131 @@
+"""The defaults benchmark: ``auto`` against each single method, and the verdict against held-out quality.
+
+Tasks (all cheap; no e5):
+
+- ``w2v-sg300-cbow100``: two gensim word2vec models of the BBC corpus (skip-gram 300-d seed 1, CBOW 100-d
+  seed 2), no pairs. Held-out quality: top-1 (cosine) of the 2,000 shared words ranked 500-2,500, searched
+  among the first 10,000 target words (the fit never sees a pair);
+- ``w2v-sg100-cbow100``: the same corpus, skip-gram 100-d seed 1 -> CBOW 100-d seed 2 (the identity applies);
+- ``rotation``: a planted rotation of clustered synthetic vectors (3,000 x 50, noise 1.0), no pairs;
+- ``random-clouds``: two unrelated clouds of clustered random vectors (3,000 x 50), no pairs (chance: any
+  top-1 is at chance).
+
+Each run appends a row per (task, method) to ``benchmarks/results/defaults.jsonl`` (with the machine) and
+re-renders ``docs/defaults.md``. Run one task at a time: ``python benchmarks/defaults.py TASK [METHOD ...]``;
+``python benchmarks/defaults.py --render`` only renders.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import report  # noqa: E402
+
+from vecbridge import Embeddings, make_translator  # noqa: E402
+from vecbridge.normalize import unit_rows  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "defaults.jsonl"
+METHODS = ["auto", "selflearn", "spectral-match", "cluster-match", "identity"]
+
+
+def clustered(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    c = rng.normal(size=(30, d)) * 2
+    return (c[rng.integers(0, 30, n)] + rng.normal(size=(n, d))).astype(np.float32)
+
+
+def task(name: str):
+    """(src, tgt, test_pairs as rows (p, 2), chance rate)."""
+    from vecbridge.datasets import load
+
+    if name.startswith("w2v"):
+        src = load("word2vec", corpus="bbc", dim=300 if "sg300" in name else 100, seed=1, sg=1)
+        tgt = load("word2vec", corpus="bbc", dim=100, seed=2, sg=0)
+        pos = {k: i for i, k in enumerate(tgt.keys)}
+        rows = [(i, pos[k]) for i, k in enumerate(src.keys[500:2500], start=500) if k in pos]
+        return src, tgt, np.array(rows), 1 / 10000
+    rng = np.random.default_rng(0)
+    X = clustered(3000, 50, rng)
+    if name == "rotation":
+        R = np.linalg.qr(rng.normal(size=(50, 50)))[0].astype(np.float32)
+        Y = X @ R + rng.normal(size=X.shape).astype(np.float32)
+    else:
+        Y = clustered(3000, 50, rng)
+    keys = [f"r{i}" for i in range(3000)]
+    rows = np.c_[np.arange(1000, 3000), np.arange(1000, 3000)]
+    return Embeddings(keys, X, {"name": "A"}), Embeddings(keys, Y, {"name": "B"}), rows, 1 / 3000
+
+
+def held_out_top1(t, src, tgt, rows) -> float:
+    pool = np.unique(np.concatenate([np.arange(min(10000, len(tgt))), rows[:, 1]]))
+    A = unit_rows(t.transform(src.vectors[rows[:, 0]]))
+    B = unit_rows(t.transform_target(tgt.vectors[pool]))
+    return float(np.mean(pool[(A @ B.T).argmax(1)] == rows[:, 1]))
+
+
+def run(name: str, methods: list[str]) -> None:
+    src, tgt, rows, chance = task(name)
+    for m in methods:
+        if m == "identity" and src.dim != tgt.dim:
+            continue
+        t0 = time.perf_counter()
+        t = make_translator(m, **({"n_controls": 0} if m == "selflearn" else {}))
+        if m == "identity":
+            t.set_params(normalize="unit center unit")
+        t.fit(src, tgt)
+        secs = time.perf_counter() - t0
+        fi = t.fit_info_
+        if m == "identity":
+            from vecbridge.verdict import judge_translator
+
+            fi.update(judge_translator(t, t.source_normalizer_.transform(src.vectors),
+                                       t.target_normalizer_.transform(tgt.vectors)).as_dict())
+        top1 = held_out_top1(t, src, tgt, rows)
+        row = {"task": name, "method": m, "chosen": fi.get("chosen_method"), "top1": round(top1, 4),
+               "chance": chance, "seconds": round(secs, 1), "verdict": fi.get("verdict"),
+               "confidence": fi.get("confidence"), "margin_sd": (fi.get("verdict_details") or {}).get("margin_sd"),
+               "date": report.today()}
+        report.append_row(RESULTS, row)
+        print(row, flush=True)
+
+
+def quality(r: dict) -> str:
+    if r["top1"] >= 0.5:
+        return "good (top-1 >= 0.5)"
+    if r["top1"] <= 2 * r["chance"]:
+        return "chance (<= 2x chance)"
+    return "between"
+
+
+def render() -> None:
+    rows = report.read_rows(RESULTS)
+    latest = {}
+    for r in rows:
+        latest[(r["task"], r["method"])] = r
+    rows = list(latest.values())
+    table = report.markdown_table(
+        ["task", "method", "chosen by auto", "held-out top-1", "fit s", "verdict", "confidence", "margin (sd)"],
+        [[r["task"], r["method"], r.get("chosen") or "", r["top1"], r["seconds"], r["verdict"], r["confidence"],
+          r.get("margin_sd")] for r in rows])
+    cats = ["good (top-1 >= 0.5)", "between", "chance (<= 2x chance)"]
+    verdicts = ["aligned", "uncertain", "not aligned"]
+    conf = [[c] + [sum(1 for r in rows if quality(r) == c and r["verdict"] == v) for v in verdicts] for c in cats]
+    body = (
+        "Auto against each single method without pairs, and the verdict (`vecbridge.verdict`) against held-out "
+        "quality. Held-out top-1: cosine retrieval of held-out pairs the fit never saw (see the script's doc).\n\n"
+        + report.provenance(rows, "python benchmarks/defaults.py --render") + "\n\n" + table
+        + "\n\n## The verdict's confusion table\n\nRows: held-out quality of the fit; columns: its verdict. "
+        "Required: no good map is 'not aligned', no map at chance is 'aligned'.\n\n"
+        + report.markdown_table(["held-out quality"] + verdicts, conf) + "\n"
+    )
+    report.write_doc("defaults", "Defaults: auto and the verdict", body, "python benchmarks/defaults.py TASK")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--render"]:
+        run(sys.argv[1], sys.argv[2:] or METHODS)
+    render()

@@ -1,0 +1,144 @@
+"""Atomic writes: nothing ever appears half-written under its final name.
+
+One helper per shape of output:
+
+- :func:`atomic_path` yields a temporary sibling *path* (file or folder) and renames it onto the final
+  name on success, removing it on error;
+- :func:`atomic_output` yields an open binary stream (optionally gzip) and publishes it without
+  clobbering an existing file unless ``overwrite``;
+- :func:`write_json_atomic` / :func:`write_text_atomic` for small documents.
+
+Every temporary name starts with ``.`` and contains ``.tmp-`` so that it is never taken for an entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import OutputExistsError, VecbridgeError
+
+TMP_MARK = ".tmp-"
+
+
+def _temporary_sibling(final: Path) -> Path:
+    return final.with_name(f".{final.name}{TMP_MARK}{os.getpid()}-{time.monotonic_ns()}")
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling path of ``final``; on success rename it onto ``final``, on error remove it.
+
+    Works for files and for folders (a folder replacing an existing one removes the old one first).
+    Missing parent folders are created.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary_sibling(final)
+    try:
+        yield tmp
+        if tmp.is_dir():
+            if final.is_dir() and not final.is_symlink():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        elif tmp.exists():
+            os.replace(tmp, final)
+        else:
+            raise VecbridgeError(f"nothing was written to {tmp} (building {final})")
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 1, sort_keys: bool = True) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file, fsync and rename."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = True) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically; without ``overwrite`` an existing file is refused."""
+    path = Path(path)
+    with atomic_output(path, overwrite=overwrite, compress=False) as f:
+        f.write(text.encode("utf-8"))
+
+
+def check_writable(path: str | os.PathLike, overwrite: bool) -> None:
+    """Refuse early when ``path`` exists (and ``overwrite`` is False) or is a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputExistsError(f"{path} is a folder; give a file name to write to")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting (--overwrite)")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, overwrite: bool = False, compress: bool | None = None) -> Iterator[IO[bytes]]:
+    """Write to a temporary file in the same folder, then move it to ``path``.
+
+    An interrupted write (exception, Ctrl-C) removes the temporary file, so no half-written file ever
+    appears under the final name. Missing parent folders are created. Without ``overwrite`` the final
+    move refuses to replace a file that appeared meanwhile. ``compress`` (default: the name ends in
+    ``.gz``) wraps the stream in gzip.
+    """
+    path = Path(path)
+    check_writable(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress is None:
+        compress = path.suffix.lower() == ".gz"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", suffix=".part", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            if compress:
+                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+                    yield gz  # type: ignore[misc]
+            else:
+                yield raw
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        _publish(tmp, path, overwrite)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # atomic and refuses to clobber
+    except FileExistsError:
+        raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting (--overwrite)") from None
+    except OSError:  # file systems without hard links
+        if path.exists():
+            raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting (--overwrite)") from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+__all__ = ["TMP_MARK", "atomic_path", "atomic_output", "check_writable", "write_json_atomic", "write_text_atomic"]

@@ -1,0 +1,303 @@
+"""``auto``: choose the method from the inputs, fit it, and say why.
+
+The mode follows from the pairs ``fit`` receives:
+
+- **no pairs** (two unpaired samples or vocabularies): candidates are the identity (where the dimensions
+  agree), self-learning from the similarity start (``selflearn``), ``spectral-match`` and ``cluster-match``,
+  screened in an order that suits the inputs (keyed vocabularies: self-learning first; unkeyed samples:
+  cluster-match first). Every candidate is judged by the shared verdict (:mod:`vecbridge.verdict`), whose
+  ``confidence`` means the same for every method; the most confident map is kept. Screening stops early
+  once a candidate is judged aligned with confidence >= ``EARLY_STOP`` (so auto costs little more than the
+  method it keeps);
+- **few pairs** (fewer than ``min(d_in, d_out)``, too few for a well-posed supervised fit): self-learning
+  seeded by the pairs and cluster-match with the pairs as known pairs, chosen by the same verdict;
+- **enough pairs**: the supervised methods whose dependencies are installed (Procrustes, the multi-step
+  pipeline, least squares, the identity where the dimensions agree, RCSLS), chosen by ``cv_folds``-fold
+  cross-validation on the pairs (mean top-1 of held-out pairs, cosine retrieval among the held-out targets
+  and the first ``CV_POOL`` target rows). Candidates are tried in that order and no new one starts once
+  ``time_budget`` seconds have passed.
+
+``fit_info_`` records ``auto`` (True), ``mode``, ``chosen_method``, every candidate with its score
+(``candidates``), ``verdict``, ``confidence``, ``verdict_reason`` and ``pairless_score``.
+The fitted map *is* the chosen method's map: ``transform`` delegates to it, and ``save`` writes its state
+(arrays prefixed ``chosen.``) with its manifest under ``"chosen"`` in auto's manifest, so a reloaded auto
+map transforms identically.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import VecbridgeError
+from .base import FitData, Translator
+
+#: screening stops once a candidate is judged aligned with at least this confidence
+EARLY_STOP = 0.5
+#: target rows (besides the held-out targets) searched in cross-validation
+CV_POOL = 5000
+
+#: cheap settings of each candidate for effort="quick" (tests, small inputs)
+QUICK_PARAMS: dict[str, dict[str, Any]] = {
+    "selflearn": {"vocab_cutoff": 2000, "init_vocab": 1000, "max_iter": 8},
+    "cluster-match": {"n_runs": 1, "n_finalists": 1, "qap_restarts": 5, "reanchor_clusters": (10,),
+                      "reanchor_repeats": 0, "regional_restarts": 1, "regional_passes": 1, "n_sample": 240},
+    "spectral-match": {"n_axes": 4, "n_sign_candidates": 2, "rotation_axes": 3, "rotation_restarts": 4,
+                       "n_rotation_candidates": 1, "cluster_runs": 1, "n_finalists": 1, "polish_steps": 2},
+    "rcsls": {"n_iter": 3, "n_candidates": 2000},
+}
+#: settings auto always gives a candidate (selflearn: the old control runs are not the gate any more)
+FIXED_PARAMS: dict[str, dict[str, Any]] = {"selflearn": {"n_controls": 0}}
+SUPERVISED = [("procrustes", {"normalize": "unit center unit"}), ("recommended", {"normalize": "unit center unit"}),
+              ("lstsq", {"normalize": "unit center unit"}), ("identity", {"normalize": "unit center unit"}),
+              ("rcsls", {})]
+
+
+class AutoTranslator(Translator):
+    """Chooses and fits the method (see the module doc).
+
+    Parameters
+    ----------
+    methods : tuple of str, optional
+        Restrict the candidates to these registry names (default: all that fit the mode).
+    effort : {"normal", "quick"}
+        ``quick`` uses cheap settings for every candidate (tests, small inputs).
+    cv_folds : int
+        Folds of the cross-validation on the pairs (supervised mode).
+    time_budget : float
+        Seconds after which no new candidate is started (the one running finishes).
+    seed : int
+    progress : bool or None
+        A progress display over the candidates (None: only on a terminal).
+    """
+
+    method = "auto"
+    needs = "spaces"
+    requires_pairs = False
+
+    def __init__(self, methods: tuple[str, ...] | None = None, effort: str = "normal", cv_folds: int = 3,
+                 time_budget: float = 600.0, seed: int = 0, progress: bool | None = None):
+        self.methods = methods
+        self.effort = effort
+        self.cv_folds = cv_folds
+        self.time_budget = time_budget
+        self.seed = seed
+        self.progress = progress
+
+    # -- choosing ------------------------------------------------------------
+    def _params(self, name: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        from . import make_translator
+
+        p = {**FIXED_PARAMS.get(name, {}), **(QUICK_PARAMS.get(name, {}) if self.effort == "quick" else {}),
+             **(extra or {})}
+        valid = set(make_translator(name).get_params())
+        if "seed" in valid:
+            p["seed"] = int(self.seed)
+        if "progress" in valid:
+            p["progress"] = False
+        return {k: v for k, v in p.items() if k in valid}
+
+    def _allowed(self, name: str) -> bool:
+        return self.methods is None or name in self.methods
+
+    def _fit_candidate(self, name: str, data: FitData, extra: dict[str, Any] | None = None,
+                       pairs: np.ndarray | None = None, force: bool = False) -> Translator:
+        from . import make_translator
+
+        t = make_translator(name, **self._params(name, extra))
+        X = data.src if data.src is not None else data.X
+        Y = data.tgt if data.tgt is not None else data.Y
+        return t.fit(X, Y, known_pairs=pairs, force=force)
+
+    def _fit(self, data: FitData) -> None:
+        if self.effort not in ("normal", "quick"):
+            raise VecbridgeError(f"auto: effort must be 'normal' or 'quick', got {self.effort!r}")
+        if int(self.cv_folds) < 2:
+            raise VecbridgeError(f"auto: cv_folds must be >= 2, got {self.cv_folds}")
+        d_in, d_out = data.X.shape[1], data.Y.shape[1]
+        well_posed = min(d_in, d_out)
+        n_pairs = data.n_pairs
+        info = self.fit_info_
+        info["auto"] = True
+        t0 = time.perf_counter()
+        if n_pairs >= well_posed:
+            info["mode"] = f"supervised ({n_pairs} pairs >= {well_posed}: chosen by {self.cv_folds}-fold cross-validation)"
+            chosen, cands = self._choose_supervised(data, t0)
+        else:
+            info["mode"] = ("unsupervised (no pairs)" if n_pairs == 0 else
+                            f"few pairs ({n_pairs} < {well_posed}, too few for a well-posed supervised fit: used as seeds)")
+            chosen, cands = self._choose_pairless(data, t0)
+        self._inner = chosen
+        self.chosen_method_ = chosen.method
+        inner = chosen.fit_info_
+        info["chosen_method"] = self._label
+        info["candidates"] = cands
+        for key in ("verdict", "confidence", "verdict_reason", "pairless_score", "verdict_details"):
+            info[key] = inner.get(key)
+        info["chosen_fit"] = {k: inner[k] for k in ("n_pairs", "pairs_from", "fit_seconds") if k in inner}
+        info["n_pairs"] = n_pairs
+        info["why"] = self._why
+
+    def _choose_pairless(self, data: FitData, t0: float) -> tuple[Translator, list[dict[str, Any]]]:
+        from ..progress import progress_bar
+        from ..verdict import judge_translator
+
+        keyed = data.src is not None
+        few = data.pairs is not None
+        order = ["selflearn", "spectral-match", "cluster-match"] if keyed else ["cluster-match", "spectral-match", "selflearn"]
+        if few:
+            order = ["selflearn", "cluster-match"]
+        if data.X.shape[1] == data.Y.shape[1] and not few:
+            order = ["identity"] + order
+        order = [m for m in order if self._allowed(m)]
+        if not order:
+            raise VecbridgeError(f"auto: none of the methods {self.methods} fits without (enough) pairs")
+        cands: list[dict[str, Any]] = []
+        fitted: list[tuple[float, int, Translator, str]] = []
+        bar = progress_bar(len(order), "auto: trying methods", self.progress)
+        for i, name in enumerate(order):
+            if fitted and time.perf_counter() - t0 > float(self.time_budget):
+                cands.append({"method": name, "skipped": "time budget spent"})
+                continue
+            bar.set_description(f"auto: {name}")
+            t1 = time.perf_counter()
+            try:
+                if name == "identity":
+                    t = self._fit_candidate(name, data, {"normalize": "unit center unit"})
+                    t.fit_info_.update(judge_translator(t, t.source_normalizer_.transform(data.X),
+                                                        t.target_normalizer_.transform(data.Y),
+                                                        seed=int(self.seed)).as_dict())
+                else:
+                    t = self._fit_candidate(name, data, pairs=data.pairs)
+            except VecbridgeError as e:
+                cands.append({"method": name, "error": str(e)})
+                bar.update(1)
+                continue
+            fi = t.fit_info_
+            conf = float(fi.get("confidence") or 0.0)
+            cands.append({"method": name, "verdict": fi.get("verdict"), "confidence": conf,
+                          "seconds": round(time.perf_counter() - t1, 2)})
+            fitted.append((conf, -i, t, name))
+            bar.update(1)
+            if fi.get("verdict") == "aligned" and conf >= EARLY_STOP:
+                for rest in order[i + 1:]:
+                    cands.append({"method": rest, "skipped": f"{name} already aligned with confidence {conf:.2f}"})
+                break
+        bar.close()
+        if not fitted:
+            raise VecbridgeError("auto: no candidate method could be fitted: " +
+                                 "; ".join(f"{c['method']}: {c.get('error')}" for c in cands))
+        conf, _, best, name = max(fitted, key=lambda f: (f[0], f[1]))
+        self._label = name
+        self._why = (f"highest verdict confidence ({conf:.3f}) among "
+                     + ", ".join(f"{c['method']} {c['confidence']:.3f}" for c in cands if "confidence" in c))
+        return best, cands
+
+    def _choose_supervised(self, data: FitData, t0: float) -> tuple[Translator, list[dict[str, Any]]]:
+        from ..progress import progress_bar
+        from . import translator_class
+
+        pairs = data.pairs
+        rng = np.random.default_rng(int(self.seed))
+        folds = np.array_split(rng.permutation(len(pairs)), int(self.cv_folds))
+        names = []
+        for name, extra in SUPERVISED:
+            if not self._allowed(name):
+                continue
+            if name == "identity" and data.X.shape[1] != data.Y.shape[1]:
+                continue
+            try:
+                translator_class(name) if name != "recommended" else None
+            except ImportError:
+                continue
+            names.append((name, extra))
+        if not names:
+            raise VecbridgeError(f"auto: none of the methods {self.methods} is a supervised method")
+        cands: list[dict[str, Any]] = []
+        scored: list[tuple[float, int, str, dict[str, Any]]] = []
+        bar = progress_bar(len(names) * len(folds), "auto: cross-validating", self.progress)
+        for i, (name, extra) in enumerate(names):
+            if scored and time.perf_counter() - t0 > float(self.time_budget):
+                cands.append({"method": name, "skipped": "time budget spent"})
+                continue
+            t1 = time.perf_counter()
+            try:
+                scores = []
+                for f in folds:
+                    train = np.delete(pairs, f, axis=0)
+                    t = self._fit_candidate(name, data, extra, pairs=train, force=True)
+                    scores.append(self._held_out_top1(t, data, pairs[f]))
+                    bar.update(1)
+            except (VecbridgeError, ImportError) as e:
+                cands.append({"method": name, "error": str(e)})
+                continue
+            s = float(np.mean(scores))
+            cands.append({"method": name, "params": extra, "cv_top1": round(s, 4),
+                          "seconds": round(time.perf_counter() - t1, 2)})
+            scored.append((s, -i, name, extra))
+        bar.close()
+        if not scored:
+            raise VecbridgeError("auto: no supervised candidate could be fitted: " +
+                                 "; ".join(f"{c['method']}: {c.get('error')}" for c in cands))
+        s, _, name, extra = max(scored, key=lambda f: (f[0], f[1]))
+        self._label = name
+        self._why = (f"best {self.cv_folds}-fold cross-validated top-1 ({s:.3f}) among "
+                     + ", ".join(f"{c['method']} {c['cv_top1']:.3f}" for c in cands if "cv_top1" in c))
+        best = self._fit_candidate(name, data, extra, pairs=pairs, force=True)
+        best.fit_info_["cv_top1"] = round(s, 4)
+        return best, cands
+
+    @staticmethod
+    def _held_out_top1(t: Translator, data: FitData, test: np.ndarray) -> float:
+        """Share of held-out pairs whose mapped source is nearest (cosine) to its own target, among the
+        held-out targets and the first ``CV_POOL`` target rows."""
+        from ..normalize import unit_rows
+
+        pool = np.unique(np.concatenate([np.arange(min(CV_POOL, len(data.Y))), test[:, 1]]))
+        A = unit_rows(t.transform(data.X[test[:, 0]]))
+        B = unit_rows(t.transform_target(data.Y[pool]))
+        nearest = pool[(A @ B.T).argmax(1)]
+        return float(np.mean(nearest == test[:, 1]))
+
+    # -- using: the chosen method's map ----------------------------------------
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        return self._inner.transform(X)
+
+    def _transform_target(self, Y: np.ndarray) -> np.ndarray:
+        return self._inner.transform_target(Y)
+
+    @property
+    def chosen_(self) -> Translator:
+        """The fitted translator auto chose."""
+        self._check_fitted()
+        return self._inner
+
+    # -- persistence -----------------------------------------------------------
+    PREFIX: ClassVar[str] = "chosen."
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        arrays = super()._state_arrays()
+        arrays.update({self.PREFIX + k: v for k, v in self._inner._state_arrays().items()})
+        return arrays
+
+    def manifest(self) -> dict[str, Any]:
+        m = super().manifest()
+        m["chosen"] = self._inner.manifest()
+        return m
+
+    @classmethod
+    def _from_saved(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Translator:
+        from . import translator_class
+
+        own = {k: v for k, v in arrays.items() if not k.startswith(cls.PREFIX)}
+        inner = {k[len(cls.PREFIX):]: v for k, v in arrays.items() if k.startswith(cls.PREFIX)}
+        if "chosen" not in manifest:
+            raise KeyError("chosen")
+        obj = super()._from_saved(manifest, own)
+        obj._inner = translator_class(manifest["chosen"]["method"])._from_saved(manifest["chosen"], inner)
+        return obj
+
+
+__all__ = ["AutoTranslator", "EARLY_STOP", "CV_POOL", "SUPERVISED"]

@@ -1,0 +1,108 @@
+"""make_translator("auto") and `vecbridge fit` with the default method."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vecbridge import Embeddings, load_translator, make_translator
+from vecbridge.cli.main import main
+from vecbridge.io import write_embeddings
+
+
+def _clustered(n, d, rng):
+    c = rng.normal(size=(30, d)) * 2
+    return (c[rng.integers(0, 30, n)] + rng.normal(size=(n, d))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def rotated():
+    rng = np.random.default_rng(0)
+    X = _clustered(600, 16, rng)
+    R = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    return X, (X @ R + 0.05 * rng.normal(size=X.shape)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clouds():
+    rng = np.random.default_rng(1)
+    return _clustered(600, 16, rng), _clustered(600, 16, rng)
+
+
+def _top1(t, X, Y):
+    A, B = t.transform(X), t.transform_target(Y)
+    A /= np.linalg.norm(A, axis=1, keepdims=True)
+    B /= np.linalg.norm(B, axis=1, keepdims=True)
+    return float(np.mean((A @ B.T).argmax(1) == np.arange(len(X))))
+
+
+def test_auto_finds_a_planted_rotation_without_pairs_and_reloads_identically(rotated, tmp_path):
+    X, Y = rotated
+    t = make_translator("auto", effort="quick").fit(X, Y)
+    fi = t.fit_info_
+    assert fi["auto"] is True and fi["verdict"] == "aligned" and fi["chosen_method"] != "identity"
+    assert _top1(t, X, Y) > 0.9
+    assert any(c["method"] == "identity" for c in fi["candidates"])
+    assert fi["pairless_score"] == fi["confidence"] and fi["verdict_reason"]
+    t.save(tmp_path / "m")
+    m = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert m["method"] == "auto" and m["fit"]["chosen_method"] == fi["chosen_method"]
+    assert m["chosen"]["method"] == t.chosen_.method and "params" in m["chosen"]
+    loaded = load_translator(tmp_path / "m")
+    assert np.array_equal(loaded.transform(X), t.transform(X))
+    assert np.array_equal(loaded.transform_target(Y), t.transform_target(Y))
+
+
+def test_auto_on_random_clouds_says_not_aligned(clouds):
+    X, Y = clouds
+    t = make_translator("auto", effort="quick").fit(X, Y)
+    assert t.fit_info_["verdict"] == "not aligned"
+
+
+def test_auto_with_pairs_chooses_a_supervised_method_by_cross_validation(rotated):
+    X, Y = rotated
+    rows = np.c_[np.arange(300), np.arange(300)]
+    t = make_translator("auto", effort="quick").fit(X, Y, known_pairs=rows)
+    fi = t.fit_info_
+    assert fi["mode"].startswith("supervised")
+    scored = [c for c in fi["candidates"] if "cv_top1" in c]
+    assert len(scored) >= 3
+    assert fi["chosen_method"] == max(scored, key=lambda c: c["cv_top1"])["method"]
+    assert fi["chosen_method"] != "identity" and _top1(t, X[300:], Y[300:]) > 0.9
+
+
+def test_auto_with_few_pairs_uses_them_as_seeds(rotated):
+    X, Y = rotated
+    t = make_translator("auto", effort="quick", methods=("selflearn",)).fit(X, Y, known_pairs=np.c_[np.arange(5), np.arange(5)])
+    assert t.fit_info_["mode"].startswith("few pairs") and t.fit_info_["chosen_method"] == "selflearn"
+
+
+def _files(tmp_path, X, Y):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    write_embeddings(Embeddings([f"r{i}" for i in range(len(X))], X), a, overwrite=True, progress=False)
+    write_embeddings(Embeddings([f"r{i}" for i in range(len(Y))], Y), b, overwrite=True, progress=False)
+    return str(a), str(b)
+
+
+def test_cli_fit_refuses_random_clouds_with_exit_3_unless_forced(clouds, tmp_path, capsys):
+    a, b = _files(tmp_path, *clouds)
+    out = tmp_path / "m"
+    args = ["fit", a, b, "--unsupervised", "-o", str(out), "--param", "effort=quick", "--quiet"]
+    assert main(args) == 3
+    assert not out.exists() or not any(out.iterdir())
+    assert "not align" in capsys.readouterr().err
+    assert main(args + ["--force"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["method"] == "auto" and m["fit"]["verdict"] == "not aligned"
+
+
+def test_cli_fit_default_is_auto_and_reports_the_choice(rotated, tmp_path, capsys):
+    a, b = _files(tmp_path, *rotated)
+    out = tmp_path / "m"
+    assert main(["fit", a, b, "--unsupervised", "-o", str(out), "--param", "effort=quick"]) == 0
+    err = capsys.readouterr().err
+    assert "chosen by auto" in err and "verdict aligned" in err
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["method"] == "auto" and m["chosen"]["method"] == m["fit"]["chosen_method"] or m["fit"]["chosen_method"] == "recommended"
