@@ -129,6 +129,17 @@ def _check_row_pairs(known_pairs: Any, n_src: int, n_tgt: int) -> np.ndarray | N
     return known
 
 
+def shared_item_rows(src: Embeddings, tgt: Embeddings, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of each side whose item the other side holds too: every key both vocabularies share, and the
+    rows of the ``pairs`` ((p, 2) source row, target row). Sorted, unique."""
+    tindex = tgt.index
+    s_shared = [i for i, k in enumerate(src.keys) if k in tindex]
+    t_shared = [tindex[src.keys[i]] for i in s_shared]
+    s_rows = np.unique(np.concatenate([np.asarray(s_shared, dtype=np.int64), pairs[:, 0]]))
+    t_rows = np.unique(np.concatenate([np.asarray(t_shared, dtype=np.int64), pairs[:, 1]]))
+    return s_rows, t_rows
+
+
 def _side_info(emb: Embeddings | None) -> dict[str, Any]:
     if emb is None:
         return {"name": None, "normalization": []}
@@ -316,8 +327,10 @@ class Translator:
             neither is given for arrays, a method that needs pairs takes row i of X as paired with row i of Y.
         force : fit even when there are fewer pairs than a well-posed fit needs (:meth:`min_pairs`).
 
-        Normalisation statistics (``normalize``) are computed on every row of each side given here (the
-        whole vocabulary or sample), never on the paired rows only.
+        Normalisation statistics (``normalize``) come from more than the paired rows: for a map fitted on
+        pairs of two keyed vocabularies, from every item both sides hold (the keys they share and the pairs:
+        both sides centred on one population of items, docs/normalisation.md); otherwise from every row of
+        each side given here (the whole vocabulary or sample).
         """
         self.check_params()
         self._reset()
@@ -400,8 +413,16 @@ class Translator:
             else:
                 self.train_pair_hashes_ = pair_hashes(Xa[rows[:, 0]])
         steps = parse_steps(getattr(self, "normalize", None))
-        self.source_normalizer_ = Normalizer(steps).fit(Xa)
-        self.target_normalizer_ = Normalizer(steps).fit(Ya)
+        Xs, Ys = Xa, Ya
+        if steps and src is not None and rows is not None and self.requires_pairs:
+            # a map fitted on pairs: statistics from every item both sides hold (the keys they share and the
+            # pairs), so that both sides are centred on the same population of items
+            s_rows, t_rows = shared_item_rows(src, tgt, rows)
+            Xs, Ys = Xa[s_rows], Ya[t_rows]
+            info["normalization_rows"] = {"source": int(len(s_rows)), "target": int(len(t_rows)),
+                                          "from": "items both sides hold (shared keys and the pairs)"}
+        self.source_normalizer_ = Normalizer(steps).fit(Xs)
+        self.target_normalizer_ = Normalizer(steps).fit(Ys)
         if self.needs == "pairs":
             # statistics from the whole sides (above); only the paired rows are needed from here on
             Xn = self.source_normalizer_.transform(Xa[rows[:, 0]])
