@@ -123,3 +123,14 @@ def test_extreme_rows_translate_like_their_unit_direction():
     big = vb.make_translator("lstsq").fit(A, A * 1000)  # no length normalisation: outputs 1000 times the input
     with pytest.raises(vb.errors.VecbridgeError, match="beyond float32 range"):
         big.transform(X * np.float32(1e37))
+
+
+@pytest.mark.parametrize("flag", ["--shared-keys", "--identical"])
+def test_pairing_by_keys_is_refused_for_arrays_without_keys(tmp_path, capsys, flag):
+    """Keyless .npy files have row numbers for keys: pairing "by key" would pair row i with row i silently."""
+    np.save(tmp_path / "a.npy", model(1, 200))
+    np.save(tmp_path / "b.npy", model(2, 200))
+    code = main(["fit", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), flag, "-o", str(tmp_path / "m"), "--quiet"])
+    assert code == 1 and not (tmp_path / "m").exists()
+    err = capsys.readouterr().err
+    assert f"{flag} needs keys" in err and "--paired" in err
