@@ -133,7 +133,7 @@ def numeral_pairs(src: Embeddings, tgt: Embeddings, limit: int | None = None) ->
     return pairs[:limit] if limit else pairs
 
 
-#: the earlier name of :func:`identical_pairs` (translators/base.py and apps/merge.py still use it)
+#: the earlier public name of :func:`identical_pairs`, kept for code written against it
 identity_pairs = identical_pairs
 
 

@@ -187,7 +187,7 @@ def merge_embeddings(
     -------
     :class:`MergeResult`.
     """
-    from ..dictionary import identity_pairs
+    from ..dictionary import identical_pairs
     from ..translators import make_translator
 
     if confidence not in ("cosine", "csls"):
@@ -197,7 +197,7 @@ def merge_embeddings(
     params = dict(params or {})
     if normalize is not None:
         params["normalize"] = normalize
-    pairs = identity_pairs(a, b) if pairs is None else [tuple(p) for p in pairs]
+    pairs = identical_pairs(a, b) if pairs is None else [tuple(p) for p in pairs]
     pairs = [(str(s), str(t)) for s, t in pairs]
     if not pairs:
         raise VecbridgeError(

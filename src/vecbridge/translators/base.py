@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..atomic import atomic_path
-from ..dictionary import PairCoverage, identity_pairs, pair_rows
+from ..dictionary import PairCoverage, identical_pairs, pair_rows
 from ..embeddings import Embeddings
 from ..fingerprint import SpaceCheck, compare_to_fingerprint, count_seen, pair_hashes, space_fingerprint
 from ..errors import (
@@ -310,10 +310,10 @@ class Translator:
         return min(d_in, d_out) if self.requires_pairs else 0
 
     def _reset(self) -> None:
-        """Forget everything learned by an earlier fit (attributes ending in ``_``, and private scratch)."""
-        for k in list(vars(self)):
-            if k.endswith("_") and not k.startswith("__") or (k.startswith("_") and k.lstrip("_") not in self._param_names()):
-                delattr(self, k)
+        """Forget everything learned by an earlier fit: every attribute that is not a parameter."""
+        params = set(self._param_names())
+        for k in [k for k in vars(self) if k not in params]:
+            delattr(self, k)
 
     def fit(self, X: Any, Y: Any, pairs: Any = None, known_pairs: Any = None, *, force: bool = False) -> Translator:
         """Fit the map from X's space into Y's space; returns ``self``.
@@ -362,10 +362,8 @@ class Translator:
             src, tgt = X, Y
             if known_pairs is not None and pairs is not None:
                 raise VecbridgeError("give pairs (key pairs) or known_pairs (row-index pairs), not both")
-            if known_pairs is not None:
-                pass  # row-index pairs, checked below with the arrays
-            elif pairs is None and self.requires_pairs:
-                pairs, info["pairs_from"] = identity_pairs(src, tgt), "shared keys"
+            if known_pairs is None and pairs is None and self.requires_pairs:
+                pairs, info["pairs_from"] = identical_pairs(src, tgt), "shared keys"
             elif pairs is not None:
                 info["pairs_from"] = "dictionary"
             rows = None
