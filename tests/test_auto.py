@@ -79,6 +79,50 @@ def test_auto_with_few_pairs_uses_them_as_seeds(rotated):
     assert t.fit_info_["mode"].startswith("few pairs") and t.fit_info_["chosen_method"] == "selflearn"
 
 
+class _Judged:
+    """Stands for a fitted candidate: only its verdict matters to the choice."""
+
+    def __init__(self, method, verdict, confidence):
+        self.method = method
+        self.fit_info_ = {"verdict": verdict, "confidence": confidence}
+
+
+@pytest.mark.parametrize("outcomes, completed, skipped", [
+    # the favourite (selflearn on keyed inputs) aligned and confident: nothing else is tried
+    ({"selflearn": {"normal": ("aligned", 0.9)}}, ["selflearn"], {"spectral-match", "cluster-match"}),
+    # the favourite failed; one screen promises more, the other does not: only the first is completed
+    ({"selflearn": {"normal": ("not aligned", 0.02)},
+      "spectral-match": {"quick": ("uncertain", 0.12), "normal": ("aligned", 0.7)},
+      "cluster-match": {"quick": ("not aligned", 0.03), "normal": ("aligned", 0.99)}},
+     ["selflearn", "spectral-match"], {"cluster-match"}),
+    # a screen that says "not aligned" but leads the best completed map clearly is completed too
+    ({"selflearn": {"normal": ("not aligned", 0.01)},
+      "spectral-match": {"quick": ("not aligned", 0.02)},
+      "cluster-match": {"quick": ("not aligned", 0.14), "normal": ("aligned", 0.6)}},
+     ["selflearn", "cluster-match"], {"spectral-match"}),
+])
+def test_auto_completes_only_the_screens_that_promise_more(monkeypatch, outcomes, completed, skipped):
+    calls = []
+
+    def judged_fit(self, name, data, effort):
+        calls.append((name, effort))
+        verdict, conf = outcomes.get(name, {}).get(effort, ("not aligned", 0.0))
+        return _Judged(name, verdict, conf)
+
+    monkeypatch.setattr(type(make_translator("auto")), "_judged_fit", judged_fit)
+    rng = np.random.default_rng(0)
+    keys = [f"w{i}" for i in range(50)]
+    X = Embeddings(keys, rng.normal(size=(50, 8)).astype(np.float32))
+    Y = Embeddings(keys, rng.normal(size=(50, 6)).astype(np.float32))  # other dimension: no identity
+    t = make_translator("auto").fit(X, Y, force=True)
+    cands = {c["method"]: c for c in t.fit_info_["candidates"]}
+    assert [n for n, e in calls if e == "normal"] == completed
+    assert {n for n, c in cands.items() if "skipped" in c} == skipped
+    assert all("screen" in cands[n] for n, e in calls if e == "quick")
+    best = max(completed, key=lambda n: outcomes[n]["normal"][1])
+    assert t.fit_info_["chosen_method"] == best
+
+
 def _files(tmp_path, X, Y):
     a, b = tmp_path / "a.npy", tmp_path / "b.npy"
     write_embeddings(Embeddings([f"r{i}" for i in range(len(X))], X), a, overwrite=True, progress=False)

@@ -66,6 +66,31 @@ def test_hit_returns_identical_arrays_and_builds_once():
     assert len(list_entries("demo")) == 2
 
 
+def test_two_processes_missing_one_entry_build_it_once(tmp_cache, tmp_path):
+    # each process appends a line to a log file when it builds; the build sleeps so that the second process
+    # arrives while the first still builds, and must wait for it instead of building again
+    log = tmp_path / "builds.log"
+    script = textwrap.dedent(f"""
+        import time
+        import numpy as np
+        from vecbridge.cache import get_or_build
+        def build():
+            with open({str(log)!r}, "a") as f:
+                f.write("built\\n")
+            time.sleep(1.5)
+            return {{"x": np.arange(3)}}
+        print(get_or_build("race", {{"n": 1}}, build)["x"].tolist())
+    """)
+    env = {**os.environ, "VECBRIDGE_CACHE": str(tmp_cache)}
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert outs == ["[0, 1, 2]", "[0, 1, 2]"]
+    assert log.read_text().count("built") == 1
+    assert not list((tmp_cache / cache.SCRATCH).glob("*lock*"))  # the lock goes with a complete entry
+
+
 def test_json_and_dir_entries_round_trip():
     assert get_or_build("j", {}, lambda: {"texts": ["a", "ü"]}, kind="json") == {"texts": ["a", "ü"]}
 

@@ -34,6 +34,7 @@ makes a new entry instead of reusing a stale one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -200,6 +201,32 @@ class CacheEntry:
         except OSError:
             return False
 
+    @contextlib.contextmanager
+    def building(self):
+        """Hold this entry's build lock; yields True when the entry still has to be built.
+
+        Two processes (or test workers) that miss the same entry build it once: the second waits for the
+        first, then finds the entry complete. On systems without ``fcntl`` it only re-checks."""
+        if self.is_complete():
+            yield False
+            return
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            fcntl = None
+        lock = self.root / SCRATCH / f"{SCRATCH_PREFIX}lock-{self.builder}-{self.key}"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a+b") as f:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield not self.is_complete()
+            finally:
+                if self.is_complete():
+                    lock.unlink(missing_ok=True)
+                if fcntl is not None:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
     def read_sidecar(self) -> dict:
         return json.loads(self.sidecar.read_text(encoding="utf-8"))
 
@@ -265,11 +292,12 @@ def get_or_build(builder: str, params: Mapping[str, Any], build: Callable[..., A
     always read back from the cache, so a hit and a miss return the same thing.
     """
     entry = CacheEntry.make(builder, params, packages, kind, versions)
-    if rebuild or not entry.is_complete():
-        if kind == "dir":
-            entry.store(build_dir=build)
-        else:
-            entry.store(build())
+    with entry.building() as needed:
+        if needed or rebuild:
+            if kind == "dir":
+                entry.store(build_dir=build)
+            else:
+                entry.store(build())
     return entry.load()
 
 

@@ -26,10 +26,11 @@ FORMAT = 1
 def _cached(builder: str, params: dict[str, Any], versions: dict[str, str | None],
             build: Callable[[], Corpus | ParallelCorpus], cls: type) -> Any:
     entry = CacheEntry.make(builder, {**params, "format": FORMAT}, kind="json", versions=versions)
-    if not entry.is_complete():
-        obj = build()
-        obj.meta["fingerprint"] = f"{builder}:{entry.key}"
-        entry.store(obj.to_json())
+    with entry.building() as needed:
+        if needed:
+            obj = build()
+            obj.meta["fingerprint"] = f"{builder}:{entry.key}"
+            entry.store(obj.to_json())
     return cls.from_json(entry.load())
 
 

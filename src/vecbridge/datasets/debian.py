@@ -51,5 +51,7 @@ def fetch_deb(package: str) -> Path:
             if res.returncode != 0:
                 raise DataUnavailableError(f"dpkg -x {debs[0].name} failed: {res.stderr.strip()[-500:]}")
 
-    entry.store(build_dir=build)
+    with entry.building() as needed:
+        if needed:
+            entry.store(build_dir=build)
     return entry.path

@@ -43,11 +43,12 @@ def encode_texts(model: str | Encoder, corpus_fingerprint: str, ids: Sequence[st
                 "encoded", {"encoder": cid, "corpus": corpus_fingerprint, "ids": hash_strings(block_ids),
                             "n": len(block_ids)}, versions={},
             )
-            if not entry.is_complete():
-                vecs = enc.encode(list(texts[start:start + BLOCK]), batch_size=batch_size, normalize=True,
-                                  progress=False)
-                entry.store({"vectors": vecs, "ids": np.asarray(block_ids)},
-                            extra={"encoder": enc.name, "corpus": corpus_fingerprint})
+            with entry.building() as needed:
+                if needed:
+                    vecs = enc.encode(list(texts[start:start + BLOCK]), batch_size=batch_size, normalize=True,
+                                      progress=False)
+                    entry.store({"vectors": vecs, "ids": np.asarray(block_ids)},
+                                extra={"encoder": enc.name, "corpus": corpus_fingerprint})
             stored = entry.load()
             if stored["ids"].tolist() != block_ids:  # a hash collision or a tampered file
                 raise DataError(f"{entry.path}: cached ids do not match the ids asked for; delete the file")

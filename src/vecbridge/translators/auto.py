@@ -3,12 +3,14 @@
 The mode follows from the pairs ``fit`` receives:
 
 - **no pairs** (two unpaired samples or vocabularies): candidates are the identity (where the dimensions
-  agree), self-learning from the similarity start (``selflearn``), ``spectral-match`` and ``cluster-match``,
-  screened in an order that suits the inputs (keyed vocabularies: self-learning first; unkeyed samples:
-  cluster-match first). Every candidate is judged by the shared verdict (:mod:`vecbridge.verdict`), whose
-  ``confidence`` means the same for every method; the most confident map is kept. Screening stops early
-  once a candidate is judged aligned with confidence >= ``EARLY_STOP`` (so auto costs little more than the
-  method it keeps);
+  agree), self-learning from the similarity start (``selflearn``), ``spectral-match`` and ``cluster-match``.
+  Every candidate is judged by the shared verdict (:mod:`vecbridge.verdict`), whose ``confidence`` means the
+  same for every method, and the most confident map is kept. The identity (cheap) and the favourite for the
+  inputs (keyed vocabularies: self-learning; unkeyed samples: cluster-match) are fitted in full. Unless the
+  favourite is judged aligned with confidence >= ``EARLY_STOP``, the other candidates are screened with cheap
+  settings, and a screen is completed only when it promises more than the best map so far (its verdict is not
+  "not aligned" while no map is aligned yet, or its confidence leads by ``SCREEN_LEAD``). So auto costs little
+  more than the method it keeps, also when nothing aligns;
 - **few pairs** (fewer than ``min(d_in, d_out)``, too few for a well-posed supervised fit): self-learning
   seeded by the pairs and cluster-match with the pairs as known pairs, chosen by the same verdict;
 - **enough pairs**: the supervised methods whose dependencies are installed (Procrustes, the multi-step
@@ -32,10 +34,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import VecbridgeError
+from ..normalize import unit_rows
+from ..progress import progress_bar
+from ..verdict import judge_translator
 from .base import FitData, Translator
+from .factory import make_translator
+from .registry import translator_class
 
 #: screening stops once a candidate is judged aligned with at least this confidence
 EARLY_STOP = 0.5
+#: a candidate whose quick screen says "not aligned" is completed only when its confidence leads the best
+#: completed map's by this much
+SCREEN_LEAD = 0.10
 #: target rows (besides the held-out targets) searched in cross-validation
 CV_POOL = 5000
 
@@ -87,10 +97,9 @@ class AutoTranslator(Translator):
         self.progress = progress
 
     # -- choosing ------------------------------------------------------------
-    def _params(self, name: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        from . import make_translator
-
-        p = {**FIXED_PARAMS.get(name, {}), **(QUICK_PARAMS.get(name, {}) if self.effort == "quick" else {}),
+    def _params(self, name: str, extra: dict[str, Any] | None = None, effort: str | None = None) -> dict[str, Any]:
+        quick = (effort or self.effort) == "quick"
+        p = {**FIXED_PARAMS.get(name, {}), **(QUICK_PARAMS.get(name, {}) if quick else {}),
              **(extra or {})}
         valid = set(make_translator(name).get_params())
         if "seed" in valid:
@@ -103,10 +112,8 @@ class AutoTranslator(Translator):
         return self.methods is None or name in self.methods
 
     def _fit_candidate(self, name: str, data: FitData, extra: dict[str, Any] | None = None,
-                       pairs: np.ndarray | None = None, force: bool = False) -> Translator:
-        from . import make_translator
-
-        t = make_translator(name, **self._params(name, extra))
+                       pairs: np.ndarray | None = None, force: bool = False, effort: str | None = None) -> Translator:
+        t = make_translator(name, **self._params(name, extra, effort))
         X = data.src if data.src is not None else data.X
         Y = data.tgt if data.tgt is not None else data.Y
         return t.fit(X, Y, known_pairs=pairs, force=force)
@@ -141,64 +148,114 @@ class AutoTranslator(Translator):
         info["why"] = self._why
 
     def _choose_pairless(self, data: FitData, t0: float) -> tuple[Translator, list[dict[str, Any]]]:
-        from ..progress import progress_bar
-        from ..verdict import judge_translator
-
         keyed = data.src is not None
         few = data.pairs is not None
         order = ["selflearn", "spectral-match", "cluster-match"] if keyed else ["cluster-match", "spectral-match", "selflearn"]
         if few:
             order = ["selflearn", "cluster-match"]
-        if data.X.shape[1] == data.Y.shape[1] and not few:
-            order = ["identity"] + order
         order = [m for m in order if self._allowed(m)]
-        if not order:
+        identity = data.X.shape[1] == data.Y.shape[1] and not few and self._allowed("identity")
+        if not order and not identity:
             raise VecbridgeError(f"auto: none of the methods {self.methods} fits without (enough) pairs")
         cands: list[dict[str, Any]] = []
         fitted: list[tuple[float, int, Translator, str]] = []
-        bar = progress_bar(len(order), "auto: trying methods", self.progress)
-        for i, name in enumerate(order):
-            if fitted and time.perf_counter() - t0 > float(self.time_budget):
-                cands.append({"method": name, "skipped": "time budget spent"})
-                continue
+        bar = progress_bar(len(order) + identity, "auto: trying methods", self.progress)
+
+        def complete(name: str) -> dict[str, Any] | None:
+            """Fit ``name`` with its full settings and record it; None when it could not be fitted."""
             bar.set_description(f"auto: {name}")
             t1 = time.perf_counter()
             try:
-                if name == "identity":
-                    t = self._fit_candidate(name, data, {"normalize": "unit center unit"})
-                    t.fit_info_.update(judge_translator(t, t.source_normalizer_.transform(data.X),
-                                                        t.target_normalizer_.transform(data.Y),
-                                                        seed=int(self.seed)).as_dict())
-                else:
-                    t = self._fit_candidate(name, data, pairs=data.pairs)
+                t = self._judged_fit(name, data, self.effort)
+            except VecbridgeError as e:
+                cands.append({"method": name, "error": str(e)})
+                return None
+            fi = t.fit_info_
+            row = {"method": name, "verdict": fi.get("verdict"), "confidence": float(fi.get("confidence") or 0.0),
+                   "seconds": round(time.perf_counter() - t1, 2)}
+            cands.append(row)
+            fitted.append((row["confidence"], -len(fitted), t, name))
+            return row
+
+        def settled() -> str | None:
+            """Why the search may stop: a map other than the identity judged aligned with confidence >= EARLY_STOP."""
+            for conf, _, t, name in fitted:
+                if name != "identity" and t.fit_info_.get("verdict") == "aligned" and conf >= EARLY_STOP:
+                    return f"{name} already aligned with confidence {conf:.2f}"
+            return None
+
+        # 1. the identity (cheap) where it applies, and the favourite for these inputs, in full
+        if identity:
+            complete("identity")
+            bar.update(1)
+        if order:
+            complete(order[0])
+            bar.update(1)
+        # 2. the others: screened with cheap settings, completed only when the screen looks promising
+        screens = []
+        for name in order[1:]:
+            why = settled()
+            if why is None and fitted and time.perf_counter() - t0 > float(self.time_budget):
+                why = "time budget spent"
+            if why is not None:
+                cands.append({"method": name, "skipped": why})
+                bar.update(1)
+                continue
+            if self.effort == "quick":  # the screen is the fit
+                complete(name)
+                bar.update(1)
+                continue
+            t1 = time.perf_counter()
+            try:
+                fi = self._judged_fit(name, data, "quick").fit_info_
             except VecbridgeError as e:
                 cands.append({"method": name, "error": str(e)})
                 bar.update(1)
                 continue
-            fi = t.fit_info_
-            conf = float(fi.get("confidence") or 0.0)
-            cands.append({"method": name, "verdict": fi.get("verdict"), "confidence": conf,
-                          "seconds": round(time.perf_counter() - t1, 2)})
-            fitted.append((conf, -i, t, name))
+            screens.append((float(fi.get("confidence") or 0.0), fi.get("verdict"), name,
+                            round(time.perf_counter() - t1, 2)))
+        for conf, verdict, name, secs in sorted(screens, key=lambda s: -s[0]):
+            best = max(fitted, key=lambda f: f[0]) if fitted else None
+            best_conf = best[0] if best else 0.0
+            best_aligned = best is not None and best[2].fit_info_.get("verdict") == "aligned"
+            screen = {"verdict": verdict, "confidence": round(conf, 4), "seconds": secs}
+            why = settled()
+            if why is None and fitted and time.perf_counter() - t0 > float(self.time_budget):
+                why = "time budget spent"
+            if why is None and not (conf >= best_conf + SCREEN_LEAD or (verdict != "not aligned" and not best_aligned)):
+                why = (f"its quick screen ({verdict}, confidence {conf:.2f}) does not promise more than "
+                       f"the best so far ({best_conf:.2f})")
+            if why is not None:
+                cands.append({"method": name, "screen": screen, "skipped": why})
+            else:
+                row = complete(name)
+                if row is not None:
+                    row["screen"] = screen
             bar.update(1)
-            if fi.get("verdict") == "aligned" and conf >= EARLY_STOP:
-                for rest in order[i + 1:]:
-                    cands.append({"method": rest, "skipped": f"{name} already aligned with confidence {conf:.2f}"})
-                break
         bar.close()
         if not fitted:
-            raise VecbridgeError("auto: no candidate method could be fitted: " +
-                                 "; ".join(f"{c['method']}: {c.get('error')}" for c in cands))
+            raise self._none_fitted(cands)
         conf, _, best, name = max(fitted, key=lambda f: (f[0], f[1]))
         self._label = name
         self._why = (f"highest verdict confidence ({conf:.3f}) among "
                      + ", ".join(f"{c['method']} {c['confidence']:.3f}" for c in cands if "confidence" in c))
         return best, cands
 
-    def _choose_supervised(self, data: FitData, t0: float) -> tuple[Translator, list[dict[str, Any]]]:
-        from ..progress import progress_bar
-        from . import translator_class
+    def _judged_fit(self, name: str, data: FitData, effort: str) -> Translator:
+        """``name`` fitted with the settings of ``effort``, its verdict in ``fit_info_``."""
+        if name == "identity":
+            t = self._fit_candidate(name, data, {"normalize": "unit center unit"})
+            t.fit_info_.update(judge_translator(t, t.source_normalizer_.transform(data.X),
+                                                t.target_normalizer_.transform(data.Y), seed=int(self.seed)).as_dict())
+            return t
+        return self._fit_candidate(name, data, pairs=data.pairs, effort=effort)
 
+    @staticmethod
+    def _none_fitted(cands: list[dict[str, Any]]) -> VecbridgeError:
+        return VecbridgeError("auto: no candidate method could be fitted: " +
+                              "; ".join(f"{c['method']}: {c.get('error')}" for c in cands if "error" in c))
+
+    def _choose_supervised(self, data: FitData, t0: float) -> tuple[Translator, list[dict[str, Any]]]:
         pairs = data.pairs
         rng = np.random.default_rng(int(self.seed))
         folds = np.array_split(rng.permutation(len(pairs)), int(self.cv_folds))
@@ -239,8 +296,7 @@ class AutoTranslator(Translator):
             scored.append((s, -i, name, extra))
         bar.close()
         if not scored:
-            raise VecbridgeError("auto: no supervised candidate could be fitted: " +
-                                 "; ".join(f"{c['method']}: {c.get('error')}" for c in cands))
+            raise self._none_fitted(cands)
         s, _, name, extra = max(scored, key=lambda f: (f[0], f[1]))
         self._label = name
         self._why = (f"best {self.cv_folds}-fold cross-validated top-1 ({s:.3f}) among "
@@ -253,8 +309,6 @@ class AutoTranslator(Translator):
     def _held_out_top1(t: Translator, data: FitData, test: np.ndarray) -> float:
         """Share of held-out pairs whose mapped source is nearest (cosine) to its own target, among the
         held-out targets and the first ``CV_POOL`` target rows."""
-        from ..normalize import unit_rows
-
         pool = np.unique(np.concatenate([np.arange(min(CV_POOL, len(data.Y))), test[:, 1]]))
         A = unit_rows(t.transform(data.X[test[:, 0]]))
         B = unit_rows(t.transform_target(data.Y[pool]))
@@ -289,8 +343,6 @@ class AutoTranslator(Translator):
 
     @classmethod
     def _from_saved(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Translator:
-        from . import translator_class
-
         own = {k: v for k, v in arrays.items() if not k.startswith(cls.PREFIX)}
         inner = {k[len(cls.PREFIX):]: v for k, v in arrays.items() if k.startswith(cls.PREFIX)}
         if "chosen" not in manifest:

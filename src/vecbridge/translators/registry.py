@@ -48,5 +48,3 @@ def translator_class(name: str) -> type[Translator]:
     module, _, cls = REGISTRY[key].partition(":")
     mod = importlib.import_module(module if "." in module else f"{__package__}.{module}")
     return getattr(mod, cls)
-
-

@@ -1,0 +1,26 @@
+"""``make_translator``: a translator by method name, its parameters checked before any data is read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Translator
+from .registry import translator_class
+from .whitening import PRESETS, MultiStep
+
+
+def make_translator(name: str, **params: Any) -> Translator:
+    """Build a translator by method name (``cca`` and ``recommended`` are MultiStep presets).
+
+    Unknown parameter names and values of the wrong type raise :class:`~vecbridge.errors.ParameterError`
+    here, before any data is read.
+    """
+    if name in PRESETS and name != "orthogonal":
+        MultiStep.check_param_names(params)
+        return MultiStep.preset(name, **params).check_params()
+    cls = translator_class(name)
+    cls.check_param_names(params)
+    return cls(**params).check_params()
+
+
+__all__ = ["make_translator"]
