@@ -167,7 +167,8 @@ class MultiStep(SharedSpaceOutput, Translator):
     output : {"target", "shared"}
         Where ``transform`` puts source vectors (see the module docstring).
     normalize : str, optional
-        Normalisation steps applied to both sides first (the paper uses ``"unit center unit"``).
+        Normalisation steps applied to both sides first (the paper uses ``"unit center unit"``, which also
+        measured best here: docs/normalisation.md; it puts the output in the target's centred space).
 
     Use :meth:`preset` for the named settings: ``MultiStep.preset("cca")``.
     """
