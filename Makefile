@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(PY) -m vecbridge.demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --numprocesses=auto --maxprocesses=4 --dist=worksteal
 
 bench: $(STAMP)
 	$(PY) benchmarks/supervised_words.py

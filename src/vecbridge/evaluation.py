@@ -76,6 +76,73 @@ def _retrieval_info(method: str, csls_k: int, isf_temperature: float) -> dict[st
     return info
 
 
+def _first_hits(
+    mapped_src: Embeddings,
+    tgt: Embeddings,
+    q_rows: Sequence[int],
+    pair_q: Iterable[int],
+    pair_t: Sequence[int],
+    ks: Sequence[int],
+    method: str,
+    source_pool: Embeddings | None,
+    csls_k: int,
+    isf_temperature: float,
+    **opts: Any,
+) -> np.ndarray:
+    """Per query row of ``mapped_src`` (``q_rows``), the position of its first gold target among its ``max(ks)``
+    best targets in ``tgt`` (:func:`_first_hit_position`; ``pair_q`` / ``pair_t`` list the (query, gold target
+    row) pairs). Retrieval by ``method`` with ``source_pool`` (default ``mapped_src``) for CSLS and ISF."""
+    n_cov = len(q_rows)
+    if not n_cov:
+        return np.empty(0, dtype=np.int64)
+    pool = source_pool if source_pool is not None else mapped_src
+    top, _ = nearest_neighbors(
+        mapped_src.vectors[np.asarray(q_rows, dtype=np.int64)],
+        tgt.vectors,
+        k=max(ks),
+        method=method,
+        csls_k=csls_k,
+        isf_temperature=isf_temperature,
+        source_pool=pool.vectors if method != "nn" else None,
+        **opts,
+    )
+    return _first_hit_position(top, np.asarray(pair_q, dtype=np.int64), np.asarray(pair_t, dtype=np.int64), n_cov)
+
+
+def _scores(
+    first: np.ndarray,
+    ks: Sequence[int],
+    prefix: str,
+    tested: tuple[str, int],
+    missing_source: list[str],
+    missing_target: list[str],
+    tgt: Embeddings,
+    retrieval_info: dict[str, Any],
+    counts: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """The report of :func:`dictionary_precision` and :func:`hit_rate`: precisions at ``ks`` over the covered
+    queries (``first``), coverage of the ``tested = (name, number)`` words, missing words, ``counts``, and
+    ``retrieval_info`` (:func:`_retrieval_info`) last."""
+    name, n_all = tested
+    n_cov = len(first)
+    out: dict[str, Any] = _precisions(first, ks, prefix)
+    out.update(
+        {
+            "coverage": (n_cov / n_all) if n_all else 0.0,
+            name: n_all,
+            "n_covered": n_cov,
+            "n_missing_source": len(missing_source),
+            "n_missing_target": len(missing_target),
+            **(counts or {}),
+            "examples_missing_source": missing_source[:_EXAMPLES],
+            "examples_missing_target": missing_target[:_EXAMPLES],
+            "n_target_vocabulary": len(tgt),
+        }
+    )
+    out.update(retrieval_info)
+    return out
+
+
 def _check_same_space(a: Embeddings, b: Embeddings, what_a: str, what_b: str) -> None:
     if a.dim != b.dim:
         raise DimensionError(
@@ -148,45 +215,13 @@ def dictionary_precision(
         q_rows.append(row)
         pair_q.extend([qi] * len(found))
         pair_t.extend(found)
-    n_test = len(golds)
-    n_cov = len(q_rows)
-    out: dict[str, Any] = {}
-    if n_cov:
-        pool = source_pool if source_pool is not None else mapped_src
-        if source_pool is not None:
-            _check_same_space(source_pool, tgt, "source_pool", "target")
-        top, _ = nearest_neighbors(
-            mapped_src.vectors[np.asarray(q_rows, dtype=np.int64)],
-            tgt.vectors,
-            k=max(ks),
-            method=method,
-            csls_k=csls_k,
-            isf_temperature=isf_temperature,
-            source_pool=pool.vectors if method != "nn" else None,
-            memory_budget_mb=memory_budget_mb,
-            progress=progress,
-            compute=compute,
-        )
-        first = _first_hit_position(top, np.asarray(pair_q, dtype=np.int64), np.asarray(pair_t, dtype=np.int64), n_cov)
-    else:
-        first = np.empty(0, dtype=np.int64)
-    out.update(_precisions(first, ks, "p_at_"))
-    out.update(
-        {
-            "coverage": (n_cov / n_test) if n_test else 0.0,
-            "n_test_words": n_test,
-            "n_covered": n_cov,
-            "n_missing_source": len(missing_source),
-            "n_missing_target": len(missing_target),
-            "n_test_pairs": int(sum(len(v) for v in golds.values())),
-            "n_gold_missing": int(n_gold_missing),
-            "examples_missing_source": missing_source[:_EXAMPLES],
-            "examples_missing_target": missing_target[:_EXAMPLES],
-            "n_target_vocabulary": len(tgt),
-        }
-    )
-    out.update(_retrieval_info(method, csls_k, isf_temperature))
-    return out
+    if q_rows and source_pool is not None:
+        _check_same_space(source_pool, tgt, "source_pool", "target")
+    first = _first_hits(mapped_src, tgt, q_rows, pair_q, pair_t, ks, method, source_pool, csls_k, isf_temperature,
+                        memory_budget_mb=memory_budget_mb, progress=progress, compute=compute)
+    counts = {"n_test_pairs": int(sum(len(v) for v in golds.values())), "n_gold_missing": int(n_gold_missing)}
+    return _scores(first, ks, "p_at_", ("n_test_words", len(golds)), missing_source, missing_target, tgt,
+                   _retrieval_info(method, csls_k, isf_temperature), counts)
 
 
 # -- same-vocabulary hit rate ---------------------------------------------------------
@@ -242,39 +277,10 @@ def hit_rate(
             continue
         q_rows.append(row)
         gold.append(t)
-    n_keys, n_cov = len(keys), len(q_rows)
-    if n_cov:
-        pool = source_pool if source_pool is not None else mapped_src
-        top, _ = nearest_neighbors(
-            mapped_src.vectors[np.asarray(q_rows, dtype=np.int64)],
-            tgt.vectors,
-            k=max(ks),
-            method=method,
-            csls_k=csls_k,
-            isf_temperature=isf_temperature,
-            source_pool=pool.vectors if method != "nn" else None,
-            memory_budget_mb=memory_budget_mb,
-            progress=progress,
-            compute=compute,
-        )
-        first = _first_hit_position(top, np.arange(n_cov), np.asarray(gold, dtype=np.int64), n_cov)
-    else:
-        first = np.empty(0, dtype=np.int64)
-    out: dict[str, Any] = _precisions(first, ks, "hit_at_")
-    out.update(
-        {
-            "coverage": (n_cov / n_keys) if n_keys else 0.0,
-            "n_keys": n_keys,
-            "n_covered": n_cov,
-            "n_missing_source": len(missing_source),
-            "n_missing_target": len(missing_target),
-            "examples_missing_source": missing_source[:_EXAMPLES],
-            "examples_missing_target": missing_target[:_EXAMPLES],
-            "n_target_vocabulary": len(tgt),
-        }
-    )
-    out.update(_retrieval_info(method, csls_k, isf_temperature))
-    return out
+    first = _first_hits(mapped_src, tgt, q_rows, np.arange(len(q_rows)), gold, ks, method, source_pool, csls_k,
+                        isf_temperature, memory_budget_mb=memory_budget_mb, progress=progress, compute=compute)
+    return _scores(first, ks, "hit_at_", ("n_keys", len(keys)), missing_source, missing_target, tgt,
+                   _retrieval_info(method, csls_k, isf_temperature))
 
 
 # -- paired rows ----------------------------------------------------------------------

@@ -221,8 +221,24 @@ def _assemble(old: Embeddings, trained: Embeddings, replace_old: bool, strategy:
     return Embeddings(keys, vecs, meta), origin
 
 
+def _result(strategy: str, old: Embeddings, trained: Embeddings, replace_old: bool, name: str, model: Any,
+            info: dict[str, Any]) -> UpdateResult:
+    """The updated model (:func:`_assemble`), its drift and number of new words added to ``info``."""
+    emb, origin = _assemble(old, trained, replace_old=replace_old, strategy=strategy, name=name)
+    info.update(_drift_info(old, emb, origin))
+    info["n_new_words"] = origin.count(ORIGIN_NEW)
+    return UpdateResult(strategy, emb, origin, model, info)
+
+
 def _cos_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", unit_rows(A), unit_rows(B), dtype=np.float64)
+
+
+def _mean_cosine(a: Embeddings, b: Embeddings, words: list[str]) -> float:
+    """Mean cosine of each word's vector in ``a`` to its vector in ``b`` (both hold every word)."""
+    rows_a, _ = a.rows_of(words)
+    rows_b, _ = b.rows_of(words)
+    return float(_cos_rows(a.vectors[rows_a], b.vectors[rows_b]).mean())
 
 
 # -- warm start ------------------------------------------------------------------------------------
@@ -294,12 +310,8 @@ def update_warmstart(
         info["n_intersected"] = intersect_vectors(model.wv, old, lockf)
     info["n_vocab_new_corpus"] = len(model.wv)
     model.train(sentences, total_examples=len(sentences), epochs=epochs)
-    trained = model_embeddings(model)
-    emb, origin = _assemble(old_emb, trained, replace_old=True, strategy="warmstart",
-                            name=f"{old_emb.describe()} warm-started")
-    info.update(_drift_info(old_emb, emb, origin))
-    info["n_new_words"] = origin.count(ORIGIN_NEW)
-    return UpdateResult("warmstart", emb, origin, model, info)
+    return _result("warmstart", old_emb, model_embeddings(model), True, f"{old_emb.describe()} warm-started", model,
+                   info)
 
 
 def _drift_info(old: Embeddings, emb: Embeddings, origin: list[str]) -> dict[str, Any]:
@@ -417,21 +429,14 @@ def update_align(
     info: dict[str, Any] = {"strategy": "align", "old_words": old_words, "epochs": epochs, "min_count": min_count,
                             "seed": seed, "n_sentences": len(sentences), "n_vocab_new_corpus": len(new),
                             "anchors": a_info, "procrustes_scale": float(tr.scale_)}
-    a_rows, _ = aligned.rows_of(anchors)
-    o_rows, _ = old.rows_of(anchors)
-    info["anchor_cosine"] = float(_cos_rows(aligned.vectors[a_rows], old.vectors[o_rows]).mean())
+    info["anchor_cosine"] = _mean_cosine(aligned, old, anchors)
     anchor_set = set(anchors)
     rest = [w for w in new.keys if w in old.index and w not in anchor_set]
     if rest:
-        r1, _ = aligned.rows_of(rest)
-        r2, _ = old.rows_of(rest)
-        info["aligned_drift"] = float(_cos_rows(aligned.vectors[r1], old.vectors[r2]).mean())
+        info["aligned_drift"] = _mean_cosine(aligned, old, rest)
         info["n_aligned_drift_words"] = len(rest)
-    emb, origin = _assemble(old, aligned, replace_old=old_words == "replace", strategy="align",
-                            name=f"{old.describe()} + aligned new corpus")
-    info.update(_drift_info(old, emb, origin))
-    info["n_new_words"] = origin.count(ORIGIN_NEW)
-    return UpdateResult("align", emb, origin, model, info)
+    return _result("align", old, aligned, old_words == "replace", f"{old.describe()} + aligned new corpus", model,
+                   info)
 
 
 #: training settings that must be positive integers (``seed``: a non-negative one)

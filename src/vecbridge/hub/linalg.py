@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import DimensionError, VecbridgeError
 from ..normalize import unit_rows
+from ..translators.linear import polar  # U V^T of the thin SVD, float64
 
 
 def embedding_map(d: int, k: int) -> np.ndarray:
@@ -40,12 +41,6 @@ def embedding_map(d: int, k: int) -> np.ndarray:
     m = min(d, k)
     Q[np.arange(m), np.arange(m)] = 1.0
     return Q
-
-
-def polar(M: np.ndarray) -> np.ndarray:
-    """The semi-orthogonal matrix nearest to ``M`` (d, k): ``U V^T`` of its thin SVD. float64."""
-    U, _, Vt = np.linalg.svd(np.asarray(M, dtype=np.float64), full_matrices=False)
-    return U @ Vt
 
 
 def procrustes_onto(X: np.ndarray, Z: np.ndarray, init: np.ndarray | None = None, iters: int = 30) -> np.ndarray:

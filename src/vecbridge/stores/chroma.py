@@ -24,21 +24,17 @@ from .migrate import (
     Batch,
     MigrationReport,
     QualityReport,
+    as_translator,
     check_batch_rows,
     check_dim,
+    import_store,
     journal_path,
     quality_gate,
+    query_side,
+    refuse_existing,
     run_migration,
     state_dir,
 )
-
-
-def _chromadb():
-    try:
-        import chromadb
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise VecbridgeError("Chroma migration needs chromadb: pip install 'vecbridge[stores]'") from None
-    return chromadb
 
 
 def client(path: Any, *, create: bool = False):
@@ -50,7 +46,7 @@ def client(path: Any, *, create: bool = False):
         return path
     if not create and not Path(path).is_dir():
         raise VecbridgeError(f"{path}: no such Chroma database (a folder made by chromadb.PersistentClient)")
-    chromadb = _chromadb()
+    chromadb = import_store("chromadb", "Chroma")
     return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
 
 
@@ -95,10 +91,7 @@ class ChromaWriter:
 
     def check_new(self) -> None:
         if _exists(self.cl, self.name):
-            raise VecbridgeError(
-                f"collection {self.name!r} already exists; a migration never writes into an existing collection "
-                "(choose another name or delete it)"
-            )
+            refuse_existing("collection", self.name, "choose another name or delete it")
 
     def ensure_target(self) -> None:
         self.col = self.cl.get_or_create_collection(self.name, metadata=self.metadata, embedding_function=None)
@@ -152,13 +145,11 @@ def migrate_chroma(
     """
     from ..containment import check_store_name
     from ..stream import map_fingerprint
-    from ..translators import Translator, load_translator
 
     # names and sizes first: nothing is written (journal, collection) before they are known to be good
     check_store_name(target_collection, "collection")
     batch_rows = check_batch_rows(batch_rows)
-    if not isinstance(translator, Translator):
-        translator = load_translator(translator)
+    translator = as_translator(translator)
     if target_collection == collection:
         raise VecbridgeError("the target collection must differ from the source: migrations never write in place")
     cl = client(path)
@@ -215,7 +206,5 @@ def chroma_quality_gate(
 
 def query_with_map(path: Any, collection: str, translator: Any, queries: np.ndarray, k: int = 10) -> dict[str, Any]:
     """Query side: map new-model queries (n, d_new) into the old space and query the old collection."""
-    from .migrate import query_side
-
     col = _get(client(path), collection)
     return col.query(query_embeddings=query_side(translator, queries), n_results=k)

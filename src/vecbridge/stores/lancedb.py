@@ -32,21 +32,17 @@ from .migrate import (
     Batch,
     MigrationReport,
     QualityReport,
+    as_translator,
     check_batch_rows,
     check_dim,
+    import_store,
     journal_path,
     quality_gate,
+    query_side,
+    refuse_existing,
     run_migration,
     state_dir,
 )
-
-
-def _lancedb():
-    try:
-        import lancedb
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise VecbridgeError("LanceDB migration needs lancedb: pip install 'vecbridge[stores]'") from None
-    return lancedb
 
 
 def connect(db: Any):
@@ -58,7 +54,7 @@ def connect(db: Any):
         return db
     if not Path(db).is_dir():
         raise VecbridgeError(f"{db}: no such LanceDB database (a folder made by lancedb.connect)")
-    return _lancedb().connect(str(db))
+    return import_store("lancedb", "LanceDB").connect(str(db))
 
 
 def _open(conn: Any, name: str, what: str = "table"):
@@ -132,10 +128,7 @@ class NewTableWriter:
 
     def check_new(self) -> None:
         if _exists(self.conn, self.name):
-            raise VecbridgeError(
-                f"table {self.name!r} already exists; a migration never writes into an existing table "
-                "(choose another target name or drop it)"
-            )
+            refuse_existing("table", self.name, "choose another target name or drop it")
 
     def ensure_target(self) -> None:
         if not _exists(self.conn, self.name):
@@ -237,7 +230,6 @@ def migrate_lancedb(
     """
     from ..containment import check_store_name
     from ..stream import map_fingerprint
-    from ..translators import Translator, load_translator
 
     # names and sizes first: nothing is written (journal, table, column) before they are known to be good
     if (target_table is None) == (new_column is None):
@@ -248,8 +240,7 @@ def migrate_lancedb(
     else:
         check_store_name(new_column, "column")
     batch_rows = check_batch_rows(batch_rows)
-    if not isinstance(translator, Translator):
-        translator = load_translator(translator)
+    translator = as_translator(translator)
     conn = connect(db)
     src = _open(conn, table)
     schema = src.schema
@@ -330,8 +321,6 @@ def search_with_query_map(db: Any, table: str, translator: Any, queries: np.ndar
 
     Returns one Arrow table of the ``k`` nearest rows per query (LanceDB's ``_distance`` included).
     """
-    from .migrate import query_side
-
     tbl = _open(connect(db), table)
     Q = query_side(translator, queries)
     out = []

@@ -31,12 +31,14 @@ can place it anywhere else.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from types import ModuleType
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
 
@@ -108,6 +110,28 @@ class MigrationReport:
             if q.get("threshold") is not None:
                 s += f" (threshold {q['threshold']}, {'pass' if q['passed'] else 'FAIL'})"
         return s
+
+
+def import_store(module: str, store: str) -> ModuleType:
+    """The client library ``module`` of a store, imported on first use; an error naming the extra without it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise VecbridgeError(f"{store} migration needs {module}: pip install 'vecbridge[stores]'") from None
+
+
+def as_translator(translator: Any) -> Any:
+    """``translator`` itself when it is a :class:`~vecbridge.Translator`, else the map saved in that folder."""
+    from ..translators import Translator, load_translator
+
+    return translator if isinstance(translator, Translator) else load_translator(translator)
+
+
+def refuse_existing(kind: str, name: str, advice: str) -> NoReturn:
+    """The error for a target that is there already: migrations write only into new tables and collections."""
+    raise VecbridgeError(
+        f"{kind} {name!r} already exists; a migration never writes into an existing {kind} ({advice})"
+    )
 
 
 def write_journal(path: Path, obj: dict[str, Any]) -> None:
@@ -227,11 +251,8 @@ def query_side(translator: Any, queries: Any, device: str = "cpu") -> np.ndarray
     (target), or its folder. Search the old index with the result.
     """
     from ..stream import batch_function
-    from ..translators import Translator, load_translator
 
-    if not isinstance(translator, Translator):
-        translator = load_translator(translator)
-    return batch_function(translator, device)(np.asarray(queries, dtype=np.float32))
+    return batch_function(as_translator(translator), device)(np.asarray(queries, dtype=np.float32))
 
 
 # -- the quality gate -----------------------------------------------------------------
@@ -329,10 +350,8 @@ def quality_gate(
     """
     from ..evaluation import paired_metrics
     from ..stream import batch_function
-    from ..translators import Translator, load_translator
 
-    if not isinstance(translator, Translator):
-        translator = load_translator(translator)
+    translator = as_translator(translator)
     texts = list(texts)
     old_vectors = np.asarray(old_vectors, dtype=np.float32)
     if len(texts) != old_vectors.shape[0]:

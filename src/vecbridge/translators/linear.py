@@ -53,6 +53,13 @@ def lstsq_from_moments(
     return W.astype(np.float32), b.astype(np.float32)
 
 
+def polar(M: np.ndarray) -> np.ndarray:
+    """The semi-orthogonal matrix nearest to ``M`` (dx, dy): ``U V^T`` of its thin SVD, in float64. For a
+    cross-covariance ``M = X^T Y`` it is the Procrustes solution (:func:`procrustes_from_cross`)."""
+    U, _, Vt = np.linalg.svd(np.asarray(M, dtype=np.float64), full_matrices=False)
+    return U @ Vt
+
+
 def procrustes_map(X: np.ndarray, Y: np.ndarray, scale: bool = False) -> tuple[np.ndarray, float]:
     """Orthogonal Procrustes: ``W`` with orthonormal columns (or rows) minimising ``||s X W - Y||``.
 
@@ -88,7 +95,8 @@ class LeastSquares(Translator):
         Fit an intercept (``X W + b``).
     normalize : str, optional
         Normalisation steps applied to both sides before fitting and stored in
-        the map (e.g. ``"unit center unit"``).
+        the map. ``"unit center unit"`` translates best (docs/normalisation.md) but puts the output in the
+        target's centred space; the default (None) keeps it in the target's own coordinates.
     """
 
     method = "lstsq"
@@ -122,8 +130,9 @@ class Procrustes(Translator):
     scale : bool, default False
         Also fit a global scale factor ``scale_``.
     normalize : str, optional
-        Normalisation steps applied to both sides (``"unit center unit"`` is
-        the usual choice for word vectors).
+        Normalisation steps applied to both sides. ``"unit center unit"`` translates best
+        (docs/normalisation.md) but puts the output in the target's centred space; the default (None)
+        keeps it in the target's own coordinates.
     """
 
     method = "procrustes"

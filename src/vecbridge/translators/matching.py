@@ -7,7 +7,8 @@ Solvers (functions over numpy arrays):
 * start maps: :func:`cluster_matching_candidates` (k-means on each side, the clusters matched, pseudo-pairs
   through relative representations, :func:`relative_pseudo_map`) and :func:`reanchor_map`;
 * refinement, annealed k-NN Procrustes (a soft Wasserstein-Procrustes): :func:`refine_map` (source to target),
-  :func:`refine_bidirectional` (both ways), :func:`polish_map` (until the pairless k-NN similarity stops rising);
+  :func:`refine_bidirectional` (both ways), both through :func:`annealed_procrustes`, :func:`polish_map` (until
+  the pairless k-NN similarity stops rising);
 * regional restarts: :func:`weak_subspace`, :func:`rotate_in_subspace`; and :func:`polar_factor`.
 
 :class:`ClusterMatching` (``cluster-match``) is the method of the mini-vec2vec (Dar 2025) and "Shared Geometry
@@ -18,6 +19,7 @@ real encoders: docs/unsupervised.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,7 @@ from ..neighbors import knn_mean_similarity, knn_target_means, row_means, top_k
 from ..normalize import unit_rows
 from ..sampling import sample_rows
 from .base import UnsupervisedTranslator
+from .linear import polar
 
 #: default k-NN schedule of :func:`refine_map` (targets are means of the k nearest; k shrinks)
 REFINE_SCHEDULE = (50, 20, 10)
@@ -36,9 +39,9 @@ REFINE_SCHEDULE = (50, 20, 10)
 
 # -- small linear algebra ----------------------------------------------------------
 def polar_factor(M: np.ndarray) -> np.ndarray:
-    """The (semi-)orthogonal factor ``U V^T`` of ``M`` (dx, dy): the Procrustes solution for cross-covariance M."""
-    U, _, Vt = np.linalg.svd(np.asarray(M, dtype=np.float64), full_matrices=False)
-    return (U @ Vt).astype(np.float32)
+    """The (semi-)orthogonal factor ``U V^T`` of ``M`` (dx, dy) as float32 (:func:`~.linear.polar`): the
+    Procrustes solution for cross-covariance M."""
+    return polar(M).astype(np.float32)
 
 
 def identity_map(dx: int, dy: int) -> np.ndarray:
@@ -145,6 +148,28 @@ def relative_pseudo_map(
 
 
 # -- refinement ---------------------------------------------------------------------
+def annealed_procrustes(
+    W: np.ndarray,
+    schedule: tuple[int, ...],
+    reps: int,
+    cross_covariance: Callable[[np.ndarray, int], np.ndarray],
+    known: tuple[np.ndarray, np.ndarray] | None = None,
+    pair_weight: float = 20.0,
+) -> np.ndarray:
+    """The loop of :func:`refine_map` and :func:`refine_bidirectional`: for each ``k`` of ``schedule``,
+    ``reps`` times (at least once), ``W`` becomes the Procrustes solution (:func:`polar_factor`) of
+    ``cross_covariance(W, k)`` (dx, dy, float64), to which each known pair (``known``: (X_pairs (p, dx),
+    Y_pairs (p, dy))) adds its own with weight ``pair_weight``. Returns the last W (float32)."""
+    W = np.asarray(W, dtype=np.float32)
+    for k in schedule:
+        for _ in range(max(1, reps)):
+            M = cross_covariance(W, k)
+            if known is not None and len(known[0]):
+                M += pair_weight * (known[0].T.astype(np.float64) @ known[1])
+            W = polar_factor(M)
+    return W
+
+
 def refine_map(
     X: np.ndarray,
     Y: np.ndarray,
@@ -170,19 +195,15 @@ def refine_map(
     ``known``: (X_pairs (p, dx), Y_pairs (p, dy)) rows known to correspond; each enters
     every Procrustes solve with weight ``pair_weight``.
     """
-    W = np.asarray(W, dtype=np.float32)
-    Yu_all = unit_rows(Y)
-    for k in schedule:
-        for _ in range(max(1, reps)):
-            a = sample_rows(rng, len(X), n_source)
-            b = sample_rows(rng, len(Y), n_target)
-            Xa = X[a]
-            T = knn_target_means(Xa @ W, Yu_all[b], int(min(k, len(b))), compute=compute)
-            M = Xa.T.astype(np.float64) @ T
-            if known is not None and len(known[0]):
-                M += pair_weight * (known[0].T.astype(np.float64) @ known[1])
-            W = polar_factor(M)
-    return W
+    Yu = unit_rows(Y)
+
+    def cross_covariance(W: np.ndarray, k: int) -> np.ndarray:
+        a = sample_rows(rng, len(X), n_source)
+        b = sample_rows(rng, len(Y), n_target)
+        Xa = X[a]
+        return Xa.T.astype(np.float64) @ knn_target_means(Xa @ W, Yu[b], int(min(k, len(b))), compute=compute)
+
+    return annealed_procrustes(W, schedule, reps, cross_covariance, known, pair_weight)
 
 
 def refine_bidirectional(
@@ -204,19 +225,16 @@ def refine_bidirectional(
     From a start that is only partly right it converges further than :func:`refine_map`.
     ``n_sample`` rows per side per step (all when fewer); ``known`` as in :func:`refine_map`.
     """
-    W = np.asarray(W, dtype=np.float32)
     Xu, Yu = unit_rows(X), unit_rows(Y)
-    for k in schedule:
-        for _ in range(max(1, reps)):
-            a = sample_rows(rng, len(X), n_sample)
-            b = sample_rows(rng, len(Y), n_sample)
-            T = knn_target_means(X[a] @ W, Yu[b], int(min(k, len(b))), compute=compute)
-            S = knn_target_means(Y[b] @ W.T, Xu[a], int(min(k, len(a))), compute=compute)
-            M = X[a].T.astype(np.float64) @ T + S.T.astype(np.float64) @ Y[b]
-            if known is not None and len(known[0]):
-                M += pair_weight * (known[0].T.astype(np.float64) @ known[1])
-            W = polar_factor(M)
-    return W
+
+    def both_ways(W: np.ndarray, k: int) -> np.ndarray:
+        a = sample_rows(rng, len(X), n_sample)
+        b = sample_rows(rng, len(Y), n_sample)
+        T = knn_target_means(X[a] @ W, Yu[b], int(min(k, len(b))), compute=compute)
+        S = knn_target_means(Y[b] @ W.T, Xu[a], int(min(k, len(a))), compute=compute)
+        return X[a].T.astype(np.float64) @ T + S.T.astype(np.float64) @ Y[b]
+
+    return annealed_procrustes(W, schedule, reps, both_ways, known, pair_weight)
 
 
 def polish_map(

@@ -171,7 +171,23 @@ def train_torch(
 
 
 class _NeuralBase(Translator):
-    """Shared fitting plumbing: hold-out split, validation set, fit_info_."""
+    """Shared fitting plumbing: the training parameters, hold-out split, validation set, fit_info_."""
+
+    def __init__(self, *, loss: str, temperature: float, epochs: int, batch_size: int, lr: float, weight_decay: float,
+                 validation: float, patience: int, normalize: str | None, seed: int, progress: bool | None):
+        """Store the training parameters every adapter has (each subclass's ``__init__`` declares them, with
+        its own defaults, and passes them on)."""
+        self.loss = loss
+        self.temperature = temperature
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation = validation
+        self.patience = patience
+        self.normalize = normalize
+        self.seed = seed
+        self.progress = progress
 
     def _validate_common(self) -> None:
         if self.loss not in LOSSES:
@@ -232,17 +248,9 @@ class MLPAdapter(_NeuralBase):
         self.hidden = hidden
         self.n_blocks = n_blocks
         self.activation = activation
-        self.loss = loss
-        self.temperature = temperature
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.validation = validation
-        self.patience = patience
-        self.normalize = normalize
-        self.seed = seed
-        self.progress = progress
+        super().__init__(loss=loss, temperature=temperature, epochs=epochs, batch_size=batch_size, lr=lr,
+                         weight_decay=weight_decay, validation=validation, patience=patience, normalize=normalize,
+                         seed=seed, progress=progress)
 
     def _build(self, torch, dx: int, dy: int, h: int, A: np.ndarray, b: np.ndarray):
         nn = torch.nn
@@ -374,17 +382,9 @@ class LowRankAffine(_NeuralBase):
         progress: bool | None = None,
     ):
         self.rank = rank
-        self.loss = loss
-        self.temperature = temperature
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.validation = validation
-        self.patience = patience
-        self.normalize = normalize
-        self.seed = seed
-        self.progress = progress
+        super().__init__(loss=loss, temperature=temperature, epochs=epochs, batch_size=batch_size, lr=lr,
+                         weight_decay=weight_decay, validation=validation, patience=patience, normalize=normalize,
+                         seed=seed, progress=progress)
 
     def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:
         self._validate_common()
