@@ -16,6 +16,7 @@ from ..errors import DataError, DataUnavailableError
 from .containers import Corpus, ParallelCorpus
 from .encoded import encode_corpus, encode_texts
 from .registry import REGISTRY, DatasetInfo, dataset_info, list_datasets, load, register
+from .retrieval_tasks import RETRIEVAL_TASKS, RetrievalTask, TextSet, retrieval_task
 from .tasks import (
     OOD_SETS,
     WORD_TASKS,
@@ -30,6 +31,7 @@ from .word_evaluation_sets import Analogies, read_analogies, read_similarity
 
 __all__ = [
     "Analogies", "Corpus", "ParallelCorpus", "DataError", "DataUnavailableError", "DatasetInfo", "OOD_SETS", "REGISTRY",
+    "RETRIEVAL_TASKS", "RetrievalTask", "TextSet", "retrieval_task",
     "WORD_TASKS", "SentenceTask", "bbc_split", "dataset_info", "encode_corpus", "encode_texts",
     "frequent_shared_words", "list_datasets", "load", "prepare_sentence_encodings", "read_analogies",
     "read_similarity", "register", "sentence_task", "word_task",

