@@ -44,3 +44,69 @@ def test_the_verdict_is_deterministic_and_checks_its_input():
     assert judge_map(X, Y, seed=4).as_dict() == judge_map(X, Y, seed=4).as_dict()
     with pytest.raises(DimensionError):
         judge_map(X, Y[:, :10])
+
+
+def _disjoint_samples(seed, n=900, d=20):
+    """Two samples of *different* points of one clustered distribution, the second rotated: no row has a
+    counterpart, as with sentences of two different text samples encoded by two models."""
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(30, d)) * 2
+
+    def draw():
+        return (C[rng.integers(0, 30, n)] + rng.normal(size=(n, d))).astype(np.float32)
+
+    R = np.linalg.qr(rng.normal(size=(d, d)))[0].astype(np.float32)
+    return draw(), draw() @ R, R, rng
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_on_unpaired_samples_the_right_map_is_aligned_and_wrong_ones_are_not(seed):
+    X, Y, R, rng = _disjoint_samples(seed)
+    right = judge_map(X @ R, Y, rows="sample", seed=seed)
+    assert right.verdict == "aligned" and right.rows == "sample" and right.margin_sd >= 3
+    # the ranked statistic (mutual matches) cannot see it: no row has a counterpart
+    assert judge_map(X @ R, Y, seed=seed).confidence < right.confidence
+    assert judge_map(X, Y, rows="sample", seed=seed).verdict == "not aligned"  # the wrong rotation
+    other = (rng.normal(size=(30, 20))[rng.integers(0, 30, 900)] * 2 + rng.normal(size=(900, 20))).astype(np.float32)
+    assert judge_map(other, Y, rows="sample", seed=seed).verdict == "not aligned"  # unrelated clusters
+
+
+def test_on_structureless_samples_nothing_is_aligned_and_confidence_is_zero():
+    rng = np.random.default_rng(5)
+    v = judge_map(rng.normal(size=(900, 20)), rng.normal(size=(900, 20)), rows="sample")
+    assert v.verdict == "not aligned" and v.confidence == 0.0
+    d = v.as_dict()["verdict_details"]
+    assert d["rows"] == "sample" and len(d["controls"]) == 5 and "ceiling" in d
+
+
+def test_rows_kind_and_bad_rows():
+    from vecbridge import Embeddings
+    from vecbridge.errors import VecbridgeError
+    from vecbridge.verdict import rows_kind
+
+    e = Embeddings(["a", "b"], np.eye(2, dtype=np.float32))
+    assert rows_kind(e, e) == "ranked" and rows_kind(e.vectors, e) == "sample" and rows_kind(None, None) == "sample"
+    with pytest.raises(VecbridgeError, match="rows must be one of"):
+        judge_map(np.eye(30), np.eye(30), rows="sorted")
+
+
+def test_pairless_methods_judge_arrays_as_samples():
+    from vecbridge import make_translator
+
+    X, Y, R, _ = _disjoint_samples(2, n=600)
+    t = make_translator("spectral-match", seed=0).fit(X, Y)
+    assert t.fit_info_["verdict_details"]["rows"] == "sample"
+    assert t.fit_info_["verdict"] in ("aligned", "uncertain", "not aligned")
+
+
+def test_a_map_into_a_subspace_is_judged_by_the_ranked_statistic():
+    """Rows mapped into a subspace (a 8-d sample into 20-d) can sit on the target's densest directions without
+    any correspondence; the sample statistic would reward that, so the verdict falls back to mutual matches."""
+    from vecbridge.verdict import spans_target
+
+    X, Y, R, rng = _disjoint_samples(4)
+    into = np.linalg.qr(rng.normal(size=(20, 20)))[0][:8].astype(np.float32)
+    low = X[:, :8] @ into
+    assert not spans_target(low, Y) and spans_target(X @ R, Y)
+    v = judge_map(low, Y, rows="sample")
+    assert v.rows == "ranked" and v.verdict == "not aligned"

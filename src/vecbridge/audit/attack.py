@@ -161,7 +161,8 @@ def fit_translation(leaked: np.ndarray, public: np.ndarray, method: str | Transl
     fi = getattr(t, "fit_info_", {}) or {}
     verdict, confidence, reason = fi.get("verdict"), fi.get("confidence"), fi.get("verdict_reason")
     if verdict is None:  # a method that does not judge its own fit, or a map fitted on pairs
-        v = judge_translator(t, t.source_normalizer_.transform(X), t.target_normalizer_.transform(Y), seed=int(seed))
+        v = judge_translator(t, t.source_normalizer_.transform(X), t.target_normalizer_.transform(Y), rows="sample",
+                             seed=int(seed))
         verdict, confidence, reason = v.verdict, round(v.confidence, 4), v.reason
     label = fi.get("chosen_method") or t.method
     if fi.get("chosen_method"):

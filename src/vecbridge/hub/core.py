@@ -94,7 +94,7 @@ def judge_rows(mapped: np.ndarray, target: np.ndarray, seed: int = 0) -> dict[st
 
     v = judge_map(mapped, target, seed=seed)
     return {"verdict": v.verdict, "confidence": round(v.confidence, 4), "verdict_reason": v.reason,
-            "mutual_csls_rate": round(v.mutual, 4), "n_eval": v.n_eval}
+            "statistic": v.statistic, "value": round(v.value, 4), "n_eval": v.n_eval}
 
 
 def judge_pairs(mapped: np.ndarray, target: np.ndarray, seed: int = 0, n_controls: int = 3) -> dict[str, Any]:

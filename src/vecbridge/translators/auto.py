@@ -7,7 +7,7 @@ The mode follows from the pairs ``fit`` receives:
   Every candidate is judged by the shared verdict (:mod:`vecbridge.verdict`), whose ``confidence`` means the
   same for every method, and the most confident map is kept. The identity (cheap) and the favourite for the
   inputs (keyed vocabularies: self-learning; unkeyed samples: cluster-match) are fitted in full. Unless the
-  favourite is judged aligned with confidence >= ``EARLY_STOP``, the other candidates are screened with cheap
+  favourite is judged aligned with confidence >= ``EARLY_STOP`` (unkeyed samples: ``SAMPLE_EARLY_STOP``), the other candidates are screened with cheap
   settings, and a screen is completed only when it promises more than the best map so far (its verdict is not
   "not aligned" while no map is aligned yet, or its confidence leads by ``SCREEN_LEAD``). So auto costs little
   more than the method it keeps, also when nothing aligns;
@@ -36,13 +36,16 @@ import numpy as np
 from ..errors import VecbridgeError
 from ..normalize import unit_rows
 from ..progress import progress_bar
-from ..verdict import judge_translator
+from ..verdict import judge_translator, rows_kind
 from .base import FitData, Translator
 from .factory import make_translator
 from .registry import translator_class
 
-#: screening stops once a candidate is judged aligned with at least this confidence
+#: screening stops once a candidate is judged aligned with at least this confidence (keyed vocabularies)
 EARLY_STOP = 0.5
+#: the same for unpaired samples, whose confidence also rewards maps right only at the level of clusters
+#: (0.46-0.58 for such maps, 0.59-0.63 for right sentence maps): there every candidate is screened
+SAMPLE_EARLY_STOP = 0.8
 #: a candidate whose quick screen says "not aligned" is completed only when its confidence leads the best
 #: completed map's by this much
 SCREEN_LEAD = 0.10
@@ -177,10 +180,12 @@ class AutoTranslator(Translator):
             fitted.append((row["confidence"], -len(fitted), t, name))
             return row
 
+        early = EARLY_STOP if keyed else SAMPLE_EARLY_STOP
+
         def settled() -> str | None:
-            """Why the search may stop: a map other than the identity judged aligned with confidence >= EARLY_STOP."""
+            """Why the search may stop: a map other than the identity judged aligned with confidence >= early."""
             for conf, _, t, name in fitted:
-                if name != "identity" and t.fit_info_.get("verdict") == "aligned" and conf >= EARLY_STOP:
+                if name != "identity" and t.fit_info_.get("verdict") == "aligned" and conf >= early:
                     return f"{name} already aligned with confidence {conf:.2f}"
             return None
 
@@ -246,7 +251,8 @@ class AutoTranslator(Translator):
         if name == "identity":
             t = self._fit_candidate(name, data, {"normalize": "unit center unit"})
             t.fit_info_.update(judge_translator(t, t.source_normalizer_.transform(data.X),
-                                                t.target_normalizer_.transform(data.Y), seed=int(self.seed)).as_dict())
+                                                t.target_normalizer_.transform(data.Y),
+                                                rows=rows_kind(data.src, data.tgt), seed=int(self.seed)).as_dict())
             return t
         return self._fit_candidate(name, data, pairs=data.pairs, effort=effort)
 

@@ -748,6 +748,10 @@ class UnsupervisedTranslator(Translator):
         t0 = time.perf_counter()
         self._fit_unpaired(data.X, data.Y, data.pairs)
         self.fit_info_["fit_core_seconds"] = round(time.perf_counter() - t0, 3)
+        from ..verdict import judge_translator, rows_kind  # the verdict every pairless method shares (the CLI's gate)
+
+        self.fit_info_.update(judge_translator(self, data.X, data.Y, rows=rows_kind(data.src, data.tgt),
+                                               seed=self._check_seed(getattr(self, "seed", 0))).as_dict())
 
     def _fit_unpaired(self, X: np.ndarray, Y: np.ndarray, known: np.ndarray | None) -> None:  # pragma: no cover
         raise NotImplementedError

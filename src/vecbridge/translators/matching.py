@@ -632,6 +632,3 @@ class ClusterMatching(UnsupervisedTranslator):
             "chosen": int(best), "knn_similarity": round(float(value), 5),
             "criterion": "knn_similarity on 4,000 rows per side [+ known-pair cosine]",
             "candidates": candidates, "reanchor": cascade, "regional": regional}
-        from ..verdict import judge_map  # the verdict every pairless method shares (the CLI's gate)
-
-        self.fit_info_.update(judge_map(X[:4000] @ W, Y[:4000], seed=self._check_seed(self.seed)).as_dict())

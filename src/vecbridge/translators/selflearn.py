@@ -684,9 +684,9 @@ class SelfLearning(SharedSpaceOutput, Translator):
         self.src_rows_ = res.src_rows.astype(np.int64)
         self.tgt_rows_ = res.tgt_rows.astype(np.int64)
         self._after_load()
-        from ..verdict import judge_translator  # the verdict every pairless method shares (the CLI's gate)
+        from ..verdict import judge_translator, rows_kind  # the verdict every pairless method shares (the CLI's gate)
 
-        info.update(judge_translator(self, Xn, Zn, seed=int(self.seed)).as_dict())
+        info.update(judge_translator(self, Xn, Zn, rows=rows_kind(data.src, data.tgt), seed=int(self.seed)).as_dict())
 
     @property
     def confidence_(self) -> float | None:

@@ -274,6 +274,3 @@ class SpectralMatching(UnsupervisedTranslator):
             "identity_score": finals[-1][3]["score"] if X.shape[1] == Y.shape[1] else None,
             "candidates": cands,
         }
-        from ..verdict import judge_map  # the verdict every pairless method shares (the CLI's gate)
-
-        self.fit_info_.update(judge_map(X[:4000] @ self.W_, Y[:4000], seed=self._check_seed(self.seed)).as_dict())
