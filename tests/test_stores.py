@@ -366,3 +366,25 @@ def test_cli_migrate_refuses_bad_names_and_sizes_with_flag_names(tmp_path, space
     assert not (tmp_path / "db" / ".vecbridge-migrate").exists() and not (tmp_path / "ch").exists()
     assert main(base + ["--to-table", "docs_new", "--quiet", "--report", str(tmp_path / "new" / "dir" / "r.json")]) == 0
     assert json.loads((tmp_path / "new" / "dir" / "r.json").read_text())["migration"]["rows_done"] == 50
+
+
+def test_migrated_vectors_are_in_the_target_models_own_coordinates(tmp_path):
+    """A map normalised with centring outputs vectors centred on the target's mean; what a store holds must be
+    the target model's own coordinates, where the vectors it embeds itself live (store_function undoes it)."""
+    from vecbridge import load_translator, make_translator
+    from vecbridge.normalize import unit_rows
+    from vecbridge.stores.migrate import store_function
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(800, 24)).astype(np.float32)
+    R = np.linalg.qr(rng.normal(size=(24, 24)))[0].astype(np.float32)
+    Y = unit_rows(X @ R) + 1.5 * unit_rows(rng.normal(size=(1, 24))).astype(np.float32)  # far off-centre
+    t = make_translator("procrustes", normalize="unit center unit").fit(X, Y)
+    mapped = t.transform(X)
+    stored = store_function(t)(X)
+    cos = lambda A, B: float(np.mean(np.sum(unit_rows(A) * unit_rows(B), axis=1)))  # noqa: E731
+    assert cos(mapped, Y) < 0.9 < 0.999 < cos(stored, Y)
+    np.testing.assert_allclose(np.median(np.linalg.norm(stored, axis=1)), np.median(np.linalg.norm(Y, axis=1)), rtol=0.02)
+    # the lengths travel with a saved map
+    t.save(tmp_path / "m")
+    np.testing.assert_array_equal(load_translator(tmp_path / "m").to_target_space(mapped), t.to_target_space(mapped))

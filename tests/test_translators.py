@@ -303,3 +303,20 @@ def test_procrustes_map_function_is_pure(rng):
     Xc = X.copy()
     procrustes_map(X, X)
     np.testing.assert_array_equal(X, Xc)
+
+
+def test_normalizer_inverse_undoes_centring_and_scaling_exactly_and_unit_steps_in_direction():
+    from vecbridge.normalize import Normalizer, unit_rows
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(500, 12)) * rng.uniform(0.5, 3, 12) + 4).astype(np.float32)
+    for steps in ("center", "standardize", "center standardize"):
+        n = Normalizer(steps).fit(X)
+        np.testing.assert_allclose(n.inverse_transform(n.transform(X)), X, atol=1e-4)
+    n = Normalizer("unit center unit").fit(X)
+    back = n.inverse_transform(n.transform(X))
+    assert float(np.mean(np.sum(unit_rows(back) * unit_rows(X), axis=1))) > 0.99
+    assert np.median(np.linalg.norm(back, axis=1)) == pytest.approx(np.median(np.linalg.norm(X, axis=1)), rel=0.02)
+    # a normaliser saved before lengths were kept still inverts, less closely (unit lengths)
+    old = Normalizer.from_state(n.steps, {k: v for k, v in n.state_arrays("t").items() if not k.endswith("length")}, "t", 12)
+    assert float(np.mean(np.sum(unit_rows(old.inverse_transform(n.transform(X))) * unit_rows(X), axis=1))) > 0.9

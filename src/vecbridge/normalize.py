@@ -75,6 +75,11 @@ def _unit_rescaled(X: np.ndarray) -> np.ndarray:
     return (Xs / np.where(n > 0, n, 1.0)).astype(np.float32)
 
 
+def _median_length(X: np.ndarray) -> float | None:
+    """The median Euclidean length of the rows of X (None when X has no rows)."""
+    return float(np.median(np.linalg.norm(X, axis=1))) if X.ndim == 2 and len(X) else None
+
+
 def zero_rows(X: np.ndarray) -> np.ndarray:
     """Indices of the rows of ``X`` (n, d) that are all zeros."""
     X = np.asarray(X)
@@ -87,18 +92,22 @@ class Normalizer:
     """A fitted sequence of normalisation steps.
 
     Attributes after ``fit``: ``stats_`` is a list, one entry per step, of
-    ``None`` (unit) or ``(mean, scale)`` float32 arrays of shape (d,).
+    ``None`` (unit) or ``(mean, scale)`` float32 arrays of shape (d,); ``lengths_`` the median row length
+    before each ``unit`` step (None for the other steps), for :meth:`inverse_transform`.
     """
 
     def __init__(self, steps: str | Sequence[str] | None = None):
         self.steps = parse_steps(steps)
         self.stats_: list[tuple[np.ndarray, np.ndarray] | None] | None = None
+        self.lengths_: list[float | None] | None = None
         self.dim_: int | None = None
 
     def fit(self, X: np.ndarray) -> Normalizer:
         X = np.asarray(X, dtype=np.float32)
         stats: list[tuple[np.ndarray, np.ndarray] | None] = []
+        lengths: list[float | None] = []
         for step in self.steps:
+            lengths.append(_median_length(X) if step == "unit" else None)
             if step == "unit":
                 stats.append(None)
             else:
@@ -111,8 +120,33 @@ class Normalizer:
                 stats.append((mean, scale))
             X = self._apply(step, stats[-1], X)
         self.stats_ = stats
+        self.lengths_ = lengths
         self.dim_ = int(X.shape[-1]) if X.ndim == 2 else None
         return self
+
+    def inverse_transform(self, Y: np.ndarray) -> np.ndarray:
+        """Normalised rows ``Y`` (n, d) back in the coordinates of the rows the normaliser was fitted on.
+
+        ``center`` and ``standardize`` are undone exactly. A ``unit`` step drops each row's length; it is
+        given back as the median length the fitted rows had before that step (1 for a normaliser saved
+        before lengths were kept): a ``unit`` step followed by ``center`` comes back close in direction
+        (exactly for a row of the median length), and lengths come back typical.
+        """
+        if self.stats_ is None:
+            if not self.steps:
+                return np.asarray(Y, dtype=np.float32)
+            raise VecbridgeError("Normalizer.inverse_transform called before fit")
+        X = np.asarray(Y, dtype=np.float32)
+        if self.dim_ is not None and X.shape[-1] != self.dim_:
+            raise DimensionError(f"normaliser was fitted on {self.dim_}-d vectors, got {X.shape[-1]}-d")
+        lengths = getattr(self, "lengths_", None) or [None] * len(self.steps)
+        for step, stat, length in reversed(list(zip(self.steps, self.stats_, lengths))):
+            if step == "unit":
+                X = unit_rows(X) * np.float32(1.0 if length is None else length)
+            else:
+                mean, scale = stat
+                X = X * scale + mean
+        return X.astype(np.float32)
 
     @staticmethod
     def _apply(step: str, stat, X: np.ndarray) -> np.ndarray:
@@ -143,6 +177,9 @@ class Normalizer:
             if stat is not None:
                 out[f"{prefix}.{i}.mean"] = stat[0]
                 out[f"{prefix}.{i}.scale"] = stat[1]
+        for i, length in enumerate(getattr(self, "lengths_", None) or []):
+            if length is not None:
+                out[f"{prefix}.{i}.length"] = np.array([length], dtype=np.float32)
         return out
 
     @classmethod
@@ -155,5 +192,7 @@ class Normalizer:
             else:
                 stats.append((arrays[f"{prefix}.{i}.mean"], arrays[f"{prefix}.{i}.scale"]))
         norm.stats_ = stats
+        norm.lengths_ = [float(arrays[f"{prefix}.{i}.length"][0]) if f"{prefix}.{i}.length" in arrays else None
+                         for i in range(len(norm.steps))]
         norm.dim_ = dim
         return norm

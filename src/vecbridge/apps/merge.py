@@ -41,7 +41,6 @@ import numpy as np
 
 from ..embeddings import Embeddings
 from ..errors import ParameterError, VecbridgeError
-from ..normalize import Normalizer, unit_rows
 from .structure import structure_row, structure_scores
 
 ORIGIN_NATIVE = "native"
@@ -85,34 +84,6 @@ class MergeResult:
     def provenance(self) -> dict[str, str]:
         """Mapping word -> ``"native"`` / ``"translated"``."""
         return dict(zip(self.merged.keys, self.origin))
-
-
-def _invert_normalizer(norm: Normalizer, Y: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Undo ``norm``'s steps on normalised rows ``Y`` (n, d), approximately.
-
-    ``center``/``standardize`` are undone exactly. A ``unit`` step loses each
-    row's length; it is restored as the median length that ``reference`` rows
-    (raw vectors the normaliser was fitted on) had just before that step.
-    """
-    steps = norm.steps
-    stats = norm.stats_ or []
-    # lengths of the reference rows just before each step
-    lengths: list[float | None] = []
-    R = np.asarray(reference, dtype=np.float32)
-    for step, stat in zip(steps, stats):
-        if step == "unit":
-            lengths.append(float(np.median(np.linalg.norm(R, axis=1))) if len(R) else 1.0)
-        else:
-            lengths.append(None)
-        R = norm._apply(step, stat, R)
-    X = np.asarray(Y, dtype=np.float32)
-    for step, stat, length in reversed(list(zip(steps, stats, lengths))):
-        if step == "unit":
-            X = unit_rows(X) * np.float32(length)
-        else:
-            mean, scale = stat
-            X = X * scale + mean
-    return X.astype(np.float32)
 
 
 def _split_pairs(pairs: list[tuple[str, str]], holdout: float, seed: int) -> tuple[list, list]:
@@ -251,8 +222,7 @@ def merge_embeddings(
         added = Tn
     else:
         base = b.vectors
-        ref_rows, _ = b.rows_of([t for _, t in pairs])
-        added = _invert_normalizer(translator.target_normalizer_, Tn, b.vectors[ref_rows]) if len(Tn) else Tn
+        added = translator.target_normalizer_.inverse_transform(Tn) if len(Tn) else Tn
     keys = list(b.keys) + [a.keys[i] for i in extra]
     vectors = np.concatenate([base, added.astype(np.float32)], axis=0) if len(added) else np.array(base)
     meta = {"name": f"{b.describe()}+{a.describe()}", "merged_from": [a.describe(), b.describe()],

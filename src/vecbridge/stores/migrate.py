@@ -194,9 +194,9 @@ def run_migration(
 ) -> MigrationReport:
     """The resumable batch loop shared by the stores (see the module docstring)."""
     from ..progress import progress_bar
-    from ..stream import batch_function
 
     batch_rows = check_batch_rows(batch_rows)
+    settings = {**settings, "output": "target model's coordinates"}  # see store_function
     fresh = not (resume and journal_path.exists())
     if fresh:
         writer.check_new()  # never write into a table / column / collection that was there before
@@ -208,7 +208,7 @@ def run_migration(
     writer.ensure_target()  # created after the journal: a crash in between resumes, not refuses
     start = writer.rows_committed(int(journal["rows_done"]))
     report.rows_done = report.resumed_from = start
-    transform = batch_function(translator, device)
+    transform = store_function(translator, device)
     n = reader.count()
     with progress_bar(n, f"migrating {report.source}", progress, unit="rows", initial=start) as bar:
         for batch in reader.batches(start, batch_rows):
@@ -244,15 +244,26 @@ def check_dim(what: str, got: int, want: int) -> None:
 
 
 # -- query side -----------------------------------------------------------------------
+def store_function(translator: Any, device: str = "cpu") -> Callable[[np.ndarray], np.ndarray]:
+    """The map's batch function with its output in the target model's own coordinates
+    (:meth:`~vecbridge.Translator.to_target_space`), so that migrated vectors sit with the vectors the target
+    model embeds itself (a map normalised with centring would otherwise leave them centred on the target's
+    mean). Maps whose output is a shared space, or plain functions, are used as they are."""
+    from ..stream import batch_function
+
+    f = batch_function(translator, device)
+    if not getattr(translator, "output_in_target_space", lambda: False)():
+        return f
+    return lambda X: translator.to_target_space(f(X))
+
+
 def query_side(translator: Any, queries: Any, device: str = "cpu") -> np.ndarray:
     """Map the new model's query vectors (n, d_new) into the old index's space (n, d_old).
 
     ``translator`` is a map fitted from the new model (source) to the old one
     (target), or its folder. Search the old index with the result.
     """
-    from ..stream import batch_function
-
-    return batch_function(as_translator(translator), device)(np.asarray(queries, dtype=np.float32))
+    return store_function(as_translator(translator), device)(np.asarray(queries, dtype=np.float32))
 
 
 # -- the quality gate -----------------------------------------------------------------
@@ -349,7 +360,6 @@ def quality_gate(
     QualityGateError below the threshold (the report is attached as ``.report``).
     """
     from ..evaluation import paired_metrics
-    from ..stream import batch_function
 
     translator = as_translator(translator)
     texts = list(texts)
@@ -359,7 +369,7 @@ def quality_gate(
     if len(texts) < 2:
         raise VecbridgeError("the quality gate needs at least 2 calibration documents with texts")
     encode = _encode_function(encoder, progress)
-    migrated = batch_function(translator, device)(old_vectors)
+    migrated = store_function(translator, device)(old_vectors)
     reembedded = np.asarray(encode(texts), dtype=np.float32)
     check = reembedded.shape[1]
     if check != migrated.shape[1]:

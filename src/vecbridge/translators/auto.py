@@ -328,6 +328,12 @@ class AutoTranslator(Translator):
     def _transform_target(self, Y: np.ndarray) -> np.ndarray:
         return self._inner.transform_target(Y)
 
+    def output_in_target_space(self) -> bool:
+        return self.chosen_.output_in_target_space()
+
+    def to_target_space(self, Y: Any) -> np.ndarray:
+        return self.chosen_.to_target_space(Y)
+
     @property
     def chosen_(self) -> Translator:
         """The fitted translator auto chose."""

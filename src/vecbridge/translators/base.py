@@ -475,6 +475,26 @@ class Translator:
                 "lengths first, so scale the input down (or fit with normalize='unit ...')")
         return out
 
+    def output_in_target_space(self) -> bool:
+        """Whether ``transform``'s output is the target space after the map's target normalisation (so that
+        :meth:`to_target_space` can undo it); False for maps whose output is a shared latent space."""
+        return True
+
+    def to_target_space(self, Y: Any) -> np.ndarray:
+        """Mapped rows (``transform``'s output, n x d_out) in the target model's own coordinates: the map's
+        target normalisation undone (centring exactly; lengths as the median of the target rows it was fitted
+        on). What a vector store of the target model holds, so that migrated vectors sit with vectors the
+        target model embeds itself. An error for maps whose output is a shared latent space."""
+        self._check_fitted()
+        if not self.output_in_target_space():
+            raise VecbridgeError(f"this {self.method} map's output is a shared space, not the target model's; "
+                                 "fit it with output='target' to write vectors into the target's space")
+        Y = as_float32_matrix(Y, "Y")
+        if Y.shape[1] != self.n_features_out_:
+            raise DimensionError(
+                f"this {self.method} map's output is {self.n_features_out_}-d, got {Y.shape[1]}-d vectors")
+        return np.ascontiguousarray(self.target_normalizer_.inverse_transform(Y), dtype=np.float32)
+
     def transform_target(self, Y: Any) -> Any:
         """Put target-space vectors where ``transform`` output lives (normalised, or a shared space)."""
         self._check_fitted()

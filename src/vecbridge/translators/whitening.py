@@ -152,6 +152,9 @@ class SharedSpaceOutput:
     def _transform_target(self, Y: np.ndarray) -> np.ndarray:
         return Y @ self.Tz_ if self.output == "shared" else Y
 
+    def output_in_target_space(self) -> bool:
+        return self.output != "shared"
+
 
 class MultiStep(SharedSpaceOutput, Translator):
     """Artetxe et al. (2018) whitening / orthogonal / re-weighting / de-whitening / reduction.
