@@ -132,13 +132,9 @@ class Normalizer:
         before lengths were kept): a ``unit`` step followed by ``center`` comes back close in direction
         (exactly for a row of the median length), and lengths come back typical.
         """
+        X = self._checked(Y, "inverse_transform")
         if self.stats_ is None:
-            if not self.steps:
-                return np.asarray(Y, dtype=np.float32)
-            raise VecbridgeError("Normalizer.inverse_transform called before fit")
-        X = np.asarray(Y, dtype=np.float32)
-        if self.dim_ is not None and X.shape[-1] != self.dim_:
-            raise DimensionError(f"normaliser was fitted on {self.dim_}-d vectors, got {X.shape[-1]}-d")
+            return X
         lengths = getattr(self, "lengths_", None) or [None] * len(self.steps)
         for step, stat, length in reversed(list(zip(self.steps, self.stats_, lengths))):
             if step == "unit":
@@ -155,14 +151,19 @@ class Normalizer:
         mean, scale = stat
         return ((X - mean) / scale).astype(np.float32)
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        if self.stats_ is None:
-            if not self.steps:
-                return np.asarray(X, dtype=np.float32)
-            raise VecbridgeError("Normalizer.transform called before fit")
+    def _checked(self, X: np.ndarray, what: str) -> np.ndarray:
+        """X as float32, after checking that the normaliser is fitted (or has no steps) and the dimension."""
+        if self.stats_ is None and self.steps:
+            raise VecbridgeError(f"Normalizer.{what} called before fit")
         X = np.asarray(X, dtype=np.float32)
         if self.dim_ is not None and X.shape[-1] != self.dim_:
             raise DimensionError(f"normaliser was fitted on {self.dim_}-d vectors, got {X.shape[-1]}-d")
+        return X
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = self._checked(X, "transform")
+        if self.stats_ is None:
+            return X
         for step, stat in zip(self.steps, self.stats_):
             X = self._apply(step, stat, X)
         return X
