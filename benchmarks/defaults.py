@@ -107,10 +107,10 @@ def run(name: str, methods: list[str]) -> None:
         secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         fi = t.fit_info_
         if m == "identity":
-            from vecbridge.verdict import judge_translator
+            from vecbridge.verdict import judge_translator, rows_kind
 
             fi.update(judge_translator(t, t.source_normalizer_.transform(matrix(src)),
-                                       t.target_normalizer_.transform(matrix(tgt))).as_dict())
+                                       t.target_normalizer_.transform(matrix(tgt)), rows=rows_kind(src, tgt)).as_dict())
         top1 = held_out_top1(t, src, tgt, rows)
         row = {"task": name, "method": m, "chosen": fi.get("chosen_method"), "top1": round(top1, 4),
                "chance": chance, "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1), "verdict": fi.get("verdict"),
