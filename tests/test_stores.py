@@ -388,3 +388,76 @@ def test_migrated_vectors_are_in_the_target_models_own_coordinates(tmp_path):
     # the lengths travel with a saved map
     t.save(tmp_path / "m")
     np.testing.assert_array_equal(load_translator(tmp_path / "m").to_target_space(mapped), t.to_target_space(mapped))
+
+
+def _clustered_pair(seed, n=2000, d=16):
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(30, d)) * 2
+
+    def draw():
+        return (C[rng.integers(0, 30, n)] + 0.5 * rng.normal(size=(n, d))).astype(np.float32)
+
+    R = np.linalg.qr(rng.normal(size=(d, d)))[0].astype(np.float32)
+    return draw(), draw() @ R, R, rng
+
+
+def test_cli_migrate_without_texts_or_map_recovers_a_planted_rotation(tmp_path):
+    """No map, no pairs, no texts: only new-model vectors of *other* items of the domain. The map is fitted
+    without pairs, saved beside the journal, and reused by the next run."""
+    from vecbridge.cli.main import main
+    from vecbridge.normalize import unit_rows
+
+    old, sample, R, _ = _clustered_pair(0)
+    db, ids = make_table(tmp_path / "db", old)
+    np.save(tmp_path / "sample.npy", sample)
+    argv = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "docs_new", "--target-sample",
+            str(tmp_path / "sample.npy"), "--param", "effort=quick", "--quiet", "--report", str(tmp_path / "r.json")]
+    assert main(argv) == 0
+    got_ids, _, X = table_vectors(db.open_table("docs_new"), "vector")
+    cos = np.sum(unit_rows(by_id(got_ids, X)) * unit_rows(old @ R), axis=1)
+    assert float(np.mean(cos)) > 0.99
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["fit"]["reused"] is False and rep["fit"]["verdict"] == "aligned"
+    maps = list((tmp_path / "db" / ".vecbridge-migrate").glob("*.map"))
+    assert len(maps) == 1 and (maps[0] / "manifest.json").is_file()
+    assert main(argv) == 0  # finished: the saved map is reused, nothing is refitted
+    assert json.loads((tmp_path / "r.json").read_text())["fit"]["reused"] is True
+
+
+def test_cli_migrate_without_texts_refuses_a_sample_of_another_space(tmp_path, capsys):
+    from vecbridge.cli.main import main
+
+    old, _, _, rng = _clustered_pair(1)
+    db, _ = make_table(tmp_path / "db", old)
+    np.save(tmp_path / "noise.npy", rng.normal(size=(2000, 16)).astype(np.float32))
+    argv = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "docs_new", "--target-sample",
+            str(tmp_path / "noise.npy"), "--param", "effort=quick", "--quiet"]
+    assert main(argv) == 3
+    assert "not aligned" in capsys.readouterr().err
+    assert "docs_new" not in db.table_names() and not list((tmp_path / "db").glob(".vecbridge-migrate/*.map"))
+    # --target-texts needs the encoder that embeds them
+    (tmp_path / "t.txt").write_text("a\nb\n")
+    assert main(["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "docs_new",
+                 "--target-texts", str(tmp_path / "t.txt")]) == 2
+
+
+def test_chroma_map_fitted_from_a_target_sample_is_saved_and_reused(tmp_path):
+    pytest.importorskip("chromadb")
+    from vecbridge.normalize import unit_rows
+    from vecbridge.stores.chroma import client, fit_chroma_map, migrate_chroma
+
+    old, sample, R, _ = _clustered_pair(0)
+    cl = client(tmp_path / "chroma", create=True)
+    src = cl.create_collection("docs", metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    ids = [f"doc-{i}" for i in range(len(old))]
+    src.add(ids=ids, embeddings=old)
+    opts = dict(target_collection="docs_new", sample_rows=1500, params={"effort": "quick"}, progress=False)
+    t, info = fit_chroma_map(tmp_path / "chroma", "docs", sample, **opts)
+    assert info["reused"] is False and info["n_stored_sample"] == 1500 and info["verdict"] == "aligned"
+    t2, info2 = fit_chroma_map(tmp_path / "chroma", "docs", lambda: pytest.fail("read on reuse"), **opts)
+    assert info2["reused"] is True
+    np.testing.assert_array_equal(t2.transform(old[:50]), t.transform(old[:50]))
+    migrate_chroma(tmp_path / "chroma", "docs", t2, target_collection="docs_new", progress=False)
+    got = cl.get_collection("docs_new").get(ids=ids[:200], include=["embeddings"])
+    cos = np.sum(unit_rows(np.asarray(got["embeddings"])) * unit_rows(old[:200] @ R), axis=1)
+    assert float(np.mean(cos)) > 0.99

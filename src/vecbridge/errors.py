@@ -82,6 +82,10 @@ class ResumeMismatchError(VecbridgeError):
     """A partial run (stream or store migration) exists for this output but was made with other settings."""
 
 
+class NotAlignedError(VecbridgeError):
+    """A map fitted without pairs was judged "not aligned" and was neither saved nor used (CLI exit code 3)."""
+
+
 class QualityGateError(VecbridgeError):
     """A migration's estimated retrieval retention is below the threshold; ``report`` holds the measurement."""
 

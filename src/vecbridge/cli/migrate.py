@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import ParameterError
 from .options import (
     HelpFormatter,
     add_command,
@@ -15,6 +16,7 @@ from .options import (
     info,
     int_range,
     nonnegative_float,
+    parse_params,
     positive_int,
     store_name,
 )
@@ -25,11 +27,29 @@ EXAMPLE = """  # check first (CI): exit 4 when retrieval retention on 500 sample
   # then migrate (re-run the same command to resume after a crash)
   vecbridge migrate lancedb ./lancedb docs --map old2new --to-table docs_new
   vecbridge migrate lancedb ./lancedb docs --map old2new --to-column vector_minilm
-  vecbridge migrate chroma ./chroma docs --map old2new --to-collection docs_new"""
+  vecbridge migrate chroma ./chroma docs --map old2new --to-collection docs_new
+  # a store that kept no texts: no map and no pairs, only new-model vectors of other texts of the domain
+  vecbridge migrate lancedb ./lancedb docs --to-table docs_new --target-sample new_model_sample.npy
+  vecbridge migrate chroma ./chroma docs --to-collection docs_new --target-texts domain.txt --encoder minilm-l6"""
 
 
 def _common(p) -> None:
-    p.add_argument("--map", required=True, metavar="MAP_DIR", help="map from the old model to the new one")
+    m = p.add_argument_group("the map (one of)")
+    src = m.add_mutually_exclusive_group(required=True)
+    src.add_argument("--map", default=None, metavar="MAP_DIR", help="map from the old model to the new one")
+    src.add_argument("--target-sample", default=None, metavar="FILE",
+                     help="no map, no texts: new-model vectors of other texts of the same domain (.npy or any "
+                          "vector file vecbridge reads); a map is fitted without pairs from them and a sample of "
+                          "the stored vectors, judged (exit 3 when not aligned), saved beside the journal, and "
+                          "reused on resume")
+    src.add_argument("--target-texts", default=None, metavar="FILE",
+                     help="as --target-sample, from texts of the same domain (one per line) embedded with --encoder")
+    m.add_argument("--sample-rows", type=int_range(20), default=8000,
+                   help="stored vectors sampled for that fit (default 8000)")
+    m.add_argument("--method", default="auto", metavar="NAME",
+                   help="method of that fit (default auto: it chooses; see 'vecbridge fit --help')")
+    m.add_argument("--param", action="append", default=None, metavar="KEY=VALUE", help="a parameter of that method")
+    m.add_argument("--force", action="store_true", help="migrate even with a fitted map judged not aligned")
     p.add_argument("--batch-rows", type=positive_int, default=8192, help="rows per batch / commit (default 8192)")
     p.add_argument("--restart", action="store_true", help="ignore a partial run's journal and start again")
     add_device(p)
@@ -43,7 +63,7 @@ def _common(p) -> None:
     g.add_argument("--gate-sample", type=int_range(2), default=500, help="calibration rows sampled (default 500)")
     g.add_argument("--gate-k", type=positive_int, default=10, help="k of overlap@k / recall@k (default 10)")
     g.add_argument("--gate-queries", default=None, metavar="FILE", help="query texts, one per line (default: the documents)")
-    add_seed(g, 0, "the calibration sample")
+    add_seed(g, 0, "the calibration sample and the stored vectors sampled for a fit")
     g.add_argument("--gate-only", action="store_true", help="run the gate and stop")
     p.add_argument("--report", default=None, metavar="JSON", help="write the migration / gate report here")
     add_quiet(p)
@@ -75,13 +95,36 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..errors import QualityGateError
+    from ..errors import NotAlignedError, QualityGateError
     from ..stores.migrate import GATE_EXIT_CODE
     from ..translators import load_translator
+    from .fit import EXIT_NOT_ALIGNED
 
-    translator = load_translator(args.map)
     progress = False if args.quiet else None
     out: dict = {}
+    if args.target_texts is not None and args.gate_encoder is None:
+        print("vecbridge migrate: --target-texts needs --encoder (the new model, to embed them)", file=sys.stderr)
+        return 2
+    if args.map is not None:
+        translator = load_translator(args.map)
+    else:
+        try:
+            translator, out["fit"] = _fit_map(args, progress)
+        except NotAlignedError as e:
+            _write_report(args, {"fit": {"verdict": "not aligned", "error": str(e)}})
+            print(f"vecbridge migrate: {e} (exit code {EXIT_NOT_ALIGNED})", file=sys.stderr)
+            return EXIT_NOT_ALIGNED
+        f = out["fit"]
+        if f["reused"]:
+            info(args, f"using the map fitted for this migration before: {f['map']} ({f['method']}, verdict {f['verdict']})")
+        else:
+            info(args, f"fitted without pairs: {f['method']} (chosen by auto) on {f['n_stored_sample']} stored and "
+                       f"{f['n_target_sample']} target vectors; verdict {f['verdict']} (confidence {f['confidence']}); "
+                       f"saved in {f['map']}")
+        if f["verdict"] == "uncertain":
+            print(f"vecbridge migrate: warning: {f.get('verdict_reason') or 'the map is uncertain'}", file=sys.stderr)
+    if args.target_texts is not None and args.min_retention is None and not args.gate_only:
+        args.gate_encoder = None  # --encoder embedded the target texts; the gate runs only when asked for
     if args.min_retention is not None and args.gate_encoder is None:
         print("vecbridge migrate: --min-retention needs --encoder (the new model, to re-embed texts)",
               file=sys.stderr)
@@ -134,6 +177,38 @@ def run(args) -> int:
     _write_report(args, out)
     info(args, rep.summary())
     return 0
+
+
+def _target_vectors(args, progress):
+    """The new model's sample: --target-sample read, or --target-texts embedded with --encoder."""
+    import numpy as np
+
+    if args.target_sample is not None:
+        from ..io import read_embeddings
+
+        return read_embeddings(args.target_sample, progress=progress).vectors
+    from ..stores.migrate import _encode_function
+
+    with open(args.target_texts, encoding="utf-8") as f:
+        texts = [ln.rstrip("\n") for ln in f if ln.strip()]
+    if len(texts) < 20:
+        raise ParameterError(f"--target-texts {args.target_texts}: {len(texts)} texts; a fit without pairs needs "
+                             "thousands (at least 20)")
+    return np.asarray(_encode_function(args.gate_encoder, progress)(texts), dtype=np.float32)
+
+
+def _fit_map(args, progress):
+    opts = dict(sample_rows=args.sample_rows, state=args.state, resume=not args.restart, force=args.force,
+                seed=args.seed, progress=progress, method=args.method, params=parse_params(args.param))
+    Y = lambda: _target_vectors(args, progress)  # noqa: E731 (read only when a map is fitted)
+    if args.store == "lancedb":
+        from ..stores.lancedb import fit_lancedb_map
+
+        return fit_lancedb_map(args.db, args.table, Y, target_table=args.to_table, new_column=args.to_column,
+                               vector_column=args.vector_column, **opts)
+    from ..stores.chroma import fit_chroma_map
+
+    return fit_chroma_map(args.path, args.collection, Y, target_collection=args.to_collection, **opts)
 
 
 def _write_report(args, out: dict) -> None:

@@ -21,14 +21,17 @@ from ..errors import VecbridgeError
 from ..sampling import sample_rows
 from .migrate import (
     DEFAULT_BATCH_ROWS,
+    FIT_SAMPLE_ROWS,
     Batch,
     MigrationReport,
     QualityReport,
     as_translator,
     check_batch_rows,
     check_dim,
+    fit_map_in_state,
     import_store,
     journal_path,
+    map_dir_of,
     quality_gate,
     query_side,
     refuse_existing,
@@ -173,6 +176,35 @@ def migrate_chroma(
     return run_migration(ChromaReader(src), writer, translator, jpath, settings, report,
                          batch_rows=min(batch_rows, max_batch), resume=resume, device=device, progress=progress,
                          on_batch=on_batch, check_space=check_space)
+
+
+def fit_chroma_map(
+    path: Any,
+    collection: str,
+    target_sample: Any,
+    *,
+    target_collection: str,
+    sample_rows: int = FIT_SAMPLE_ROWS,
+    state: str | None = None,
+    seed: int = 0,
+    **fit_options: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """The map for migrating ``collection`` when the store kept no texts (as
+    :func:`vecbridge.stores.lancedb.fit_lancedb_map`): fitted without pairs from ``sample_rows`` stored vectors
+    and ``target_sample``, saved beside the journal, reused on resume. Pass it to :func:`migrate_chroma`."""
+    root = Path(state) if state is not None else state_dir(path if not hasattr(path, "get_collection") else ".")
+    map_dir = map_dir_of(root, "chroma", collection, target_collection)
+
+    from ..sampling import sample_rows as draw  # the parameter sample_rows hides the module's name
+
+    def stored() -> np.ndarray:
+        reader = ChromaReader(_get(client(path), collection))
+        keep = set(draw(np.random.default_rng(seed), reader.count(), int(sample_rows), sort=True).tolist())
+        parts = [b.X[[i - b.start for i in range(b.start, b.start + len(b.ids)) if i in keep]]
+                 for b in reader.batches(0, DEFAULT_BATCH_ROWS)]
+        return np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
+
+    return fit_map_in_state(stored, target_sample, map_dir, seed=seed, **fit_options)
 
 
 def chroma_quality_gate(

@@ -29,14 +29,17 @@ from ..errors import FormatError, ParameterError, VecbridgeError
 from ..sampling import sample_rows
 from .migrate import (
     DEFAULT_BATCH_ROWS,
+    FIT_SAMPLE_ROWS,
     Batch,
     MigrationReport,
     QualityReport,
     as_translator,
     check_batch_rows,
     check_dim,
+    fit_map_in_state,
     import_store,
     journal_path,
+    map_dir_of,
     quality_gate,
     query_side,
     refuse_existing,
@@ -276,6 +279,41 @@ def migrate_lancedb(
     report = MigrationReport("lancedb", table, target, mode, reader.count(), d_in, d_out)
     return run_migration(reader, writer, translator, jpath, settings, report, batch_rows=batch_rows,
                          resume=resume, device=device, progress=progress, on_batch=on_batch, check_space=check_space)
+
+
+def fit_lancedb_map(
+    db: Any,
+    table: str,
+    target_sample: Any,
+    *,
+    target_table: str | None = None,
+    new_column: str | None = None,
+    vector_column: str = "vector",
+    sample_rows: int = FIT_SAMPLE_ROWS,
+    state: str | None = None,
+    seed: int = 0,
+    **fit_options: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """The map for migrating ``table`` when the store kept no texts: fitted without pairs from ``sample_rows``
+    stored vectors (a seeded sample) and ``target_sample`` (the new model's vectors of other texts of the same
+    domain), saved beside the migration's journal and reused on resume. ``fit_options``: ``resume``, ``force``,
+    ``progress``, ``method``, ``params`` of :func:`~vecbridge.stores.migrate.fit_map_in_state`. Pass the
+    translator it returns to :func:`migrate_lancedb`."""
+    from ..stream import vectors_from_arrow
+
+    conn = connect(db)
+    root = Path(state) if state is not None else state_dir(getattr(conn, "uri", "."))
+    map_dir = map_dir_of(root, "lancedb", table, target_table or f"column-{new_column}")
+
+    def stored() -> np.ndarray:
+        t = lancedb_sample(conn, table, [vector_column], int(sample_rows), seed)
+        X, bad = vectors_from_arrow(t.column(vector_column), None, vector_column, 0)
+        if len(bad):
+            warnings.warn(f"{len(bad)} sampled rows without a usable vector were left out of the fit", stacklevel=2)
+            X = np.delete(X, sorted(bad), axis=0)
+        return X
+
+    return fit_map_in_state(stored, target_sample, map_dir, seed=seed, **fit_options)
 
 
 def lancedb_sample(db: Any, table: str, columns: list[str], size: int, seed: int = 0) -> Any:

@@ -413,6 +413,73 @@ def _encode_function(encoder: Any, progress: bool | None) -> Callable[[list[str]
     raise VecbridgeError(f"encoder must be a name, an Encoder or a function texts -> vectors, got {type(encoder).__name__}")
 
 
+#: stored vectors sampled to fit a map without pairs (``migrate --target-sample``)
+FIT_SAMPLE_ROWS = 8000
+
+
+def map_dir_of(root: str | os.PathLike, store: str, source: str, target: str) -> Path:
+    """Where a migration keeps the map it fitted itself: ``<root>/<store>__<source>__<target>.map``."""
+    from ..containment import file_name_of, path_within
+
+    return path_within(root, file_name_of(store, source, target, suffix=".map"), what="migration map")
+
+
+def fit_map_in_state(
+    old_sample: Any | Callable[[], Any],
+    new_sample: Any | Callable[[], Any],
+    map_dir: Path,
+    *,
+    resume: bool = True,
+    force: bool = False,
+    seed: int = 0,
+    progress: bool | None = None,
+    method: str = "auto",
+    params: dict[str, Any] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The map old -> new for a migration whose store kept no texts: fitted without pairs (``method``,
+    default ``auto``, with ``params``)
+    from a sample of the stored vectors and a sample of the new model's vectors of other texts of the same
+    domain, judged by the pairless verdict, and saved in ``map_dir`` (inside the migration state) so that a
+    resumed run uses the same map. With ``resume`` and a map already in ``map_dir``, that map is reused.
+
+    Either sample may be a function that reads it (called only when a map is fitted).
+    Returns ``(translator, info)``; ``info`` says whether the map was fitted or reused, its folder, method,
+    verdict and sample sizes. Raises :class:`~vecbridge.errors.NotAlignedError` (nothing saved) when the
+    verdict is "not aligned", unless ``force``.
+    """
+    from ..errors import NotAlignedError
+    from ..translators import load_translator, make_translator
+    from ..translators.base import MANIFEST, as_float32_matrix
+
+    map_dir = Path(map_dir)
+    if resume and (map_dir / MANIFEST).is_file():
+        t = load_translator(map_dir)
+        fi = getattr(t, "fit_info_", {}) or {}
+        return t, {"map": str(map_dir), "reused": True, "method": fi.get("chosen_method") or t.method,
+                   "verdict": fi.get("verdict"), "confidence": fi.get("confidence")}
+    X = as_float32_matrix(old_sample() if callable(old_sample) else old_sample, "the stored vectors' sample")
+    Y = as_float32_matrix(new_sample() if callable(new_sample) else new_sample, "the target sample (--target-sample)")
+    for what, A in (("the stored vectors' sample", X), ("the target sample (--target-sample)", Y)):
+        bad = ~np.isfinite(A).all(axis=1)
+        if bad.any():
+            raise VecbridgeError(f"{what}: row {int(np.argmax(bad))} holds NaN or Inf ({int(bad.sum())} such rows)")
+        if len(A) < 20:
+            raise VecbridgeError(f"{what} has {len(A)} rows; a fit without pairs needs thousands (at least 20)")
+    t = make_translator(method, **{"seed": seed, "progress": progress, **(params or {})}).fit(X, Y)
+    fi = t.fit_info_
+    info = {"map": str(map_dir), "reused": False, "method": fi.get("chosen_method") or t.method, "verdict": fi.get("verdict"),
+            "confidence": fi.get("confidence"), "verdict_reason": fi.get("verdict_reason"),
+            "n_stored_sample": len(X), "n_target_sample": len(Y), "fit_seconds": fi.get("fit_seconds")}
+    if fi.get("verdict") == "not aligned" and not force:
+        raise NotAlignedError(f"the map fitted without pairs ({info['method']}, {len(X)} stored vectors, {len(Y)} "
+                              f"target vectors) was judged not aligned (confidence {fi.get('confidence')}): "
+                              f"{fi.get('verdict_reason')}. Nothing was migrated; check that the target sample "
+                              "comes from the same domain, or migrate anyway with --force / force=True")
+    map_dir.parent.mkdir(parents=True, exist_ok=True)
+    t.save(map_dir, overwrite=True)
+    return t, info
+
+
 def state_dir(root: str | os.PathLike) -> Path:
     """Where migrations keep their journals: ``<store folder>/.vecbridge-migrate``."""
     return Path(root) / ".vecbridge-migrate"
