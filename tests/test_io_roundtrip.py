@@ -364,3 +364,13 @@ def test_progress_bar_shows_when_asked(tmp_path, emb, capsys):
     assert "m.vec" in capsys.readouterr().err
     read_embeddings(path, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_binary_file_whose_float_bytes_look_like_text_reads_back(tmp_path):
+    """A 1-d word2vec .bin row whose 4 float bytes are printable ('1 1\\n0 <bytes>\\n') is not text."""
+    from vecbridge import Embeddings
+    from vecbridge.io import read_embeddings, write_embeddings
+
+    e = Embeddings(["0"], np.array([[5.8583216e16]], dtype=np.float32))
+    got = read_embeddings(write_embeddings(e, tmp_path / "m.bin"))
+    assert got.keys == ["0"] and np.array_equal(got.vectors, e.vectors)

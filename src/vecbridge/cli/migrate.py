@@ -187,14 +187,14 @@ def _target_vectors(args, progress):
         from ..io import read_embeddings
 
         return read_embeddings(args.target_sample, progress=progress).vectors
-    from ..stores.migrate import _encode_function
+    from ..stores.migrate import encode_function
 
     with open(args.target_texts, encoding="utf-8") as f:
         texts = [ln.rstrip("\n") for ln in f if ln.strip()]
     if len(texts) < 20:
         raise ParameterError(f"--target-texts {args.target_texts}: {len(texts)} texts; a fit without pairs needs "
                              "thousands (at least 20)")
-    return np.asarray(_encode_function(args.gate_encoder, progress)(texts), dtype=np.float32)
+    return np.asarray(encode_function(args.gate_encoder, progress)(texts), dtype=np.float32)
 
 
 def _fit_map(args, progress):

@@ -142,6 +142,9 @@ def _after_header(path: Path, n: int, d: int, rest: bytes, whole: bool) -> str:
     fields = rest.partition(b"\n")[0].split()
     if any(c in _CONTROL for c in rest[: 4 * d + 256]):
         return "word2vec-binary"  # raw float bytes (text holds no control characters)
+    if len(fields) == d + 1 and not all(_is_number(t) for t in fields[1:]) \
+            and format_from_extension(path) == "word2vec-binary":
+        return "word2vec-binary"  # raw float bytes that happen to hold no control character (a .bin file)
     if len(fields) == d + 1:
         if d != 1:
             return "word2vec"

@@ -368,7 +368,7 @@ def quality_gate(
         raise DimensionError(f"{len(texts)} calibration texts for {old_vectors.shape[0]} vectors; they must pair up")
     if len(texts) < 2:
         raise VecbridgeError("the quality gate needs at least 2 calibration documents with texts")
-    encode = _encode_function(encoder, progress)
+    encode = encode_function(encoder, progress)
     migrated = store_function(translator, device)(old_vectors)
     reembedded = np.asarray(encode(texts), dtype=np.float32)
     check = reembedded.shape[1]
@@ -401,7 +401,7 @@ def quality_gate(
     return rep
 
 
-def _encode_function(encoder: Any, progress: bool | None) -> Callable[[list[str]], np.ndarray]:
+def encode_function(encoder: Any, progress: bool | None) -> Callable[[list[str]], np.ndarray]:
     if isinstance(encoder, str):
         from ..encoders import get_encoder
 
