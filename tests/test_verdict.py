@@ -93,8 +93,10 @@ def test_rows_kind_and_bad_rows():
 def test_pairless_methods_judge_arrays_as_samples():
     from vecbridge import make_translator
 
+    from vecbridge.translators.auto import QUICK_PARAMS
+
     X, Y, R, _ = _disjoint_samples(2, n=600)
-    t = make_translator("spectral-match", seed=0).fit(X, Y)
+    t = make_translator("spectral-match", seed=0, **QUICK_PARAMS["spectral-match"]).fit(X, Y)
     assert t.fit_info_["verdict_details"]["rows"] == "sample"
     assert t.fit_info_["verdict"] in ("aligned", "uncertain", "not aligned")
 
