@@ -100,6 +100,12 @@ class _Judged:
       "spectral-match": {"quick": ("not aligned", 0.02)},
       "cluster-match": {"quick": ("not aligned", 0.14), "normal": ("aligned", 0.6)}},
      ["selflearn", "cluster-match"], {"spectral-match"}),
+    # nothing aligned and every screen "not aligned" (quick settings can miss what a full fit finds): all are
+    # completed, and the one that aligns is kept
+    ({"selflearn": {"normal": ("not aligned", 0.0)},
+      "spectral-match": {"quick": ("not aligned", 0.0), "normal": ("not aligned", 0.0)},
+      "cluster-match": {"quick": ("not aligned", 0.0), "normal": ("aligned", 0.78)}},
+     ["selflearn", "spectral-match", "cluster-match"], set()),
 ])
 def test_auto_completes_only_the_screens_that_promise_more(monkeypatch, outcomes, completed, skipped):
     calls = []
