@@ -123,6 +123,11 @@ class ChromaWriter:
         pass
 
 
+def _state_root(path: Any, state: str | None) -> Path:
+    """Where migrations of this database keep their journals and maps (give ``state`` for a client)."""
+    return Path(state) if state is not None else state_dir(path if not hasattr(path, "get_collection") else ".")
+
+
 def migrate_chroma(
     path: Any,
     collection: str,
@@ -166,7 +171,7 @@ def migrate_chroma(
     fp = map_fingerprint(translator)
     meta = {k: v for k, v in (src.metadata or {}).items()}
     meta.update({"vecbridge_migrated_from": collection, "vecbridge_map": fp})
-    root = Path(state) if state is not None else state_dir(path if not hasattr(path, "get_collection") else ".")
+    root = _state_root(path, state)
     jpath = journal_path(root, "chroma", collection, target_collection)
     settings = {"store": "chroma", "source": collection, "target": target_collection, "map": fp,
                 "dim_in": d_in, "dim_out": d_out}
@@ -192,7 +197,7 @@ def fit_chroma_map(
     """The map for migrating ``collection`` when the store kept no texts (as
     :func:`vecbridge.stores.lancedb.fit_lancedb_map`): fitted without pairs from ``sample_rows`` stored vectors
     and ``target_sample``, saved beside the journal, reused on resume. Pass it to :func:`migrate_chroma`."""
-    root = Path(state) if state is not None else state_dir(path if not hasattr(path, "get_collection") else ".")
+    root = _state_root(path, state)
     map_dir = map_dir_of(root, "chroma", collection, target_collection)
 
     from ..sampling import sample_rows as draw  # the parameter sample_rows hides the module's name

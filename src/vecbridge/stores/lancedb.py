@@ -189,9 +189,13 @@ class NewColumnWriter:
         pass
 
 
+def _state_root(conn: Any, state: str | None) -> Path:
+    """Where this database's migrations keep their journals and maps."""
+    return Path(state) if state is not None else state_dir(getattr(conn, "uri", "."))
+
+
 def _journal_path(conn: Any, source: str, target: str, state: str | None) -> Path:
-    root = Path(state) if state is not None else state_dir(getattr(conn, "uri", "."))
-    return journal_path(root, "lancedb", source, target)
+    return journal_path(_state_root(conn, state), "lancedb", source, target)
 
 
 def migrate_lancedb(
@@ -302,8 +306,7 @@ def fit_lancedb_map(
     from ..stream import vectors_from_arrow
 
     conn = connect(db)
-    root = Path(state) if state is not None else state_dir(getattr(conn, "uri", "."))
-    map_dir = map_dir_of(root, "lancedb", table, target_table or f"column-{new_column}")
+    map_dir = map_dir_of(_state_root(conn, state), "lancedb", table, target_table or f"column-{new_column}")
 
     def stored() -> np.ndarray:
         t = lancedb_sample(conn, table, [vector_column], int(sample_rows), seed)

@@ -472,8 +472,7 @@ def fit_map_in_state(
             "n_stored_sample": len(X), "n_target_sample": len(Y), "fit_seconds": fi.get("fit_seconds")}
     if fi.get("verdict") == "not aligned" and not force:
         raise NotAlignedError(f"the map fitted without pairs ({info['method']}, {len(X)} stored vectors, {len(Y)} "
-                              f"target vectors) was judged not aligned (confidence {fi.get('confidence')}): "
-                              f"{fi.get('verdict_reason')}. Nothing was migrated; check that the target sample "
+                              f"target vectors) was judged not aligned: {fi.get('verdict_reason')}. Nothing was migrated; check that the target sample "
                               "comes from the same domain, or migrate anyway with --force / force=True")
     map_dir.parent.mkdir(parents=True, exist_ok=True)
     t.save(map_dir, overwrite=True)
