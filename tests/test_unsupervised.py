@@ -435,7 +435,7 @@ def test_cli_fit_unsupervised_then_evaluate(tmp_path, capsys):
 
     from vecbridge.cli.main import main
 
-    X, Y, Xte, Yte = make_task()
+    X, Y, Xte, Yte = make_task(n=1500)  # .npy without keys: unpaired samples, judged on rows the fit never saw
     np.save(tmp_path / "src.npy", X)
     np.save(tmp_path / "tgt.npy", Y)
     np.save(tmp_path / "src_test.npy", Xte)

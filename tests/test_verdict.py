@@ -86,6 +86,8 @@ def test_rows_kind_and_bad_rows():
 
     e = Embeddings(["a", "b"], np.eye(2, dtype=np.float32))
     assert rows_kind(e, e) == "ranked" and rows_kind(e.vectors, e) == "sample" and rows_kind(None, None) == "sample"
+    rows_only = Embeddings(["0", "1"], np.eye(2, dtype=np.float32), {"format": "npy"})  # a .npy without keys
+    assert rows_kind(rows_only, e) == "sample"
     with pytest.raises(VecbridgeError, match="rows must be one of"):
         judge_map(np.eye(30), np.eye(30), rows="sorted")
 

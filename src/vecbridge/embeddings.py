@@ -90,6 +90,12 @@ class Embeddings:
         return cls(list(keys), arr, meta)
 
     # -- basic properties -------------------------------------------------
+    @property
+    def has_keys(self) -> bool:
+        """False for arrays read without a keys file (``.npy`` / ``.npz``: their keys are row numbers)."""
+        return not (self.meta.get("format") in ("npy", "npz") and not self.meta.get("keys_source")
+                    and not self.meta.get("has_keys"))
+
     def __len__(self) -> int:
         return len(self.keys)
 

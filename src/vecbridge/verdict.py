@@ -172,8 +172,9 @@ class Verdict:
 
 
 def rows_kind(src: Any, tgt: Any) -> str:
-    """``"ranked"`` when both sides are keyed (:class:`Embeddings`, most frequent first), else ``"sample"``."""
-    return "ranked" if getattr(src, "keys", None) is not None and getattr(tgt, "keys", None) is not None else "sample"
+    """``"ranked"`` when both sides are keyed (:class:`Embeddings` with keys of their own, most frequent first),
+    else ``"sample"`` (arrays, or ``.npy`` files read without keys: their keys are row numbers)."""
+    return "ranked" if all(getattr(e, "has_keys", False) for e in (src, tgt)) else "sample"
 
 
 def csls_matches(A: np.ndarray, B: np.ndarray, k: int = CSLS_K) -> tuple[np.ndarray, np.ndarray, float]:

@@ -81,12 +81,6 @@ def build_translator(args):
     return translator
 
 
-def _has_keys(emb) -> bool:
-    """False for arrays read without a keys file (their keys are row numbers)."""
-    return not (emb.meta.get("format") in ("npy", "npz") and not emb.meta.get("keys_source")
-                and not emb.meta.get("has_keys"))
-
-
 def fit_pairs(args, src, tgt):
     """``(pairs, known_pairs)`` for ``Translator.fit`` from the pairing flags."""
     if args.unsupervised:
@@ -99,7 +93,7 @@ def fit_pairs(args, src, tgt):
     if args.shared_keys or args.identical or args.numerals:
         flag = "--shared-keys" if args.shared_keys else "--identical" if args.identical else "--numerals"
         for name, emb in (("SRC", src), ("TGT", tgt)):
-            if not _has_keys(emb):
+            if not emb.has_keys:
                 raise VecbridgeError(
                     f"{flag} needs keys, but {name} ({emb.meta.get('source')}) has none (an array without a keys "
                     "file: its keys would be row numbers); give --paired if row i of SRC is row i of TGT, "

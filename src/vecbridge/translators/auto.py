@@ -153,7 +153,7 @@ class AutoTranslator(Translator):
         info["why"] = self._why
 
     def _choose_pairless(self, data: FitData, t0: float) -> tuple[Translator, list[dict[str, Any]]]:
-        keyed = data.src is not None
+        keyed = rows_kind(data.src, data.tgt) == "ranked"
         few = data.pairs is not None
         order = ["selflearn", "spectral-match", "cluster-match"] if keyed else ["cluster-match", "spectral-match", "selflearn"]
         if few:
