@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ParameterError
+from .errors import ParameterError, VecbridgeError
 from .optional import require
 from .progress import progress_bar
 
@@ -174,6 +174,22 @@ class Compute:
             show = False
         return progress_bar(total, desc, show, unit=unit)
 
+    @classmethod
+    def for_device(cls, device: str = "cpu", **fields: Any) -> Compute:
+        """The context for a ``device`` named as ``--device`` names it
+        (:func:`resolve_device`): ``cpu`` numpy; ``auto`` torch on a GPU
+        when torch sees one, else numpy; ``torch`` torch on the CPU; ``cuda``, ``cuda:N``, ``mps`` torch there
+        (an error when it is not). ``fields``: the other fields."""
+        if not isinstance(device, str) or not device.strip():
+            raise ParameterError(f"device must be a device name such as 'cpu', 'auto' or 'cuda'; got {device!r}")
+        if device in ("cpu", "numpy"):
+            return cls(backend="numpy", **fields)
+        try:
+            dev = resolve_device(device)
+        except VecbridgeError as e:
+            raise ParameterError(str(e)) from None
+        return cls(backend="numpy", **fields) if dev is None else cls(backend="torch", device=str(dev), **fields)
+
     def replace(self, **changes: Any) -> Compute:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
@@ -199,12 +215,50 @@ def as_compute(
     return compute.replace(**changes) if changes else compute
 
 
+def resolve_device(device: str | None = "auto"):
+    """A ``torch.device`` for ``device``, or None for the numpy path.
+
+    ``"auto"``: CUDA when available, else MPS when available, else None (numpy).
+    ``"cpu"`` / ``"numpy"`` / None: None. ``"torch"`` / ``"cpu-torch"``: torch on the CPU
+    (for testing the torch path without a GPU). ``"cuda"``, ``"cuda:1"``, ``"mps"``: that device,
+    or an error saying it is not there.
+    """
+    if device in (None, "cpu", "numpy"):
+        return None
+    if device == "auto":
+        try:
+            import torch
+        except ImportError:
+            return None
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return None
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise VecbridgeError("the torch path needs torch: pip install 'vecbridge[torch]'") from None
+    if device in ("torch", "cpu-torch", "torch-cpu"):
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise VecbridgeError(f"unknown device {device!r} ({e}); use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VecbridgeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise VecbridgeError(f"device {device!r}: torch sees {torch.cuda.device_count()} GPU(s)")
+    return dev
+
+
 def resolve_backend(backend: str = "auto", device: str = "cpu") -> str:
     """``Compute(backend, device).resolve_backend()``: ``"numpy"`` or ``"torch"``."""
     return Compute(backend=backend, device=device).resolve_backend()
 
 
 __all__ = [
-    "BACKENDS", "MEMORY_MB", "PROGRESS_MIN_PAIRS", "Compute", "as_compute", "resolve_backend",
+    "BACKENDS", "MEMORY_MB", "PROGRESS_MIN_PAIRS", "Compute", "as_compute", "resolve_backend", "resolve_device",
     "limit_blas_threads", "usable_cores",
 ]

@@ -7,11 +7,13 @@ import time
 
 import numpy as np
 
+from ..compute import Compute
 from ..dictionary import first_pairs, identical_pairs, numeral_pairs, read_dictionary
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
 from ..translators import check_map_output, make_translator
 from .options import (
     add_command,
+    add_device,
     add_overwrite,
     add_read_options,
     check_output,
@@ -59,6 +61,7 @@ def add_parser(sub) -> None:
     p.add_argument("--normalize", default=None, help='normalisation steps for both sides, e.g. "unit center unit"')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a method hyper-parameter (repeatable)")
     add_seed(p, None, "the method, for methods that draw at random")
+    add_device(p, what="where the fit searches neighbours (methods auto, selflearn, cluster-match)")
     add_overwrite(p, "an existing map in MAP_DIR")
     add_read_options(p, "src", "tgt")
 
@@ -73,6 +76,16 @@ def build_translator(args):
     if "progress" in translator.get_params() and "progress" not in params:
         # a progress display for the long fits: on a terminal only, never with --quiet
         translator.set_params(progress=False if getattr(args, "quiet", False) else None)
+    device = getattr(args, "device", "cpu")
+    if device != "cpu":
+        if "device" not in translator.get_params():
+            raise ParameterError(f"--device {device}: method {method!r} fits on the CPU only; "
+                                 "auto, selflearn and cluster-match can use another device")
+        try:
+            Compute.for_device(device).resolve_backend()
+        except VecbridgeError as e:
+            raise ParameterError(f"--device {device}: {e}") from None
+        translator.set_params(device=device)
     if args.seed is not None:
         if "seed" not in translator.get_params():
             info(args, f"note: method {method!r} is deterministic; --seed {args.seed} has no effect")

@@ -174,10 +174,11 @@ def add_seed(p: argparse.ArgumentParser, default: int | None = 0, what: str = "t
     p.add_argument("--seed", type=seed_int, default=default, help=f"random seed of {what}{shown}")
 
 
-def add_device(p: argparse.ArgumentParser, default: str = "cpu") -> None:
-    """``--device``: where maps are applied: cpu (numpy), auto (a GPU through torch when present), cuda, ..."""
+def add_device(p: argparse.ArgumentParser, default: str = "cpu", what: str = "where maps are applied") -> None:
+    """``--device``: where the command computes (``what``): cpu (numpy), auto (a GPU through torch when present),
+    cuda, ..."""
     p.add_argument("--device", default=default,
-                   help="where maps are applied: cpu (numpy, default), auto (a GPU through torch when present), "
+                   help=f"{what}: cpu (numpy, default), auto (a GPU through torch when present), "
                         "cuda, cuda:N, mps; an unavailable device is an error, never ignored")
 
 

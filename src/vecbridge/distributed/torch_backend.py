@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..compute import resolve_device  # noqa: F401  (the device vocabulary of every --device, re-exported)
 from ..errors import VecbridgeError
 
 #: rows moved to the device at a time
@@ -28,41 +29,6 @@ def _torch():
     except ImportError:  # pragma: no cover - depends on the environment
         raise VecbridgeError("the torch path needs torch: pip install 'vecbridge[torch]'") from None
     return torch
-
-
-def resolve_device(device: str | None = "auto"):
-    """A ``torch.device`` for ``device``, or None for the numpy path.
-
-    ``"auto"``: CUDA when available, else MPS when available, else None (numpy).
-    ``"cpu"`` / ``"numpy"`` / None: None. ``"torch"`` / ``"cpu-torch"``: torch on the CPU
-    (for testing the torch path without a GPU). ``"cuda"``, ``"cuda:1"``, ``"mps"``: that device,
-    or an error saying it is not there.
-    """
-    if device in (None, "cpu", "numpy"):
-        return None
-    if device == "auto":
-        try:
-            import torch
-        except ImportError:
-            return None
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return None
-    torch = _torch()
-    if device in ("torch", "cpu-torch", "torch-cpu"):
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise VecbridgeError(f"unknown device {device!r} ({e}); use auto, cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise VecbridgeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device='auto' or 'cpu'")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise VecbridgeError(f"device {device!r}: torch sees {torch.cuda.device_count()} GPU(s)")
-    return dev
 
 
 def affine_form(translator: Any, seed: int = 0, rtol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..compute import Compute
 from ..errors import VecbridgeError
 from ..normalize import unit_rows
 from ..progress import progress_bar
@@ -86,6 +87,9 @@ class AutoTranslator(Translator):
     seed : int
     progress : bool or None
         A progress display over the candidates (None: only on a terminal).
+    device : str
+        where the candidates that search neighbours (self-learning, cluster-match) do so: ``cpu`` (default),
+        ``auto``, ``torch``, ``cuda``, ``cuda:N``, ``mps`` (as ``--device``).
     """
 
     method = "auto"
@@ -93,13 +97,14 @@ class AutoTranslator(Translator):
     requires_pairs = False
 
     def __init__(self, methods: tuple[str, ...] | None = None, effort: str = "normal", cv_folds: int = 3,
-                 time_budget: float = 600.0, seed: int = 0, progress: bool | None = None):
+                 time_budget: float = 600.0, seed: int = 0, progress: bool | None = None, device: str = "cpu"):
         self.methods = methods
         self.effort = effort
         self.cv_folds = cv_folds
         self.time_budget = time_budget
         self.seed = seed
         self.progress = progress
+        self.device = device
 
     # -- choosing ------------------------------------------------------------
     def _params(self, name: str, extra: dict[str, Any] | None = None, effort: str | None = None) -> dict[str, Any]:
@@ -111,6 +116,8 @@ class AutoTranslator(Translator):
             p["seed"] = int(self.seed)
         if "progress" in valid:
             p["progress"] = False
+        if "device" in valid:
+            p["device"] = self.device
         return {k: v for k, v in p.items() if k in valid}
 
     def _allowed(self, name: str) -> bool:
@@ -128,6 +135,7 @@ class AutoTranslator(Translator):
             raise VecbridgeError(f"auto: effort must be 'normal' or 'quick', got {self.effort!r}")
         if int(self.cv_folds) < 2:
             raise VecbridgeError(f"auto: cv_folds must be >= 2, got {self.cv_folds}")
+        Compute.for_device(self.device).resolve_backend()  # an unknown or missing device fails before any work
         d_in, d_out = data.X.shape[1], data.Y.shape[1]
         well_posed = min(d_in, d_out)
         n_pairs = data.n_pairs

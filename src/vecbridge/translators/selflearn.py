@@ -480,11 +480,15 @@ class SelfLearning(SharedSpaceOutput, Translator):
         the control runs; then only the random map calibrates).
     seed : int
     backend : {"auto", "numpy", "torch"}
-        Selection of the top candidates (``torch.topk`` or numpy partitions; both exact).
+        Selection of the top candidates (``torch.topk`` or numpy partitions; both exact) when ``device`` is
+        ``cpu``.
     n_jobs : int, optional
         Threads for the similarity passes (default: every core the process may use).
     progress : bool or None
         Progress bars (None: only on a terminal).
+    device : str
+        where the similarity passes run: ``cpu`` (default; ``backend`` decides), ``auto`` (a GPU through torch
+        when there is one), ``torch``, ``cuda``, ``cuda:N``, ``mps`` (as ``--device``).
     """
 
     method = "selflearn"
@@ -519,6 +523,7 @@ class SelfLearning(SharedSpaceOutput, Translator):
         backend: str = "auto",
         n_jobs: int | None = None,
         progress: bool | None = None,
+        device: str = "cpu",
     ):
         self.init = init
         self.seed_pairs = seed_pairs
@@ -544,6 +549,7 @@ class SelfLearning(SharedSpaceOutput, Translator):
         self.backend = backend
         self.n_jobs = n_jobs
         self.progress = progress
+        self.device = device
 
     # -- fitting -------------------------------------------------------------
     def _check_params(self) -> None:
@@ -611,7 +617,11 @@ class SelfLearning(SharedSpaceOutput, Translator):
 
     def _compute(self) -> Compute:
         """The compute context of this fit: backend, threads and progress from the parameters."""
-        return Compute(backend=self.backend, n_jobs=self.n_jobs, progress=self.progress)
+        compute = Compute(backend=self.backend, n_jobs=self.n_jobs, progress=self.progress)
+        if self.device not in ("cpu", "numpy"):
+            compute = Compute.for_device(self.device, n_jobs=self.n_jobs, progress=self.progress)
+        compute.resolve_backend()
+        return compute
 
     def _fit_spaces(self, data: FitData) -> None:
         self._check_params()
