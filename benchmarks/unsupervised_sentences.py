@@ -403,7 +403,11 @@ def render():
     mv = {(p, o, n): np.mean([r["top1"] for r in g]) for (p, o, n, m), g in groups.items() if m == "mini-vec2vec"}
     table = []
     order = {m: i for i, m in enumerate(["spectral-match", "cluster-match", "vec2vec", "mini-vec2vec", "identity", "oracle"])}
-    for key in sorted(groups, key=lambda k: (k[0], str(k[1]), k[2], order.get(split_method(k[3])[0], 99), k[3])):
+    def family(label: str) -> str:
+        """The method family of a table label (labels of older revisions end in " (rev N, before M)")."""
+        return split_method(label.split(" (rev ")[0])[0]
+
+    for key in sorted(groups, key=lambda k: (k[0], str(k[1]), k[2], order.get(family(k[3]), 99), k[3])):
         pair, ood, n, method = key
         g = groups[key]
         t1 = np.array([r["top1"] for r in g])
@@ -420,7 +424,7 @@ def render():
     # targets at 8k
     tgt_rows = []
     for (pair, ood, n, method), g in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
-        if split_method(method)[0] not in ("spectral-match", "cluster-match") or ood is not None:
+        if family(method) not in ("spectral-match", "cluster-match") or ood is not None:
             continue
         t1 = np.array([r["top1"] for r in g])
         orc = oracle_of(pair, ood, n)

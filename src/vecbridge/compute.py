@@ -236,10 +236,7 @@ def resolve_device(device: str | None = "auto"):
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return None
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise VecbridgeError("the torch path needs torch: pip install 'vecbridge[torch]'") from None
+    torch = require("torch", "torch", "the torch path")
     if device in ("torch", "cpu-torch", "torch-cpu"):
         return torch.device("cpu")
     try:
