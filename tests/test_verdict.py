@@ -103,14 +103,17 @@ def test_pairless_methods_judge_arrays_as_samples():
     assert t.fit_info_["verdict"] in ("aligned", "uncertain", "not aligned")
 
 
-def test_a_map_into_a_subspace_is_judged_by_the_ranked_statistic():
-    """Rows mapped into a subspace (a 8-d sample into 20-d) can sit on the target's densest directions without
-    any correspondence; the sample statistic would reward that, so the verdict falls back to mutual matches."""
+def test_a_map_into_a_subspace_is_judged_inside_it():
+    """Rows mapped into a subspace (an 8-d sample into 20-d) can sit on the target's densest directions without
+    any correspondence; judged in the whole space the sample statistic would reward that. Inside the map's range
+    the controls share the projection: a right map into a subspace is not refused, a wrong one is."""
     from vecbridge.verdict import spans_target
 
     X, Y, R, rng = _disjoint_samples(4)
-    into = np.linalg.qr(rng.normal(size=(20, 20)))[0][:8].astype(np.float32)
-    low = X[:, :8] @ into
-    assert not spans_target(low, Y) and spans_target(X @ R, Y)
-    v = judge_map(low, Y, rows="sample")
-    assert v.rows == "ranked" and v.verdict == "not aligned"
+    S = X[:, :8]  # an 8-d source: the first 8 coordinates of the distribution Y is drawn from (rotated)
+    right = S @ R[:8]
+    wrong = S @ np.linalg.qr(rng.normal(size=(20, 20)))[0][:8].astype(np.float32)
+    assert not spans_target(right, Y) and not spans_target(wrong, Y) and spans_target(X @ R, Y)
+    good, bad = judge_map(right, Y, rows="sample"), judge_map(wrong, Y, rows="sample")
+    assert good.rows == bad.rows == "sample"
+    assert good.verdict != "not aligned" and bad.verdict == "not aligned", (good.confidence, bad.confidence)
