@@ -182,8 +182,6 @@ class Compute:
         (an error when it is not). ``fields``: the other fields."""
         if not isinstance(device, str) or not device.strip():
             raise ParameterError(f"device must be a device name such as 'cpu', 'auto' or 'cuda'; got {device!r}")
-        if device in ("cpu", "numpy"):
-            return cls(backend="numpy", **fields)
         try:
             dev = resolve_device(device)
         except VecbridgeError as e:

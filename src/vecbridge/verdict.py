@@ -336,7 +336,11 @@ def judge_map(
 
 def effective_rank(A: np.ndarray, tol: float = 1e-3) -> int:
     """The number of singular values of A above ``tol`` times the largest."""
-    sv = np.linalg.svd(np.asarray(A, dtype=np.float64)[:SAMPLE_EVAL], compute_uv=False)
+    return _rank(np.linalg.svd(np.asarray(A, dtype=np.float64)[:SAMPLE_EVAL], compute_uv=False), tol)
+
+
+def _rank(sv: np.ndarray, tol: float = 1e-3) -> int:
+    """How many of the singular values ``sv`` (descending) exceed ``tol`` times the largest."""
     return int(np.sum(sv > tol * sv[0])) if len(sv) and sv[0] > 0 else 0
 
 
@@ -355,10 +359,8 @@ def onto_map_range(mapped: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, 
     Measured on BBC sentences (2026-12-06): a right 256-d -> 384-d map (PCA-256 MiniLM-L6 -> e5, top-1 0.991,
     8,000 per side) confidence 0.49, uncertain (judged by mutual matches before: 0.02, not aligned); cluster-match's
     map static64 -> MiniLM-L6 at chance (4,000 per side) 0.35, not aligned; a map from shuffled pairs 0.00."""
-    A = np.asarray(mapped, dtype=np.float64)[:SAMPLE_EVAL]
-    r = max(1, effective_rank(A))
-    _, _, Vt = np.linalg.svd(A, full_matrices=False)
-    U = Vt[:r].T.astype(np.float32)
+    _, sv, Vt = np.linalg.svd(np.asarray(mapped, dtype=np.float64)[:SAMPLE_EVAL], full_matrices=False)
+    U = Vt[: max(1, _rank(sv))].T.astype(np.float32)
     return np.asarray(mapped, dtype=np.float32) @ U, np.asarray(target, dtype=np.float32) @ U
 
 
