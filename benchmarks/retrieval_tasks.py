@@ -52,7 +52,7 @@ PAGE = DOCS / "migration.md"
 TASKS = ("bbc-headlines", "bible-verses")
 DEFAULT_PAIRS = ("minilm-l3-onnx:minilm-l6",)
 E5_PAIR = "minilm-l6:e5-small"
-SETTINGS = ("pairs", "no pairs")
+SETTINGS = ("pairs", "stored pairs", "no pairs")
 
 
 def log(msg: str) -> None:
@@ -77,17 +77,31 @@ def encodings(task, old: str, new: str, n_pairs: int) -> dict:
     return out
 
 
-def fit_maps(setting: str, enc: dict, n_pairs: int, seed: int):
-    """(old -> new, new -> old, description) for one setting."""
+def fit_maps(setting: str, enc: dict, n_pairs: int, seed: int, task=None):
+    """(old -> new, new -> old, description, qrels to score) for one setting."""
+    qrels = None if task is None else task.qrels
     if setting == "pairs":
         X, Y = enc["pool_old"].vectors[:n_pairs], enc["pairs_new"].vectors
         fwd = make_translator("procrustes", normalize="unit center unit").fit(X, Y)
         back = make_translator("procrustes", normalize="unit center unit").fit(Y, X)
-        return fwd, back, f"Procrustes (unit center unit) on {n_pairs} pairs"
+        return fwd, back, f"Procrustes (unit center unit) on {n_pairs} pairs", qrels
+    if setting == "stored pairs":
+        # what `vecbridge migrate --encoder` does when the store keeps its texts: n_pairs stored documents
+        # re-embedded with the new model, auto on those pairs; scored on the queries whose relevant documents
+        # are none of them
+        old, new = enc["docs_old"], enc["docs_new"]
+        assert list(old.keys) == list(new.keys)
+        rows = np.sort(np.random.default_rng(seed).choice(len(old), min(n_pairs, len(old) // 2), replace=False))
+        X, Y, pairs = old.vectors[rows], new.vectors[rows], np.stack([np.arange(len(rows))] * 2, axis=1)
+        fwd = make_translator("auto", seed=seed, progress=False).fit(X, Y, known_pairs=pairs)
+        back = make_translator("auto", seed=seed, progress=False).fit(Y, X, known_pairs=pairs)
+        fitted = {old.keys[i] for i in rows}
+        held = {q: rel for q, rel in qrels.items() if not fitted & {d for d, g in rel.items() if g > 0}}
+        return fwd, back, f"auto on {len(rows)} re-embedded stored documents (held-out queries)", held
     X, Y = enc["pool_old"].vectors, enc["pool_new"].vectors
     fwd = make_translator("auto", seed=seed, progress=False).fit(X, Y)
     back = make_translator("auto", seed=seed, progress=False).fit(Y, X)
-    return fwd, back, f"auto, no pairs: {len(X)} unpaired pool rows per side"
+    return fwd, back, f"auto, no pairs: {len(X)} unpaired pool rows per side", qrels
 
 
 def map_info(t) -> dict:
@@ -100,14 +114,14 @@ def run_one(task_name: str, pair: str, setting: str, args, task, enc) -> dict:
     old, new = pair.split(":")
     t0 = time.perf_counter()
     c0 = time.process_time()
-    fwd, back, how = fit_maps(setting, enc, args.n_pairs, args.seed)
+    fwd, back, how, qrels = fit_maps(setting, enc, args.n_pairs, args.seed, task)
     fit_wall, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     common = dict(docs_new=enc["docs_new"], queries_old=enc["queries_old"], queries_new=enc["queries_new"],
                   old_to_new=fwd, new_to_old=back)
     results = {}
     for space in ("raw", "map"):
-        res_new = evaluate_retrieval(task.qrels, enc["docs_old"], rerank_with="new", space=space, **common)
-        res_mig = evaluate_retrieval(task.qrels, enc["docs_old"], rerank_with="migrated", space=space, **common)
+        res_new = evaluate_retrieval(qrels, enc["docs_old"], rerank_with="new", space=space, **common)
+        res_mig = evaluate_retrieval(qrels, enc["docs_old"], rerank_with="migrated", space=space, **common)
         log(f"  {task_name} {pair} {setting} ({how}), space {space}:\n{format_table(res_new)}\n"
             f"  (d) re-ranked against the migrated vectors: {res_mig['rows']['two_stage_bridge']}")
         results[space] = {"rows": res_new["rows"], "retention": res_new["retention"],
@@ -118,7 +132,7 @@ def run_one(task_name: str, pair: str, setting: str, args, task, enc) -> dict:
         "old_to_new": map_info(fwd), "new_to_old": map_info(back),
         "fit_wall_s": round(fit_wall, 1), "fit_cpu_s": round(fit_cpu, 1),
         "n_queries": res_new["n_queries"], "n_documents": res_new["n_documents"],
-        "n_pool": len(enc["pool_old"]), "n_pairs": args.n_pairs if setting == "pairs" else 0,
+        "n_pool": len(enc["pool_old"]), "n_pairs": 0 if setting == "no pairs" else fwd.fit_info_.get("n_pairs", args.n_pairs),
         "results": results,
         "task_info": task.info, "encode_s": enc["seconds"], "date": today(),
     }
@@ -180,7 +194,9 @@ def render(results: Path = RESULTS) -> None:
                     res = g["results"].get(space)
                     if res is None:
                         continue
-                    tag = f"{g['n_pairs']:,} pairs" if g["setting"] == "pairs" else "no pairs"
+                    tag = {"pairs": f"{g['n_pairs']:,} pool pairs",
+                           "stored pairs": f"{g['n_pairs']:,} stored documents re-embedded; {g['n_queries']:,} held-out queries",
+                           }.get(g["setting"], "no pairs")
                     if space == "map":
                         tag += ", map space"
                     if name == "two_stage_migrated":
@@ -252,7 +268,7 @@ def main() -> int:
                 row = run_one(task_name, pair, setting, args, task, enc)
                 append_row(args.results, row)
             if args.export is not None:
-                fwd, back, _ = fit_maps("pairs", enc, args.n_pairs, args.seed)
+                fwd, back, _, _ = fit_maps("pairs", enc, args.n_pairs, args.seed)
                 export(args.export / task_name / pair.replace(":", "-to-"), task, enc, fwd, back)
     render(args.results)
     return 0

@@ -158,6 +158,23 @@ def test_space_map_compares_in_the_maps_output_space(planted):
         evaluate_retrieval(p["qrels"], docs, space="nope", **kw)
 
 
+def test_raw_space_searches_what_a_store_holds(planted):
+    # a target off its centre and a map fitted with "unit center unit": as deployed ("raw"), the migrated
+    # documents are the target model's own coordinates (what `vecbridge migrate` writes), not the map's centred
+    # output, which would meet the uncentred new-model queries and rank worse
+    from vecbridge.stores.migrate import store_function
+
+    p = planted
+    offset = 2.0 * np.ones(p["R"].shape[0], dtype=np.float32)
+    X = p["docs_old"].vectors
+    fwd = make_translator("procrustes", normalize="unit center unit").fit(X, X @ p["R"] + offset)
+    queries = Embeddings(p["queries_new"].keys, p["queries_new"].vectors + offset)
+    row = lambda mapper: evaluate_retrieval(p["qrels"], p["docs_old"], queries_new=queries,  # noqa: E731
+                                            old_to_new=mapper)["rows"]["migrated_index"]
+    assert row(fwd) == pytest.approx(row(store_function(fwd)), abs=1e-9)
+    assert row(fwd)["mrr"] > row(fwd.transform)["mrr"] + 0.05, (row(fwd), row(fwd.transform))
+
+
 def test_python_errors(planted):
     p = planted
     with pytest.raises(DimensionError, match="queries_old is 8-d but .*docs_old is 40-d"):

@@ -461,3 +461,95 @@ def test_chroma_map_fitted_from_a_target_sample_is_saved_and_reused(tmp_path):
     got = cl.get_collection("docs_new").get(ids=ids[:200], include=["embeddings"])
     cos = np.sum(unit_rows(np.asarray(got["embeddings"])) * unit_rows(old[:200] @ R), axis=1)
     assert float(np.mean(cos)) > 0.99
+
+
+class _PlantedEncoder:
+    """The 'new model' of a planted store: the text "text i" embeds as row i of ``new``."""
+
+    def __init__(self, new):
+        self.new, self.calls = new, 0
+
+    def encode(self, texts, progress=None):
+        self.calls += len(texts)
+        return self.new[[int(t.split()[1]) for t in texts]]
+
+
+def test_the_stored_texts_decide_between_pairs_few_pairs_and_none(tmp_path):
+    """With an encoder, a store that keeps texts gives pairs: as many as the smaller dimension or more, a fit
+    on pairs; fewer, seeds of a fit without pairs (a target sample needed); no texts, a fit without pairs."""
+    from vecbridge.normalize import unit_rows
+    from vecbridge.stores.lancedb import fit_lancedb_map, lancedb_sample
+    from vecbridge.stores.migrate import store_function
+
+    old, sample, R, _ = _clustered_pair(0)
+    make_table(tmp_path / "db", old)
+    enc = _PlantedEncoder(old @ R)
+    opts = dict(sample_rows=1500, params={"effort": "quick"}, progress=False)
+
+    def recovered(t):
+        return float(np.mean(np.sum(unit_rows(store_function(t)(old)) * unit_rows(old @ R), axis=1)))
+
+    t, info = fit_lancedb_map(tmp_path / "db", "docs", None, target_table="a", encoder=enc, pair_rows=200, **opts)
+    assert info["mode"] == "pairs" and info["n_pairs"] == 200 == enc.calls and info["n_target_sample"] == 0
+    assert recovered(t) > 0.999
+    assert t.fit_info_["migration"]["mode"] == "pairs"
+    offsets = info["pair_offsets"]
+    assert len(set(offsets)) == 200 and all(0 <= o < len(old) for o in offsets)
+    # each pair is the stored row at its offset: the texts there are "text <offset>"
+    gate_rows, drawn = lancedb_sample(tmp_path / "db", "docs", ["text"], 1500, seed=0, exclude=offsets)
+    assert not set(drawn.tolist()) & set(offsets) and len(drawn) == 1500
+    assert gate_rows.column("text").to_pylist() == [f"text {i}" for i in drawn]
+
+    t, info = fit_lancedb_map(tmp_path / "db", "docs", sample, target_table="b", encoder=enc, pair_rows=8, **opts)
+    assert info["mode"] == "few pairs" and info["n_pairs"] == 8 and info["verdict"] == "aligned"
+    assert recovered(t) > 0.99
+    with pytest.raises(VecbridgeError, match="--target-sample"):
+        fit_lancedb_map(tmp_path / "db", "docs", None, target_table="c", encoder=enc, pair_rows=8, **opts)
+
+    # no text column: the encoder has nothing to re-embed
+    make_table(tmp_path / "db2", old)
+    lancedb.connect(str(tmp_path / "db2")).open_table("docs").drop_columns(["text"])
+    t, info = fit_lancedb_map(tmp_path / "db2", "docs", sample, target_table="a", encoder=enc, **opts)
+    assert info["mode"] == "no pairs" and info["n_pairs"] == 0
+    with pytest.raises(VecbridgeError, match="keeps no texts"):
+        fit_lancedb_map(tmp_path / "db2", "docs", None, target_table="b", encoder=enc, **opts)
+
+
+def test_cli_migrate_fits_on_re_embedded_stored_texts_and_gates_on_other_rows(tmp_path, monkeypatch, capsys):
+    import vecbridge.encoders
+    from vecbridge.cli.main import main
+    from vecbridge.normalize import unit_rows
+
+    old, _, R, _ = _clustered_pair(2)
+    db, _ = make_table(tmp_path / "db", old)
+    monkeypatch.setattr(vecbridge.encoders, "get_encoder", lambda name, **kw: _PlantedEncoder(old @ R))
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "docs_new"]
+    assert main(base) == 2
+    assert "--encoder" in capsys.readouterr().err
+    assert main(base + ["--encoder", "planted", "--quiet", "--report", str(tmp_path / "r.json")]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["fit"]["mode"] == "pairs" and rep["fit"]["n_pairs"] == 1000 and "pair_offsets" not in rep["fit"]
+    assert rep["quality"]["n_documents"] == 500 and rep["quality"]["value"] > 0.9
+    got_ids, _, X = table_vectors(db.open_table("docs_new"), "vector")
+    assert float(np.mean(np.sum(unit_rows(by_id(got_ids, X)) * unit_rows(old @ R), axis=1))) > 0.999
+    manifest = json.loads(next((tmp_path / "db" / ".vecbridge-migrate").glob("*.map/manifest.json")).read_text())
+    assert manifest["fit"]["migration"]["mode"] == "pairs"
+
+
+def test_chroma_fits_on_its_re_embedded_documents(tmp_path):
+    pytest.importorskip("chromadb")
+    from vecbridge.normalize import unit_rows
+    from vecbridge.stores.chroma import client, fit_chroma_map
+    from vecbridge.stores.migrate import store_function
+
+    old, _, R, _ = _clustered_pair(3, n=600)
+    cl = client(tmp_path / "chroma", create=True)
+    src = cl.create_collection("docs", metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    src.add(ids=[f"doc-{i}" for i in range(len(old))], embeddings=old,
+            documents=[f"text {i}" if i % 3 else "" for i in range(len(old))])  # a third without a document
+    enc = _PlantedEncoder(old @ R)
+    t, info = fit_chroma_map(tmp_path / "chroma", "docs", None, target_collection="new", encoder=enc, pair_rows=100,
+                             progress=False)
+    assert info["mode"] == "pairs" and info["n_pairs"] == 100 and all(o % 3 for o in info["pair_offsets"])
+    cos = np.sum(unit_rows(store_function(t)(old)) * unit_rows(old @ R), axis=1)
+    assert float(np.mean(cos)) > 0.999

@@ -249,9 +249,14 @@ def ranking_metrics(ranked: np.ndarray, relevance: Sequence[Mapping[int, float]]
 
 
 # -- evaluation ---------------------------------------------------------------------------------------
-def _apply(mapper: Any, X: np.ndarray) -> np.ndarray:
+def _apply(mapper: Any, X: np.ndarray, space: str) -> np.ndarray:
+    """``mapper`` applied to ``X``: in ``"raw"`` space as a store receives it (the target model's own
+    coordinates, :meth:`~vecbridge.Translator.to_target_space`, where the map's output is the target's), in
+    ``"map"`` space as ``transform`` gives it."""
     f = getattr(mapper, "transform", None)
     out = f(X) if f is not None else mapper(X)
+    if space == "raw" and getattr(mapper, "output_in_target_space", lambda: False)():
+        out = mapper.to_target_space(out)
     return np.ascontiguousarray(np.asarray(out, dtype=np.float32))
 
 
@@ -322,9 +327,9 @@ def evaluate_retrieval(
     candidates : documents (c) hands to the re-ranking of (d) (200); at least the deepest cut-off.
     rerank_with : ``"auto"`` (the new vectors when given, else the migrated ones), ``"new"`` or ``"migrated"``.
     space : where a map's output meets the other side. ``"raw"`` (default): as ``vecbridge migrate`` and
-        ``stores.migrate.query_side`` deploy maps, the mapped vectors are searched with the other model's vectors
-        as they are (new-model queries against migrated documents; bridged queries against the stored old
-        vectors). ``"map"``: in the map's output space, the other side put there by the map's
+        ``stores.migrate.query_side`` deploy maps, the mapped vectors, in the other model's own coordinates
+        (:meth:`~vecbridge.Translator.to_target_space`), are searched with that model's vectors as they are
+        (new-model queries against migrated documents; bridged queries against the stored old vectors). ``"map"``: in the map's output space, the other side put there by the map's
         ``transform_target`` (its target normalisation, e.g. ``unit center unit``): the new-model queries of
         (b) and of (d)'s re-ranking against migrated vectors go through ``old_to_new.transform_target`` (a cheap
         step per query), and the old documents searched by (c) through ``new_to_old.transform_target`` (the
@@ -455,7 +460,7 @@ def evaluate_retrieval(
     Qn = rows_of(queries_new) if queries_new is not None else None
     migrated = None
     if old_to_new is not None:
-        migrated = _apply(old_to_new, docs_old.vectors)
+        migrated = _apply(old_to_new, docs_old.vectors, space)
         if migrated.shape[0] != len(docs_old):
             raise DimensionError(f"{names['old_to_new']} returned {migrated.shape[0]} rows for {len(docs_old)}")
         if d_new is not None and migrated.shape[1] != d_new:
@@ -477,7 +482,7 @@ def evaluate_retrieval(
         else:
             missing_why["migrated_index"] = f"needs a map old -> new ({names['old_to_new']})"
         if new_to_old is not None:
-            bridged = _apply(new_to_old, Qn)
+            bridged = _apply(new_to_old, Qn, space)
             if bridged.shape[1] != d_old:
                 raise DimensionError(f"{names['new_to_old']} maps into {bridged.shape[1]}-d, but {names['docs_old']} "
                                      f"is {d_old}-d; give the map from the new model to the old one")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -14,4 +16,14 @@ def sample_rows(rng: np.random.Generator, n_rows: int, n: int, *, sort: bool = F
     return np.sort(idx) if sort else idx
 
 
-__all__ = ["sample_rows"]
+def sample_rows_except(rng: np.random.Generator, n_rows: int, n: int, exclude: Any = None) -> np.ndarray:
+    """As :func:`sample_rows` (in increasing order), drawn from the rows not in ``exclude``; with nothing to
+    exclude, the same rows as ``sample_rows(rng, n_rows, n, sort=True)``."""
+    exclude = np.unique(np.asarray([] if exclude is None else exclude, dtype=np.int64))
+    if not len(exclude):
+        return sample_rows(rng, n_rows, n, sort=True)
+    pool = np.setdiff1d(np.arange(n_rows), exclude)
+    return pool[sample_rows(rng, len(pool), n, sort=True)]
+
+
+__all__ = ["sample_rows", "sample_rows_except"]

@@ -28,14 +28,16 @@ EXAMPLE = """  # check first (CI): exit 4 when retrieval retention on 500 sample
   vecbridge migrate lancedb ./lancedb docs --map old2new --to-table docs_new
   vecbridge migrate lancedb ./lancedb docs --map old2new --to-column vector_minilm
   vecbridge migrate chroma ./chroma docs --map old2new --to-collection docs_new
+  # no map yet, a store that keeps its texts: 1,000 of them re-embedded, the map fitted on those pairs
+  vecbridge migrate lancedb ./lancedb docs --to-table docs_new --encoder minilm-l6
   # a store that kept no texts: no map and no pairs, only new-model vectors of other texts of the domain
   vecbridge migrate lancedb ./lancedb docs --to-table docs_new --target-sample new_model_sample.npy
   vecbridge migrate chroma ./chroma docs --to-collection docs_new --target-texts domain.txt --encoder minilm-l6"""
 
 
 def _common(p) -> None:
-    m = p.add_argument_group("the map (one of)")
-    src = m.add_mutually_exclusive_group(required=True)
+    m = p.add_argument_group("the map (one of; or none, with --encoder, to fit on re-embedded stored texts)")
+    src = m.add_mutually_exclusive_group()
     src.add_argument("--map", default=None, metavar="MAP_DIR", help="map from the old model to the new one")
     src.add_argument("--target-sample", default=None, metavar="FILE",
                      help="no map, no texts: new-model vectors of other texts of the same domain (.npy or any "
@@ -46,6 +48,10 @@ def _common(p) -> None:
                      help="as --target-sample, from texts of the same domain (one per line) embedded with --encoder")
     m.add_argument("--sample-rows", type=int_range(20), default=8000,
                    help="stored vectors sampled for that fit (default 8000)")
+    m.add_argument("--pair-rows", type=int_range(0), default=1000,
+                   help="with --encoder and a store that keeps texts: sampled stored texts re-embedded as pairs "
+                        "for that fit (default 1000; 0: none). As many pairs as the smaller dimension or more: a "
+                        "fit on pairs; fewer: they seed the fit without pairs (--target-sample then needed)")
     m.add_argument("--method", default="auto", metavar="NAME",
                    help="method of that fit (default auto: it chooses; see 'vecbridge fit --help')")
     m.add_argument("--param", action="append", default=None, metavar="KEY=VALUE", help="a parameter of that method")
@@ -85,7 +91,8 @@ def add_parser(sub) -> None:
                    help="add a new vector column to TABLE (old vectors kept)")
     lp.add_argument("--vector-column", default="vector")
     lp.add_argument("--id-column", default="id")
-    lp.add_argument("--text-column", default="text", help="texts for the quality gate (default 'text')")
+    lp.add_argument("--text-column", default="text",
+                    help="texts (default 'text'): re-embedded by --encoder for the quality gate and, with no map, as pairs for the fit")
     _common(lp)
     cp = stores.add_parser("chroma", help="a Chroma collection (persistent client folder)", formatter_class=HelpFormatter)
     cp.add_argument("path", metavar="PATH", help="the Chroma persistent folder")
@@ -105,6 +112,12 @@ def run(args) -> int:
     if args.target_texts is not None and args.gate_encoder is None:
         print("vecbridge migrate: --target-texts needs --encoder (the new model, to embed them)", file=sys.stderr)
         return 2
+    if args.map is None and args.target_sample is None and args.target_texts is None and args.gate_encoder is None:
+        print("vecbridge migrate: give the map (--map MAP_DIR), or what to fit one from: --encoder NAME (the new "
+              "model, to re-embed a sample of the stored texts) and/or --target-sample FILE / --target-texts FILE "
+              "(new-model vectors of other texts of the domain)", file=sys.stderr)
+        return 2
+    exclude = None
     if args.map is not None:
         translator = load_translator(args.map)
     else:
@@ -115,10 +128,17 @@ def run(args) -> int:
             print(f"vecbridge migrate: {e} (exit code {EXIT_NOT_ALIGNED})", file=sys.stderr)
             return EXIT_NOT_ALIGNED
         f = out["fit"]
+        exclude = f.pop("pair_offsets", None)
+        chosen = " (chosen by auto)" if args.method == "auto" else ""
         if f["reused"]:
-            info(args, f"using the map fitted for this migration before: {f['map']} ({f['method']}, verdict {f['verdict']})")
+            info(args, f"using the map fitted for this migration before: {f['map']} ({f['mode']}, {f['method']}, "
+                       f"verdict {f['verdict']})")
+        elif f["mode"] == "pairs":
+            info(args, f"fitted on pairs: {f['method']}{chosen} on {f['n_pairs']} stored texts re-embedded with "
+                       f"{args.gate_encoder}; saved in {f['map']}")
         else:
-            info(args, f"fitted without pairs: {f['method']} (chosen by auto) on {f['n_stored_sample']} stored and "
+            seeds = f", seeded by {f['n_pairs']} re-embedded stored texts" if f["mode"] == "few pairs" else ""
+            info(args, f"fitted without pairs{seeds}: {f['method']}{chosen} on {f['n_stored_sample']} stored and "
                        f"{f['n_target_sample']} target vectors; verdict {f['verdict']} (confidence {f['confidence']}); "
                        f"saved in {f['map']}")
         if f["verdict"] == "uncertain":
@@ -138,7 +158,7 @@ def run(args) -> int:
             with open(args.gate_queries, encoding="utf-8") as f:
                 queries = [ln.rstrip("\n") for ln in f if ln.strip()]
         gate = dict(k=args.gate_k, metric=args.gate_metric, threshold=args.min_retention, query_texts=queries,
-                    seed=args.seed, sample=args.gate_sample, device=args.device)
+                    seed=args.seed, sample=args.gate_sample, device=args.device, exclude=exclude)
         try:
             if args.store == "lancedb":
                 from ..stores.lancedb import lancedb_quality_gate
@@ -200,12 +220,15 @@ def _target_vectors(args, progress):
 def _fit_map(args, progress):
     opts = dict(sample_rows=args.sample_rows, state=args.state, resume=not args.restart, force=args.force,
                 seed=args.seed, progress=progress, method=args.method, params=parse_params(args.param))
-    Y = lambda: _target_vectors(args, progress)  # noqa: E731 (read only when a map is fitted)
+    opts.update(encoder=args.gate_encoder, pair_rows=args.pair_rows)
+    Y = None
+    if args.target_sample is not None or args.target_texts is not None:
+        Y = lambda: _target_vectors(args, progress)  # noqa: E731 (read only when a map is fitted)
     if args.store == "lancedb":
         from ..stores.lancedb import fit_lancedb_map
 
         return fit_lancedb_map(args.db, args.table, Y, target_table=args.to_table, new_column=args.to_column,
-                               vector_column=args.vector_column, **opts)
+                               vector_column=args.vector_column, text_column=args.text_column, **opts)
     from ..stores.chroma import fit_chroma_map
 
     return fit_chroma_map(args.path, args.collection, Y, target_collection=args.to_collection, **opts)

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import VecbridgeError
-from ..sampling import sample_rows
+from ..sampling import sample_rows_except as draw
 from .migrate import (
     DEFAULT_BATCH_ROWS,
     FIT_SAMPLE_ROWS,
     Batch,
     MigrationReport,
     QualityReport,
+    StoredSample,
     as_translator,
     check_batch_rows,
     check_dim,
@@ -194,20 +195,26 @@ def fit_chroma_map(
     seed: int = 0,
     **fit_options: Any,
 ) -> tuple[Any, dict[str, Any]]:
-    """The map for migrating ``collection`` when the store kept no texts (as
-    :func:`vecbridge.stores.lancedb.fit_lancedb_map`): fitted without pairs from ``sample_rows`` stored vectors
-    and ``target_sample``, saved beside the journal, reused on resume. Pass it to :func:`migrate_chroma`."""
+    """The map for migrating ``collection`` when there is none yet (as
+    :func:`vecbridge.stores.lancedb.fit_lancedb_map`): fitted from ``sample_rows`` stored vectors, their
+    documents where the collection keeps them and ``fit_options`` has an ``encoder`` (pairs), and
+    ``target_sample``; saved beside the journal, reused on resume. Pass it to :func:`migrate_chroma`."""
     root = _state_root(path, state)
     map_dir = map_dir_of(root, "chroma", collection, target_collection)
 
-    from ..sampling import sample_rows as draw  # the parameter sample_rows hides the module's name
-
-    def stored() -> np.ndarray:
+    def stored() -> StoredSample:
         reader = ChromaReader(_get(client(path), collection))
-        keep = set(draw(np.random.default_rng(seed), reader.count(), int(sample_rows), sort=True).tolist())
-        parts = [b.X[[i - b.start for i in range(b.start, b.start + len(b.ids)) if i in keep]]
-                 for b in reader.batches(0, DEFAULT_BATCH_ROWS)]
-        return np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
+        keep = draw(np.random.default_rng(seed), reader.count(), int(sample_rows))
+        wanted = set(keep.tolist())
+        parts, texts = [], []
+        for b in reader.batches(0, DEFAULT_BATCH_ROWS):
+            local = [i - b.start for i in range(b.start, b.start + len(b.ids)) if i in wanted]
+            parts.append(b.X[local])
+            docs = b.extra.get("documents") or [None] * len(b.ids)
+            texts.extend(docs[i] for i in local)
+        X = np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
+        with_docs = fit_options.get("encoder") is not None and any(isinstance(t, str) and t for t in texts)
+        return StoredSample(X, texts if with_docs else None, keep)
 
     return fit_map_in_state(stored, target_sample, map_dir, seed=seed, **fit_options)
 
@@ -225,11 +232,13 @@ def chroma_quality_gate(
     query_texts: list[str] | None = None,
     seed: int = 0,
     device: str = "cpu",
+    exclude: Any = None,
 ) -> QualityReport:
-    """The quality gate on a seeded sample of a collection's documents (rows without a document are left out)."""
+    """The quality gate on a seeded sample of a collection's documents (rows without a document are left out;
+    so are the row offsets in ``exclude``, the rows a map was fitted on)."""
     col = _get(client(path), collection)
     X, texts = [], []
-    for r in sample_rows(np.random.default_rng(seed), int(col.count()), sample, sort=True):
+    for r in draw(np.random.default_rng(seed), int(col.count()), sample, exclude):
         got = col.get(offset=int(r), limit=1, include=["embeddings", "documents"])
         if got["ids"] and got["documents"] and got["documents"][0]:
             X.append(np.asarray(got["embeddings"][0], dtype=np.float32))

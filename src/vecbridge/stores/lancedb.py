@@ -26,13 +26,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import FormatError, ParameterError, VecbridgeError
-from ..sampling import sample_rows
+from ..sampling import sample_rows_except
 from .migrate import (
     DEFAULT_BATCH_ROWS,
     FIT_SAMPLE_ROWS,
     Batch,
     MigrationReport,
     QualityReport,
+    StoredSample,
     as_translator,
     check_batch_rows,
     check_dim,
@@ -293,37 +294,48 @@ def fit_lancedb_map(
     target_table: str | None = None,
     new_column: str | None = None,
     vector_column: str = "vector",
+    text_column: str = "text",
     sample_rows: int = FIT_SAMPLE_ROWS,
     state: str | None = None,
     seed: int = 0,
     **fit_options: Any,
 ) -> tuple[Any, dict[str, Any]]:
-    """The map for migrating ``table`` when the store kept no texts: fitted without pairs from ``sample_rows``
-    stored vectors (a seeded sample) and ``target_sample`` (the new model's vectors of other texts of the same
-    domain), saved beside the migration's journal and reused on resume. ``fit_options``: ``resume``, ``force``,
-    ``progress``, ``method``, ``params`` of :func:`~vecbridge.stores.migrate.fit_map_in_state`. Pass the
-    translator it returns to :func:`migrate_lancedb`."""
+    """The map for migrating ``table`` when there is none yet: fitted from ``sample_rows`` stored vectors (a
+    seeded sample), their texts in ``text_column`` where the table keeps them and ``fit_options`` has an
+    ``encoder`` (the new model: pairs), and ``target_sample`` (the new model's vectors of other texts of the
+    same domain, or None), as :func:`~vecbridge.stores.migrate.fit_map_in_state` says; saved beside the
+    migration's journal and reused on resume. ``fit_options``: ``encoder``, ``pair_rows``, ``resume``,
+    ``force``, ``progress``, ``method``, ``params``. Pass the translator it returns to :func:`migrate_lancedb`
+    (and ``info["pair_offsets"]`` as ``exclude`` to :func:`lancedb_quality_gate`)."""
     from ..stream import vectors_from_arrow
 
     conn = connect(db)
     map_dir = map_dir_of(_state_root(conn, state), "lancedb", table, target_table or f"column-{new_column}")
 
-    def stored() -> np.ndarray:
-        t = lancedb_sample(conn, table, [vector_column], int(sample_rows), seed)
+    def stored() -> StoredSample:
+        names = set(_open(conn, table).schema.names)
+        texts_kept = fit_options.get("encoder") is not None and text_column in names
+        t, offsets = lancedb_sample(conn, table, [vector_column] + ([text_column] if texts_kept else []),
+                                    int(sample_rows), seed)
         X, bad = vectors_from_arrow(t.column(vector_column), None, vector_column, 0)
+        texts = t.column(text_column).to_pylist() if texts_kept else None
         if len(bad):
             warnings.warn(f"{len(bad)} sampled rows without a usable vector were left out of the fit", stacklevel=2)
-            X = np.delete(X, sorted(bad), axis=0)
-        return X
+            keep = np.setdiff1d(np.arange(len(X)), sorted(bad))
+            X, offsets = X[keep], offsets[keep]
+            texts = None if texts is None else [texts[i] for i in keep]
+        return StoredSample(X, texts, offsets)
 
     return fit_map_in_state(stored, target_sample, map_dir, seed=seed, **fit_options)
 
 
-def lancedb_sample(db: Any, table: str, columns: list[str], size: int, seed: int = 0) -> Any:
-    """A seeded random sample of ``size`` rows (Arrow table, scan order) of ``columns``."""
+def lancedb_sample(db: Any, table: str, columns: list[str], size: int, seed: int = 0,
+                   exclude: Any = None) -> tuple[Any, np.ndarray]:
+    """A seeded random sample of ``size`` rows (Arrow table, scan order) of ``columns``, none of the row
+    offsets in ``exclude``, and the offsets drawn."""
     src = _open(connect(db), table)
-    rows = sample_rows(np.random.default_rng(seed), int(src.count_rows()), size, sort=True)
-    return src.take_offsets([int(r) for r in rows]).select(columns).to_arrow()
+    rows = sample_rows_except(np.random.default_rng(seed), int(src.count_rows()), size, exclude)
+    return src.take_offsets([int(r) for r in rows]).select(columns).to_arrow(), rows
 
 
 def lancedb_quality_gate(
@@ -341,11 +353,13 @@ def lancedb_quality_gate(
     query_texts: list[str] | None = None,
     seed: int = 0,
     device: str = "cpu",
+    exclude: Any = None,
 ) -> QualityReport:
-    """The quality gate (:func:`~vecbridge.stores.migrate.quality_gate`) on a sample of a table's rows and texts."""
+    """The quality gate (:func:`~vecbridge.stores.migrate.quality_gate`) on a sample of a table's rows and texts
+    (none of the row offsets in ``exclude``: the rows a map was fitted on)."""
     from ..stream import vectors_from_arrow
 
-    t = lancedb_sample(db, table, [vector_column, text_column], sample, seed)
+    t, _ = lancedb_sample(db, table, [vector_column, text_column], sample, seed, exclude)
     X, bad = vectors_from_arrow(t.column(vector_column), None, vector_column, 0)
     texts = t.column(text_column).to_pylist()
     keep = np.array([i not in bad and isinstance(s, str) and s != "" for i, s in enumerate(texts)], dtype=bool)

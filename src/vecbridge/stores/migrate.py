@@ -415,6 +415,19 @@ def encode_function(encoder: Any, progress: bool | None) -> Callable[[list[str]]
 
 #: stored vectors sampled to fit a map without pairs (``migrate --target-sample``)
 FIT_SAMPLE_ROWS = 8000
+#: stored texts re-embedded with the new model as pairs for a migration's own fit (``migrate --pair-rows``)
+PAIR_ROWS = 1000
+
+
+@dataclass
+class StoredSample:
+    """A seeded sample of a store's rows for fitting a migration's map: their vectors, their texts where the
+    store keeps them (None per row without one; ``texts`` None when the store keeps none), and each row's
+    offset in the store's scan order (so that the quality gate can leave the fitting rows out)."""
+
+    vectors: np.ndarray
+    texts: list[str | None] | None = None
+    offsets: np.ndarray | None = None
 
 
 def map_dir_of(root: str | os.PathLike, store: str, source: str, target: str) -> Path:
@@ -424,11 +437,29 @@ def map_dir_of(root: str | os.PathLike, store: str, source: str, target: str) ->
     return path_within(root, file_name_of(store, source, target, suffix=".map"), what="migration map")
 
 
+def _pairs_from_texts(sample: StoredSample, encoder: Any, pair_rows: int, seed: int,
+                      progress: bool | None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``sample`` whose texts are re-embedded (at most ``pair_rows``, drawn at random among the rows
+    with a text) and their new-model vectors."""
+    if encoder is None or sample.texts is None or pair_rows <= 0:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    with_text = np.array([i for i, t in enumerate(sample.texts) if isinstance(t, str) and t.strip()], np.int64)
+    if not len(with_text):
+        return with_text, np.zeros((0, 0), np.float32)
+    rows = np.sort(np.random.default_rng(seed + 1).permutation(with_text)[:pair_rows])
+    P = np.asarray(encode_function(encoder, progress)([sample.texts[i] for i in rows]), dtype=np.float32)
+    if P.ndim != 2 or len(P) != len(rows):
+        raise VecbridgeError(f"the encoder returned {P.shape} for {len(rows)} texts; expected one vector per text")
+    return rows, P
+
+
 def fit_map_in_state(
     old_sample: Any | Callable[[], Any],
-    new_sample: Any | Callable[[], Any],
+    new_sample: Any | Callable[[], Any] | None,
     map_dir: Path,
     *,
+    encoder: Any = None,
+    pair_rows: int = PAIR_ROWS,
     resume: bool = True,
     force: bool = False,
     seed: int = 0,
@@ -436,16 +467,26 @@ def fit_map_in_state(
     method: str = "auto",
     params: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """The map old -> new for a migration whose store kept no texts: fitted without pairs (``method``,
-    default ``auto``, with ``params``)
-    from a sample of the stored vectors and a sample of the new model's vectors of other texts of the same
-    domain, judged by the pairless verdict, and saved in ``map_dir`` (inside the migration state) so that a
-    resumed run uses the same map. With ``resume`` and a map already in ``map_dir``, that map is reused.
+    """The map old -> new for a migration that has no map yet, fitted from what the store and the user have,
+    saved in ``map_dir`` (inside the migration state) so that a resumed run uses the same map. With ``resume``
+    and a map already in ``map_dir``, that map is reused.
 
-    Either sample may be a function that reads it (called only when a map is fitted).
-    Returns ``(translator, info)``; ``info`` says whether the map was fitted or reused, its folder, method,
-    verdict and sample sizes. Raises :class:`~vecbridge.errors.NotAlignedError` (nothing saved) when the
-    verdict is "not aligned", unless ``force``.
+    ``old_sample``: a sample of the stored rows (a :class:`StoredSample`, or just its vectors). ``new_sample``:
+    the new model's vectors of other texts of the same domain, or None. With ``encoder`` (the new model) and
+    stored texts, up to ``pair_rows`` of the sampled texts are re-embedded and paired with their stored
+    vectors. Which fit follows (``info["mode"]``, also in the map's manifest):
+
+    - ``pairs``: at least as many pairs as the smaller dimension (a well-posed fit on pairs); ``method``
+      (default ``auto``: cross-validation among the supervised methods) on the pairs;
+    - ``few pairs``: fewer pairs than that: they seed a fit without pairs between the stored sample and
+      ``new_sample`` (needed);
+    - ``no pairs``: no texts (or no encoder): a fit without pairs between the stored sample and ``new_sample``
+      (needed).
+
+    Maps fitted with few or no pairs are judged by the pairless verdict. Either sample may be a function that
+    reads it (called only when a map is fitted). Returns ``(translator, info)``; ``info`` says whether the map
+    was fitted or reused, its folder, mode, method, verdict and sample sizes. Raises
+    :class:`~vecbridge.errors.NotAlignedError` (nothing saved) when the verdict is "not aligned", unless ``force``.
     """
     from ..errors import NotAlignedError
     from ..translators import load_translator, make_translator
@@ -455,23 +496,56 @@ def fit_map_in_state(
     if resume and (map_dir / MANIFEST).is_file():
         t = load_translator(map_dir)
         fi = getattr(t, "fit_info_", {}) or {}
-        return t, {"map": str(map_dir), "reused": True, "method": fi.get("chosen_method") or t.method,
-                   "verdict": fi.get("verdict"), "confidence": fi.get("confidence")}
-    X = as_float32_matrix(old_sample() if callable(old_sample) else old_sample, "the stored vectors' sample")
-    Y = as_float32_matrix(new_sample() if callable(new_sample) else new_sample, "the target sample (--target-sample)")
-    for what, A in (("the stored vectors' sample", X), ("the target sample (--target-sample)", Y)):
+        mig = fi.get("migration") or {}
+        return t, {"map": str(map_dir), "reused": True, "mode": mig.get("mode", "no pairs"),
+                   "method": fi.get("chosen_method") or t.method, "verdict": fi.get("verdict"),
+                   "confidence": fi.get("confidence"), "pair_offsets": mig.get("pair_offsets", [])}
+    got = old_sample() if callable(old_sample) else old_sample
+    sample = got if isinstance(got, StoredSample) else StoredSample(got)
+    X = as_float32_matrix(sample.vectors, "the stored vectors' sample")
+    S = None
+    if new_sample is not None:
+        S = as_float32_matrix(new_sample() if callable(new_sample) else new_sample, "the target sample (--target-sample)")
+    rows, P = _pairs_from_texts(sample, encoder, int(pair_rows), seed, progress)
+    if S is not None and len(P) and S.shape[1] != P.shape[1]:
+        raise DimensionError(f"the target sample has {S.shape[1]}-d vectors but the encoder gives {P.shape[1]}-d ones; "
+                             "both must come from the new model")
+    d_new = P.shape[1] if len(P) else (S.shape[1] if S is not None else None)
+    well_posed = min(X.shape[1], d_new) if d_new else 0
+    mode = "pairs" if len(P) and len(P) >= well_posed else ("few pairs" if len(P) else "no pairs")
+    if mode != "pairs" and S is None:
+        have = (f"only {len(P)} of the sampled stored rows have a text, fewer than the {well_posed} pairs a fit on "
+                "pairs needs (the smaller dimension)" if len(P) else
+                "the store keeps no texts to re-embed" if encoder is not None else "no encoder was given to re-embed stored texts")
+        raise VecbridgeError(f"cannot fit the migration's map: {have}; give new-model vectors of other texts of the "
+                             "same domain as well (--target-sample FILE or --target-texts FILE)")
+    for what, A in (("the stored vectors' sample", X), ("the target sample (--target-sample)", S)):
+        if A is None:
+            continue
         bad = ~np.isfinite(A).all(axis=1)
         if bad.any():
             raise VecbridgeError(f"{what}: row {int(np.argmax(bad))} holds NaN or Inf ({int(bad.sum())} such rows)")
-        if len(A) < 20:
+        if len(A) < 20 and mode != "pairs":
             raise VecbridgeError(f"{what} has {len(A)} rows; a fit without pairs needs thousands (at least 20)")
-    t = make_translator(method, **{"seed": seed, "progress": progress, **(params or {})}).fit(X, Y)
+    known = None
+    if mode == "pairs":  # the pairs alone: both sides' normalisation statistics from the same items
+        Xf, Y, known = X[rows], P, np.stack([np.arange(len(P))] * 2, axis=1)
+    else:
+        Xf, Y = X, (np.vstack([S, P]) if len(P) else S)
+        if len(P):
+            known = np.stack([rows, len(S) + np.arange(len(P))], axis=1)
+    t = make_translator(method, **{"seed": seed, "progress": progress, **(params or {})}).fit(Xf, Y, known_pairs=known)
     fi = t.fit_info_
-    info = {"map": str(map_dir), "reused": False, "method": fi.get("chosen_method") or t.method, "verdict": fi.get("verdict"),
+    offsets = [] if sample.offsets is None or not len(rows) else np.asarray(sample.offsets)[rows].astype(int).tolist()
+    fi["migration"] = {"mode": mode, "n_pairs": int(len(P)), "pair_offsets": offsets,
+                       "pairs_from": f"{len(P)} stored texts re-embedded with the new model" if len(P) else None}
+    info = {"map": str(map_dir), "reused": False, "mode": mode, "n_pairs": int(len(P)),
+            "method": fi.get("chosen_method") or t.method, "verdict": fi.get("verdict"),
             "confidence": fi.get("confidence"), "verdict_reason": fi.get("verdict_reason"),
-            "n_stored_sample": len(X), "n_target_sample": len(Y), "fit_seconds": fi.get("fit_seconds")}
+            "n_stored_sample": len(X), "n_target_sample": 0 if S is None else len(S),
+            "fit_seconds": fi.get("fit_seconds"), "pair_offsets": offsets}
     if fi.get("verdict") == "not aligned" and not force:
-        raise NotAlignedError(f"the map fitted without pairs ({info['method']}, {len(X)} stored vectors, {len(Y)} "
+        raise NotAlignedError(f"the map fitted with {mode} ({info['method']}, {len(X)} stored vectors, {len(Y)} "
                               f"target vectors) was judged not aligned: {fi.get('verdict_reason')}. Nothing was migrated; check that the target sample "
                               "comes from the same domain, or migrate anyway with --force / force=True")
     map_dir.parent.mkdir(parents=True, exist_ok=True)
