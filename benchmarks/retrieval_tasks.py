@@ -181,8 +181,9 @@ def render(results: Path = RESULTS) -> None:
             g0 = got[0]
             old, new = pair.split(":")
             parts.append(f"### {task}: {old} → {new}\n\n{g0['n_queries']:,} queries, {g0['n_documents']:,} documents; "
-                         f"unlabelled pool {g0['n_pool']:,} texts per side; measured {g0['date']}, encodings "
-                         f"{g0['encode_s']:.0f} s (cached runs: less).")
+                         f"unlabelled pool {g0['n_pool']:,} texts per side; measured {g0['date']}, "
+                         + ("encodings read from the cache." if g0["encode_s"] < 1 else
+                            f"encodings {g0['encode_s']:.0f} s (cached runs: less)."))
             def line(label, v, ret):
                 return [label] + [_f(v[m]) for m in metrics] + [_f(ret["recall_at_10"]), _f(ret["ndcg_at_10"])]
 
