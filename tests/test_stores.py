@@ -505,6 +505,8 @@ def test_the_stored_texts_decide_between_pairs_few_pairs_and_none(tmp_path):
     assert recovered(t) > 0.99
     with pytest.raises(VecbridgeError, match="--target-sample"):
         fit_lancedb_map(tmp_path / "db", "docs", None, target_table="c", encoder=enc, pair_rows=8, **opts)
+    with pytest.raises(VecbridgeError, match="--pair-rows 0"):
+        fit_lancedb_map(tmp_path / "db", "docs", None, target_table="c", encoder=enc, pair_rows=0, **opts)
 
     # no text column: the encoder has nothing to re-embed
     make_table(tmp_path / "db2", old)

@@ -516,7 +516,9 @@ def fit_map_in_state(
     if mode != "pairs" and S is None:
         have = (f"only {len(P)} of the sampled stored rows have a text, fewer than the {well_posed} pairs a fit on "
                 "pairs needs (the smaller dimension)" if len(P) else
-                "the store keeps no texts to re-embed" if encoder is not None else "no encoder was given to re-embed stored texts")
+                "no encoder was given to re-embed stored texts" if encoder is None else
+                "pairs from stored texts are off (--pair-rows 0)" if int(pair_rows) <= 0 else
+                "the store keeps no texts to re-embed")
         raise VecbridgeError(f"cannot fit the migration's map: {have}; give new-model vectors of other texts of the "
                              "same domain as well (--target-sample FILE or --target-texts FILE)")
     for what, A in (("the stored vectors' sample", X), ("the target sample (--target-sample)", S)):
