@@ -253,10 +253,14 @@ def _apply(mapper: Any, X: np.ndarray, space: str) -> np.ndarray:
     """``mapper`` applied to ``X``: in ``"raw"`` space as a store receives it (the target model's own
     coordinates, :meth:`~vecbridge.Translator.to_target_space`, where the map's output is the target's), in
     ``"map"`` space as ``transform`` gives it."""
-    f = getattr(mapper, "transform", None)
-    out = f(X) if f is not None else mapper(X)
-    if space == "raw" and getattr(mapper, "output_in_target_space", lambda: False)():
-        out = mapper.to_target_space(out)
+    if getattr(mapper, "transform", None) is None:  # a plain function of an array
+        out = mapper(X)
+    elif space == "raw":
+        from .stores.migrate import store_function
+
+        out = store_function(mapper)(X)
+    else:
+        out = mapper.transform(X)
     return np.ascontiguousarray(np.asarray(out, dtype=np.float32))
 
 
@@ -329,11 +333,12 @@ def evaluate_retrieval(
     space : where a map's output meets the other side. ``"raw"`` (default): as ``vecbridge migrate`` and
         ``stores.migrate.query_side`` deploy maps, the mapped vectors, in the other model's own coordinates
         (:meth:`~vecbridge.Translator.to_target_space`), are searched with that model's vectors as they are
-        (new-model queries against migrated documents; bridged queries against the stored old vectors). ``"map"``: in the map's output space, the other side put there by the map's
-        ``transform_target`` (its target normalisation, e.g. ``unit center unit``): the new-model queries of
-        (b) and of (d)'s re-ranking against migrated vectors go through ``old_to_new.transform_target`` (a cheap
-        step per query), and the old documents searched by (c) through ``new_to_old.transform_target`` (the
-        stored vectors re-normalised, not re-embedded). Maps without ``transform_target`` (plain functions) are
+        (new-model queries against migrated documents; bridged queries against the stored old vectors).
+        ``"map"``: in the map's output space, the other side put there by the map's ``transform_target`` (its
+        target normalisation, e.g. ``unit center unit``): the new-model queries of (b) and of (d)'s re-ranking
+        against migrated vectors go through ``old_to_new.transform_target`` (a cheap step per query), and the
+        old documents searched by (c) through ``new_to_old.transform_target`` (the stored vectors
+        re-normalised, not re-embedded). Maps without ``transform_target`` (plain functions) are
         the same in both.
     ignore_unknown : qrels rows that name a query missing from a query set given, or a document missing from
         ``docs_old``, are skipped and counted (``result["qrels"]["ignored"]``) instead of being an error.

@@ -92,7 +92,8 @@ def add_parser(sub) -> None:
     lp.add_argument("--vector-column", default="vector")
     lp.add_argument("--id-column", default="id")
     lp.add_argument("--text-column", default="text",
-                    help="texts (default 'text'): re-embedded by --encoder for the quality gate and, with no map, as pairs for the fit")
+                    help="texts (default 'text'): re-embedded by --encoder for the quality gate and, with no "
+                         "map, as pairs for the fit")
     _common(lp)
     cp = stores.add_parser("chroma", help="a Chroma collection (persistent client folder)", formatter_class=HelpFormatter)
     cp.add_argument("path", metavar="PATH", help="the Chroma persistent folder")

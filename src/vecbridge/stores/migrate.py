@@ -505,7 +505,8 @@ def fit_map_in_state(
     X = as_float32_matrix(sample.vectors, "the stored vectors' sample")
     S = None
     if new_sample is not None:
-        S = as_float32_matrix(new_sample() if callable(new_sample) else new_sample, "the target sample (--target-sample)")
+        S = as_float32_matrix(new_sample() if callable(new_sample) else new_sample,
+                              "the target sample (--target-sample)")
     rows, P = _pairs_from_texts(sample, encoder, int(pair_rows), seed, progress)
     if S is not None and len(P) and S.shape[1] != P.shape[1]:
         raise DimensionError(f"the target sample has {S.shape[1]}-d vectors but the encoder gives {P.shape[1]}-d ones; "
