@@ -71,6 +71,21 @@ def test_on_unpaired_samples_the_right_map_is_aligned_and_wrong_ones_are_not(see
     assert judge_map(other, Y, rows="sample", seed=seed).verdict == "not aligned"  # unrelated clusters
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_right_map_of_noisy_source_rows_is_not_called_garbage(seed):
+    """Noise on the source rows (as large as the audit's noise defence) keeps every map from the target's own
+    k-NN similarity; given the source rows, the ceiling is lowered by as much, so the right map still leads
+    its controls clearly and a wrong one does not."""
+    X, Y, R, rng = _disjoint_samples(seed)
+    noisy = X + 2.0 * rng.normal(size=X.shape).astype(np.float32)
+    right = judge_map(noisy @ R, Y, rows="sample", seed=seed, inputs=(noisy, Y))
+    assert right.verdict != "not aligned" and right.margin_sd >= 3
+    # without the source rows the ceiling is the target's own, out of the noisy map's reach
+    assert judge_map(noisy @ R, Y, rows="sample", seed=seed).verdict == "not aligned"
+    assert right.knn_similarity < judge_map(X @ R, Y, rows="sample", seed=seed, inputs=(X, Y)).knn_similarity
+    assert judge_map(noisy, Y, rows="sample", seed=seed, inputs=(noisy, Y)).verdict == "not aligned"  # wrong map
+
+
 def test_on_structureless_samples_nothing_is_aligned_and_confidence_is_zero():
     rng = np.random.default_rng(5)
     v = judge_map(rng.normal(size=(900, 20)), rng.normal(size=(900, 20)), rows="sample")
@@ -117,3 +132,25 @@ def test_a_map_into_a_subspace_is_judged_inside_it():
     good, bad = judge_map(right, Y, rows="sample"), judge_map(wrong, Y, rows="sample")
     assert good.rows == bad.rows == "sample"
     assert good.verdict != "not aligned" and bad.verdict == "not aligned", (good.confidence, bad.confidence)
+
+
+def test_the_ceiling_is_lowered_only_for_a_more_diffuse_source_and_never_inside_a_maps_range():
+    """The spreads compared are the inputs' own (no map can change them); the ceiling is only ever lowered."""
+    from vecbridge.normalize import unit_rows
+    from vecbridge.verdict import judge_sample, onto_map_range, sample_ceiling, self_knn
+
+    X, Y, R, rng = _disjoint_samples(4)
+    noisy = X + 2.0 * rng.normal(size=X.shape).astype(np.float32)
+    B, S, T = unit_rows(Y[:300] @ R.T), unit_rows(noisy[:300]), unit_rows(Y[:300])
+    ratio = self_knn(S) / self_knn(T)
+    assert ratio < 1 and sample_ceiling(B, S, T) == pytest.approx(self_knn(B) * np.sqrt(ratio))
+    assert sample_ceiling(B, unit_rows(X[:300, :2]), T) == pytest.approx(self_knn(B))  # a tighter source: no change
+    assert sample_ceiling(B) == pytest.approx(self_knn(B))
+    # a map into a subspace chose the range it is judged in: there the ceiling is the target's own
+    Sn = noisy[:, :8]
+    mapped, target = onto_map_range(Sn @ R[:8], Y)
+    held = slice(len(Y) - len(Y) // 3, len(Y))
+    v = judge_map(Sn @ R[:8], Y, rows="sample", inputs=(Sn, Y))
+    assert v.knn_similarity == pytest.approx(self_knn(unit_rows(target)[held]), abs=1e-6)
+    with pytest.raises(Exception, match="one to one"):
+        judge_sample(mapped, target, inputs=(Sn[:10], Y))

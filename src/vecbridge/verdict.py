@@ -51,13 +51,15 @@ rounds of self-learning on the first rows of the sample (so that every map has h
 the target's density, whatever its method optimised), then measured on the following rows, which no
 refinement saw: the mean cosine of each mapped row to its ``k`` nearest target rows and of each target row
 to its ``k`` nearest mapped rows. ``confidence`` is the share of the way from the best control to the
-target's own k-NN similarity (the value of a map that puts the sample exactly on the target's
-distribution); margin as above. "not aligned": a lead within ``MIN_MARGIN_SD`` control spreads, or a
-confidence below ``SAMPLE_NOT_ALIGNED_BELOW`` (a method that matches clusters can pair the clusters of two
-unrelated clouds and beat random starts, but it cannot bring the sample onto the target's density), and
-"aligned" starts at ``SAMPLE_ALIGNED_FROM``: a map that puts the
-sample among the right topics but not next to the right texts leads the controls by many spreads too (on
-BBC News, e5-small -> MiniLM-L6 maps with top-1 0.01-0.02 reach confidence 0.46; right maps 0.59-0.63).
+ceiling (:func:`sample_ceiling`): the target's own k-NN similarity (the value of a map that puts the sample
+exactly on the target's distribution), lowered where the source rows, in their own space, are more diffuse
+(noisier) than the target rows in theirs, since then no map can bring them that close (not for a map into a
+subspace, judged inside the range it chose); margin as above. "not aligned": a lead within ``MIN_MARGIN_SD``
+control spreads, or a confidence below ``SAMPLE_NOT_ALIGNED_BELOW`` (a method that matches clusters can pair
+the clusters of two unrelated clouds and beat random starts, but it cannot bring the sample onto the target's
+density), and "aligned" starts at ``SAMPLE_ALIGNED_FROM``: a map that puts the sample among the right topics
+but not next to the right texts leads the controls by many spreads too (on BBC News, e5-small -> MiniLM-L6
+maps with top-1 0.01-0.02 reach confidence 0.46; right maps 0.59-0.63).
 
 Thresholds were calibrated on one set of fits and checked on another (``benchmarks/defaults.py``,
 ``docs/defaults.md``): word2vec pairs of one corpus, synthetic rotations and random clouds, and sentence
@@ -127,7 +129,7 @@ class Verdict:
 
     ``value``: the candidate's statistic (``statistic`` names it); ``controls``: the controls' values.
     ``knn_similarity``: the mean cosine of mapped rows to their nearest target rows (ranked rows) or the
-    target's own k-NN similarity, the ceiling of the confidence (sample rows).
+    ceiling of the confidence (sample rows: :func:`sample_ceiling`).
     """
 
     verdict: str
@@ -245,6 +247,21 @@ def self_knn(B: np.ndarray, k: int = CSLS_K) -> float:
     return float(np.partition(S, len(B) - k, axis=1)[:, -k:].mean())
 
 
+def sample_ceiling(B: np.ndarray, S: np.ndarray | None = None, T: np.ndarray | None = None,
+                   k: int = CSLS_K) -> float:
+    """The k-NN similarity a map could bring the mapped rows to among the target rows B (unit rows, in the
+    map's output space): B's own k-NN similarity, lowered where the source is the more diffuse (noisier) side.
+    S and T are the source and target rows in their *own* spaces (unit rows), which no map can change; where
+    S's own k-NN similarity is below T's, the ceiling is multiplied by the square root of their ratio (the
+    geometric mean of the two spreads, for a map that keeps cosines), since no map brings such rows as close
+    to the target's rows as the target's rows are to each other (figures: docs/research/verdict-samples.md)."""
+    ceiling = max(self_knn(B, k), 0.0)
+    if S is None or T is None:
+        return float(ceiling)
+    s, t = max(self_knn(S, k), 0.0), self_knn(T, k)
+    return float(ceiling * np.sqrt(min(1.0, s / t))) if t > 0 else float(ceiling)
+
+
 def principal_projection(A: np.ndarray, B: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     """Both sides (unit rows, one space of dimension d) projected on the ``r`` principal directions of B
     (uncentred), rows re-normalised. With d > r this keeps the statistic dimension-free: a refinement in
@@ -299,19 +316,22 @@ def judge_map(
     refine_iter: int = 8,
     n_dims: int = N_DIMS,
     seed: int = 0,
+    inputs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Verdict:
     """The verdict on a map from its output alone (no pairs).
 
     mapped (n, d): source rows in the map's output space; target (m, d): target rows in the same space.
     ``rows="ranked"``: keyed rows, most frequent first (uses the first ``n_eval`` rows of each, default
     ``N_EVAL``); ``rows="sample"``: unpaired samples (:func:`judge_sample`; ``n_random`` and ``n_dims`` do
-    not apply). Deterministic given ``seed``.
+    not apply; ``inputs``: the source and target rows in their own spaces, see :func:`judge_sample`).
+    Deterministic given ``seed``.
     """
     mapped, target = _check_rows(mapped, target, rows)
     if rows == "sample":
         if not spans_target(mapped, target):
             mapped, target = onto_map_range(mapped, target)
-        return judge_sample(mapped, target, n_eval=SAMPLE_EVAL if n_eval is None else n_eval,
+            inputs = None  # the map chose the subspace: its ceiling is the target's own there
+        return judge_sample(mapped, target, inputs=inputs, n_eval=SAMPLE_EVAL if n_eval is None else n_eval,
                             n_refined=SAMPLE_CONTROLS if n_refined is None else n_refined,
                             refine_iter=refine_iter, seed=seed)
     n = int(min(N_EVAL if n_eval is None else n_eval, len(mapped), len(target)))
@@ -372,12 +392,19 @@ def judge_sample(
     n_refined: int = SAMPLE_CONTROLS,
     refine_iter: int = 8,
     seed: int = 0,
+    inputs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Verdict:
     """The verdict on a map between two unpaired samples (module doc: the sample statistic).
 
     Uses the first ``n_eval`` rows of each side: two thirds (at most ``n_eval - SAMPLE_MEASURE``) to refine
-    the map and its controls, the rest to measure them.
+    the map and its controls, the rest to measure them. ``inputs``: ``(source, target)`` rows in their own
+    spaces, row for row those of ``mapped`` and ``target``; with them the ceiling allows for a source more
+    diffuse (noisier) than the target (:func:`sample_ceiling`), without them it is the target's own k-NN
+    similarity in the map's output space.
     """
+    if inputs is not None and (len(inputs[0]) != len(mapped) or len(inputs[1]) != len(target)):
+        raise VecbridgeError(f"the verdict's inputs must match the mapped and target rows one to one; got "
+                             f"{len(inputs[0])} and {len(inputs[1])} rows for {len(mapped)} and {len(target)}")
     mapped, target = _check_rows(mapped, target, "sample")
     n = int(min(n_eval, len(mapped), len(target)))
     n_measure = min(SAMPLE_MEASURE, n // 3)
@@ -389,7 +416,8 @@ def judge_sample(
     rng = np.random.default_rng(seed)
     ctrl = [knn_both_ways(unit_rows(Ah @ self_learn(Af, Bf, random_start(Af, Bf, rng), int(refine_iter))), Bh)
             for _ in range(int(n_refined))]
-    ceiling = self_knn(Bh)
+    own = None if inputs is None else [unit_rows(np.asarray(x)[n_fit:n]) for x in inputs]
+    ceiling = sample_ceiling(Bh, *(own or ()))
     conf, margin = _score(m, ctrl, ceiling)
     if ceiling - max(ctrl) < MIN_MARGIN_SD * max(float(np.std(ctrl)), MIN_SPREAD):
         conf = 0.0  # any rotation fits the target's density as well as its own rows do: nothing to align
@@ -402,8 +430,11 @@ def judge_translator(translator: Any, X: np.ndarray, Y: np.ndarray, **kwargs: An
     ``_fit`` receives): the map's ``_transform`` / ``_transform_target`` put both in its output space."""
     default = SAMPLE_EVAL if kwargs.get("rows") == "sample" else N_EVAL
     n = int(min(kwargs.get("n_eval") or default, len(X), len(Y)))
+    if kwargs.get("rows") == "sample":
+        kwargs.setdefault("inputs", (X[:n], Y[:n]))
     return judge_map(translator._transform(X[:n]), translator._transform_target(Y[:n]), **kwargs)
 
 
-__all__ = ["Verdict", "judge_map", "judge_sample", "judge_translator", "rows_kind", "spans_target", "onto_map_range", "ROWS", "csls_matches", "mutual_rate", "refined_from_random",
-           "random_orthogonal", "VERDICTS", "N_EVAL", "NOT_ALIGNED_BELOW", "ALIGNED_FROM", "MIN_MARGIN_SD"]
+__all__ = ["Verdict", "judge_map", "judge_sample", "judge_translator", "rows_kind", "spans_target", "onto_map_range",
+           "sample_ceiling", "ROWS", "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal",
+           "VERDICTS", "N_EVAL", "NOT_ALIGNED_BELOW", "ALIGNED_FROM", "MIN_MARGIN_SD"]
