@@ -121,12 +121,28 @@ def held_out_top1(t, src, tgt, rows) -> float:
     return float(np.mean(pool[(A @ B.T).argmax(1)] == rows[:, 1]))
 
 
+def timed_fit(t, *args, **kwargs):
+    """``(t fitted, wall seconds, CPU seconds)``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    t.fit(*args, **kwargs)
+    return t, round(time.perf_counter() - t0, 1), round(time.process_time() - c0, 1)
+
+
+def pairless_row(name: str, m: str, t, secs: float, cpu: float, top1: float, chance: float, **extra) -> None:
+    """One fit without (enough) pairs: its held-out top-1 and its verdict."""
+    fi = t.fit_info_
+    row = {"task": name, **extra, "method": m, "chosen": fi.get("chosen_method"), "top1": round(top1, 4),
+           "chance": chance, "seconds": secs, "cpu_seconds": cpu, "verdict": fi.get("verdict"),
+           "confidence": fi.get("confidence"), "margin_sd": (fi.get("verdict_details") or {}).get("margin_sd"),
+           "verdict_details": fi.get("verdict_details"), "candidates": fi.get("candidates"), "date": report.today()}
+    report.append_row(RESULTS, row)
+    print(row, flush=True)
+
+
 def paired_fit(m: str, src, tgt, **pairs):
     """``m`` fitted on pairs as auto's supervised mode fits it (``unit center unit``; rcsls its own default)."""
-    t0, c0 = time.perf_counter(), time.process_time()
     kw = {} if m in ("auto", "rcsls") else {"normalize": UCU}
-    t = make_translator(m, **kw).fit(src, tgt, force=True, **pairs)
-    return t, round(time.perf_counter() - t0, 1), round(time.process_time() - c0, 1)
+    return timed_fit(make_translator(m, **kw), src, tgt, force=True, **pairs)
 
 
 def paired_row(name: str, m: str, t, secs: float, cpu: float, p: dict, n_train: int, n_test: int,
@@ -185,21 +201,15 @@ def run_seeds(name: str, methods: list[str]) -> None:
     """Auto's few-pair mode against the methods a user with a handful of pairs would run."""
     _, base, n = name.split(":")
     src, tgt, rows, chance = task(base)
-    shared = [k for k in src.keys[:500] if k in set(tgt.keys)]
+    in_tgt = set(tgt.keys)
+    shared = [k for k in src.keys[:500] if k in in_tgt]
     pick = np.random.default_rng(0).choice(len(shared), int(n), replace=False)
     seeds = [(shared[i], shared[i]) for i in sorted(pick)]
     for m in methods:
-        t0, c0 = time.perf_counter(), time.process_time()
         kw = {"normalize": UCU} if m == "procrustes" else ({"n_controls": 0} if m == "selflearn" else {})
-        t = make_translator(m, **kw).fit(src, tgt, pairs=seeds, force=True)
-        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-        fi = t.fit_info_
-        row = {"task": name, "mode": "seeds", "method": m, "chosen": fi.get("chosen_method"),
-               "top1": round(held_out_top1(t, src, tgt, rows), 4), "chance": chance, "seconds": round(secs, 1),
-               "cpu_seconds": round(cpu, 1), "verdict": fi.get("verdict"), "confidence": fi.get("confidence"),
-               "n_seeds": len(seeds), "candidates": fi.get("candidates"), "date": report.today()}
-        report.append_row(RESULTS, row)
-        print(row, flush=True)
+        t, secs, cpu = timed_fit(make_translator(m, **kw), src, tgt, pairs=seeds, force=True)
+        pairless_row(name, m, t, secs, cpu, held_out_top1(t, src, tgt, rows), chance, mode="seeds",
+                     n_seeds=len(seeds))
 
 
 def run(name: str, methods: list[str]) -> None:
@@ -212,25 +222,15 @@ def run(name: str, methods: list[str]) -> None:
     for m in methods:
         if m == "identity" and matrix(src).shape[1] != matrix(tgt).shape[1]:
             continue
-        t0, c0 = time.perf_counter(), time.process_time()
-        t = make_translator(m, **({"n_controls": 0} if m == "selflearn" else {}))
-        if m == "identity":
-            t.set_params(normalize="unit center unit")
-        t.fit(src, tgt)
-        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-        fi = t.fit_info_
+        kw = {"n_controls": 0} if m == "selflearn" else ({"normalize": UCU} if m == "identity" else {})
+        t, secs, cpu = timed_fit(make_translator(m, **kw), src, tgt)
         if m == "identity":
             from vecbridge.verdict import judge_translator, rows_kind
 
-            fi.update(judge_translator(t, t.source_normalizer_.transform(matrix(src)),
-                                       t.target_normalizer_.transform(matrix(tgt)), rows=rows_kind(src, tgt)).as_dict())
-        top1 = held_out_top1(t, src, tgt, rows)
-        row = {"task": name, "method": m, "chosen": fi.get("chosen_method"), "top1": round(top1, 4),
-               "chance": chance, "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1), "verdict": fi.get("verdict"),
-               "confidence": fi.get("confidence"), "margin_sd": (fi.get("verdict_details") or {}).get("margin_sd"),
-               "verdict_details": fi.get("verdict_details"), "candidates": fi.get("candidates"), "date": report.today()}
-        report.append_row(RESULTS, row)
-        print(row, flush=True)
+            t.fit_info_.update(judge_translator(t, t.source_normalizer_.transform(matrix(src)),
+                                                t.target_normalizer_.transform(matrix(tgt)),
+                                                rows=rows_kind(src, tgt)).as_dict())
+        pairless_row(name, m, t, secs, cpu, held_out_top1(t, src, tgt, rows), chance)
 
 
 def quality(r: dict) -> str:
