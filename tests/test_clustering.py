@@ -1,11 +1,11 @@
-"""k-means solvers: Euclidean (k-means++ then scipy's Lloyd iterations) and spherical."""
+"""k-means solvers: Euclidean (k-means++ then Lloyd iterations) and spherical."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vecbridge.clustering import euclidean_kmeans, kmeans_plusplus, spherical_kmeans
+from vecbridge.clustering import centroid_means, euclidean_kmeans, kmeans_plusplus, nearest_centroid, spherical_kmeans
 from vecbridge.errors import VecbridgeError
 
 
@@ -90,3 +90,19 @@ def test_bad_arguments_are_explained(solver):
         solver(X[0], 2, np.random.default_rng(0))
     with pytest.raises(VecbridgeError, match="iters >= 1"):
         solver(X, 2, np.random.default_rng(0), iters=0)
+
+
+def test_lloyd_step_equals_brute_force():
+    """The assignment through one product picks the centroid of least Euclidean distance (ties: the lower
+    index), and a centroid with no rows stays where it was."""
+    rng = np.random.default_rng(4)
+    X = rng.integers(-3, 4, size=(400, 5)).astype(np.float32)  # integer rows: many exact ties
+    C = rng.integers(-3, 4, size=(12, 5)).astype(np.float32)
+    C[7] = C[3]  # two identical centroids: rows go to the lower index
+    d2 = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)
+    labels = nearest_centroid(X, C)
+    assert np.array_equal(labels, d2.argmin(1)) and not np.any(labels == 7)
+    means = centroid_means(X, labels, C)
+    for j in range(len(C)):
+        expect = X[labels == j].mean(0) if np.any(labels == j) else C[j]
+        np.testing.assert_allclose(means[j], expect, atol=1e-5)

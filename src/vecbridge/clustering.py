@@ -1,7 +1,8 @@
 """Clustering solvers: k-means on the rows of a matrix, Euclidean and spherical.
 
 * :func:`euclidean_kmeans` -- k-means in the squared Euclidean distance: k-means++ seeding, then
-  Lloyd's iterations, each a step of :func:`scipy.cluster.vq.kmeans2`, until the labels stop changing.
+  Lloyd's iterations (:func:`nearest_centroid` through one product, then :func:`centroid_means`), until the
+  labels stop changing.
 * :func:`spherical_kmeans` -- k-means on the unit sphere: rows and centroids of unit length, each row
   assigned to the centroid of largest cosine, a centroid the normalised sum of its rows (Dhillon &
   Modha 2001). Neither scipy nor scikit-learn has it.
@@ -12,7 +13,6 @@ All take a ``numpy.random.Generator``; the same generator state gives the same c
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
@@ -57,29 +57,44 @@ def euclidean_kmeans(
 ) -> tuple[np.ndarray, np.ndarray]:
     """k-means in the squared Euclidean distance on rows X (n, d).
 
-    Seeds from :func:`kmeans_plusplus` (drawn from ``rng``), then Lloyd iterations, each one step of
-    :func:`scipy.cluster.vq.kmeans2` (assign every row to its nearest centroid, move each centroid to the
-    mean of its rows; a cluster that loses all its rows keeps its centroid), until no label changes or
-    after ``iters`` iterations. (scipy runs a fixed number of iterations; a few usually suffice.)
+    Seeds from :func:`kmeans_plusplus` (drawn from ``rng``), then Lloyd iterations (assign every row to its
+    nearest centroid, move each centroid to the mean of its rows; a cluster that loses all its rows keeps its
+    centroid), until no label changes or after ``iters`` iterations.
     Returns ``(centroids (k, d) float32, labels (n,) int64)``: the centroids are the means of the rows
     of each label.
     """
-    from scipy.cluster.vq import kmeans2
-
     X = np.asarray(X, dtype=np.float32)
     k = _check_k(X, k, "k-means")
     if int(iters) < 1:
         raise VecbridgeError(f"k-means needs iters >= 1, got {iters}")
     C = kmeans_plusplus(X, k, rng)
     labels = None
-    with warnings.catch_warnings():  # "one of the clusters is empty": it keeps its centroid, as documented
-        warnings.simplefilter("ignore", UserWarning)
-        for _ in range(int(iters)):
-            moved, new = kmeans2(X, C, iter=1, minit="matrix", missing="warn", check_finite=False)
-            if labels is not None and np.array_equal(new, labels):
-                break  # the same assignment again: C is already the means of its rows
-            C, labels = moved, new
+    for _ in range(int(iters)):
+        new = nearest_centroid(X, C)
+        if labels is not None and np.array_equal(new, labels):
+            break  # the same assignment again: C is already the means of its rows
+        C, labels = centroid_means(X, new, C), new
     return np.asarray(C, dtype=np.float32), np.asarray(labels, dtype=np.int64)
+
+
+def nearest_centroid(X: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """(n,) index of the centroid (row of C (k, d)) nearest to each row of X (n, d) in Euclidean distance;
+    ties to the lower index. One product, ``|c|^2 - 2 x.c`` (the rows' own ``|x|^2`` does not change the
+    choice)."""
+    return ((C * C).sum(1)[None, :] - 2 * (X @ C.T)).argmin(axis=1)
+
+
+def centroid_means(X: np.ndarray, labels: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """(k, d): the mean of the rows of X (n, d) with each label; a centroid of C (k, d) with no rows is kept."""
+    from scipy.sparse import csr_matrix
+
+    k, n = len(C), len(X)
+    counts = np.bincount(labels, minlength=k)
+    sums = np.asarray(csr_matrix((np.ones(n, np.float32), (labels, np.arange(n))), shape=(k, n)) @ X)
+    out = np.array(C, dtype=np.float32, copy=True)
+    has = counts > 0
+    out[has] = sums[has] / counts[has, None]
+    return out
 
 
 def spherical_kmeans(
@@ -116,4 +131,4 @@ def spherical_kmeans(
     return C, labels
 
 
-__all__ = ["euclidean_kmeans", "kmeans_plusplus", "spherical_kmeans"]
+__all__ = ["centroid_means", "euclidean_kmeans", "kmeans_plusplus", "nearest_centroid", "spherical_kmeans"]
