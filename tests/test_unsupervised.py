@@ -241,7 +241,7 @@ def test_step_neighbours_reads_both_directions_off_one_product():
         np.testing.assert_allclose(S, knn_target_means(Y @ W.T, X, k), atol=1e-6)
 
 
-def test_wide_steps_draw_a_fraction_of_the_rows_and_still_recover_a_rotation():
+def test_wide_steps_draw_a_fraction_of_the_rows_and_still_recover_a_rotation(monkeypatch):
     rng = np.random.default_rng(1)
     Z = rng.normal(size=(400, 12)).astype(np.float32)
     Q = np.linalg.qr(rng.normal(size=(12, 12)))[0].astype(np.float32)
@@ -254,23 +254,19 @@ def test_wide_steps_draw_a_fraction_of_the_rows_and_still_recover_a_rotation():
 
     import vecbridge.translators.matching as matching
 
-    real = matching.step_neighbours
-    matching.step_neighbours = spy
-    try:
-        W = refine_bidirectional(Z, Z @ Q, start, np.random.default_rng(0), schedule=(20, 1), reps=2,
-                                 wide_fraction=0.5, wide_k=20, wide_min_rows=150)
-        assert seen == [(200, 200, 10)] * 2 + [(400, 400, 1)] * 2  # k >= wide_k: half the rows and half of k
-        seen.clear()  # never fewer than wide_min_rows rows
-        refine_bidirectional(Z, Z @ Q, start, np.random.default_rng(0), schedule=(20,), reps=1, wide_fraction=0.5,
-                             wide_k=20, wide_min_rows=300)
-        assert seen == [(300, 300, 15)]
-        seen.clear()
-        refine_bidirectional(Z, Z @ Q, start, np.random.default_rng(0), schedule=(20,), reps=1, wide_fraction=0.5,
-                             wide_k=20)  # the default floor, 4,000 rows, is above these 400: all of them
-        assert seen == [(400, 400, 20)]
-    finally:
-        matching.step_neighbours = real
+    monkeypatch.setattr(matching, "step_neighbours", spy)
+    W = refine_bidirectional(Z, Z @ Q, start, np.random.default_rng(0), schedule=(20, 1), reps=2,
+                             wide_fraction=0.5, wide_k=20, wide_min_rows=150)
+    assert seen == [(200, 200, 10)] * 2 + [(400, 400, 1)] * 2  # k >= wide_k: half the rows and half of k
     assert np.abs(W - Q).max() < 1e-5
+    seen.clear()  # never fewer than wide_min_rows rows
+    refine_bidirectional(Z, Z @ Q, start, np.random.default_rng(0), schedule=(20,), reps=1, wide_fraction=0.5,
+                         wide_k=20, wide_min_rows=300)
+    assert seen == [(300, 300, 15)]
+    seen.clear()
+    refine_bidirectional(Z, Z @ Q, start, np.random.default_rng(0), schedule=(20,), reps=1, wide_fraction=0.5,
+                         wide_k=20)  # the default floor, 4,000 rows, is above these 400: all of them
+    assert seen == [(400, 400, 20)]
     with pytest.raises(VecbridgeError, match="wide_fraction"):
         refine_bidirectional(Z, Z, start, np.random.default_rng(0), wide_fraction=0)
 

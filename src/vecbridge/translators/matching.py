@@ -254,8 +254,9 @@ def refine_bidirectional(
 
 
 def _rows(A: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``A[idx]``, without the copy when idx is every row in order (what :func:`sample_rows` gives then)."""
-    return A if len(idx) == len(A) and (len(A) == 0 or idx[-1] == len(A) - 1 and idx[0] == 0) else A[idx]
+    """``A[idx]`` for indices from :func:`sample_rows`, without the copy when they are every row (it gives them
+    in order then)."""
+    return A if len(idx) == len(A) else A[idx]
 
 
 def step_neighbours(
@@ -580,9 +581,10 @@ class ClusterMatching(UnsupervisedTranslator):
         compute.resolve_backend()
         return compute
 
-    def _refine(self, X, Y, W0, rng, known_xy, schedule=(100, 50, 20, 10, 5), reps=None):
+    def _refine(self, X, Y, W0, rng, known_xy, schedule=(100, 50, 20, 10, 5), reps=None, n_sample=None):
         reps = int(self.refine_reps) if reps is None else reps
-        return refine_bidirectional(X, Y, W0, rng, schedule=schedule, reps=reps, n_sample=int(self.n_sample),
+        n_sample = int(self.n_sample) if n_sample is None else n_sample
+        return refine_bidirectional(X, Y, W0, rng, schedule=schedule, reps=reps, n_sample=n_sample,
                                     known=known_xy, pair_weight=float(self.pair_weight), compute=self._compute(),
                                     wide_fraction=float(self.wide_fraction), wide_k=int(self.wide_k))
 
@@ -682,10 +684,8 @@ class ClusterMatching(UnsupervisedTranslator):
             tried = []
             for r in range(int(self.regional_restarts) + 1):
                 Q = np.eye(P.shape[1]) if r == 0 else np.linalg.qr(rng.standard_normal((P.shape[1],) * 2))[0]
-                W1 = refine_bidirectional(X, Y, rotate_in_subspace(W, P, Q), rng, schedule=(50, 20, 10, 5), reps=2,
-                                          n_sample=screen_rows, known=known_xy, pair_weight=float(self.pair_weight),
-                                          compute=self._compute(), wide_fraction=float(self.wide_fraction),
-                                          wide_k=int(self.wide_k))
+                W1 = self._refine(X, Y, rotate_in_subspace(W, P, Q), rng, known_xy, schedule=(50, 20, 10, 5), reps=2,
+                                  n_sample=screen_rows)
                 tried.append((self._final_value(X, Y, W1, known_xy)[0], r, W1))
             v1, r1, W1 = max(tried, key=lambda t: t[0])
             # with no rotation best and no re-polishing there is nothing to turn: refining the same map again
