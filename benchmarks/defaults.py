@@ -265,6 +265,9 @@ Right sentence maps reach confidence 0.59-0.63, maps right only at the level of 
 Maps into a subspace of the target's space (static64 -> MiniLM-L6, 64-d into 384-d) are judged inside that
 subspace, because in the whole space the sample statistic rewards them at chance. The measurements behind
 these thresholds: docs/research/verdict-samples.md.
+A map fitted on fewer than 10 rows per side per dimension is "uncertain" at most: at 2,000 sentences per side
+(384-d), `cluster-match` maps at chance scored 0.61-0.62, as high as right ones, because a map fitted on so few
+rows fits their density whether or not it is right (`docs/unsupervised.md` has the verdict of every fit there).
 
 ## Noisy inputs
 

@@ -130,6 +130,11 @@ def run_vecbridge(method, params, X, Y, Xte, Yte, seed):
     sel = tr.fit_info_.get("selection", {})
     out["selection"] = sel.get("score") if "score" in sel else None
     out["chosen"] = sel.get("chosen")
+    out["verdict"], out["confidence"] = tr.fit_info_.get("verdict"), tr.fit_info_.get("confidence")
+    rescue = tr.fit_info_.get("rescue")
+    if rescue:  # cluster-match: the attempts after a first fit not judged aligned, and the one kept
+        out["rescue"] = {"chosen": rescue["chosen"], "attempts": [[a["verdict"], a["confidence"], a["knn_similarity"]]
+                                                                  for a in rescue["attempts"]]}
     if "reanchor" in sel:  # cluster-match: the pairless k-NN similarity after each stage, to read how a fit went
         out["screen"] = [[c.get("init"), c["quick"]["knn_similarity"]] for c in sel["candidates"]]
         out["stages"] = {"cascade": [[c["clusters"], c["knn_similarity"], c["kept"]] for c in sel["reanchor"]],
@@ -210,7 +215,10 @@ def run_oracle(OX, OY, Xte, Yte):
 #: cluster-match 9 (2026-12-06, session 14): coarse to fine (steps 1-4 on 4,000 rows per side when the samples are
 #:   larger, then the whole sample refined), re-anchoring repeats and regional passes only while a round gains
 #:   >= 2.5e-4, and unordered k-NN selection through column groups (same neighbours, other summation order).
-REVISIONS = {"spectral-match": 3, "cluster-match": 10}
+#: cluster-match 10 (2026-12-07, session 17): one product per bidirectional step, wide steps on half the rows,
+#:   two steps per k. 11 (2026-12-07, session 18): the rescue (up to two more fits from fresh seeds when the verdict
+#:   is not "aligned"); a fit judged aligned is revision 10's, draw for draw.
+REVISIONS = {"spectral-match": 3, "cluster-match": 11}
 
 
 def _same_in_8(row) -> bool:
@@ -458,6 +466,23 @@ def render():
                    "held-out top-1 ≥ 0.5 or below; *separated* when every good map scores above every failed one:\n")
         out.append(markdown_table(["pair", "n/side", "k-NN similarity, top-1 ≥ 0.5 (maps)",
                                    "k-NN similarity, top-1 < 0.5 (maps)", "separated"], sep_rows))
+    # the verdict (what `fit` saves or refuses by) against held-out quality, for every fit that recorded it
+    vrows = []
+    for (pair, ood, n, method), g in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2], kv[0][3])):
+        judged = [r for r in g if r.get("verdict")]
+        if not judged:
+            continue
+        cells = []
+        for ok in (lambda t: t >= 0.5, lambda t: 2.0 / TEST < t < 0.5, lambda t: t <= 2.0 / TEST):
+            sel = [r["verdict"] for r in judged if ok(r["top1"])]
+            cells.append(" / ".join(str(sel.count(v)) for v in ("aligned", "uncertain", "not aligned")) if sel else "–")
+        vrows.append([pair.replace(":", " → ") + (f" ({ood})" if ood else ""), n, method, len(judged), *cells])
+    if vrows:
+        out.append("\n### The verdict against held-out top-1\n")
+        out.append("Every fit that recorded its verdict (cluster-match since revision 11): counts of aligned / "
+                   "uncertain / not aligned, by held-out top-1. Required: no map at chance (top-1 at most twice "
+                   f"the chance rate, 2/{TEST:,}) is aligned, no map with top-1 ≥ 0.5 is not aligned.\n")
+        out.append(markdown_table(["pair", "n/side", "method", "fits", "top-1 ≥ 0.5", "between", "at chance"], vrows))
     # criterion vs top-1, within one pair and size (the criteria's scale depends on the encoders and on n)
     crit = []
     for (pair, n), g in sorted(by_task_all(rows).items()):

@@ -33,6 +33,7 @@ from vecbridge.translators.matching import (
     reanchor_map,
     refine_bidirectional,
     refine_map,
+    rescue_seed,
     step_neighbours,
 )
 from vecbridge.translators.spectral import sign_candidates, whitened_axes
@@ -75,7 +76,7 @@ def top1(tr, Xte, Yte) -> float:
 
 FAST = {"spectral-match": {"n_axes": 6, "n_sign_candidates": 3, "rotation_axes": 4, "rotation_restarts": 8,
                            "n_rotation_candidates": 1, "cluster_runs": 0, "n_finalists": 1, "n_sample": 700},
-        "cluster-match": {"n_runs": 2, "qap_restarts": 5, "n_sample": 700}}
+        "cluster-match": {"n_runs": 2, "qap_restarts": 5, "n_sample": 700, "rescue_starts": 0}}  # rescue: its own tests
 
 
 @pytest.mark.parametrize("method", ["spectral-match"])
@@ -147,13 +148,52 @@ def test_cluster_match_searches_coarse_rows_then_refines_on_all():
     a = make_translator("cluster-match", coarse_rows=500, **FAST["cluster-match"]).fit(*small)
     b = make_translator("cluster-match", coarse_rows=0, **FAST["cluster-match"]).fit(*small)
     assert a.fit_info_["selection"]["coarse"] is None and np.array_equal(a.W_, b.W_)
-    with pytest.raises(VecbridgeError, match="coarse_rows >= 0, min_gain >= 0"):
+    with pytest.raises(VecbridgeError, match=r"^cluster-match: coarse_rows must be >= 0 \(got coarse_rows=-1\)$"):
         make_translator("cluster-match", coarse_rows=-1).fit(*small)
     with pytest.raises(VecbridgeError, match="min_gain"):
         make_translator("cluster-match", min_gain=float("nan")).fit(*small)
     for bad in (dict(wide_fraction=0), dict(wide_fraction=1.5), dict(wide_k=0), dict(refine_reps=0)):
         with pytest.raises(VecbridgeError, match=f"{next(iter(bad))}="):
             make_translator("cluster-match", **bad).fit(*small)
+
+
+def test_cluster_match_rescues_a_fit_the_verdict_does_not_confirm():
+    """With one start and one finalist, seed 4 of this task ends in a wrong basin (top-1 0.0) that the verdict
+    calls uncertain; the rescue fits again from fresh seeds and keeps the first fit judged aligned. A fit
+    judged aligned at once is the same fit with or without the rescue, draw for draw."""
+    X, Y, Xte, Yte = make_task(n=1500, spread=1.5, noise=0.0)
+    params = dict(n_clusters=12, n_runs=1, n_finalists=1, qap_restarts=20, reanchor_clusters=(20,),
+                  regional_restarts=0, identity_start=False)
+    alone = make_translator("cluster-match", seed=4, rescue_starts=0, **params).fit(X, Y)
+    assert top1(alone, Xte, Yte) < 0.1 and alone.fit_info_["verdict"] != "aligned" and "rescue" not in alone.fit_info_
+    rescued = make_translator("cluster-match", seed=4, **params).fit(X, Y)
+    info = rescued.fit_info_["rescue"]
+    assert top1(rescued, Xte, Yte) > 0.95 and rescued.fit_info_["verdict"] == "aligned"
+    assert info["attempts"][0]["seed"] == 4 and info["attempts"][0]["verdict"] == alone.fit_info_["verdict"]
+    assert info["attempts"][info["chosen"]]["verdict"] == "aligned" and info["chosen"] == len(info["attempts"]) - 1
+    assert info["attempts"][0]["knn_similarity"] == alone.fit_info_["selection"]["knn_similarity"]
+    assert rescued.fit_info_["rescue"]["attempts"][1]["seed"] == rescue_seed(4, 1) != 1
+    first = make_translator("cluster-match", seed=0, **params).fit(X, Y)
+    assert first.fit_info_["verdict"] == "aligned" and "rescue" not in first.fit_info_
+    assert np.array_equal(first.W_, make_translator("cluster-match", seed=0, rescue_starts=0, **params).fit(X, Y).W_)
+
+
+def test_cluster_match_rescue_keeps_the_best_attempt_when_none_is_aligned():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(300, 8)).astype(np.float32), rng.normal(size=(300, 8)).astype(np.float32)
+    tr = make_translator("cluster-match", seed=0, **{**FAST["cluster-match"], "rescue_starts": 2}).fit(X, Y)
+    info = tr.fit_info_["rescue"]
+    verdicts = [a["verdict"] for a in info["attempts"]]
+    assert "aligned" not in verdicts and len({a["seed"] for a in info["attempts"]}) == len(verdicts)
+    # it goes on until two fits are not aligned or the starts run out
+    assert len(verdicts) == (2 if verdicts[:2].count("not aligned") == 2 else 3)
+    rank = {"aligned": 2, "uncertain": 1, "not aligned": 0}
+    keys = [(rank[a["verdict"]], a["knn_similarity"]) for a in info["attempts"]]
+    assert keys[info["chosen"]] == max(keys)
+    assert tr.fit_info_["selection"]["knn_similarity"] == info["attempts"][info["chosen"]]["knn_similarity"]
+    for bad in (dict(rescue_starts=-1), dict(rescue_starts=1.5), dict(rescue_starts=True)):
+        with pytest.raises(VecbridgeError, match="rescue_starts"):
+            make_translator("cluster-match", **bad).fit(X, Y)
 
 
 def test_cluster_match_recovers_rotation_through_the_knn_graph():

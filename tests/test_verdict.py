@@ -154,3 +154,38 @@ def test_the_ceiling_is_lowered_only_for_a_more_diffuse_source_and_never_inside_
     assert v.knn_similarity == pytest.approx(self_knn(unit_rows(target)[held]), abs=1e-6)
     with pytest.raises(Exception, match="one to one"):
         judge_sample(mapped, target, inputs=(Sn[:10], Y))
+
+
+class _Rotation:
+    """A fitted map as judge_translator sees one: ``_transform`` applies R, the target side is left as is."""
+
+    def __init__(self, R):
+        self.R = R
+
+    def _transform(self, X):
+        return X @ self.R
+
+    def _transform_target(self, Y):
+        return Y
+
+
+def test_a_map_fitted_on_too_few_rows_per_dimension_is_uncertain_at_most():
+    """With fewer than SAMPLE_ROWS_PER_DIM rows per side per dimension, a map fitted on the samples fits their
+    density whether or not it is right (on BBC News at 2,000 sentences, 384-d, maps at chance reached the
+    confidence of right ones): the verdict cannot confirm it, so "aligned" becomes "uncertain" and says why."""
+    from vecbridge.verdict import SAMPLE_ROWS_PER_DIM, cap_small_sample, judge_translator
+
+    X, Y, R, _ = _disjoint_samples(0, n=300, d=40)  # 300 rows < 10 x 40
+    assert 300 < SAMPLE_ROWS_PER_DIM * 40
+    raw = judge_map(X @ R, Y, rows="sample", seed=0, inputs=(X, Y))
+    assert raw.verdict == "aligned"  # the statistic alone would confirm it
+    v = judge_translator(_Rotation(R), X, Y, rows="sample", seed=0)
+    assert v.verdict == "uncertain" and v.confidence == raw.confidence
+    assert "300 rows per side" in v.reason and "400" in v.reason and v.as_dict()["verdict_details"]["note"]
+    # a map that saw none of the rows (the identity in auto) is not capped, nor are ranked rows
+    assert judge_translator(_Rotation(R), X, Y, rows="sample", seed=0, fitted=False).verdict == "aligned"
+    ranked = judge_map(X @ R, X @ R, n_eval=300)
+    assert cap_small_sample(ranked, 300, 40) is ranked
+    # with enough rows per dimension the verdict stands
+    X2, Y2, R2, _ = _disjoint_samples(0, n=900, d=20)
+    assert judge_translator(_Rotation(R2), X2, Y2, rows="sample", seed=0).verdict == "aligned"

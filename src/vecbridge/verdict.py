@@ -59,7 +59,8 @@ control spreads, or a confidence below ``SAMPLE_NOT_ALIGNED_BELOW`` (a method th
 the clusters of two unrelated clouds and beat random starts, but it cannot bring the sample onto the target's
 density), and "aligned" starts at ``SAMPLE_ALIGNED_FROM``: a map that puts the sample among the right topics
 but not next to the right texts leads the controls by many spreads too (on BBC News, e5-small -> MiniLM-L6
-maps with top-1 0.01-0.02 reach confidence 0.46; right maps 0.59-0.63).
+maps with top-1 0.01-0.02 reach confidence 0.46; right maps 0.59-0.63). A map fitted on fewer than
+``SAMPLE_ROWS_PER_DIM`` rows per side per dimension is "uncertain" at most (:func:`cap_small_sample`).
 
 Thresholds were calibrated on one set of fits and checked on another (``benchmarks/defaults.py``,
 ``docs/defaults.md``): word2vec pairs of one corpus, synthetic rotations and random clouds, and sentence
@@ -69,7 +70,7 @@ Cost: one n_eval x n_eval similarity per control round (n_eval = 2,000: about 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -105,6 +106,11 @@ SAMPLE_ALIGNED_FROM = 0.55
 #: sample rows: below this confidence: "not aligned". Two unrelated clouds of clustered vectors can be matched
 #: cluster to cluster (confidence up to 0.31 in the tests' clouds), never all the way to the target's density
 SAMPLE_NOT_ALIGNED_BELOW = 0.4
+#: sample rows: "aligned" needs at least this many fitted rows per side per dimension. With fewer, a map fitted
+#: on the samples fits their density by itself: on BBC News at 2,000 sentences per side (5.2 per dimension),
+#: cluster-match maps at chance (e5-small -> MiniLM-L6, top-1 0.001-0.006) reach confidence 0.61-0.62, right
+#: ones 0.66. The verdict then says "uncertain" at most
+SAMPLE_ROWS_PER_DIM = 10
 
 ROWS = ("ranked", "sample")
 STATISTICS = {"ranked": "mutual CSLS rate on the first rows of each side, against null controls",
@@ -141,6 +147,7 @@ class Verdict:
     controls_kind: list[str]
     n_eval: int
     rows: str = "ranked"
+    note: str | None = None
 
     @property
     def statistic(self) -> str:
@@ -148,7 +155,8 @@ class Verdict:
 
     @property
     def reason(self) -> str:
-        return MEANING[self.verdict].format(c=self.confidence)
+        text = MEANING[self.verdict].format(c=self.confidence)
+        return f"{text} ({self.note})" if self.note else text
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +173,7 @@ class Verdict:
                 "controls_kind": self.controls_kind,
                 "margin_sd": round(self.margin_sd, 2),
                 "n_eval": self.n_eval,
+                **({"note": self.note} if self.note else {}),
                 "thresholds": {"not_aligned_below": SAMPLE_NOT_ALIGNED_BELOW if self.rows == "sample" else NOT_ALIGNED_BELOW,
                                "clear_from": CLEAR_FROM,
                                "aligned_from": SAMPLE_ALIGNED_FROM if self.rows == "sample" else ALIGNED_FROM,
@@ -425,16 +434,34 @@ def judge_sample(
     return Verdict(_decide(conf, margin, "sample"), conf, margin, m, ceiling, ctrl, kinds, n, "sample")
 
 
-def judge_translator(translator: Any, X: np.ndarray, Y: np.ndarray, **kwargs: Any) -> Verdict:
+def cap_small_sample(verdict: Verdict, n_rows: int, dims: int) -> Verdict:
+    """``verdict`` with "aligned" lowered to "uncertain" when the map was fitted on fewer than
+    ``SAMPLE_ROWS_PER_DIM`` rows per side per dimension (``n_rows`` per side, ``dims`` the larger of the two
+    spaces' dimensions): there a map fits the samples' density whether or not it is right, so the sample
+    statistic cannot confirm it. Other verdicts, ranked rows and the confidence are unchanged."""
+    need = SAMPLE_ROWS_PER_DIM * int(dims)
+    if verdict.rows != "sample" or verdict.verdict != "aligned" or int(n_rows) >= need:
+        return verdict
+    note = (f"fitted on {int(n_rows):,} rows per side, fewer than the {need:,} ({SAMPLE_ROWS_PER_DIM} per dimension) "
+            f"the verdict needs to tell a right map from one that only fits these samples: at most uncertain")
+    return replace(verdict, verdict="uncertain", note=note)
+
+
+def judge_translator(translator: Any, X: np.ndarray, Y: np.ndarray, fitted: bool = True, **kwargs: Any) -> Verdict:
     """:func:`judge_map` for a fitted translator on *normalised* rows X (n, d_src), Y (m, d_tgt) (what
-    ``_fit`` receives): the map's ``_transform`` / ``_transform_target`` put both in its output space."""
+    ``_fit`` receives): the map's ``_transform`` / ``_transform_target`` put both in its output space.
+    ``fitted``: the map was fitted on these rows (sample rows: :func:`cap_small_sample` applies); False for a
+    map that saw none of them (the identity)."""
     default = SAMPLE_EVAL if kwargs.get("rows") == "sample" else N_EVAL
     n = int(min(kwargs.get("n_eval") or default, len(X), len(Y)))
     if kwargs.get("rows") == "sample":
         kwargs.setdefault("inputs", (X[:n], Y[:n]))
-    return judge_map(translator._transform(X[:n]), translator._transform_target(Y[:n]), **kwargs)
+    verdict = judge_map(translator._transform(X[:n]), translator._transform_target(Y[:n]), **kwargs)
+    if fitted:
+        verdict = cap_small_sample(verdict, min(len(X), len(Y)), max(X.shape[1], Y.shape[1]))
+    return verdict
 
 
 __all__ = ["Verdict", "judge_map", "judge_sample", "judge_translator", "rows_kind", "spans_target", "onto_map_range",
-           "sample_ceiling", "ROWS", "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal",
+           "sample_ceiling", "cap_small_sample", "ROWS", "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal",
            "VERDICTS", "N_EVAL", "NOT_ALIGNED_BELOW", "ALIGNED_FROM", "MIN_MARGIN_SD"]

@@ -59,7 +59,8 @@ CV_POOL = 5000
 QUICK_PARAMS: dict[str, dict[str, Any]] = {
     "selflearn": {"vocab_cutoff": 2000, "init_vocab": 1000, "max_iter": 8},
     "cluster-match": {"n_runs": 1, "n_finalists": 1, "qap_restarts": 5, "reanchor_clusters": (10,),
-                      "reanchor_repeats": 0, "regional_restarts": 1, "regional_passes": 1, "n_sample": 240},
+                      "reanchor_repeats": 0, "regional_restarts": 1, "regional_passes": 1, "n_sample": 240,
+                      "rescue_starts": 0},
     "spectral-match": {"n_axes": 4, "n_sign_candidates": 2, "rotation_axes": 3, "rotation_restarts": 4,
                        "n_rotation_candidates": 1, "cluster_runs": 1, "n_finalists": 1, "polish_steps": 2},
     "rcsls": {"n_iter": 3, "n_candidates": 2000},
@@ -262,7 +263,8 @@ class AutoTranslator(Translator):
             t = self._fit_candidate(name, data, {"normalize": "unit center unit"})
             t.fit_info_.update(judge_translator(t, t.source_normalizer_.transform(data.X),
                                                 t.target_normalizer_.transform(data.Y),
-                                                rows=rows_kind(data.src, data.tgt), seed=int(self.seed)).as_dict())
+                                                rows=rows_kind(data.src, data.tgt), seed=int(self.seed),
+                                                fitted=False).as_dict())
             return t
         return self._fit_candidate(name, data, pairs=data.pairs, effort=effort)
 

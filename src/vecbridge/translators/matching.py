@@ -30,7 +30,7 @@ from ..errors import VecbridgeError
 from ..neighbors import knn_mean_similarity, knn_target_means, row_means, top_k, top_k_both_ways
 from ..normalize import unit_rows
 from ..sampling import sample_rows
-from .base import UnsupervisedTranslator
+from .base import FitData, UnsupervisedTranslator
 from .linear import polar
 
 #: default k-NN schedule of :func:`refine_map` (targets are means of the k nearest; k shrinks)
@@ -432,6 +432,12 @@ def rotate_in_subspace(W: np.ndarray, P: np.ndarray, Q: np.ndarray) -> np.ndarra
     return (W + P @ ((Q - np.eye(len(Q))) @ (P.T @ W))).astype(np.float32)
 
 
+def rescue_seed(seed: int, attempt: int) -> int:
+    """The seed of rescue attempt ``attempt`` (1, 2, ...) of a fit seeded ``seed``: drawn from both, so that it
+    differs from the small seeds a user would try next."""
+    return int(np.random.SeedSequence([int(seed), int(attempt)]).generate_state(1)[0])
+
+
 class ClusterMatching(UnsupervisedTranslator):
     """Cluster-graph matching + bidirectional Procrustes refinement (mini-vec2vec / Rosetta family).
 
@@ -453,6 +459,8 @@ class ClusterMatching(UnsupervisedTranslator):
     5. **coarse to fine** (off by default): with more than ``coarse_rows`` rows per side, steps 1-4 search on ``coarse_rows``
        rows of each side drawn at random, and the map they find is refined on the whole sample at the end
        (k = 100, 50, 20, 10, 5, twice each, ``n_sample`` rows per step).
+    6. **rescue**: when the verdict does not call the map aligned, up to ``rescue_starts`` more fits (steps
+       1-5) from fresh seeds; the best is kept.
 
     Every candidate's and round's score is in ``fit_info_["selection"]``. Measured results and fit times:
     docs/unsupervised.md; how the method came to be: docs/research/unsupervised-history.md.
@@ -512,6 +520,12 @@ class ClusterMatching(UnsupervisedTranslator):
         the smallest k of a wide step.
     refine_reps : int, default 2
         Procrustes steps at each k of a full refinement (k = 100, 50, 20, 10, 5) and of the screening.
+    rescue_starts : int, default 2
+        when the verdict of the fit (:mod:`vecbridge.verdict`) is not "aligned", up to this many more fits from
+        fresh seeds (derived from ``seed``, :func:`rescue_seed`), stopping at the first judged aligned or once two
+        are judged not aligned (spaces that do not align). The fit kept is the best by verdict, then by k-NN
+        similarity (every attempt is scored on the same samples);
+        ``fit_info_["rescue"]`` lists the attempts. 0: one fit. A fit judged aligned costs nothing more.
     pair_weight : float, default 20
         weight of each known pair in the refinement (few-pair mode).
     normalize : str, default "unit center unit"
@@ -545,6 +559,7 @@ class ClusterMatching(UnsupervisedTranslator):
         wide_fraction: float = 0.5,
         wide_k: int = 20,
         refine_reps: int = 2,
+        rescue_starts: int = 2,
         pair_weight: float = 20.0,
         normalize: str | None = "unit center unit",
         seed: int = 0,
@@ -570,6 +585,7 @@ class ClusterMatching(UnsupervisedTranslator):
         self.wide_fraction = wide_fraction
         self.wide_k = wide_k
         self.refine_reps = refine_reps
+        self.rescue_starts = rescue_starts
         self.pair_weight = pair_weight
         self.normalize = normalize
         self.seed = seed
@@ -590,19 +606,24 @@ class ClusterMatching(UnsupervisedTranslator):
 
     def _check_params(self) -> list[int]:
         rounds = [int(r) for r in (self.reanchor_clusters or ())]
-        if (self.n_clusters < 2 or self.n_runs < 1 or self.n_finalists < 1 or self.neighbours < 1
-                or any(r < 2 for r in rounds) or int(self.reanchor_repeats) < 0 or int(self.regional_restarts) < 0
-                or int(self.regional_passes) < 0 or int(self.regional_dims) < 2 or int(self.regional_screen_rows) < 2
-                or int(self.coarse_rows) < 0 or not float(self.min_gain) >= 0 or not 0 < float(self.wide_fraction) <= 1
-                or int(self.wide_k) < 1 or int(self.refine_reps) < 1):
-            raise VecbridgeError("cluster-match needs n_clusters >= 2, n_runs >= 1, n_finalists >= 1, neighbours >= 1 "
-                                 f"every reanchor_clusters >= 2, reanchor_repeats, regional_restarts and regional_passes >= 0 and "
-                                 f"regional_dims, regional_screen_rows >= 2, coarse_rows >= 0, min_gain >= 0 (got reanchor_clusters={self.reanchor_clusters!r}, reanchor_repeats="
-                                 f"{self.reanchor_repeats!r}, regional_restarts={self.regional_restarts!r}, regional_passes="
-                                 f"{self.regional_passes!r}, regional_dims={self.regional_dims!r}, "
-                                 f"regional_screen_rows={self.regional_screen_rows!r}, coarse_rows={self.coarse_rows!r}, min_gain={self.min_gain!r}); "
-                                 f"and 0 < wide_fraction <= 1, wide_k >= 1, refine_reps >= 1 (got wide_fraction="
-                                 f"{self.wide_fraction!r}, wide_k={self.wide_k!r}, refine_reps={self.refine_reps!r})")
+        rules = [  # (parameter, holds, rule), checked in this order; the error names every one that fails
+            ("n_clusters", self.n_clusters >= 2, ">= 2"), ("n_runs", self.n_runs >= 1, ">= 1"),
+            ("n_finalists", self.n_finalists >= 1, ">= 1"), ("neighbours", self.neighbours >= 1, ">= 1"),
+            ("reanchor_clusters", all(r >= 2 for r in rounds), "sizes >= 2"),
+            ("reanchor_repeats", int(self.reanchor_repeats) >= 0, ">= 0"),
+            ("regional_restarts", int(self.regional_restarts) >= 0, ">= 0"),
+            ("regional_passes", int(self.regional_passes) >= 0, ">= 0"),
+            ("regional_dims", int(self.regional_dims) >= 2, ">= 2"),
+            ("regional_screen_rows", int(self.regional_screen_rows) >= 2, ">= 2"),
+            ("coarse_rows", int(self.coarse_rows) >= 0, ">= 0"), ("min_gain", float(self.min_gain) >= 0, ">= 0"),
+            ("wide_fraction", 0 < float(self.wide_fraction) <= 1, "in (0, 1]"), ("wide_k", int(self.wide_k) >= 1, ">= 1"),
+            ("refine_reps", int(self.refine_reps) >= 1, ">= 1")]
+        bad = [f"{name} must be {rule} (got {name}={getattr(self, name)!r})" for name, ok, rule in rules if not ok]
+        if bad:
+            raise VecbridgeError("cluster-match: " + "; ".join(bad))
+        if isinstance(self.rescue_starts, (bool, np.bool_)) or not isinstance(self.rescue_starts, (int, np.integer)) \
+                or self.rescue_starts < 0:
+            raise VecbridgeError(f"rescue_starts must be an integer >= 0, got {self.rescue_starts!r}")
         if not isinstance(self.identity_start, (bool, np.bool_)):
             raise VecbridgeError(f"identity_start must be true or false, got {self.identity_start!r}")
         if not (isinstance(self.regional_repolish, (bool, np.bool_)) or self.regional_repolish == "auto"):
@@ -711,6 +732,35 @@ class ClusterMatching(UnsupervisedTranslator):
         if c == 0 or max(len(X), len(Y)) <= c:
             return X, Y
         return X[sample_rows(rng, len(X), c)], Y[sample_rows(rng, len(Y), c)]
+
+    def _fit(self, data: FitData) -> None:
+        """One fit and its verdict; then, while no fit is judged aligned, up to ``rescue_starts`` more from
+        fresh seeds, stopping early once two fits are judged not aligned. The attempt kept is the best by
+        verdict, then by k-NN similarity (every attempt is scored on the same samples, so their scores compare)."""
+        self._check_params()
+        super()._fit(data)
+        if int(self.rescue_starts) == 0 or self.fit_info_.get("verdict") == "aligned":
+            return
+        seed = self._check_seed(self.seed)
+        attempts = [(seed, self.W_, self.fit_info_)]
+        for i in range(1, int(self.rescue_starts) + 1):
+            other = self.clone().set_params(seed=rescue_seed(seed, i), rescue_starts=0)
+            other.fit_info_ = {}
+            other._fit(data)
+            attempts.append((int(other.seed), other.W_, other.fit_info_))
+            verdicts = [fi.get("verdict") for _, _, fi in attempts]
+            if "aligned" in verdicts or verdicts.count("not aligned") >= 2:
+                break  # a map to keep, or two fits no better than chance: these spaces likely do not align
+        rank = {"aligned": 2, "uncertain": 1}
+        best = max(range(len(attempts)), key=lambda i: (rank.get(attempts[i][2].get("verdict"), 0),
+                                                         attempts[i][2]["selection"]["knn_similarity"]))
+        self.W_, self.fit_info_ = attempts[best][1], attempts[best][2]
+        self.fit_info_["rescue"] = {
+            "why": f"the first fit was judged {attempts[0][2].get('verdict')!r}", "chosen": int(best),
+            "rule": "best verdict, then highest k-NN similarity",
+            "attempts": [{"seed": sd, "verdict": fi.get("verdict"), "confidence": fi.get("confidence"),
+                          "knn_similarity": fi["selection"]["knn_similarity"],
+                          "seconds": fi.get("fit_core_seconds")} for sd, _, fi in attempts]}
 
     def _fit_unpaired(self, X: np.ndarray, Y: np.ndarray, known: np.ndarray | None) -> None:
         rounds = self._check_params()
