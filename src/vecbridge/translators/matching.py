@@ -617,13 +617,10 @@ class ClusterMatching(UnsupervisedTranslator):
             ("regional_screen_rows", int(self.regional_screen_rows) >= 2, ">= 2"),
             ("coarse_rows", int(self.coarse_rows) >= 0, ">= 0"), ("min_gain", float(self.min_gain) >= 0, ">= 0"),
             ("wide_fraction", 0 < float(self.wide_fraction) <= 1, "in (0, 1]"), ("wide_k", int(self.wide_k) >= 1, ">= 1"),
-            ("refine_reps", int(self.refine_reps) >= 1, ">= 1")]
+            ("refine_reps", int(self.refine_reps) >= 1, ">= 1"), ("rescue_starts", int(self.rescue_starts) >= 0, ">= 0")]
         bad = [f"{name} must be {rule} (got {name}={getattr(self, name)!r})" for name, ok, rule in rules if not ok]
         if bad:
             raise VecbridgeError("cluster-match: " + "; ".join(bad))
-        if isinstance(self.rescue_starts, (bool, np.bool_)) or not isinstance(self.rescue_starts, (int, np.integer)) \
-                or self.rescue_starts < 0:
-            raise VecbridgeError(f"rescue_starts must be an integer >= 0, got {self.rescue_starts!r}")
         if not isinstance(self.identity_start, (bool, np.bool_)):
             raise VecbridgeError(f"identity_start must be true or false, got {self.identity_start!r}")
         if not (isinstance(self.regional_repolish, (bool, np.bool_)) or self.regional_repolish == "auto"):
@@ -737,8 +734,7 @@ class ClusterMatching(UnsupervisedTranslator):
         """One fit and its verdict; then, while no fit is judged aligned, up to ``rescue_starts`` more from
         fresh seeds, stopping early once two fits are judged not aligned. The attempt kept is the best by
         verdict, then by k-NN similarity (every attempt is scored on the same samples, so their scores compare)."""
-        self._check_params()
-        super()._fit(data)
+        super()._fit(data)  # _fit_unpaired checks the parameters before any work
         if int(self.rescue_starts) == 0 or self.fit_info_.get("verdict") == "aligned":
             return
         seed = self._check_seed(self.seed)
