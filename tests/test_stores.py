@@ -555,3 +555,64 @@ def test_chroma_fits_on_its_re_embedded_documents(tmp_path):
     assert info["mode"] == "pairs" and info["n_pairs"] == 100 and all(o % 3 for o in info["pair_offsets"])
     cos = np.sum(unit_rows(store_function(t)(old)) * unit_rows(old @ R), axis=1)
     assert float(np.mean(cos)) > 0.999
+
+
+def test_chroma_samples_read_only_the_drawn_rows(tmp_path):
+    """The gate's and the fit's samples: the rows at the drawn offsets (as a full scan in insertion order finds
+    them), with no other row's vector or text read; the gate leaves out rows without a document."""
+    pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import chroma_quality_gate, client, rows_at
+
+    rng = np.random.default_rng(5)
+    old = rng.normal(size=(700, 8)).astype(np.float32)
+    cl = client(tmp_path / "chroma", create=True)
+    src = cl.create_collection("docs", embedding_function=None)
+    ids = [f"d{int(i)}" for i in rng.permutation(10_000)[:700]]  # ids not in insertion order
+    docs = [f"text {i}" if i % 4 else "" for i in range(700)]
+    for s in range(0, 700, 100):  # several inserts
+        src.add(ids=ids[s : s + 100], embeddings=old[s : s + 100], documents=docs[s : s + 100])
+
+    reads = []
+
+    class Spy:
+        def __init__(self, col):
+            self.col = col
+
+        def get(self, **kw):
+            r = self.col.get(**kw)
+            reads.append((tuple(kw.get("include", ())), len(r["ids"])))
+            return r
+
+        def count(self):
+            return self.col.count()
+
+    want = np.array([3, 99, 100, 101, 450, 699, 750])  # 750: past the end
+    rows = rows_at(Spy(src), want, ["embeddings", "documents"], window=128)
+    assert rows["offsets"].tolist() == [3, 99, 100, 101, 450, 699]
+    assert rows["ids"] == [ids[i] for i in rows["offsets"]]
+    np.testing.assert_array_equal(np.asarray(rows["embeddings"], dtype=np.float32), old[rows["offsets"]])
+    assert rows["documents"] == [docs[i] for i in rows["offsets"]]
+    assert sum(n for inc, n in reads if inc) == 6  # vectors and texts of the six rows only
+
+    texts_at = {ids[i]: docs[i] for i in range(700)}
+    got = rows_at(src, np.arange(700), ["documents"], window=64)
+    assert got["documents"] == [texts_at[i] for i in got["ids"]]
+    with pytest.raises(VecbridgeError, match="fewer than 2 documents"):
+        chroma_quality_gate(tmp_path / "chroma", "docs", None, None, sample=700,
+                            exclude=[i for i in range(700) if i % 4])  # only rows without a document left
+
+
+def test_chroma_gate_passes_a_good_map_on_the_drawn_documents(tmp_path, static64):
+    pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import chroma_quality_gate, client
+
+    texts = texts_for(400)
+    E = static64.encode(texts, progress=False)
+    Q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((64, 64)))
+    old = (E @ Q.T).astype(np.float32)
+    src = client(tmp_path / "chroma", create=True).create_collection("docs", embedding_function=None)
+    src.add(ids=[f"d{i}" for i in range(400)], embeddings=old,
+            documents=[t if i % 5 else "" for i, t in enumerate(texts)])  # a fifth without a document
+    rep = chroma_quality_gate(tmp_path / "chroma", "docs", Procrustes().fit(old, E), static64, sample=200, threshold=0.9)
+    assert rep.passed and rep.value > 0.95
+    assert 140 <= rep.n_documents < 200  # the drawn rows with a document, no others

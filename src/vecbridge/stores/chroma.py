@@ -3,8 +3,9 @@
 The new collection gets the same ids, documents and metadata, the source's
 collection metadata (distance space...), and the translated vectors; the
 source is never changed. Rows are read with ``get(offset=, limit=)`` in
-Chroma's insertion order and written with ``upsert`` by id, so a batch redone
-after a crash overwrites itself and nothing is duplicated. Chroma has no
+Chroma's insertion order (samples with :func:`rows_at`, which reads only the
+drawn rows' vectors and texts) and written with ``upsert`` by id, so a batch
+redone after a crash overwrites itself and nothing is duplicated. Chroma has no
 table versions: do not add to the source while a migration runs (rows added
 later can be migrated by a later run into the same target).
 """
@@ -86,6 +87,34 @@ class ChromaReader:
                 break
             X = np.asarray(r["embeddings"], dtype=np.float32)
             yield Batch(s, list(r["ids"]), X, extra={"documents": r.get("documents"), "metadatas": r.get("metadatas")})
+
+
+ID_BATCH = 5000  # ids per ``get(ids=...)`` call (well under SQLite's limit on query variables)
+
+
+def rows_at(col: Any, offsets: Any, include: list[str], *, window: int = DEFAULT_BATCH_ROWS) -> dict[str, Any]:
+    """The rows at ``offsets`` (in Chroma's insertion order, as :class:`ChromaReader` reads them) without reading
+    the others' vectors or texts: ids only for each window of ``window`` rows that holds a wanted offset, then the
+    wanted rows by id. Returns ``{"offsets", "ids", <each of include>}`` in increasing offset order; offsets past
+    the collection's end are left out (``offsets`` then holds fewer)."""
+    want = np.unique(np.asarray(offsets, dtype=np.int64))
+    found, ids = [], []
+    for w in np.unique(want // window):
+        start = int(w) * window
+        got = col.get(offset=start, limit=window, include=[])["ids"]
+        for o in want[(want >= start) & (want < start + window)]:
+            if o - start < len(got):
+                found.append(int(o))
+                ids.append(got[int(o) - start])
+    out: dict[str, Any] = {"offsets": np.asarray(found, dtype=np.int64), "ids": ids, **{f: [] for f in include}}
+    for c in range(0, len(ids), ID_BATCH):
+        chunk = ids[c : c + ID_BATCH]
+        r = col.get(ids=chunk, include=include)
+        where = {i: k for k, i in enumerate(r["ids"])}  # Chroma does not promise the order of ``ids``
+        for f in include:
+            vals = r.get(f)
+            out[f].extend(vals[where[i]] if vals is not None and i in where else None for i in chunk)
+    return out
 
 
 class ChromaWriter:
@@ -203,18 +232,13 @@ def fit_chroma_map(
     map_dir = map_dir_of(root, "chroma", collection, target_collection)
 
     def stored() -> StoredSample:
-        reader = ChromaReader(_get(client(path), collection))
-        keep = draw(np.random.default_rng(seed), reader.count(), int(sample_rows))
-        wanted = set(keep.tolist())
-        parts, texts = [], []
-        for b in reader.batches(0, DEFAULT_BATCH_ROWS):
-            local = [i - b.start for i in range(b.start, b.start + len(b.ids)) if i in wanted]
-            parts.append(b.X[local])
-            docs = b.extra.get("documents") or [None] * len(b.ids)
-            texts.extend(docs[i] for i in local)
-        X = np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
+        col = _get(client(path), collection)
+        rows = rows_at(col, draw(np.random.default_rng(seed), int(col.count()), int(sample_rows)),
+                       ["embeddings", "documents"])
+        X = np.asarray(rows["embeddings"], dtype=np.float32) if rows["ids"] else np.zeros((0, 0), np.float32)
+        texts = rows["documents"]
         with_docs = fit_options.get("encoder") is not None and any(isinstance(t, str) and t for t in texts)
-        return StoredSample(X, texts if with_docs else None, keep)
+        return StoredSample(X, texts if with_docs else None, rows["offsets"])
 
     return fit_map_in_state(stored, target_sample, map_dir, seed=seed, **fit_options)
 
@@ -237,12 +261,10 @@ def chroma_quality_gate(
     """The quality gate on a seeded sample of a collection's documents (rows without a document are left out;
     so are the row offsets in ``exclude``, the rows a map was fitted on)."""
     col = _get(client(path), collection)
-    X, texts = [], []
-    for r in draw(np.random.default_rng(seed), int(col.count()), sample, exclude):
-        got = col.get(offset=int(r), limit=1, include=["embeddings", "documents"])
-        if got["ids"] and got["documents"] and got["documents"][0]:
-            X.append(np.asarray(got["embeddings"][0], dtype=np.float32))
-            texts.append(got["documents"][0])
+    rows = rows_at(col, draw(np.random.default_rng(seed), int(col.count()), sample, exclude), ["embeddings", "documents"])
+    with_text = [i for i, t in enumerate(rows["documents"]) if isinstance(t, str) and t]
+    X = [np.asarray(rows["embeddings"][i], dtype=np.float32) for i in with_text]
+    texts = [rows["documents"][i] for i in with_text]
     if len(texts) < 2:
         raise VecbridgeError(f"collection {collection!r}: the sample holds fewer than 2 documents with text; "
                              "the quality gate needs the texts to re-embed")
