@@ -108,10 +108,11 @@ class _Judged:
      ["selflearn", "spectral-match", "cluster-match"], set()),
 ])
 def test_auto_completes_only_the_screens_that_promise_more(monkeypatch, outcomes, completed, skipped):
-    calls = []
+    calls, extras = [], {}
 
-    def judged_fit(self, name, data, effort):
+    def judged_fit(self, name, data, effort, extra=None):
         calls.append((name, effort))
+        extras[name, effort] = extra
         verdict, conf = outcomes.get(name, {}).get(effort, ("not aligned", 0.0))
         return _Judged(name, verdict, conf)
 
@@ -127,6 +128,23 @@ def test_auto_completes_only_the_screens_that_promise_more(monkeypatch, outcomes
     assert all("screen" in cands[n] for n, e in calls if e == "quick")
     best = max(completed, key=lambda n: outcomes[n]["normal"][1])
     assert t.fit_info_["chosen_method"] == best
+    # on vocabularies cluster-match is not the favourite: completed without its rescue
+    assert extras.get(("cluster-match", "normal"), {"rescue_starts": 0}) == {"rescue_starts": 0}
+    assert extras[("selflearn", "normal")] is None
+
+
+def test_auto_gives_cluster_match_its_rescue_only_as_the_favourite(monkeypatch):
+    extras = {}
+
+    def judged_fit(self, name, data, effort, extra=None):
+        extras[name, effort] = extra
+        return _Judged(name, "not aligned", 0.0)
+
+    monkeypatch.setattr(type(make_translator("auto")), "_judged_fit", judged_fit)
+    rng = np.random.default_rng(0)
+    make_translator("auto").fit(rng.normal(size=(50, 8)), rng.normal(size=(50, 6)), force=True)  # unkeyed samples
+    assert extras[("cluster-match", "normal")] is None  # the favourite: its own defaults, rescue included
+    assert extras[("selflearn", "normal")] is None and extras[("spectral-match", "normal")] is None
 
 
 def _files(tmp_path, X, Y):

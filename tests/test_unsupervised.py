@@ -252,6 +252,25 @@ def test_match_graphs_strong_finds_a_planted_permutation():
     assert np.array_equal(found, p) and np.isclose(f, np.sum(A * A))
 
 
+def test_polar_factor_equals_the_svd_solution_on_both_routes():
+    """The eigen route (well-conditioned M, either shape) and the SVD fallback (ill-conditioned M) give
+    U V^T of the SVD, semi-orthogonal."""
+    from vecbridge.translators.linear import polar
+
+    rng = np.random.default_rng(3)
+    for shape in ((40, 40), (40, 25), (25, 40)):
+        M = rng.normal(size=shape)
+        W = polar_factor(M)
+        np.testing.assert_allclose(W, polar(M), atol=1e-6)
+        small = min(shape)
+        G = W.T @ W if shape[0] >= shape[1] else W @ W.T
+        np.testing.assert_allclose(G, np.eye(small), atol=1e-5)
+    M = rng.normal(size=(30, 30))
+    M[:, 0] *= 1e-7  # condition number ~1e8: the SVD route
+    np.testing.assert_allclose(polar_factor(M), polar(M), atol=1e-6)
+    assert np.all(np.isfinite(polar_factor(np.zeros((6, 6)))))  # no rows at all: no NaN
+
+
 def test_refine_bidirectional_recovers_a_rotation_from_a_near_start():
     rng = np.random.default_rng(1)
     Z = rng.normal(size=(300, 12)).astype(np.float32)

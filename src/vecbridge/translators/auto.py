@@ -12,7 +12,9 @@ The mode follows from the pairs ``fit`` receives:
   ``time_budget``): quick settings can miss a map the full fit finds (word2vec skip-gram 100-d -> CBOW 100-d:
   cluster-match's screen "not aligned", its full fit held-out top-1 0.94). Once a map is aligned, a screen is
   completed only when its confidence leads that map's by ``SCREEN_LEAD``. So auto costs little more than the
-  method it keeps when the favourite aligns, and tries everything when nothing does;
+  method it keeps when the favourite aligns, and tries everything when nothing does. cluster-match fits again
+  from fresh seeds when it is not judged aligned (its rescue) only where it is the favourite
+  (``NOT_FAVOURITE``);
 - **few pairs** (fewer than ``min(d_in, d_out)``, too few for a well-posed supervised fit): self-learning
   seeded by the pairs and cluster-match with the pairs as known pairs, chosen by the same verdict;
 - **enough pairs**: the supervised methods whose dependencies are installed (Procrustes, the multi-step
@@ -65,6 +67,11 @@ QUICK_PARAMS: dict[str, dict[str, Any]] = {
                        "n_rotation_candidates": 1, "cluster_runs": 1, "n_finalists": 1, "polish_steps": 2},
     "rcsls": {"n_iter": 3, "n_candidates": 2000},
 }
+#: settings of a candidate completed when it is not the favourite for the inputs: cluster-match's rescue (more
+#: fits from fresh seeds while none is judged aligned) is for the method expected to work; on vocabularies,
+#: where self-learning is the favourite, auto completes cluster-match when nothing else aligned, most often on
+#: spaces that do not align, and the rescue would double that fit's time for nothing
+NOT_FAVOURITE: dict[str, dict[str, Any]] = {"cluster-match": {"rescue_starts": 0}}
 #: settings auto always gives a candidate (selflearn: the old control runs are not the gate any more)
 FIXED_PARAMS: dict[str, dict[str, Any]] = {"selflearn": {"n_controls": 0}}
 SUPERVISED = [("procrustes", {"normalize": "unit center unit"}), ("recommended", {"normalize": "unit center unit"}),
@@ -180,7 +187,7 @@ class AutoTranslator(Translator):
             bar.set_description(f"auto: {name}")
             t1 = time.perf_counter()
             try:
-                t = self._judged_fit(name, data, self.effort)
+                t = self._judged_fit(name, data, self.effort, None if name == order[0] else NOT_FAVOURITE.get(name))
             except VecbridgeError as e:
                 cands.append({"method": name, "error": str(e)})
                 return None
@@ -257,8 +264,8 @@ class AutoTranslator(Translator):
                      + ", ".join(f"{c['method']} {c['confidence']:.3f}" for c in cands if "confidence" in c))
         return best, cands
 
-    def _judged_fit(self, name: str, data: FitData, effort: str) -> Translator:
-        """``name`` fitted with the settings of ``effort``, its verdict in ``fit_info_``."""
+    def _judged_fit(self, name: str, data: FitData, effort: str, extra: dict[str, Any] | None = None) -> Translator:
+        """``name`` fitted with the settings of ``effort`` (and ``extra``), its verdict in ``fit_info_``."""
         if name == "identity":
             t = self._fit_candidate(name, data, {"normalize": "unit center unit"})
             t.fit_info_.update(judge_translator(t, t.source_normalizer_.transform(data.X),
@@ -266,7 +273,7 @@ class AutoTranslator(Translator):
                                                 rows=rows_kind(data.src, data.tgt), seed=int(self.seed),
                                                 fitted=False).as_dict())
             return t
-        return self._fit_candidate(name, data, pairs=data.pairs, effort=effort)
+        return self._fit_candidate(name, data, extra, pairs=data.pairs, effort=effort)
 
     @staticmethod
     def _none_fitted(cands: list[dict[str, Any]]) -> VecbridgeError:

@@ -38,10 +38,26 @@ REFINE_SCHEDULE = (50, 20, 10)
 
 
 # -- small linear algebra ----------------------------------------------------------
+#: the smallest eigenvalue ratio of the Gram matrix for which :func:`polar_factor` takes the eigen route
+#: (condition number of M up to 1e4: the float64 result then differs from the SVD's by about 1e-8)
+POLAR_EIGH_MIN_RATIO = 1e-8
+
+
 def polar_factor(M: np.ndarray) -> np.ndarray:
     """The (semi-)orthogonal factor ``U V^T`` of ``M`` (dx, dy) as float32 (:func:`~.linear.polar`): the
-    Procrustes solution for cross-covariance M."""
-    return polar(M).astype(np.float32)
+    Procrustes solution for cross-covariance M.
+
+    Computed as ``M (M^T M)^(-1/2)`` (or ``(M M^T)^(-1/2) M`` when dx < dy) from the eigendecomposition of
+    the smaller Gram matrix, half the time of an SVD at 384-d; when that Gram matrix is ill-conditioned
+    (``POLAR_EIGH_MIN_RATIO``) the SVD."""
+    M = np.asarray(M, dtype=np.float64)
+    wide = M.shape[0] < M.shape[1]
+    G = M @ M.T if wide else M.T @ M
+    lam, V = np.linalg.eigh(G)
+    if not (np.all(np.isfinite(lam)) and lam[-1] > 0 and lam[0] >= POLAR_EIGH_MIN_RATIO * lam[-1]):
+        return polar(M).astype(np.float32)
+    root = (V / np.sqrt(lam)) @ V.T  # G^(-1/2)
+    return (root @ M if wide else M @ root).astype(np.float32)
 
 
 def identity_map(dx: int, dy: int) -> np.ndarray:
