@@ -7,6 +7,9 @@ Cases (each run in its own child process, so its peak resident memory is its own
 - ``translate``: ``vecbridge translate MAP IN.parquet -o OUT.parquet`` (streaming, resumable);
 - ``lancedb``: ``migrate_lancedb`` of a table holding the same rows into a new table
   (the table is loaded beforehand, by the parent, and not counted);
+- ``chroma``: ``migrate_chroma`` of a persistent Chroma collection holding the same rows
+  (ids and vectors; cosine space) into a new collection, the new HNSW index built as it writes
+  (loaded beforehand by the parent, not counted);
 - ``ray``: ``vecbridge.distributed.ray_data.translate_parquet`` on a local Ray
   cluster (``num_cpus`` = the machine's cores; Ray start-up included).
 
@@ -114,6 +117,26 @@ def case_lancedb(inp: str, out: str, map_dir: str) -> None:
     migrate_lancedb(out, "docs", map_dir, target_table="docs_new", batch_rows=BATCH, progress=False)
 
 
+def prepare_chroma(inp: Path, out: Path) -> None:
+    """Load the input into a Chroma collection ``docs`` (set-up, in the parent: not measured)."""
+    import pyarrow.parquet as pq
+
+    from vecbridge.stores.chroma import client
+
+    cl = client(out, create=True)
+    col = cl.create_collection("docs", metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    step = int(cl.get_max_batch_size())
+    for batch in pq.ParquetFile(str(inp), pre_buffer=False).iter_batches(batch_size=step):
+        vec = batch.column(1)
+        col.add(ids=batch.column(0).to_pylist(), embeddings=vec.values.to_numpy().reshape(len(vec), -1))
+
+
+def case_chroma(inp: str, out: str, map_dir: str) -> None:
+    from vecbridge.stores.chroma import migrate_chroma
+
+    migrate_chroma(out, "docs", map_dir, target_collection="docs_new", progress=False)
+
+
 def case_ray(inp: str, out: str, map_dir: str) -> None:
     import ray
 
@@ -127,7 +150,8 @@ def case_ray(inp: str, out: str, map_dir: str) -> None:
         ray.shutdown()
 
 
-CASES = {"ceiling": case_ceiling, "translate": case_translate, "lancedb": case_lancedb, "ray": case_ray}
+CASES = {"ceiling": case_ceiling, "translate": case_translate, "lancedb": case_lancedb, "chroma": case_chroma,
+         "ray": case_ray}
 
 
 def child(case: str, inp: str, out: str, map_dir: str) -> None:
@@ -142,12 +166,12 @@ def disk_need_gb(case: str, rows: int, dim: int) -> float:
 
     ``ceiling`` writes OUT once. ``translate`` writes the part files, then joins them into OUT
     and only then removes them, so it holds two copies at its peak. ``lancedb`` holds the loaded
-    source table and the new table. ``ray`` materialises the translated dataset (Ray spills to
+    source table and the new table; ``chroma`` the same with an HNSW index beside each (three copies asked). ``ray`` materialises the translated dataset (Ray spills to
     /tmp what its object store cannot hold) and writes OUT: at 10M x 384-d its peak disk was
     57.2 GB with a 15.7 GB input, so three copies are asked for.
     """
     copy = rows * (4 * dim + 24) / 1e9  # float32 vector + id string and offsets, roughly
-    return copy * {"ceiling": 1, "translate": 2, "lancedb": 2, "ray": 3}[case]
+    return copy * {"ceiling": 1, "translate": 2, "lancedb": 2, "chroma": 3, "ray": 3}[case]
 
 
 def run_case(case: str, inp: Path, out: Path, map_dir: Path, nice: int, timeout: float | None = None,
@@ -201,6 +225,8 @@ def main() -> None:
     ap.add_argument("--disk", action="store_true",
                     help="add a column: peak disk used while the case ran (input included)")
     ap.add_argument("--doc", action="store_true", help="write the table into docs/scale.md")
+    ap.add_argument("--shared", action="store_true",
+                    help="say in the doc that other jobs shared the machine while this ran")
     ap.add_argument("--section", default="benchmark", help="which marked section of docs/scale.md to replace")
     ap.add_argument("--timeout", type=float, default=None, help="stop a case after this many seconds")
     ap.add_argument("--min-free-gb", type=float, default=5.0,
@@ -240,10 +266,10 @@ def main() -> None:
                     target = out_dir / ("out.parquet" if case in ("ceiling", "translate") else "out")
                     print(f"# {time.strftime('%H:%M:%S')} {case} {dim}-d {n:,} rows ({free:.0f} GB free)", flush=True)
                     try:
-                        if case == "lancedb":
+                        if case in ("lancedb", "chroma"):
                             t0 = time.perf_counter()
-                            prepare_lancedb(inp, target)
-                            print(f"# lancedb table loaded in {time.perf_counter() - t0:.0f} s (not measured)",
+                            (prepare_lancedb if case == "lancedb" else prepare_chroma)(inp, target)
+                            print(f"# {case} store loaded in {time.perf_counter() - t0:.0f} s (not measured)",
                                   flush=True)
                         r = run_case(case, inp, target, map_dir, args.nice, args.timeout, disk_base)
                     except (RuntimeError, TimeoutError) as e:
@@ -280,14 +306,15 @@ def write_section(rows: list, args, not_run: list[str] = ()) -> None:
     table = markdown_table(headers, rows)
     cmd = "python benchmarks/throughput.py " + " ".join(
         [f"--rows {' '.join(map(str, args.rows))}", f"--dims {' '.join(map(str, args.dims))}",
-         f"--cases {' '.join(args.cases)}"] + (["--disk"] if args.disk else []) + ["--doc"]
+         f"--cases {' '.join(args.cases)}"] + (["--disk"] if args.disk else [])
+        + (["--shared"] if args.shared else []) + ["--doc"]
         + ([f"--section {args.section}"] if args.section != "benchmark" else []))
     body = (
         f"Measured on {today()} on {machine()}, by `{cmd}`, every case under `nice -n {args.nice}`. "
-        "The machine's 2 cores were shared with several other engineers' jobs while this ran, so the "
-        "absolute figures are low and noisy; the ratio to the ceiling, measured minutes apart on the same "
-        "machine, is the figure to read. Peak RSS is the child process's own (Ray's workers are separate "
-        "processes and not included)."
+        + ("The machine's 2 cores were shared with several other engineers' jobs while this ran, so the "
+           "absolute figures are low and noisy; the ratio to the ceiling, measured minutes apart on the same "
+           "machine, is the figure to read. " if args.shared else "")
+        + "Peak RSS is the child process's own (Ray's workers are separate processes and not included)."
         + (" Peak disk is the largest drop in free space on the scratch disk while the case ran, counted "
            "from before the input was written, so it includes the input (and anything other jobs wrote "
            "meanwhile)." if args.disk else "")

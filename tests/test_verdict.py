@@ -180,7 +180,7 @@ def test_a_map_fitted_on_too_few_rows_per_dimension_is_uncertain_at_most():
     raw = judge_map(X @ R, Y, rows="sample", seed=0, inputs=(X, Y))
     assert raw.verdict == "aligned"  # the statistic alone would confirm it
     v = judge_translator(_Rotation(R), X, Y, rows="sample", seed=0)
-    assert v.verdict == "uncertain" and v.confidence == raw.confidence
+    assert v.verdict == "uncertain" and abs(v.confidence - raw.confidence) < 1e-4
     assert "300 rows per side" in v.reason and "400" in v.reason and v.as_dict()["verdict_details"]["note"]
     # a map that saw none of the rows (the identity in auto) is not capped, nor are ranked rows
     assert judge_translator(_Rotation(R), X, Y, rows="sample", seed=0, fitted=False).verdict == "aligned"
@@ -189,3 +189,44 @@ def test_a_map_fitted_on_too_few_rows_per_dimension_is_uncertain_at_most():
     # with enough rows per dimension the verdict stands
     X2, Y2, R2, _ = _disjoint_samples(0, n=900, d=20)
     assert judge_translator(_Rotation(R2), X2, Y2, rows="sample", seed=0).verdict == "aligned"
+
+
+def test_the_controls_of_rotations_are_computed_once_per_pair_of_samples(monkeypatch):
+    """The controls do not depend on rotations of either side: every map that only rotates, judged on the same
+    samples, gets the controls computed on the rows in their own spaces (equal to those computed on the rotated
+    rows, to float tolerance), computed once; a map that is not a rotation gets its own."""
+    import vecbridge.verdict as verdict
+
+    X, Y, R, rng = _disjoint_samples(3)
+    Q = np.linalg.qr(rng.normal(size=(20, 20)))[0].astype(np.float32)  # a wrong rotation
+    calls = []
+    real = verdict.self_learn
+    monkeypatch.setattr(verdict, "self_learn", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(verdict, "_CONTROLS", verdict.OrderedDict())
+
+    right = verdict.judge_translator(_Rotation(R), X, Y, rows="sample", seed=0)
+    first = len(calls)
+    assert first == 1 + verdict.SAMPLE_CONTROLS  # the map's own refinement and the controls
+    wrong = verdict.judge_translator(_Rotation(Q), X, Y, rows="sample", seed=0)
+    both = _Rotation(R @ Q)  # both sides rotated: source by R Q, target by Q
+    both._transform_target = lambda Z: Z @ Q
+    rotated_both = verdict.judge_translator(both, X, Y, rows="sample", seed=0)
+    assert len(calls) == first + 2  # the controls came from the first judgement
+    assert right.verdict == "aligned" == rotated_both.verdict and wrong.verdict == "not aligned"
+    assert wrong.controls == right.controls == rotated_both.controls
+    assert abs(rotated_both.confidence - right.confidence) < 1e-4
+    # the same numbers as controls computed on the rotated rows themselves
+    direct = judge_map(X @ R, Y, rows="sample", seed=0, inputs=(X, Y))
+    np.testing.assert_allclose(right.controls, direct.controls, atol=1e-5)
+    assert right.verdict == direct.verdict and abs(right.confidence - direct.confidence) < 1e-4
+    # another seed computes its own
+    before = len(calls)
+    verdict.judge_translator(_Rotation(R), X, Y, rows="sample", seed=1)
+    assert len(calls) == before + 1 + verdict.SAMPLE_CONTROLS
+    # what counts as a rotation
+    assert verdict.rotation_of(_Rotation(R), X, Y) and verdict.rotation_of(_Rotation(np.eye(20)), X, Y)
+    assert not verdict.rotation_of(_Rotation(1.5 * R), X, Y)
+    bent = _Rotation(R)
+    bent._transform = lambda A: np.tanh(A @ R)
+    assert not verdict.rotation_of(bent, X, Y)
+    assert not verdict.rotation_of(_Rotation(R), X[:10], Y)  # too few rows to tell

@@ -65,11 +65,16 @@ maps with top-1 0.01-0.02 reach confidence 0.46; right maps 0.59-0.63). A map fi
 Thresholds were calibrated on one set of fits and checked on another (``benchmarks/defaults.py``,
 ``docs/defaults.md``): word2vec pairs of one corpus, synthetic rotations and random clouds, and sentence
 encoders on unpaired BBC News samples.
-Cost: one n_eval x n_eval similarity per control round (n_eval = 2,000: about 0.1 s each at d = 300).
+Cost: one n_eval x n_eval similarity per control round (n_eval = 2,000: about 0.1 s each at d = 300). The
+sample controls of a map that only rotates each side (the identity, cluster-match, spectral-match,
+self-learning's orthogonal map) are the same for every such map on the same samples; they are computed once
+and reused (:func:`sample_controls`).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -326,23 +331,25 @@ def judge_map(
     n_dims: int = N_DIMS,
     seed: int = 0,
     inputs: tuple[np.ndarray, np.ndarray] | None = None,
+    rotated_from: np.ndarray | None = None,
 ) -> Verdict:
     """The verdict on a map from its output alone (no pairs).
 
     mapped (n, d): source rows in the map's output space; target (m, d): target rows in the same space.
     ``rows="ranked"``: keyed rows, most frequent first (uses the first ``n_eval`` rows of each, default
     ``N_EVAL``); ``rows="sample"``: unpaired samples (:func:`judge_sample`; ``n_random`` and ``n_dims`` do
-    not apply; ``inputs``: the source and target rows in their own spaces, see :func:`judge_sample`).
+    not apply; ``inputs``: the source and target rows in their own spaces, and ``rotated_from``, see
+    :func:`judge_sample`).
     Deterministic given ``seed``.
     """
     mapped, target = _check_rows(mapped, target, rows)
     if rows == "sample":
         if not spans_target(mapped, target):
             mapped, target = onto_map_range(mapped, target)
-            inputs = None  # the map chose the subspace: its ceiling is the target's own there
+            inputs = rotated_from = None  # the map chose the subspace: its ceiling is the target's own there
         return judge_sample(mapped, target, inputs=inputs, n_eval=SAMPLE_EVAL if n_eval is None else n_eval,
                             n_refined=SAMPLE_CONTROLS if n_refined is None else n_refined,
-                            refine_iter=refine_iter, seed=seed)
+                            refine_iter=refine_iter, seed=seed, rotated_from=rotated_from)
     n = int(min(N_EVAL if n_eval is None else n_eval, len(mapped), len(target)))
     A, B = unit_rows(mapped[:n]), unit_rows(target[:n])
     A, B = principal_projection(A, B, int(n_dims))
@@ -402,6 +409,7 @@ def judge_sample(
     refine_iter: int = 8,
     seed: int = 0,
     inputs: tuple[np.ndarray, np.ndarray] | None = None,
+    rotated_from: np.ndarray | None = None,
 ) -> Verdict:
     """The verdict on a map between two unpaired samples (module doc: the sample statistic).
 
@@ -410,7 +418,17 @@ def judge_sample(
     spaces, row for row those of ``mapped`` and ``target``; with them the ceiling allows for a source more
     diffuse (noisier) than the target (:func:`sample_ceiling`), without them it is the target's own k-NN
     similarity in the map's output space.
+
+    ``rotated_from``: ``(source, target)`` rows of which ``mapped`` and ``target`` are rotations, row for row
+    (``mapped = source @ R``, ``target = target_rows @ Q``, R and Q orthogonal). The controls are then the same
+    for every such map (a rotation carries each random start and its refinement along with it, and the
+    statistic is a cosine), so they are computed on these rows and kept for the next map judged on the same
+    samples (:func:`sample_controls`): ``auto`` judges several maps, and cluster-match's rescue several fits,
+    on one pair of samples.
     """
+    if rotated_from is not None and (len(rotated_from[0]) != len(mapped) or len(rotated_from[1]) != len(target)):
+        raise VecbridgeError(f"rotated_from must match the mapped and target rows one to one; got "
+                             f"{len(rotated_from[0])} and {len(rotated_from[1])} rows for {len(mapped)} and {len(target)}")
     if inputs is not None and (len(inputs[0]) != len(mapped) or len(inputs[1]) != len(target)):
         raise VecbridgeError(f"the verdict's inputs must match the mapped and target rows one to one; got "
                              f"{len(inputs[0])} and {len(inputs[1])} rows for {len(mapped)} and {len(target)}")
@@ -422,9 +440,11 @@ def judge_sample(
     Af, Bf, Ah, Bh = A[:n_fit], B[:n_fit], A[n_fit:], B[n_fit:]
     d = A.shape[1]
     m = knn_both_ways(unit_rows(Ah @ self_learn(Af, Bf, np.eye(d, dtype=np.float32), int(refine_iter))), Bh)
-    rng = np.random.default_rng(seed)
-    ctrl = [knn_both_ways(unit_rows(Ah @ self_learn(Af, Bf, random_start(Af, Bf, rng), int(refine_iter))), Bh)
-            for _ in range(int(n_refined))]
+    if rotated_from is not None:  # the controls do not depend on the rotations: compute them (or reuse them)
+        S, T = (unit_rows(np.asarray(r, dtype=np.float32)[:n]) for r in rotated_from)  # on the own rows
+        ctrl = sample_controls(S[:n_fit], T[:n_fit], S[n_fit:], T[n_fit:], int(n_refined), int(refine_iter), seed)
+    else:
+        ctrl = sample_controls(Af, Bf, Ah, Bh, int(n_refined), int(refine_iter), seed, memo=False)
     own = None if inputs is None else [unit_rows(np.asarray(x)[n_fit:n]) for x in inputs]
     ceiling = sample_ceiling(Bh, *(own or ()))
     conf, margin = _score(m, ctrl, ceiling)
@@ -432,6 +452,58 @@ def judge_sample(
         conf = 0.0  # any rotation fits the target's density as well as its own rows do: nothing to align
     kinds = [f"refined from a random dictionary ({refine_iter} rounds)"] * len(ctrl)
     return Verdict(_decide(conf, margin, "sample"), conf, margin, m, ceiling, ctrl, kinds, n, "sample")
+
+
+#: the controls of the last few pairs of samples judged (:func:`sample_controls`), newest last
+_CONTROLS: OrderedDict[tuple, list[float]] = OrderedDict()
+_CONTROLS_KEPT = 4
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(a.data)
+    return h.hexdigest()
+
+
+def sample_controls(Af: np.ndarray, Bf: np.ndarray, Ah: np.ndarray, Bh: np.ndarray, n_refined: int,
+                    refine_iter: int, seed: int, memo: bool = True) -> list[float]:
+    """The sample statistic of ``n_refined`` maps refined from random dictionaries: each refined by
+    ``refine_iter`` rounds of self-learning between Af and Bf (unit rows) and measured between Ah and Bh.
+    ``memo``: keep the values for the same rows, counts and seed (a map that only rotates the source shares
+    them, :func:`judge_sample`)."""
+    key = (_digest(Af, Bf, Ah, Bh), int(n_refined), int(refine_iter), int(seed)) if memo else None
+    if key is not None and key in _CONTROLS:
+        _CONTROLS.move_to_end(key)
+        return list(_CONTROLS[key])
+    rng = np.random.default_rng(seed)
+    ctrl = [knn_both_ways(unit_rows(Ah @ self_learn(Af, Bf, random_start(Af, Bf, rng), int(refine_iter))), Bh)
+            for _ in range(int(n_refined))]
+    if key is not None:
+        _CONTROLS[key] = list(ctrl)
+        while len(_CONTROLS) > _CONTROLS_KEPT:
+            _CONTROLS.popitem(last=False)
+    return ctrl
+
+
+def _rotates(f: Any, X: np.ndarray) -> bool:
+    """Whether ``f`` maps the rows X (n, d) as ``X @ R`` for one orthogonal R: R read off ``2 d`` of the rows
+    by least squares, then checked on them (float tolerance). False when those rows do not determine R."""
+    P = np.asarray(X[: 2 * X.shape[1]], dtype=np.float64)
+    out = np.asarray(f(P.astype(np.float32)), dtype=np.float64)
+    if out.shape != P.shape or len(P) < P.shape[1] or np.linalg.matrix_rank(P) < P.shape[1]:
+        return False
+    R = np.linalg.lstsq(P, out, rcond=None)[0]
+    return bool(np.allclose(P @ R, out, atol=1e-4) and np.allclose(R.T @ R, np.eye(len(R)), atol=1e-3))
+
+
+def rotation_of(translator: Any, X: np.ndarray, Y: np.ndarray) -> bool:
+    """Whether the map only rotates each side: ``translator._transform`` is ``X @ R`` and
+    ``translator._transform_target`` is ``Y @ Q`` for orthogonal R and Q (the identity, cluster-match,
+    spectral-match, self-learning's orthogonal map), checked on these rows."""
+    return _rotates(translator._transform, X) and _rotates(translator._transform_target, Y)
 
 
 def cap_small_sample(verdict: Verdict, n_rows: int, dims: int) -> Verdict:
@@ -456,6 +528,8 @@ def judge_translator(translator: Any, X: np.ndarray, Y: np.ndarray, fitted: bool
     n = int(min(kwargs.get("n_eval") or default, len(X), len(Y)))
     if kwargs.get("rows") == "sample":
         kwargs.setdefault("inputs", (X[:n], Y[:n]))
+        if "rotated_from" not in kwargs and rotation_of(translator, X, Y):
+            kwargs["rotated_from"] = (X[:n], Y[:n])
     verdict = judge_map(translator._transform(X[:n]), translator._transform_target(Y[:n]), **kwargs)
     if fitted:
         verdict = cap_small_sample(verdict, min(len(X), len(Y)), max(X.shape[1], Y.shape[1]))
@@ -463,5 +537,5 @@ def judge_translator(translator: Any, X: np.ndarray, Y: np.ndarray, fitted: bool
 
 
 __all__ = ["Verdict", "judge_map", "judge_sample", "judge_translator", "rows_kind", "spans_target", "onto_map_range",
-           "sample_ceiling", "cap_small_sample", "ROWS", "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal",
+           "sample_ceiling", "sample_controls", "rotation_of", "cap_small_sample", "ROWS", "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal",
            "VERDICTS", "N_EVAL", "NOT_ALIGNED_BELOW", "ALIGNED_FROM", "MIN_MARGIN_SD"]
