@@ -307,7 +307,7 @@ def write_section(rows: list, args, not_run: list[str] = ()) -> None:
     cmd = "python benchmarks/throughput.py " + " ".join(
         [f"--rows {' '.join(map(str, args.rows))}", f"--dims {' '.join(map(str, args.dims))}",
          f"--cases {' '.join(args.cases)}"] + (["--disk"] if args.disk else [])
-        + (["--shared"] if args.shared else []) + ["--doc"]
+        + (["--shared"] if args.shared else []) + ([f"--nice {args.nice}"] if args.nice != 10 else []) + ["--doc"]
         + ([f"--section {args.section}"] if args.section != "benchmark" else []))
     body = (
         f"Measured on {today()} on {machine()}, by `{cmd}`, every case under `nice -n {args.nice}`. "

@@ -230,3 +230,6 @@ def test_the_controls_of_rotations_are_computed_once_per_pair_of_samples(monkeyp
     bent._transform = lambda A: np.tanh(A @ R)
     assert not verdict.rotation_of(bent, X, Y)
     assert not verdict.rotation_of(_Rotation(R), X[:10], Y)  # too few rows to tell
+    flat = Y.copy()
+    flat[:, 0] = 0  # target rows in a subspace (normalised sentence vectors can be): the identity still counts
+    assert verdict.rotation_of(_Rotation(R), X, flat)

@@ -489,11 +489,16 @@ def sample_controls(Af: np.ndarray, Bf: np.ndarray, Ah: np.ndarray, Bh: np.ndarr
 
 
 def _rotates(f: Any, X: np.ndarray) -> bool:
-    """Whether ``f`` maps the rows X (n, d) as ``X @ R`` for one orthogonal R: R read off ``2 d`` of the rows
-    by least squares, then checked on them (float tolerance). False when those rows do not determine R."""
+    """Whether ``f`` maps the rows X (n, d) as ``X @ R`` for one orthogonal R: the identity, or R read off
+    ``2 d`` of the rows by least squares and checked on them (float tolerance). False when those rows do not
+    determine R (fewer than d of them, or rows in a subspace: normalised sentence vectors can be)."""
     P = np.asarray(X[: 2 * X.shape[1]], dtype=np.float64)
     out = np.asarray(f(P.astype(np.float32)), dtype=np.float64)
-    if out.shape != P.shape or len(P) < P.shape[1] or np.linalg.matrix_rank(P) < P.shape[1]:
+    if out.shape != P.shape:
+        return False
+    if np.allclose(out, P, atol=1e-5):
+        return True  # the identity (whatever the rank of the rows)
+    if len(P) < P.shape[1] or np.linalg.matrix_rank(P) < P.shape[1]:
         return False
     R = np.linalg.lstsq(P, out, rcond=None)[0]
     return bool(np.allclose(P @ R, out, atol=1e-4) and np.allclose(R.T @ R, np.eye(len(R)), atol=1e-3))
