@@ -472,7 +472,7 @@ def sample_controls(Af: np.ndarray, Bf: np.ndarray, Ah: np.ndarray, Bh: np.ndarr
                     refine_iter: int, seed: int, memo: bool = True) -> list[float]:
     """The sample statistic of ``n_refined`` maps refined from random dictionaries: each refined by
     ``refine_iter`` rounds of self-learning between Af and Bf (unit rows) and measured between Ah and Bh.
-    ``memo``: keep the values for the same rows, counts and seed (a map that only rotates the source shares
+    ``memo``: keep the values for the same rows, counts and seed (every map that only rotates each side shares
     them, :func:`judge_sample`)."""
     key = (_digest(Af, Bf, Ah, Bh), int(n_refined), int(refine_iter), int(seed)) if memo else None
     if key is not None and key in _CONTROLS:
