@@ -371,8 +371,9 @@ def render() -> None:
         "fits they were. Re-measured with the rescue: `sent:static64:minilm-l6:4000` (auto and cluster-match), "
         "`random-clouds`, `rotation` and the four GloVe word tasks (cluster-match; two fits each, both judged not "
         "aligned). The sentence tasks' rows were measured "
-        "again after the verdict began to reuse its controls (2026-12-07): maps that only rotate the source (the "
-        "identity, cluster-match, spectral-match) have the same controls on the same samples, now computed once "
+        "again after the verdict began to reuse its controls (2026-12-07): maps that only rotate each side (the "
+        "identity, cluster-match, spectral-match, self-learning's orthogonal map) have the same controls on the "
+        "same samples, now computed once "
         "per pair of samples, with the same verdicts and confidences as before.\n\n"
         + report.markdown_table(heads, summary_rows(pairless, "top1"))
         + "\n\n### Every fit\n\n" + table
