@@ -374,7 +374,12 @@ def render() -> None:
         "again after the verdict began to reuse its controls (2026-12-07): maps that only rotate each side (the "
         "identity, cluster-match, spectral-match, self-learning's orthogonal map) have the same controls on the "
         "same samples, now computed once "
-        "per pair of samples, with the same verdicts and confidences as before.\n\n"
+        "per pair of samples, with the same verdicts and confidences as before."
+        " Re-measured the same day, `random-clouds` shows a map at chance judged \"uncertain\": "
+        "spectral-match's map (top-1 0.000) scores confidence 0.060 against the threshold 0.05, so auto keeps "
+        "it with a warning instead of refusing it (on 2026-12-06, before later changes to the refinement it "
+        "shares with cluster-match, 0.049). The rule that unrelated random clouds are never aligned holds; "
+        "the one that they are always \"not aligned\" does not on this task.\n\n"
         + report.markdown_table(heads, summary_rows(pairless, "top1"))
         + "\n\n### Every fit\n\n" + table
         + "\n\n## With pairs\n\nAuto chooses among the supervised methods by 3-fold cross-validation on the "
