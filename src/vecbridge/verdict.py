@@ -498,10 +498,11 @@ def _rotates(f: Any, X: np.ndarray) -> bool:
         return False
     if np.allclose(out, P, atol=1e-5):
         return True  # the identity (whatever the rank of the rows)
-    if len(P) < P.shape[1] or np.linalg.matrix_rank(P) < P.shape[1]:
+    if len(P) < P.shape[1]:
         return False
-    R = np.linalg.lstsq(P, out, rcond=None)[0]
-    return bool(np.allclose(P @ R, out, atol=1e-4) and np.allclose(R.T @ R, np.eye(len(R)), atol=1e-3))
+    R, _, rank, _ = np.linalg.lstsq(P, out, rcond=None)  # its rank: the rows determine R only when it is d
+    return bool(rank == P.shape[1] and np.allclose(P @ R, out, atol=1e-4)
+                and np.allclose(R.T @ R, np.eye(len(R)), atol=1e-3))
 
 
 def rotation_of(translator: Any, X: np.ndarray, Y: np.ndarray) -> bool:
