@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from vecbridge.errors import DimensionError
-from vecbridge.verdict import ALIGNED_FROM, NOT_ALIGNED_BELOW, judge_map
+from vecbridge.clustering import euclidean_kmeans
+from vecbridge.verdict import ALIGNED_FROM, MIN_MARGIN_SD, NOT_ALIGNED_BELOW, _decide, groups_rotated, judge_map
 
 
 def _clustered(n, d, rng):
@@ -22,6 +23,58 @@ def test_two_unrelated_random_clouds_are_not_aligned(seed, kind):
     v = judge_map(make(), make(), n_eval=800)
     assert v.verdict == "not aligned"
     assert 0.0 <= v.confidence < ALIGNED_FROM
+
+
+def test_a_map_that_pairs_the_clusters_of_unrelated_clouds_is_not_aligned():
+    # spectral-match between two unrelated clouds of 30 clusters (1,500 x 50) finds a map that leads the
+    # random and refined controls by 4 spreads (confidence 0.06 on this draw): it pairs clusters, no rows.
+    # Judged "uncertain" before the grouped control
+    from vecbridge import Embeddings, make_translator
+
+    rng = np.random.default_rng(0)
+    X, Y = _clustered(1500, 50, rng), _clustered(1500, 50, rng)
+    keys = [f"r{i}" for i in range(1500)]
+    fi = make_translator("spectral-match").fit(Embeddings(keys, X), Embeddings(keys, Y)).fit_info_
+    assert fi["verdict"] == "not aligned" and fi["confidence"] < NOT_ALIGNED_BELOW
+    # the decision itself: a small lead is not aligned however many spreads it is; a clear lead with a small
+    # margin is uncertain (a planted rotation in few dimensions, where random starts find part of the map)
+    assert _decide(NOT_ALIGNED_BELOW - 0.01, 20.0, "ranked") == "not aligned"
+    assert _decide(NOT_ALIGNED_BELOW + 0.01, 1.0, "ranked") == "uncertain"
+    assert _decide(ALIGNED_FROM, MIN_MARGIN_SD, "ranked") == "aligned"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_samples_of_the_same_clusters_without_row_counterparts_are_not_aligned(seed):
+    # both sides drawn around the same 30 centres, each row on its own: the identity lays the clusters on each
+    # other and no row on its counterpart. Against random and refined maps it leads by 9-14 spreads ("aligned",
+    # confidence 0.28-0.31); the grouped control keeps where the groups lie and beats it
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(30, 40)) * 2
+    X, Y = ((C[rng.integers(0, 30, 1000)] + rng.normal(size=(1000, 40))).astype(np.float32) for _ in range(2))
+    assert judge_map(X, Y, n_eval=1000, n_grouped=0).verdict == "aligned"
+    v = judge_map(X, Y, n_eval=1000)
+    assert v.verdict == "not aligned" and v.confidence < NOT_ALIGNED_BELOW
+    assert sum("rotated about its centre" in k for k in v.controls_kind) == 2
+
+
+def test_groups_rotated_keeps_where_groups_lie_and_moves_rows_inside_them():
+    rng = np.random.default_rng(0)
+    A = _clustered(300, 12, rng)
+    A /= np.linalg.norm(A, axis=1, keepdims=True)
+    # one row per group: nothing to turn
+    assert np.allclose(groups_rotated(A, len(A), np.random.default_rng(1)), A, atol=1e-6)
+    # one group of rows centred on the origin: the whole set turned, every cosine between rows kept
+    B = A - A.mean(0)
+    Z = groups_rotated(B, 1, np.random.default_rng(1))
+    Bu = B / np.linalg.norm(B, axis=1, keepdims=True)
+    assert np.allclose(Z @ Z.T, Bu @ Bu.T, atol=1e-5) and np.abs(Z - Bu).max() > 0.5
+    # groups of about 15 rows: unit rows, moved inside their groups, each group's centre nearly kept
+    Z = groups_rotated(A, 20, np.random.default_rng(1))
+    assert np.allclose(np.linalg.norm(Z, axis=1), 1.0, atol=1e-5) and np.abs(Z - A).max() > 0.1
+    _, labels = euclidean_kmeans(A, 20, np.random.default_rng(1), iters=15)
+    for g in np.unique(labels):
+        cz, ca = Z[labels == g].mean(0), A[labels == g].mean(0)
+        assert cz @ ca / (np.linalg.norm(cz) * np.linalg.norm(ca)) > 0.95
 
 
 def test_a_planted_rotation_is_aligned_and_the_numbers_are_documented():

@@ -102,10 +102,10 @@ def judge_pairs(mapped: np.ndarray, target: np.ndarray, seed: int = 0, n_control
     same item. The statistic is top-1 retrieval (the nearest target row by cosine is the right one); the
     controls are ``n_controls`` random orthogonal maps applied to ``mapped`` (no information, same geometry);
     confidence and verdict follow :mod:`vecbridge.verdict`'s definitions and thresholds
-    (``(top1 - best control) / (1 - best control)``). The rows were not used to fit the map, so unlike the
-    pairless verdict no control needs to be optimised on them."""
+    (``(top1 - best control) / (1 - best control)``; "not aligned" below ``HELD_OUT_NOT_ALIGNED_BELOW``). The rows
+    were not used to fit the map, so unlike the pairless verdict no control needs to be optimised on them."""
     from ..normalize import unit_rows
-    from ..verdict import ALIGNED_FROM, MEANING, NOT_ALIGNED_BELOW, random_orthogonal
+    from ..verdict import ALIGNED_FROM, HELD_OUT_NOT_ALIGNED_BELOW, MEANING, random_orthogonal
 
     A, B = unit_rows(mapped), unit_rows(target)
     n = len(A)
@@ -115,7 +115,7 @@ def judge_pairs(mapped: np.ndarray, target: np.ndarray, seed: int = 0, n_control
     controls = [hit(A @ random_orthogonal(A.shape[1], rng)) for _ in range(int(n_controls))]
     m0 = max(controls)
     conf = float(np.clip((top1 - m0) / max(1.0 - m0, 1e-6), 0.0, 1.0))
-    verdict = "not aligned" if conf < NOT_ALIGNED_BELOW else "aligned" if conf >= ALIGNED_FROM else "uncertain"
+    verdict = "not aligned" if conf < HELD_OUT_NOT_ALIGNED_BELOW else "aligned" if conf >= ALIGNED_FROM else "uncertain"
     return {"verdict": verdict, "confidence": round(conf, 4), "verdict_reason": MEANING[verdict].format(c=conf),
             "statistic": "top-1 of held-out pairs against random orthogonal maps", "top1": round(top1, 4),
             "controls_top1": [round(c, 4) for c in controls], "n_eval": n}
