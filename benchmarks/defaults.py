@@ -330,12 +330,13 @@ screened on word2vec skip-gram 100-d -> CBOW 100-d (whose full fit reaches top-1
 2,000 and 4,000 rows per side (4, 11 and 21 s): "not aligned" every time, confidence 0.000 / 0.009 / 0.000
 (top-1 0.001 / 0.278 / 0.000); the same screens on GloVe -> word2vec, where nothing aligns: 0.000 each (5, 13,
 21 s) (AMD EPYC, 2 cores, 2026-12-06). So while no candidate is aligned, auto completes every one, and on inputs
-where nothing aligns its time is about that of all single methods together (column "all singles s"): many
-times the fastest single method's, all of them at chance there. Where any method aligns, auto stops at it and
-its time stays within 1.55 times the best method's. On unkeyed samples that leaves the screens of the other
-candidates (about 30 s: right sentence maps score 0.59-0.64, under the early stop of 0.8), so the faster
-cluster-match of 2026-12-07 (60.6 s instead of 96.4 s on MiniLM-L3 -> L6) raised the ratio there from 1.35
-to 1.55, while auto's own time fell from 129.8 s to 93.8 s.
+where nothing aligns its time is that of fitting every candidate once (less than the column "all singles s",
+where cluster-match fits twice with its rescue): 1.0-4.1 times the fastest single method's on the GloVe word
+tasks and 7.4 times on static64, every map at chance there. Where the favourite aligns, auto stays
+within 1.46 times the best method's time (rotation 5.1 / 3.5 s; sentences 1.28-1.32). Where the favourite
+fails and another method aligns, auto pays the favourite's full fit first: word2vec skip-gram 100-d -> CBOW
+100-d, 67.4 s against cluster-match's 34.9 s (the identity 1.8 s, self-learning 23.5 s, two screens 7.2 s,
+cluster-match 34.8 s). There screens that tie are completed cluster-match first (2026-12-07; 86.8 s before).
 """
 
 

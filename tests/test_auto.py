@@ -100,12 +100,17 @@ class _Judged:
       "spectral-match": {"quick": ("not aligned", 0.02)},
       "cluster-match": {"quick": ("not aligned", 0.14), "normal": ("aligned", 0.6)}},
      ["selflearn", "cluster-match"], {"spectral-match"}),
-    # nothing aligned and every screen "not aligned" (quick settings can miss what a full fit finds): all are
-    # completed, and the one that aligns is kept
+    # nothing aligned and every screen "not aligned" (quick settings can miss what a full fit finds): the
+    # screens are completed, cluster-match first on a tie, until one aligns
     ({"selflearn": {"normal": ("not aligned", 0.0)},
       "spectral-match": {"quick": ("not aligned", 0.0), "normal": ("not aligned", 0.0)},
       "cluster-match": {"quick": ("not aligned", 0.0), "normal": ("aligned", 0.78)}},
-     ["selflearn", "spectral-match", "cluster-match"], set()),
+     ["selflearn", "cluster-match"], {"spectral-match"}),
+    # ... and where none aligns, every one is completed
+    ({"selflearn": {"normal": ("not aligned", 0.0)},
+      "spectral-match": {"quick": ("not aligned", 0.0), "normal": ("uncertain", 0.11)},
+      "cluster-match": {"quick": ("not aligned", 0.0), "normal": ("not aligned", 0.0)}},
+     ["selflearn", "cluster-match", "spectral-match"], set()),
 ])
 def test_auto_completes_only_the_screens_that_promise_more(monkeypatch, outcomes, completed, skipped):
     calls, extras = [], {}
