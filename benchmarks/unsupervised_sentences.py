@@ -217,8 +217,9 @@ def run_oracle(OX, OY, Xte, Yte):
 #:   >= 2.5e-4, and unordered k-NN selection through column groups (same neighbours, other summation order).
 #: cluster-match 10 (2026-12-07, session 17): one product per bidirectional step, wide steps on half the rows,
 #:   two steps per k. 11 (2026-12-07, session 18): the rescue (up to two more fits from fresh seeds when the verdict
-#:   is not "aligned"); a fit judged aligned is revision 10's, draw for draw.
-REVISIONS = {"spectral-match": 3, "cluster-match": 11}
+#:   is not "aligned"); a fit judged aligned is revision 10's, draw for draw. 12 (2026-12-07, session 20): the
+#:   rescue also stops once a fit judged "uncertain" maps the sample as an earlier one does.
+REVISIONS = {"spectral-match": 3, "cluster-match": 12}
 
 
 def _same_in_8(row) -> bool:
@@ -244,7 +245,16 @@ def _same_in_8(row) -> bool:
 CARRIED_BEFORE_9 = {("cluster-match", 6): [("static64:minilm-l6", None), ("minilm-l6:e5-small", 8000),
                                            ("e5-small:minilm-l6", 8000)],
                     ("cluster-match", 7): _same_in_8}
-CARRIED: dict = {}
+#: Revision 12 changes only a rescue that runs: a revision-11 row judged aligned, or fitted with
+#: ``rescue_starts=0``, is revision 12's fit. A row judged aligned had its first fit aligned, so no rescue ran
+#: (every in-domain and out-of-domain fit at 4,000-16,000 per side of sessions 18-19); a rescue attempt judged
+#: aligned after an "uncertain" one is possible in principle and was not seen.
+def _same_in_12(row) -> bool:
+    """A revision-11 cluster-match row is revision 12's fit when it was judged aligned or ran no rescue."""
+    return row.get("verdict") == "aligned" or split_method(row["method"])[1].get("rescue_starts") == 0
+
+
+CARRIED: dict = {("cluster-match", 11): _same_in_12}
 
 
 def split_method(method: str) -> tuple[str, dict]:
@@ -395,8 +405,9 @@ def render():
             groups[key] = cur
         else:
             del groups[key]
-            old = (*key[:3], f"{key[3]} (rev {g[0].get('revision', 1)}, before {revision(key[3])})")
-            groups[old] = g
+            newest = max(r.get("revision", 1) for r in g)  # the latest older revision measured, alone
+            old = (*key[:3], f"{key[3]} (rev {newest}, before {revision(key[3])})")
+            groups[old] = [r for r in g if r.get("revision", 1) == newest]
     rows = [r for g in groups.values() for r in g if is_current(r)]
     oracles: dict = {}
     for (p, o, n, m), g in groups.items():

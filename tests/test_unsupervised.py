@@ -178,6 +178,28 @@ def test_cluster_match_rescues_a_fit_the_verdict_does_not_confirm():
     assert np.array_equal(first.W_, make_translator("cluster-match", seed=0, rescue_starts=0, **params).fit(X, Y).W_)
 
 
+def test_cluster_match_rescue_stops_when_two_fits_agree(monkeypatch):
+    """Where the verdict can say "uncertain" at most (too few rows per dimension, here forced), a right fit
+    would run every rescue start; the rescue stops once a second fit maps the sample as the first does."""
+    import vecbridge.verdict as verdict
+
+    from vecbridge.translators.matching import RESCUE_AGREE, map_agreement
+
+    monkeypatch.setattr(verdict, "SAMPLE_ROWS_PER_DIM", 10**6)  # every fit capped at "uncertain"
+    X, Y, Xte, Yte = make_task(n=1500, spread=1.5, noise=0.0)
+    params = dict(n_clusters=12, n_runs=1, n_finalists=1, qap_restarts=20, reanchor_clusters=(20,),
+                  regional_restarts=0, identity_start=False)
+    tr = make_translator("cluster-match", seed=2, **params).fit(X, Y)  # seeds 0 and 3: the second fit differs
+    info = tr.fit_info_["rescue"]
+    assert [a["verdict"] for a in info["attempts"]] == ["uncertain", "uncertain"]  # two fits, not three
+    assert info["attempts"][1]["agreement"] >= RESCUE_AGREE and top1(tr, Xte, Yte) > 0.95
+    # the agreement: 1 for one map, about 0 for unrelated rotations
+    rng = np.random.default_rng(0)
+    Q = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    assert map_agreement(X, Q, Q) == pytest.approx(1.0, abs=1e-5)
+    assert abs(map_agreement(X, Q, np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32))) < 0.3
+
+
 def test_cluster_match_rescue_keeps_the_best_attempt_when_none_is_aligned():
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(300, 8)).astype(np.float32), rng.normal(size=(300, 8)).astype(np.float32)
