@@ -400,8 +400,8 @@ def render() -> None:
         "Since cluster-match's rescue (revision 11, 2026-12-07), a cluster-match fit not judged aligned fits again "
         "from fresh seeds (two fits when both are judged not aligned, up to three otherwise); auto gives it that "
         "rescue only where cluster-match is its favourite (unkeyed samples). The keyed tasks (`rotation`, the "
-        "`random-clouds` tasks, both word2vec pairs, `words:word2vec-seeds`, the few-seed task) were re-measured on 2026-12-07 after "
-        "the verdict gained its grouped control (below). The four GloVe word tasks were not: every fit there "
+        "`random-clouds` tasks, both word2vec pairs, `words:word2vec-seeds`, the few-seed task) were re-measured "
+        "on 2026-12-07 after the verdict gained its grouped control (below). The four GloVe word tasks were not: every fit there "
         "scored confidence 0.000, and a further control can only lower a confidence. The sentence tasks are "
         "judged as samples, which that control does not touch.\n\n"
         + report.markdown_table(heads, summary_rows(pairless, "top1"))

@@ -35,8 +35,8 @@ The controls (the null of "no alignment"):
   neighbours (k-means) and each group turned by a random rotation about its centre: the map's placement of
   whole groups, without any placement inside them. A map that pairs the *clusters* of two unrelated clouds
   leads the other controls (confidence up to 0.15 on the benchmark's random clouds, 0.31 on two samples
-  around the same cluster centres) but not this one; a right map carries rows onto their counterparts inside the groups and leads it as far as the
-  others.
+  around the same cluster centres) but not this one; a right map carries rows onto their counterparts inside
+  the groups and leads it as far as the others.
 
 The numbers (in ``fit_info_``):
 
@@ -573,5 +573,6 @@ def judge_translator(translator: Any, X: np.ndarray, Y: np.ndarray, fitted: bool
 
 
 __all__ = ["Verdict", "judge_map", "judge_sample", "judge_translator", "rows_kind", "spans_target", "onto_map_range",
-           "sample_ceiling", "sample_controls", "groups_rotated", "rotation_of", "cap_small_sample", "ROWS", "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal",
-           "VERDICTS", "N_EVAL", "NOT_ALIGNED_BELOW", "HELD_OUT_NOT_ALIGNED_BELOW", "ALIGNED_FROM", "MIN_MARGIN_SD"]
+           "sample_ceiling", "sample_controls", "groups_rotated", "rotation_of", "cap_small_sample", "ROWS",
+           "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal", "VERDICTS", "N_EVAL",
+           "NOT_ALIGNED_BELOW", "HELD_OUT_NOT_ALIGNED_BELOW", "ALIGNED_FROM", "MIN_MARGIN_SD"]
