@@ -90,18 +90,24 @@ class _Judged:
 @pytest.mark.parametrize("outcomes, completed, skipped", [
     # the favourite (selflearn on keyed inputs) aligned and confident: nothing else is tried
     ({"selflearn": {"normal": ("aligned", 0.9)}}, ["selflearn"], {"spectral-match", "cluster-match"}),
-    # the favourite failed; one screen promises more, the other does not: only the first is completed
+    # the favourite failed and nothing is aligned: the others are completed in order without a screen,
+    # cluster-match first, until one aligns
     ({"selflearn": {"normal": ("not aligned", 0.02)},
       "spectral-match": {"quick": ("uncertain", 0.12), "normal": ("aligned", 0.7)},
       "cluster-match": {"quick": ("not aligned", 0.03), "normal": ("aligned", 0.99)}},
-     ["selflearn", "spectral-match"], {"cluster-match"}),
-    # a screen that says "not aligned" but leads the best completed map clearly is completed too
-    ({"selflearn": {"normal": ("not aligned", 0.01)},
-      "spectral-match": {"quick": ("not aligned", 0.02)},
-      "cluster-match": {"quick": ("not aligned", 0.14), "normal": ("aligned", 0.6)}},
      ["selflearn", "cluster-match"], {"spectral-match"}),
-    # nothing aligned and every screen "not aligned" (quick settings can miss what a full fit finds): the
-    # screens are completed, cluster-match first on a tie, until one aligns
+    # the favourite aligned below EARLY_STOP: each other candidate is screened and completed only when its
+    # screen leads that map by SCREEN_LEAD
+    ({"selflearn": {"normal": ("aligned", 0.3)},
+      "spectral-match": {"quick": ("uncertain", 0.45), "normal": ("aligned", 0.7)},
+      "cluster-match": {"quick": ("uncertain", 0.35), "normal": ("aligned", 0.99)}},
+     ["selflearn", "spectral-match"], {"cluster-match"}),
+    # ... and once a completed screen aligns at EARLY_STOP or more, the rest is skipped unscreened
+    ({"selflearn": {"normal": ("aligned", 0.3)},
+      "spectral-match": {"quick": ("uncertain", 0.45), "normal": ("aligned", 0.7)},
+      "cluster-match": {"quick": ("uncertain", 0.41), "normal": ("aligned", 0.6)}},
+     ["selflearn", "cluster-match"], {"spectral-match"}),
+    # nothing aligned (quick settings can miss what a full fit finds): completed in order until one aligns
     ({"selflearn": {"normal": ("not aligned", 0.0)},
       "spectral-match": {"quick": ("not aligned", 0.0), "normal": ("not aligned", 0.0)},
       "cluster-match": {"quick": ("not aligned", 0.0), "normal": ("aligned", 0.78)}},
@@ -131,6 +137,9 @@ def test_auto_completes_only_the_screens_that_promise_more(monkeypatch, outcomes
     assert [n for n, e in calls if e == "normal"] == completed
     assert {n for n, c in cands.items() if "skipped" in c} == skipped
     assert all("screen" in cands[n] for n, e in calls if e == "quick")
+    # a candidate is screened only while the best map so far is aligned
+    screened = {n for n, e in calls if e == "quick"}
+    assert not screened or outcomes["selflearn"]["normal"][0] == "aligned"
     best = max(completed, key=lambda n: outcomes[n]["normal"][1])
     assert t.fit_info_["chosen_method"] == best
     # on vocabularies cluster-match is not the favourite: completed without its rescue

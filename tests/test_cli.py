@@ -264,3 +264,92 @@ def test_messages_name_the_cli_flag(mapped, tmp_path, capsys):
     assert "row 2" in err and "--lenient" in err
     assert cli(["translate", str(d / "map"), str(d / "nothere.txt"), "-o", str(tmp_path / "z.vec")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def _fit(d, *extra):
+    return main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d / "train.tsv"),
+                 "--method", "procrustes", "--quiet", *extra])
+
+
+def test_overwrite_never_deletes_files_vecbridge_did_not_write(spaces):
+    d, _ = spaces
+    web = d / "webapp"  # someone else's folder that happens to hold a manifest.json
+    web.mkdir()
+    (web / "manifest.json").write_text('{"name": "app"}')
+    (web / "index.html").write_text("<html>")
+    assert _fit(d, "-o", str(web), "--overwrite") == 1
+    assert (web / "index.html").read_text() == "<html>"
+    assert _fit(d, "-o", str(d / "map")) == 0
+    (d / "map" / "notes.txt").write_text("mine")  # a map folder the user added a file to
+    assert _fit(d, "-o", str(d / "map"), "--overwrite") == 1
+    assert (d / "map" / "notes.txt").read_text() == "mine"
+    (d / "map" / "notes.txt").unlink()
+    assert _fit(d, "-o", str(d / "map"), "--overwrite") == 0  # a map folder as vecbridge wrote it: replaced
+
+
+def test_fit_with_pairs_that_carry_no_map_exits_3_and_saves_nothing(spaces, capsys):
+    d, _ = spaces
+    rng = np.random.default_rng(1)
+    write_embeddings(Embeddings([f"b{i}" for i in range(300)], rng.normal(size=(300, 16)).astype(np.float32)),
+                     d / "noise.npy")
+    args = ["fit", str(d / "a.txt"), str(d / "noise.npy"), "--dictionary", str(d / "train.tsv"), "-o", str(d / "m")]
+    capsys.readouterr()
+    assert main(args) == 3 and not (d / "m").exists()
+    assert "held-out pairs" in capsys.readouterr().err
+    assert main([*args, "--force", "--quiet"]) == 0 and (d / "m").exists()
+    # the right pairs: the held-out check says aligned and is kept with the map
+    assert _fit(d, "-o", str(d / "good")) == 0
+    fit = json.loads((d / "good" / "manifest.json").read_text())["fit"]
+    assert fit["verdict"] == "aligned" and fit["verdict_details"]["n_eval"] >= 10
+
+
+def test_paired_with_lenient_refuses_to_shift_the_pairs(tmp_path):
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(100, 8)).astype(np.float32)
+    B = A @ np.linalg.qr(rng.normal(size=(8, 8)))[0].astype(np.float32)
+    A[0, 0] = np.nan  # skipped by --lenient: every later row would pair with the wrong one
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "b.npy", B)
+    assert main(["fit", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--paired", "--lenient", "--method",
+                 "lstsq", "-o", str(tmp_path / "m"), "--quiet"]) == 1
+    assert not (tmp_path / "m").exists()
+
+
+def test_outputs_never_land_inside_an_input_folder(spaces):
+    d, _ = spaces
+    assert _fit(d, "-o", str(d / "map")) == 0
+    before = (d / "map" / "manifest.json").read_bytes()
+    assert main(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(d / "map" / "manifest.json"),
+                 "--format", "word2vec", "--overwrite", "--quiet"]) == 1
+    assert (d / "map" / "manifest.json").read_bytes() == before
+
+
+def test_migrate_report_is_never_an_existing_file_or_part_of_the_map(spaces, tmp_path):
+    lancedb = pytest.importorskip("lancedb")
+    import pyarrow as pa
+
+    d, _ = spaces
+    assert _fit(d, "-o", str(d / "map")) == 0
+    A = read_embeddings(d / "a.txt").vectors
+    vec = pa.FixedSizeListArray.from_arrays(pa.array(A.reshape(-1)), 16)
+    lancedb.connect(str(tmp_path / "db")).create_table("docs", pa.table({"id": [f"d{i}" for i in range(len(A))],
+                                                                         "vector": vec}))
+    (tmp_path / "keep.json").write_text("mine")
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--map", str(d / "map"), "--to-table", "new", "--quiet"]
+    assert main([*base, "--report", str(tmp_path / "keep.json")]) == 1
+    assert (tmp_path / "keep.json").read_text() == "mine"
+    assert main([*base, "--report", str(d / "map" / "manifest.json"), "--overwrite"]) == 1
+    assert load_translator(d / "map").n_features_in_ == 16
+    assert main([*base, "--report", str(tmp_path / "report.json")]) == 0
+    assert json.loads((tmp_path / "report.json").read_text())["kind"] == "vecbridge migrate report"
+    assert main([*base, "--report", str(tmp_path / "report.json")]) == 0  # its own report: re-running replaces it
+
+
+def test_update_with_a_corpus_too_small_for_min_count_says_so(spaces, capsys):
+    pytest.importorskip("gensim")
+    d, _ = spaces
+    (d / "tiny.txt").write_text("hi there\n")
+    capsys.readouterr()
+    assert main(["update", str(d / "a.txt"), str(d / "tiny.txt"), "--strategy", "warmstart", "-o", str(d / "u.vec"),
+                 "--epochs", "1"]) == 1
+    assert "--min-count" in capsys.readouterr().err and not (d / "u.vec").exists()

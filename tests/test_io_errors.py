@@ -383,3 +383,13 @@ def test_keys_with_spaces_survive_npy_npz_parquet(tmp_path):
 def test_write_into_missing_folder_creates_it(tmp_path, emb, name):
     out = write_embeddings(emb, tmp_path / "no" / "such" / name)  # one behaviour everywhere: parents are made
     assert out.exists() and read_embeddings(out).keys == emb.keys
+
+
+def test_unknown_encoding_and_rows_without_values(tmp_path):
+    from vecbridge.errors import ParameterError
+
+    np.save(tmp_path / "ok.npy", np.ones((3, 4), np.float32))
+    with pytest.raises(ParameterError, match="encoding 'bogus'"):
+        read_embeddings(tmp_path / "ok.npy", encoding="bogus")
+    np.save(tmp_path / "empty_rows.npy", np.zeros((3, 0), np.float32))
+    assert "hold no values" in str(_strict_error(tmp_path / "empty_rows.npy"))

@@ -106,6 +106,30 @@ def test_errors_name_the_field(client):
     assert r.status_code == 404 and r.json()["field"] == "map"
 
 
+def test_one_flat_vector_is_named_as_sent_and_the_path_and_body_must_agree(client):
+    flat = [0.1] * D_IN
+    flat[3] = "x"
+    r = client.post("/translate", json={"map": "old2new", "vectors": flat})
+    assert r.status_code == 422 and r.json()["field"] == "vectors[3]" and "'x'" in r.json()["error"]
+    r = client.post("/translate", json={"map": "old2new", "vectors": [0.1, [0.1] * D_IN]})
+    assert r.status_code == 422 and r.json()["field"] == "vectors[1]"
+    r = client.post("/translate", json={"map": "old2new", "vectors": [0.1] * (D_IN + 1)})
+    assert r.status_code == 422 and r.json()["field"] == "vectors" and "the vector has" in r.json()["error"]
+    r = client.post("/maps/old2new/translate", json={"map": "rotate", "vectors": [[0.1] * D_IN]})
+    assert r.status_code == 400 and r.json()["field"] == "map" and "'rotate'" in r.json()["error"]
+    r = client.post("/maps/old2new/translate", json={"map": "old2new", "vectors": [[0.1] * D_IN]})
+    assert r.status_code == 200
+
+
+def test_zero_rows_are_refused_only_by_maps_that_normalise_lengths(client, maps):
+    _, loaded = maps
+    zero = [[0.0] * D_IN]
+    r = client.post("/translate", json={"map": "old2new", "vectors": zero})  # least squares with a bias
+    assert r.status_code == 200
+    np.testing.assert_allclose(r.json()["vectors"], loaded["old2new"].transform(np.zeros((1, D_IN))), atol=1e-5)
+    assert client.post("/translate", json={"map": "rotate", "vectors": zero}).status_code == 422
+
+
 def test_extreme_finite_rows_translate_like_the_row_itself(client, maps):
     """A unit-normalised map: x * 1e25 and x * 1e-25 give the output of x (they collapsed before, 200 OK)."""
     _, loaded = maps

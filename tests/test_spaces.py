@@ -36,7 +36,7 @@ def files(tmp_path_factory):
     (d / "train.tsv").write_text("".join(f"w{i}\tw{i}\n" for i in range(800)))
     (d / "test.tsv").write_text("".join(f"w{i}\tw{i}\n" for i in range(800, 1200)))
     assert main(["fit", str(d / "a.txt"), str(d / "b.txt"), "--dictionary", str(d / "train.tsv"),
-                 "--method", "lstsq", "-o", str(d / "map"), "--quiet"]) == 0
+                 "--method", "lstsq", "-o", str(d / "map"), "--quiet", "--force"]) == 0  # two unrelated "models"
     return d
 
 
@@ -112,6 +112,11 @@ def test_all_zero_rows_are_refused_by_name():
     X[3] = 0
     with pytest.raises(vb.errors.ZeroRowError, match="row 3"):
         t.transform(X)
+    # a map that does not normalise lengths translates a zero row like any other (to its bias)
+    ls = vb.make_translator("lstsq", bias=True).fit(model(1, 100), model(2, 100))
+    out = ls.transform(X)
+    np.testing.assert_allclose(out[3], ls.transform(np.zeros((1, X.shape[1]), np.float32))[0])
+    assert np.isfinite(out).all()
 
 
 def test_extreme_rows_translate_like_their_unit_direction():
@@ -134,3 +139,16 @@ def test_pairing_by_keys_is_refused_for_arrays_without_keys(tmp_path, capsys, fl
     assert code == 1 and not (tmp_path / "m").exists()
     err = capsys.readouterr().err
     assert f"{flag} needs keys" in err and "--paired" in err
+
+
+def test_an_isotropic_space_is_not_refused_for_its_own_vectors():
+    """Random Gaussian rows have no per-dimension profile: fresh rows of the same space must pass (the profile
+    test would compare noise with noise), while a length change is still caught."""
+    from vecbridge.fingerprint import compare_to_fingerprint, informative_profiles, space_fingerprint
+
+    rng = np.random.default_rng(0)
+    fp = space_fingerprint(rng.standard_normal((2000, 64)))
+    assert not informative_profiles(fp)
+    assert compare_to_fingerprint(rng.standard_normal((2000, 64)), fp).matches is True
+    assert compare_to_fingerprint(10 * rng.standard_normal((2000, 64)), fp).matches is False
+    assert informative_profiles(space_fingerprint(model(1, 2000)))

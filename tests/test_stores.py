@@ -123,6 +123,70 @@ def test_lancedb_wrong_dimension_and_targets(tmp_path, spaces):
         migrate_lancedb(tmp_path / "db", "docs", m, progress=False)
 
 
+def test_lancedb_bad_row_then_restart_after_the_fix(tmp_path, spaces):
+    """A row that cannot be migrated stops the run with its id; once it is deleted from the source, --restart
+    (resume=False) drops the partial table this migration made and migrates the source as it is now."""
+    old, new, m = spaces
+    db, ids = make_table(tmp_path / "db", old[:1000])
+    db.open_table("docs").update(where="id = 'doc-700'", values={"vector": None})  # a row without a vector
+    with pytest.raises(VecbridgeError, match="id 'doc-700'.*--restart"):
+        migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", batch_rows=300, progress=False)
+    assert 0 < db.open_table("docs_new").count_rows() < 1000  # the partial target the failed run left
+    db.open_table("docs").delete("id = 'doc-700'")
+    with pytest.raises(VecbridgeError, match="doc-700"):  # resuming reads the source at its pinned version
+        migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", batch_rows=300, progress=False)
+    rep = migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", batch_rows=300, resume=False,
+                          progress=False)
+    assert rep.finished and rep.rows_done == 999 and rep.resumed_from == 0
+    got_ids, _, Y = table_vectors(db.open_table("docs_new"), "vector")
+    assert sorted(got_ids) == sorted(i for i in ids if i != "doc-700")
+    # a table the user made under that name is never dropped: only a partial run's own
+    db.create_table("mine", pa.table({"id": ["a"]}))
+    with pytest.raises(VecbridgeError, match="already exists"):
+        migrate_lancedb(tmp_path / "db", "docs", m, target_table="mine", resume=False, progress=False)
+    assert db.open_table("mine").count_rows() == 1
+
+
+def test_lancedb_finished_journal_with_its_target_gone(tmp_path, spaces):
+    old, new, m = spaces
+    db, ids = make_table(tmp_path / "db", old[:500])
+    migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", progress=False)
+    db.drop_table("docs_new")
+    with pytest.raises(VecbridgeError, match="finished.*missing.*--restart"):
+        migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", progress=False)
+    rep = migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", resume=False, progress=False)
+    assert rep.rows_done == 500 and db.open_table("docs_new").count_rows() == 500
+    # rows added to the source after the migration finished: a re-run says so instead of "finished"
+    db.open_table("docs").add(pa.table({"id": ["late"], "text": ["t"], "vector": pa.FixedSizeListArray.from_arrays(
+        pa.array(old[0]), D_OLD)}))
+    with pytest.raises(VecbridgeError, match="holds 501 rows now and held 500"):
+        migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", progress=False)
+
+
+@pytest.mark.parametrize("ids, message", [(["a", None, "c", "d"], "1 rows have no id"),
+                                          (["a", "b", "a", "d"], "not unique.*'a'")])
+def test_lancedb_new_column_needs_unique_ids_before_it_adds_the_column(tmp_path, spaces, ids, message):
+    old, new, m = spaces
+    db = lancedb.connect(str(tmp_path / "db"))
+    vec = pa.FixedSizeListArray.from_arrays(pa.array(old[:4].reshape(-1)), D_OLD)
+    db.create_table("docs", pa.table({"id": pa.array(ids, pa.string()), "vector": vec}))
+    with pytest.raises(VecbridgeError, match=message):
+        migrate_lancedb(tmp_path / "db", "docs", m, new_column="v2", progress=False)
+    assert db.open_table("docs").schema.names == ["id", "vector"]  # nothing added to the source
+
+
+def test_lancedb_zero_row_is_named_by_id_for_maps_that_normalise_lengths(tmp_path, spaces):
+    old, new, m = spaces
+    X = old[:200].copy()
+    X[42] = 0
+    unit = Procrustes(normalize="unit center unit").fit(old[:1000], old[:1000] @ np.eye(D_OLD, dtype=np.float32))
+    make_table(tmp_path / "db", X)
+    with pytest.raises(VecbridgeError, match="id 'doc-42' is all zeros.*--restart"):
+        migrate_lancedb(tmp_path / "db", "docs", unit, target_table="u", progress=False)
+    rep = migrate_lancedb(tmp_path / "db", "docs", m, target_table="ls", progress=False)  # no length step: fine
+    assert rep.rows_done == 200
+
+
 KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
@@ -202,6 +266,22 @@ def test_chroma_new_collection_resumes_without_duplicates(tmp_path, spaces):
     res = query_with_map(cl, "docs", back, new[[5, 2500]], k=5)  # HNSW is approximate: top 5
     assert "doc-5" in res["ids"][0] and "doc-2500" in res["ids"][1]
     del chromadb
+
+
+def test_chroma_finished_journal_with_its_collection_gone(tmp_path, spaces):
+    pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import client, migrate_chroma
+
+    old, new, m = spaces
+    cl = client(tmp_path / "chroma", create=True)
+    cl.create_collection("docs", embedding_function=None).add(ids=[f"d{i}" for i in range(300)], embeddings=old[:300])
+    kw = dict(target_collection="docs_new", state=str(tmp_path / "state"), progress=False)
+    migrate_chroma(cl, "docs", m, **kw)
+    cl.delete_collection("docs_new")
+    with pytest.raises(VecbridgeError, match="finished.*missing"):
+        migrate_chroma(cl, "docs", m, **kw)
+    assert migrate_chroma(cl, "docs", m, resume=False, **kw).rows_done == 300
+    assert cl.get_collection("docs_new").count() == 300
 
 
 def test_query_side_lancedb(tmp_path, spaces):

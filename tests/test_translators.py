@@ -283,6 +283,54 @@ def test_load_corrupt_weights_is_clear(rng, tmp_path):
         load_translator(tmp_path / "m")
 
 
+def _edited(tmp_path, t, name, manifest_edit=None, weights_edit=None):
+    """``t`` saved to ``tmp_path/name`` with its manifest and weights edited in place; returns the folder."""
+    from safetensors.numpy import load_file, save_file
+
+    d = t.save(tmp_path / name)
+    if manifest_edit is not None:
+        m = json.loads((d / "manifest.json").read_text())
+        manifest_edit(m)
+        (d / "manifest.json").write_text(json.dumps(m))
+    if weights_edit is not None:
+        w = load_file(str(d / "weights.safetensors"))
+        weights_edit(w)
+        save_file(w, str(d / "weights.safetensors"))
+    return d
+
+
+@pytest.mark.parametrize("name, manifest_edit, weights_edit, message", [
+    # weights of another shape: the output would be 5-d where the manifest promises 9-d
+    ("narrower", None, lambda w: w.update(W_=w["W_"][:, :5].copy()), "weights give 5-d output"),
+    ("wider-input", None, lambda w: w.update(W_=np.ones((11, 9), np.float32)), "fails on 12-d input"),
+    ("no-W", None, lambda w: w.pop("W_"), "fails on 12-d input"),
+    ("params-null", lambda m: m.update(params=None), None, "'params' is NoneType"),
+    ("state-null", lambda m: m.update(state=None), None, "'state' is NoneType"),
+    ("method-list", lambda m: m.update(method=["procrustes"]), None, "must be a method name"),
+    ("source-dim-9", lambda m: m["source"].update(dim=9, fingerprint=None), None, "fails on 9-d input"),
+    ("target-dim-7", lambda m: m["target"].update(dim=7, fingerprint=None), None, "do not fit together"),
+    ("fingerprint-dim", lambda m: m["target"].update(dim=7), None, "fingerprint is of 9 dimensions"),
+    ("dim-zero", lambda m: m["source"].update(dim=0), None, "positive integer"),
+    ("dim-bool", lambda m: m["target"].update(dim=True), None, "integer"),
+    ("state-shadows-a-method", lambda m: m["state"].update(transform=1), None, "not a fitted attribute"),
+    ("fingerprint-key", lambda m: m["source"]["fingerprint"].pop("log_length_median"), None, "log_length_median"),
+    ("fingerprint-width", lambda m: m["target"]["fingerprint"].update(unit_mean=[0.0]), None, "list of 9 numbers"),
+])
+def test_load_refuses_a_manifest_and_weights_that_do_not_fit(rng, tmp_path, name, manifest_edit, weights_edit,
+                                                             message):
+    t, X, _ = _fitted("procrustes", rng)
+    d = _edited(tmp_path, t, name, manifest_edit, weights_edit)
+    with pytest.raises(ManifestError, match=message) as e:
+        load_translator(d)
+    assert str(d) in str(e.value)
+
+
+def test_load_accepts_the_manifest_file_itself(rng, tmp_path):
+    t, X, _ = _fitted("lstsq", rng)
+    d = t.save(tmp_path / "m")
+    np.testing.assert_array_equal(load_translator(d / "manifest.json").transform(X), t.transform(X))
+
+
 def test_unknown_method_and_param():
     with pytest.raises(VecbridgeError, match="unknown method"):
         make_translator("nonsense")
@@ -320,3 +368,26 @@ def test_normalizer_inverse_undoes_centring_and_scaling_exactly_and_unit_steps_i
     # a normaliser saved before lengths were kept still inverts, less closely (unit lengths)
     old = Normalizer.from_state(n.steps, {k: v for k, v in n.state_arrays("t").items() if not k.endswith("length")}, "t", 12)
     assert float(np.mean(np.sum(unit_rows(old.inverse_transform(n.transform(X))) * unit_rows(X), axis=1))) > 0.9
+
+
+@pytest.mark.parametrize("X, message", [
+    ([], "empty"), (np.zeros((10, 0)), "empty"), ([[1.0, 2.0], [3.0]], "differ in length"),
+    (np.ones((5, 3), complex), "real numbers"),
+])
+def test_fit_refuses_inputs_numpy_would_mangle_by_name(X, message):
+    with pytest.raises(VecbridgeError, match=f"X .*{message}|X is {message}"):
+        make_translator("lstsq").fit(X, X, force=True)
+
+
+@pytest.mark.parametrize("pairs", [[None], [("a", "b", "c")], ["ab"]])
+def test_key_pairs_that_are_not_pairs_are_named(rng, pairs):
+    from vecbridge.errors import ParameterError
+
+    E = Embeddings([f"k{i}" for i in range(30)], rng.normal(size=(30, 4)))
+    with pytest.raises(ParameterError, match=r"pairs\[0\] must be a \(source_key, target_key\) pair"):
+        make_translator("lstsq").fit(E, E, pairs=pairs, force=True)
+
+
+def test_method_name_must_be_a_string():
+    with pytest.raises(VecbridgeError, match="must be a name"):
+        make_translator(["lstsq"])

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .embeddings import Embeddings
-from .errors import FormatError, VecbridgeError
+from .errors import FormatError, ParameterError, VecbridgeError
 
 Pair = tuple[str, str]
 
@@ -94,10 +94,16 @@ class PairCoverage:
 
 def pair_rows(src: Embeddings, tgt: Embeddings, pairs: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray, PairCoverage]:
     """Row indices ``(src_rows, tgt_rows)`` of the pairs whose keys both exist, and the coverage report."""
+    if isinstance(pairs, (str, bytes, dict)) or not isinstance(pairs, Iterable):
+        raise ParameterError(f"pairs must be a list of (source_key, target_key) pairs, got {type(pairs).__name__}")
+    pairs = list(pairs)
     cov = PairCoverage(n_pairs=len(pairs))
     si, ti = src.index, tgt.index
     src_rows, tgt_rows = [], []
-    for s, t in pairs:
+    for i, p in enumerate(pairs):
+        if isinstance(p, (str, bytes)) or not hasattr(p, "__len__") or len(p) != 2:
+            raise ParameterError(f"pairs[{i}] must be a (source_key, target_key) pair, got {p!r}")
+        s, t = p
         a, b = si.get(s), ti.get(t)
         if a is not None and b is not None:
             src_rows.append(a)

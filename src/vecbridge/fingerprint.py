@@ -31,6 +31,9 @@ MIN_ROWS = 64
 MAX_ROWS = 20000
 #: profile correlations below this mean "another space"
 MIN_PROFILE_CORRELATION = 0.7
+#: the profiles are compared only where one of them varies across dimensions this many times more than sampling
+#: noise would make it (:func:`informative_profiles`)
+PROFILE_SIGNAL = 10.0
 #: a median length this many times larger or smaller than the fingerprint's means "another space"
 MAX_LENGTH_RATIO = 4.0
 
@@ -61,6 +64,26 @@ def space_fingerprint(X: np.ndarray, seed: int = 0) -> dict[str, Any]:
         "unit_mean": [round(float(v), 5) for v in mean],
         "unit_spread": [round(float(v), 5) for v in spread],
     }
+
+
+def check_fingerprint(fp: Any, dim: int, where: str) -> None:
+    """A saved fingerprint has the entries :func:`compare_to_fingerprint` reads, for ``dim`` dimensions
+    (:class:`~vecbridge.errors.ManifestError` naming ``where`` and the entry)."""
+    from .errors import ManifestError
+
+    if not isinstance(fp, dict):
+        raise ManifestError(f"{where} is {type(fp).__name__}, not an object")
+    for key in ("log_length_median", "log_length_iqr"):
+        v = fp.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise ManifestError(f"{where} lacks a number {key!r} (got {v!r})")
+    if fp.get("dim") != dim:
+        raise ManifestError(f"{where} is of {fp.get('dim')!r} dimensions, the map's side of {dim}")
+    for key in ("unit_mean", "unit_spread"):
+        v = fp.get(key)
+        if (not isinstance(v, list) or len(v) != dim
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+            raise ManifestError(f"{where} lacks {key!r} as a list of {dim} numbers")
 
 
 @dataclass
@@ -101,7 +124,7 @@ def compare_to_fingerprint(X: np.ndarray, fingerprint: dict[str, Any], side: str
     problems = []
     if not (1 / MAX_LENGTH_RATIO <= ratio <= MAX_LENGTH_RATIO):
         problems.append(f"their median length is {ratio:.3g} times that of the {side} vectors the map saw")
-    if max(r_mean, r_spread) < MIN_PROFILE_CORRELATION:
+    if informative_profiles(fingerprint) and max(r_mean, r_spread) < MIN_PROFILE_CORRELATION:
         problems.append(f"their per-dimension profile does not match ({side} mean correlation {r_mean:.2f}, "
                         f"spread correlation {r_spread:.2f}; the same space gives about 0.9 or more)")
     if problems:
@@ -109,6 +132,17 @@ def compare_to_fingerprint(X: np.ndarray, fingerprint: dict[str, Any], side: str
         out.reason = ("the vectors do not look like the map's " + side + " space: " + "; ".join(problems)
                       + " (swapped sides, or another model's vectors?)")
     return out
+
+
+def informative_profiles(fingerprint: dict[str, Any], min_ratio: float = PROFILE_SIGNAL) -> bool:
+    """Whether the fingerprint's per-dimension profiles vary across dimensions more than sampling alone would
+    make them (by ``min_ratio`` in variance, for the mean or the spread profile). An isotropic space (random
+    Gaussian rows, a whitened space) has no profile to recognise: there the profile test would compare noise
+    with noise and refuse vectors of the very same space."""
+    n = max(2, min(int(fingerprint.get("rows") or MAX_ROWS), MAX_ROWS))
+    mean, spread = np.asarray(fingerprint["unit_mean"]), np.asarray(fingerprint["unit_spread"])
+    noise = float(np.mean(spread**2)) / n  # sampling variance of a per-dimension mean of n rows
+    return bool(mean.var() > min_ratio * noise or spread.var() > min_ratio * noise / 2)
 
 
 def pair_hashes(items: list[str] | np.ndarray) -> np.ndarray:

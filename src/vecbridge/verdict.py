@@ -101,7 +101,7 @@ CSLS_K = 10
 #: (benchmarks/defaults.py, the random-clouds tasks); right maps from 0.13 (a planted rotation in 16 dimensions,
 #: tests) to 1.0, right word maps 0.61 (top-1 0.81) and more
 NOT_ALIGNED_BELOW = 0.10
-#: the same threshold for a verdict from *held-out pairs* (hub.core.judge_pairs): rows the map never saw, so no
+#: the same threshold for a verdict from *held-out pairs* (:func:`judge_pairs`): rows the map never saw, so no
 #: refinement can have fitted them and a smaller lead over the random controls already counts
 HELD_OUT_NOT_ALIGNED_BELOW = 0.05
 #: from this confidence (with the margin): "aligned"
@@ -555,6 +555,27 @@ def cap_small_sample(verdict: Verdict, n_rows: int, dims: int) -> Verdict:
     return replace(verdict, verdict="uncertain", note=note)
 
 
+def judge_pairs(mapped: np.ndarray, target: np.ndarray, seed: int = 0, n_controls: int = 3) -> dict[str, Any]:
+    """The verdict from *held-out pairs*: row i of ``mapped`` (n, k) and row i of ``target`` (n, k) are the
+    same item. The statistic is top-1 retrieval (the nearest target row by cosine is the right one); the
+    controls are ``n_controls`` random orthogonal maps applied to ``mapped`` (no information, same geometry);
+    confidence and verdict follow :mod:`vecbridge.verdict`'s definitions and thresholds
+    (``(top1 - best control) / (1 - best control)``; "not aligned" below ``HELD_OUT_NOT_ALIGNED_BELOW``). The rows
+    were not used to fit the map, so unlike the pairless verdict no control needs to be optimised on them."""
+    A, B = unit_rows(mapped), unit_rows(target)
+    n = len(A)
+    hit = lambda M: float(np.mean((M @ B.T).argmax(1) == np.arange(n)))  # noqa: E731
+    top1 = hit(A)
+    rng = np.random.default_rng(seed)
+    controls = [hit(A @ random_orthogonal(A.shape[1], rng)) for _ in range(int(n_controls))]
+    m0 = max(controls)
+    conf = float(np.clip((top1 - m0) / max(1.0 - m0, 1e-6), 0.0, 1.0))
+    verdict = "not aligned" if conf < HELD_OUT_NOT_ALIGNED_BELOW else "aligned" if conf >= ALIGNED_FROM else "uncertain"
+    return {"verdict": verdict, "confidence": round(conf, 4), "verdict_reason": MEANING[verdict].format(c=conf),
+            "statistic": "top-1 of held-out pairs against random orthogonal maps", "top1": round(top1, 4),
+            "controls_top1": [round(c, 4) for c in controls], "n_eval": n}
+
+
 def judge_translator(translator: Any, X: np.ndarray, Y: np.ndarray, fitted: bool = True, **kwargs: Any) -> Verdict:
     """:func:`judge_map` for a fitted translator on *normalised* rows X (n, d_src), Y (m, d_tgt) (what
     ``_fit`` receives): the map's ``_transform`` / ``_transform_target`` put both in its output space.
@@ -572,7 +593,7 @@ def judge_translator(translator: Any, X: np.ndarray, Y: np.ndarray, fitted: bool
     return verdict
 
 
-__all__ = ["Verdict", "judge_map", "judge_sample", "judge_translator", "rows_kind", "spans_target", "onto_map_range",
-           "sample_ceiling", "sample_controls", "groups_rotated", "rotation_of", "cap_small_sample", "ROWS",
-           "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal", "VERDICTS", "N_EVAL",
-           "NOT_ALIGNED_BELOW", "HELD_OUT_NOT_ALIGNED_BELOW", "ALIGNED_FROM", "MIN_MARGIN_SD"]
+__all__ = ["Verdict", "judge_map", "judge_pairs", "judge_sample", "judge_translator", "rows_kind", "spans_target",
+           "onto_map_range", "sample_ceiling", "sample_controls", "groups_rotated", "rotation_of",
+           "cap_small_sample", "ROWS", "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal",
+           "VERDICTS", "N_EVAL", "NOT_ALIGNED_BELOW", "HELD_OUT_NOT_ALIGNED_BELOW", "ALIGNED_FROM", "MIN_MARGIN_SD"]

@@ -161,6 +161,19 @@ def model_embeddings(model: Any) -> Embeddings:
     return Embeddings(list(model.wv.index_to_key), np.array(model.wv.vectors, dtype=np.float32))
 
 
+def check_corpus_vocabulary(sentences: Sequence[Sequence[str]], min_count: int) -> None:
+    """A clear error when no word of the corpus occurs ``min_count`` times (word2vec would learn nothing)."""
+    from collections import Counter
+
+    counts = Counter(w for s in sentences for w in s)
+    if not any(c >= min_count for c in counts.values()):
+        top = max(counts.values(), default=0)
+        raise VecbridgeError(
+            f"no word of the corpus occurs {min_count} times or more ({len(counts)} distinct words in "
+            f"{len(sentences)} sentences, the most frequent {top} times), so word2vec has nothing to learn; give "
+            "a larger corpus or a lower --min-count / min_count=")
+
+
 def train_word2vec(
     sentences: Sequence[Sequence[str]],
     *,
@@ -175,7 +188,9 @@ def train_word2vec(
 ) -> Any:
     """A gensim ``Word2Vec`` trained on ``sentences`` (deterministic with ``workers=1``)."""
     Word2Vec = _gensim()
-    return Word2Vec(sentences=list(sentences), vector_size=vector_size, window=window, min_count=min_count, sg=sg,
+    sentences = list(sentences)
+    check_corpus_vocabulary(sentences, min_count)
+    return Word2Vec(sentences=sentences, vector_size=vector_size, window=window, min_count=min_count, sg=sg,
                     negative=negative, epochs=epochs, seed=seed, workers=workers)
 
 
@@ -301,6 +316,7 @@ def update_warmstart(
         if not isinstance(old, Embeddings):
             raise VecbridgeError(f"old must be Embeddings or a gensim Word2Vec, got {type(old).__name__}")
         old_emb = old
+        check_corpus_vocabulary(sentences, min_count)
         model = Word2Vec(vector_size=old.dim, window=window, min_count=min_count, sg=sg, negative=negative,
                          seed=seed, workers=workers)
         model.build_vocab(sentences)

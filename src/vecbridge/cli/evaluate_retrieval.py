@@ -177,7 +177,7 @@ def run(args) -> int:
 
     _check_options(args)
     inputs = [args.qrels, args.docs_old, args.docs_new, args.doc_texts, args.queries, args.queries_new,
-              args.queries_old]
+              args.queries_old, args.map, args.bridge]
     if args.report:
         check_output(args.report, *inputs, what="--report")
         check_writable(args.report, args.overwrite)

@@ -123,6 +123,21 @@ def fit_pairs(args, src, tgt):
     return pairs, None
 
 
+def held_out_gate(args, translator, src, tgt, pairs, known) -> str | None:
+    """The verdict of a fit with pairs (which has no pairless one): the chosen method fitted again on all but a
+    fifth of the pairs and judged on that fifth (:meth:`Translator.held_out_verdict`), recorded in the map's
+    fit information. None when too few pairs could be held out."""
+    inner = getattr(translator, "chosen_", translator)
+    info(args, f"checking {inner.method} on held-out pairs (a second fit on the others)")
+    v = inner.held_out_verdict(src, tgt, pairs=pairs, known_pairs=known, seed=args.seed or 0)
+    if v is None:
+        return None
+    fi = translator.fit_info_
+    fi.update(verdict=v["verdict"], confidence=v["confidence"], verdict_reason=v["verdict_reason"],
+              verdict_details={k: v[k] for k in ("statistic", "top1", "controls_top1", "n_eval", "n_train")})
+    return v["verdict"]
+
+
 def run(args) -> int:
     check_output(args.output, args.src, args.tgt, what="MAP_DIR")
     check_map_output(args.output, args.overwrite)  # before any work, not after a long fit
@@ -140,6 +155,8 @@ def run(args) -> int:
     if hasattr(translator, "coverage_"):
         info(args, f"pairs: {translator.coverage_.summary()}")
     verdict = fi.get("verdict") or ({False: "not aligned", True: "aligned"}.get(fi.get("aligned")))
+    if verdict is None and (pairs is not None or known is not None):
+        verdict = held_out_gate(args, translator, src, tgt, pairs, known)
     if verdict == "not aligned":
         print(
             f"vecbridge fit: warning: the spaces did not align: "

@@ -9,9 +9,11 @@ from .options import (
     HelpFormatter,
     add_command,
     add_device,
+    add_overwrite,
     add_quiet,
     add_seed,
     add_strict_option,
+    check_output,
     check_space,
     info,
     int_range,
@@ -72,6 +74,7 @@ def _common(p) -> None:
     add_seed(g, 0, "the calibration sample and the stored vectors sampled for a fit")
     g.add_argument("--gate-only", action="store_true", help="run the gate and stop")
     p.add_argument("--report", default=None, metavar="JSON", help="write the migration / gate report here")
+    add_overwrite(p, "the --report file")
     add_quiet(p)
     add_strict_option(p)
 
@@ -110,6 +113,19 @@ def run(args) -> int:
 
     progress = False if args.quiet else None
     out: dict = {}
+    if args.report:  # before any work: never an input (the map's own files included), never a file unasked
+        from pathlib import Path
+
+        from ..atomic import check_writable
+
+        store = Path(args.db if args.store == "lancedb" else args.path)
+        maps = [Path(args.map) / name for name in ("manifest.json", "weights.safetensors")] if args.map else []
+        check_output(args.report, args.target_sample, args.target_texts, args.gate_queries, *maps, what="--report")
+        if Path(args.report).resolve().is_relative_to(store.resolve()):
+            raise ParameterError(f"--report {args.report} is inside the store {store}; write it elsewhere")
+        # a report of an earlier run of migrate is replaced (re-running the command resumes it); any other file
+        # only with --overwrite
+        check_writable(args.report, args.overwrite or _is_migrate_report(args.report))
     if args.target_texts is not None and args.gate_encoder is None:
         print("vecbridge migrate: --target-texts needs --encoder (the new model, to embed them)", file=sys.stderr)
         return 2
@@ -235,10 +251,26 @@ def _fit_map(args, progress):
     return fit_chroma_map(args.path, args.collection, Y, target_collection=args.to_collection, **opts)
 
 
+REPORT_KIND = "vecbridge migrate report"
+
+
+def _is_migrate_report(path: str) -> bool:
+    """Whether ``path`` is a JSON report written by ``vecbridge migrate`` (its ``kind`` says so)."""
+    import json
+    from pathlib import Path
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("kind") == REPORT_KIND
+
+
 def _write_report(args, out: dict) -> None:
     if args.report:
         import json
 
         from ..atomic import write_json_atomic
 
-        write_json_atomic(args.report, json.loads(json.dumps(out, default=str)), indent=2, sort_keys=False)
+        doc = {"kind": REPORT_KIND, **json.loads(json.dumps(out, default=str))}
+        write_json_atomic(args.report, doc, indent=2, sort_keys=False)

@@ -254,7 +254,16 @@ def read_input(path: str, fmt: str | None, args: argparse.Namespace, name: str |
         progress=False if args.quiet else None, **read_settings(args, name),
     )
     report = emb.meta.get("read_report")
-    if report and not args.quiet and any(v for k, v in report.items() if k.startswith("skipped")):
+    skipped = sum(int(v) for v in ((report or {}).get("skipped") or {}).values())
+    if skipped and getattr(args, "paired", False):
+        from ..errors import VecbridgeError
+
+        raise VecbridgeError(
+            f"{path}: --lenient skipped {skipped} bad rows ({json.dumps(report['skipped'])}, first rows "
+            f"{json.dumps(report.get('first'))}), and --paired pairs row i of each "
+            "file with row i of the other, so every later pair would be shifted; mend or remove those rows (the "
+            "same rows in every file) and run again")
+    if report and not args.quiet and skipped:
         info(args, f"{path}: {json.dumps(report)}")
     return emb
 
@@ -325,6 +334,8 @@ def check_output(output: str | os.PathLike | None, *inputs: str | os.PathLike | 
             pass
         if same or out.resolve() == p.resolve():
             raise VecbridgeError(f"{what} {out} is also an input; write the result to another file")
+        if p.is_dir() and out.resolve().is_relative_to(p.resolve()):  # a file of an input folder (a map, a hub)
+            raise VecbridgeError(f"{what} {out} is inside the input folder {p}; write the result elsewhere")
 
 
 @contextlib.contextmanager

@@ -51,7 +51,8 @@ from ..containment import check_name
 from ..errors import DimensionError, KeyMissingError, ManifestError, NotFittedError, OutputExistsError, \
     ParameterError, VecbridgeError
 from ..normalize import Normalizer, parse_steps
-from ..translators.base import MANIFEST, WEIGHTS, Translator, as_float32_matrix
+from ..translators.base import MANIFEST, WEIGHTS, Translator, as_float32_matrix, check_saved_folder, saved_format
+from ..verdict import judge_pairs
 from . import linalg
 
 FORMAT_NAME = "vecbridge-hub"
@@ -95,30 +96,6 @@ def judge_rows(mapped: np.ndarray, target: np.ndarray, seed: int = 0) -> dict[st
     v = judge_map(mapped, target, seed=seed)
     return {"verdict": v.verdict, "confidence": round(v.confidence, 4), "verdict_reason": v.reason,
             "statistic": v.statistic, "value": round(v.value, 4), "n_eval": v.n_eval}
-
-
-def judge_pairs(mapped: np.ndarray, target: np.ndarray, seed: int = 0, n_controls: int = 3) -> dict[str, Any]:
-    """The verdict from *held-out pairs*: row i of ``mapped`` (n, k) and row i of ``target`` (n, k) are the
-    same item. The statistic is top-1 retrieval (the nearest target row by cosine is the right one); the
-    controls are ``n_controls`` random orthogonal maps applied to ``mapped`` (no information, same geometry);
-    confidence and verdict follow :mod:`vecbridge.verdict`'s definitions and thresholds
-    (``(top1 - best control) / (1 - best control)``; "not aligned" below ``HELD_OUT_NOT_ALIGNED_BELOW``). The rows
-    were not used to fit the map, so unlike the pairless verdict no control needs to be optimised on them."""
-    from ..normalize import unit_rows
-    from ..verdict import ALIGNED_FROM, HELD_OUT_NOT_ALIGNED_BELOW, MEANING, random_orthogonal
-
-    A, B = unit_rows(mapped), unit_rows(target)
-    n = len(A)
-    hit = lambda M: float(np.mean((M @ B.T).argmax(1) == np.arange(n)))  # noqa: E731
-    top1 = hit(A)
-    rng = np.random.default_rng(seed)
-    controls = [hit(A @ random_orthogonal(A.shape[1], rng)) for _ in range(int(n_controls))]
-    m0 = max(controls)
-    conf = float(np.clip((top1 - m0) / max(1.0 - m0, 1e-6), 0.0, 1.0))
-    verdict = "not aligned" if conf < HELD_OUT_NOT_ALIGNED_BELOW else "aligned" if conf >= ALIGNED_FROM else "uncertain"
-    return {"verdict": verdict, "confidence": round(conf, 4), "verdict_reason": MEANING[verdict].format(c=conf),
-            "statistic": "top-1 of held-out pairs against random orthogonal maps", "top1": round(top1, 4),
-            "controls_top1": [round(c, 4) for c in controls], "n_eval": n}
 
 
 @dataclass
@@ -780,32 +757,14 @@ def _plain(obj: Any) -> Any:
 
 
 def check_hub_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Check, before any work, that a hub can be written to the folder ``path`` (see
-    :func:`vecbridge.translators.check_map_output`; the same rules, for hubs)."""
-    path = Path(path)
-    if path.exists() or path.is_symlink():
-        if not path.is_dir() or path.is_symlink():
-            raise OutputExistsError(f"{path} exists and is not a folder; choose another output path for the hub")
-        if any(path.iterdir()):
-            if not is_hub_folder(path):
-                raise OutputExistsError(f"{path} is a folder that does not hold a vecbridge hub; refusing to "
-                                        "replace it (choose a new or empty folder)")
-            if not overwrite:
-                raise OutputExistsError(f"{path} holds a hub already; refusing to overwrite it (--overwrite / "
-                                        "overwrite=True replaces it)")
-    return path
+    """Check, before any work, that a hub can be written to the folder ``path`` (the rules of
+    :func:`vecbridge.translators.base.check_saved_folder`)."""
+    return check_saved_folder(path, overwrite, FORMAT_NAME, "hub")
 
 
 def is_hub_folder(path: str | os.PathLike) -> bool:
     """True when ``path`` is a folder whose manifest says format ``vecbridge-hub``."""
-    m = Path(path) / MANIFEST
-    if not m.is_file():
-        return False
-    try:
-        doc = json.loads(m.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and doc.get("format") == FORMAT_NAME
+    return saved_format(path) == FORMAT_NAME
 
 
 def read_hub_manifest(path: str | os.PathLike) -> dict[str, Any]:

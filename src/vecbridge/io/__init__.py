@@ -21,6 +21,7 @@ row raises :class:`~vecbridge.errors.FormatError` naming the file and line;
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import struct
@@ -104,6 +105,10 @@ def read_embeddings(
         raise ParameterError(f"limit must be a non-negative integer, got {limit!r} (--limit / limit=)")
     if on_error not in ("raise", "skip"):
         raise ParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ParameterError(f"unknown text encoding {encoding!r} (--encoding / encoding=)") from None
     fmt = canonical_format(format) if format is not None else detect_format(spath)
     try:  # the reader runs in this frame, so that its warnings point at read_embeddings' caller
         extra: dict[str, Any] = {}

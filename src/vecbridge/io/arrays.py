@@ -68,6 +68,8 @@ def find_sibling_keys(path: str | os.PathLike) -> Path | None:
 def _check_matrix(arr_shape: tuple[int, ...], dtype: np.dtype, path: str, what: str) -> None:
     if len(arr_shape) != 2:
         raise FormatError(f"{what} has shape {arr_shape}; expected a 2-D (rows, dim) array", path)
+    if arr_shape[1] == 0:
+        raise FormatError(f"{what} has shape {arr_shape}: its rows hold no values", path)
     if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
         raise FormatError(f"{what} has dtype {dtype}; expected a float (or integer) array", path)
 

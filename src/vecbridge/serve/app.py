@@ -118,10 +118,20 @@ def _field(loc: tuple) -> str:
     return out
 
 
-def _request_error(e: ValidationError) -> RequestError:
-    """The first problem pydantic found, in the service's terms (see the module docstring for statuses)."""
+def _request_error(e: ValidationError, flat: bool = False) -> RequestError:
+    """The first problem pydantic found, in the service's terms (see the module docstring for statuses).
+    ``flat``: the body sent one vector as a flat list, so ``vectors[j]`` (not ``vectors[0][j]``) names a value."""
     err = e.errors(include_url=False)[0]
     kind, loc, given = err["type"], tuple(err["loc"]), err.get("input")
+    if flat and len(loc) >= 3 and loc[0] == "vectors" and loc[1] == 0:
+        loc = ("vectors", *loc[2:])
+        field = _field(loc)
+        if kind == "finite_number":
+            return RequestError(422, f"the vector holds NaN or Inf ({field}); send finite numbers", field)
+        shown = repr(given) if len(repr(given)) <= 40 else repr(given)[:37] + "..."
+        if isinstance(given, int) and not isinstance(given, bool):
+            return RequestError(422, f"the vector holds a number too large for float32 ({field})", field)
+        return RequestError(422, f"the vector must hold numbers only; {field} is {shown}", field)
     if kind == "json_invalid":
         return RequestError(400, f"the body is not valid JSON ({err['msg'].removeprefix('Invalid JSON: ')})")
     if not loc:
@@ -147,13 +157,17 @@ def parse_request(body: bytes, map_name: str | None, maps: dict[str, Any], max_r
     try:
         req = TranslateRequest.model_validate_json(body)
     except ValidationError as e:
-        err = _request_error(e)
+        doc = _body_doc(body)
+        err = _request_error(e, flat=_one_flat_vector(doc))
         if err.status == 422 or map_name is not None:
             raise err from None
-        name = _map_named_in(body)  # an unknown map is the clearer message when the body names one
-        if name is not None and name not in maps:
+        name = doc.get("map") if isinstance(doc, dict) else None
+        if isinstance(name, str) and name not in maps:  # an unknown map is the clearer message when the body names one
             raise RequestError(404, f"unknown map {name!r}; available: {sorted(maps)}", "map") from None
         raise err from None
+    if map_name is not None and req.map is not None and req.map != map_name:
+        raise RequestError(400, f'the path names map {map_name!r} and the body\'s "map" names {req.map!r}; '
+                                'leave "map" out of the body or make them agree', "map")
     name = map_name if map_name is not None else req.map
     if name is None:
         raise RequestError(400, 'say which map: "map": NAME in the body (GET /maps lists them)', "map")
@@ -164,30 +178,35 @@ def parse_request(body: bytes, map_name: str | None, maps: dict[str, Any], max_r
         raise RequestError(413, f"{len(vecs)} vectors in one request; the limit is {max_rows}: split the batch",
                            "vectors")
     d_in = int(maps[name].n_features_in_)
+    flat = len(vecs) == 1 and _one_flat_vector(_body_doc(body))
     for i, v in enumerate(vecs):
         if len(v) != d_in:
-            raise RequestError(422, f"vector {i} has {len(v)} values; map {name!r} takes {d_in}-d vectors",
-                               f"vectors[{i}]")
+            what, field = ("the vector", "vectors") if flat else (f"vector {i}", f"vectors[{i}]")
+            raise RequestError(422, f"{what} has {len(v)} values; map {name!r} takes {d_in}-d vectors", field)
     with np.errstate(over="ignore"):
         X = np.array(vecs, dtype=np.float32)
     finite = np.isfinite(X)
     if not finite.all():
         i, j = (int(a[0]) for a in np.nonzero(~finite))
-        raise RequestError(422, f"vector {i} holds a number too large for float32 (vectors[{i}][{j}])",
-                           f"vectors[{i}][{j}]")
+        what, field = ("the vector", f"vectors[{j}]") if flat else (f"vector {i}", f"vectors[{i}][{j}]")
+        raise RequestError(422, f"{what} holds a number too large for float32 ({field})", field)
     return name, X
 
 
-def _map_named_in(body: bytes) -> str | None:
-    """The ``"map"`` of a body that failed validation, when it can be read at all."""
+def _body_doc(body: bytes) -> Any:
+    """The body parsed as plain JSON, or None when it cannot be (for error messages only)."""
     import json
 
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError):
         return None
-    name = doc.get("map") if isinstance(doc, dict) else None
-    return name if isinstance(name, str) else None
+
+
+def _one_flat_vector(doc: Any) -> bool:
+    """Whether the body sent ``"vectors"`` as one flat vector (a list whose first item is not a list)."""
+    v = doc.get("vectors") if isinstance(doc, dict) else None
+    return isinstance(v, list) and bool(v) and not isinstance(v[0], list)
 
 
 def create_app(

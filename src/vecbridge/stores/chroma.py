@@ -126,6 +126,13 @@ class ChromaWriter:
         if _exists(self.cl, self.name):
             refuse_existing("collection", self.name, "choose another name or delete it")
 
+    def drop_partial(self) -> None:
+        if _exists(self.cl, self.name):
+            self.cl.delete_collection(self.name)
+
+    def holds(self, rows: int) -> bool:
+        return _exists(self.cl, self.name) and int(self.cl.get_collection(self.name).count()) == rows
+
     def ensure_target(self) -> None:
         self.col = self.cl.get_or_create_collection(self.name, metadata=self.metadata, embedding_function=None)
 

@@ -30,6 +30,7 @@ from ..sampling import sample_rows_except
 from .migrate import (
     DEFAULT_BATCH_ROWS,
     FIT_SAMPLE_ROWS,
+    FIX_FIRST,
     Batch,
     MigrationReport,
     QualityReport,
@@ -114,7 +115,7 @@ class LanceReader:
                 if bad:
                     i = min(bad)
                     ids = part.column(self.id_column)
-                    raise VecbridgeError(f"the vector of id {ids[i].as_py()!r} is {bad[i]}; fix or delete it first")
+                    raise VecbridgeError(f"the vector of id {ids[i].as_py()!r} is {bad[i]}; {FIX_FIRST}")
                 ids = [str(v) for v in part.column(self.id_column).to_pylist()]
                 yield Batch(pos, ids, X, extra=part)
                 pos += part.num_rows
@@ -133,6 +134,13 @@ class NewTableWriter:
     def check_new(self) -> None:
         if _exists(self.conn, self.name):
             refuse_existing("table", self.name, "choose another target name or drop it")
+
+    def drop_partial(self) -> None:
+        if _exists(self.conn, self.name):
+            self.conn.drop_table(self.name)
+
+    def holds(self, rows: int) -> bool:
+        return _exists(self.conn, self.name) and int(_open(self.conn, self.name).count_rows()) == rows
 
     def ensure_target(self) -> None:
         if not _exists(self.conn, self.name):
@@ -163,11 +171,33 @@ class NewColumnWriter:
         self.tbl = None
 
     def check_new(self) -> None:
-        if self.column in _open(self.conn, self.table).schema.names:
+        tbl = _open(self.conn, self.table)
+        if self.column in tbl.schema.names:
             raise VecbridgeError(
                 f"table {self.table!r} already has a column {self.column!r}; a migration never overwrites a column "
                 "(choose another name or drop it)"
             )
+        # the new column is written by id: every row needs an id of its own, or its vector would be lost
+        import pyarrow.compute as pc
+
+        ids = tbl.search().select([self.id_column]).limit(None).to_arrow().column(self.id_column)
+        where = f"table {self.table!r}, id column {self.id_column!r} (--id-column / id_column=)"
+        if ids.null_count:
+            raise VecbridgeError(f"{where}: {ids.null_count} rows have no id; a new column is written by id, so "
+                                 "their vectors would be lost. Give them ids, or migrate into a new table instead")
+        if pc.count_distinct(ids).as_py() != len(ids):
+            counts = pc.value_counts(ids)
+            dup = [v["values"] for v in counts.filter(pc.greater(counts.field("counts"), 1)).to_pylist()[:3]]
+            raise VecbridgeError(f"{where}: ids are not unique (for example {dup}); a new column is written by id. "
+                                 "Make them unique, or migrate into a new table instead")
+
+    def drop_partial(self) -> None:
+        tbl = _open(self.conn, self.table)
+        if self.column in tbl.schema.names:
+            tbl.drop_columns([self.column])
+
+    def holds(self, rows: int) -> bool:
+        return self.column in _open(self.conn, self.table).schema.names
 
     def ensure_target(self) -> None:
         self.tbl = _open(self.conn, self.table)
@@ -283,7 +313,8 @@ def migrate_lancedb(
     reader = LanceReader(conn, table, version, id_column, vector_column, columns)
     report = MigrationReport("lancedb", table, target, mode, reader.count(), d_in, d_out)
     return run_migration(reader, writer, translator, jpath, settings, report, batch_rows=batch_rows,
-                         resume=resume, device=device, progress=progress, on_batch=on_batch, check_space=check_space)
+                         resume=resume, device=device, progress=progress, on_batch=on_batch, check_space=check_space,
+                         source_rows_now=int(src.count_rows()))
 
 
 def fit_lancedb_map(

@@ -42,7 +42,14 @@ from typing import Any, NoReturn, Protocol
 
 import numpy as np
 
-from ..errors import DimensionError, ParameterError, QualityGateError, ResumeMismatchError, VecbridgeError
+from ..errors import (
+    DimensionError,
+    ParameterError,
+    QualityGateError,
+    ResumeMismatchError,
+    VecbridgeError,
+    ZeroRowError,
+)
 
 JOURNAL_VERSION = 1
 DEFAULT_BATCH_ROWS = 8192
@@ -69,6 +76,10 @@ class Reader(Protocol):
 
 class Writer(Protocol):
     def check_new(self) -> None: ...
+
+    def drop_partial(self) -> None: ...
+
+    def holds(self, rows: int) -> bool: ...
 
     def ensure_target(self) -> None: ...
 
@@ -134,6 +145,21 @@ def refuse_existing(kind: str, name: str, advice: str) -> NoReturn:
     )
 
 
+#: how to start a migration again after its journal or its source had to be mended
+AGAIN = "start again with --restart / resume=False"
+#: the end of every error about a stored row that cannot be migrated
+FIX_FIRST = (f"fix or delete it in the source first, then {AGAIN} (the partial target this run made is dropped "
+             "then, and the source is read as it is at that time)")
+
+
+def _unfinished(path: Path) -> bool:
+    """Whether the journal at ``path`` is readable and says its migration did not finish."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("finished") is False
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def write_journal(path: Path, obj: dict[str, Any]) -> None:
     """Rewrite the journal atomically (its folder is created when missing)."""
     from ..atomic import write_json_atomic
@@ -162,14 +188,13 @@ def open_journal(path: Path, settings: dict[str, Any], resume: bool) -> dict[str
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise ResumeMismatchError(
-                f"{path}: unreadable migration journal ({e}); start again with --restart / resume=False"
+                f"{path}: unreadable migration journal ({e}); {AGAIN}"
             ) from None
         diffs = [k for k, v in settings.items() if old.get(k) != v]
         if diffs:
             raise ResumeMismatchError(
                 f"a partial migration to the same target ({path}) was made with different {', '.join(diffs)} "
-                f"({diffs[0]}: {old.get(diffs[0])!r} then, {settings[diffs[0]]!r} now); "
-                "start again with --restart / resume=False"
+                f"({diffs[0]}: {old.get(diffs[0])!r} then, {settings[diffs[0]]!r} now); {AGAIN}"
             )
         return old
     fresh = {**settings, "version": JOURNAL_VERSION, "rows_done": 0, "finished": False}
@@ -191,17 +216,31 @@ def run_migration(
     progress: bool | None = None,
     on_batch: Callable[[MigrationReport], None] | None = None,
     check_space: Callable[[np.ndarray], None] | None = None,
+    source_rows_now: int | None = None,
 ) -> MigrationReport:
-    """The resumable batch loop shared by the stores (see the module docstring)."""
+    """The resumable batch loop shared by the stores (see the module docstring). ``source_rows_now``: the
+    source's row count as it is now, where ``reader`` reads a pinned version (default: ``reader.count()``)."""
     from ..progress import progress_bar
 
     batch_rows = check_batch_rows(batch_rows)
     settings = {**settings, "output": "target model's coordinates"}  # see store_function
     fresh = not (resume and journal_path.exists())
     if fresh:
+        if journal_path.exists() and _unfinished(journal_path):
+            writer.drop_partial()  # its own journal shows that this migration made it and did not finish it
         writer.check_new()  # never write into a table / column / collection that was there before
     journal = open_journal(journal_path, settings, resume)
     if journal.get("finished"):
+        if not writer.holds(int(journal["rows_done"])):
+            raise VecbridgeError(
+                f"{journal_path} says that this migration finished ({journal['rows_done']} rows), but the target "
+                f"{report.target!r} is missing or holds another number of rows; {AGAIN}")
+        now = reader.count() if source_rows_now is None else int(source_rows_now)
+        if now != int(journal["rows_done"]):
+            raise VecbridgeError(
+                f"{report.source!r} holds {now} rows now and held {journal['rows_done']} when this migration "
+                f"finished, so {report.target!r} does not match it any more; drop {report.target!r} and {AGAIN}, or "
+                "migrate into another target")
         report.rows_done = report.resumed_from = int(journal["rows_done"])
         report.finished = True
         return report
@@ -215,12 +254,18 @@ def run_migration(
             if not np.isfinite(batch.X).all():
                 i = int(np.argmax(~np.isfinite(batch.X).all(axis=1)))
                 raise VecbridgeError(
-                    f"{report.source}: the vector of id {batch.ids[i]!r} holds NaN or Inf; fix or delete it first"
-                )
+                    f"{report.source}: the vector of id {batch.ids[i]!r} holds NaN or Inf; {FIX_FIRST}")
             if check_space is not None:
                 check_space(batch.X)
                 check_space = None
-            Y = transform(batch.X)
+            try:
+                Y = transform(batch.X)
+            except ZeroRowError as e:
+                rows = list(e.rows) if e.rows is not None and len(e.rows) else [0]
+                raise VecbridgeError(
+                    f"{report.source}: the vector of id {batch.ids[int(rows[0])]!r} is all zeros ({len(rows)} such "
+                    f"rows in this batch), and this map normalises lengths first: a zero vector has no direction to "
+                    f"translate; {FIX_FIRST}") from None
             writer.write(batch, Y)
             report.rows_done = batch.start + len(batch.ids)
             report.batches += 1

@@ -6,12 +6,14 @@ The mode follows from the pairs ``fit`` receives:
   agree), self-learning from the similarity start (``selflearn``), ``cluster-match`` and ``spectral-match``.
   Every candidate is judged by the shared verdict (:mod:`vecbridge.verdict`), whose ``confidence`` means the
   same for every method, and the most confident map is kept. The identity (cheap) and the favourite for the
-  inputs (keyed vocabularies: self-learning; unkeyed samples: cluster-match) are fitted in full. Unless the
-  favourite is judged aligned with confidence >= ``EARLY_STOP`` (unkeyed samples: ``SAMPLE_EARLY_STOP``), the other candidates are screened with cheap
-  settings. While no map is aligned, every screened candidate is completed (best screen first, within
-  ``time_budget``): quick settings can miss a map the full fit finds (word2vec skip-gram 100-d -> CBOW 100-d:
-  cluster-match's screen "not aligned", its full fit held-out top-1 0.94). Once a map is aligned, a screen is
-  completed only when its confidence leads that map's by ``SCREEN_LEAD``. So auto costs little more than the
+  inputs (keyed vocabularies: self-learning; unkeyed samples: cluster-match) are fitted in full. The others
+  follow in order (vocabularies: cluster-match, spectral-match; samples: spectral-match, self-learning). While
+  no map is aligned, each is completed in full, within ``time_budget``: quick settings miss maps the full fit
+  finds (word2vec skip-gram 100-d -> CBOW 100-d: cluster-match's quick screen at confidence 0.00, its full fit
+  aligned, held-out top-1 0.91), so a screen could only reorder them. The search stops once a map other than the
+  identity is judged aligned with confidence >= ``EARLY_STOP`` (unkeyed samples: ``SAMPLE_EARLY_STOP``). While
+  the best map is aligned below that, a candidate is first screened with cheap settings and completed only when
+  its screen's confidence leads that map's by ``SCREEN_LEAD``. So auto costs little more than the
   method it keeps when the favourite aligns, and tries everything when nothing does. cluster-match fits again
   from fresh seeds when it is not judged aligned (its rescue) only where it is the favourite
   (``NOT_FAVOURITE``);
@@ -171,9 +173,9 @@ class AutoTranslator(Translator):
     def _choose_pairless(self, data: FitData, t0: float) -> tuple[Translator, list[dict[str, Any]]]:
         keyed = rows_kind(data.src, data.tgt) == "ranked"
         few = data.pairs is not None
-        # the favourite first; then the order in which screens that tie are completed. On vocabularies
-        # cluster-match before spectral-match: where self-learning fails and a map aligns, it was cluster-match's
-        # on the benchmark (word2vec skip-gram 100-d -> CBOW 100-d), never spectral-match's alone
+        # the favourite first, then the order in which the others are tried. On vocabularies cluster-match before
+        # spectral-match: where self-learning fails and a map aligns, it was cluster-match's on the benchmark
+        # (word2vec skip-gram 100-d -> CBOW 100-d), never spectral-match's alone
         order = (["selflearn", "cluster-match", "spectral-match"] if keyed
                  else ["cluster-match", "spectral-match", "selflearn"])
         if few:
@@ -218,46 +220,41 @@ class AutoTranslator(Translator):
         if order:
             complete(order[0])
             bar.update(1)
-        # 2. the others: screened with cheap settings, completed only when the screen looks promising
-        screens = []
+        # 2. the others, in order. While no map is aligned, each is completed outright: a quick screen could only
+        # reorder them, and on the benchmark's vocabularies no screen rose above chance where the full fit aligned.
+        # Once a map is aligned (below ``early``), a candidate is screened with cheap settings and completed
+        # only when its screen promises more than that map by ``SCREEN_LEAD``
         for name in order[1:]:
             why = settled()
             if why is None and fitted and time.perf_counter() - t0 > float(self.time_budget):
                 why = "time budget spent"
-            if why is not None:
-                cands.append({"method": name, "skipped": why})
-                bar.update(1)
-                continue
-            if self.effort == "quick":  # the screen is the fit
+            best = max(fitted, key=lambda f: f[0]) if fitted else None
+            best_aligned = best is not None and best[2].fit_info_.get("verdict") == "aligned"
+            if why is None and (self.effort == "quick" or not best_aligned):  # the screen is the fit / no screen
                 complete(name)
                 bar.update(1)
                 continue
-            t1 = time.perf_counter()
-            try:
-                fi = self._judged_fit(name, data, "quick").fit_info_
-            except VecbridgeError as e:
-                cands.append({"method": name, "error": str(e)})
-                bar.update(1)
-                continue
-            screens.append((float(fi.get("confidence") or 0.0), fi.get("verdict"), name,
-                            round(time.perf_counter() - t1, 2)))
-        for conf, verdict, name, secs in sorted(screens, key=lambda s: -s[0]):
-            best = max(fitted, key=lambda f: f[0]) if fitted else None
-            best_conf = best[0] if best else 0.0
-            best_aligned = best is not None and best[2].fit_info_.get("verdict") == "aligned"
-            screen = {"verdict": verdict, "confidence": round(conf, 4), "seconds": secs}
-            why = settled()
-            if why is None and fitted and time.perf_counter() - t0 > float(self.time_budget):
-                why = "time budget spent"
-            if why is None and best_aligned and conf < best_conf + SCREEN_LEAD:
-                why = (f"its quick screen ({verdict}, confidence {conf:.2f}) does not promise more than "
-                       f"the aligned map so far ({best_conf:.2f})")
-            if why is not None:
-                cands.append({"method": name, "screen": screen, "skipped": why})
+            if why is None:
+                t1 = time.perf_counter()
+                try:
+                    fi = self._judged_fit(name, data, "quick").fit_info_
+                except VecbridgeError as e:
+                    cands.append({"method": name, "error": str(e)})
+                    bar.update(1)
+                    continue
+                conf, verdict = float(fi.get("confidence") or 0.0), fi.get("verdict")
+                screen = {"verdict": verdict, "confidence": round(conf, 4),
+                          "seconds": round(time.perf_counter() - t1, 2)}
+                if conf < best[0] + SCREEN_LEAD:
+                    cands.append({"method": name, "screen": screen, "skipped": (
+                        f"its quick screen ({verdict}, confidence {conf:.2f}) does not promise more than "
+                        f"the aligned map so far ({best[0]:.2f})")})
+                else:
+                    row = complete(name)
+                    if row is not None:
+                        row["screen"] = screen
             else:
-                row = complete(name)
-                if row is not None:
-                    row["screen"] = screen
+                cands.append({"method": name, "skipped": why})
             bar.update(1)
         bar.close()
         if not fitted:

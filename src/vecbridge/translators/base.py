@@ -38,7 +38,14 @@ import numpy as np
 from ..atomic import atomic_path
 from ..dictionary import PairCoverage, identical_pairs, pair_rows
 from ..embeddings import Embeddings
-from ..fingerprint import SpaceCheck, compare_to_fingerprint, count_seen, pair_hashes, space_fingerprint
+from ..fingerprint import (
+    SpaceCheck,
+    check_fingerprint,
+    compare_to_fingerprint,
+    count_seen,
+    pair_hashes,
+    space_fingerprint,
+)
 from ..errors import (
     DimensionError,
     ManifestError,
@@ -62,13 +69,18 @@ def as_float32_matrix(X: Any, what: str = "X") -> np.ndarray:
     """Check and convert input to a 2-D float32 array; a single 1-D row becomes (1, d)."""
     if isinstance(X, Embeddings):
         X = X.vectors
-    X = np.asarray(X)
+    try:
+        X = np.asarray(X)
+    except ValueError as e:  # ragged nested lists
+        raise DimensionError(f"{what} must be a 2-D (n, d) array of numbers: its rows differ in length ({e})") from None
     if X.ndim == 1:
         X = X[None, :]
     if X.ndim != 2:
         raise DimensionError(f"{what} must be 2-D (n, d), got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number):
-        raise VecbridgeError(f"{what} must be numeric, got dtype {X.dtype}")
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise VecbridgeError(f"{what} must be real numbers, got dtype {X.dtype}")
+    if X.size == 0:
+        raise DimensionError(f"{what} is empty (shape {X.shape}); give at least one row of at least one value")
     if X.dtype.itemsize > 4 and np.issubdtype(X.dtype, np.floating) and np.isfinite(X).all():
         big = np.abs(X).max(axis=1) > np.finfo(np.float32).max
         if big.any():
@@ -300,6 +312,43 @@ class Translator:
         """An unfitted copy with the same parameters."""
         return type(self)(**self.get_params())
 
+    def held_out_verdict(self, X: Any, Y: Any, pairs: Any = None, known_pairs: Any = None, share: float = 0.2,
+                         max_held_out: int = 2000, seed: int = 0) -> dict[str, Any] | None:
+        """The verdict of this method on pairs it was not fitted on: an unfitted copy is fitted on the pairs but a
+        held-out ``share`` (at most ``max_held_out``, each source and target row once), and judged on those
+        (:func:`vecbridge.verdict.judge_pairs`: top-1 retrieval against random orthogonal maps). ``pairs``: key
+        pairs of two :class:`Embeddings`; ``known_pairs``: (p, 2) row pairs. None when fewer than 10 pairs
+        could be held out. For a fit with pairs, which has no pairless verdict, this says whether the pairs
+        carry a map at all (the command line's gate: exit 3 when "not aligned")."""
+        from ..verdict import judge_pairs
+
+        Xa, Ya = as_float32_matrix(X, "X"), as_float32_matrix(Y, "Y")
+        if pairs is not None:
+            if not (isinstance(X, Embeddings) and isinstance(Y, Embeddings)):
+                raise VecbridgeError("key pairs need two Embeddings; give row pairs as known_pairs= for arrays")
+            rows = np.stack(pair_rows(X, Y, pairs)[:2], axis=1)
+        else:
+            rows = np.asarray(known_pairs, dtype=np.int64).reshape(-1, 2)
+        rng = np.random.default_rng(seed)
+        rows = rows[rng.permutation(len(rows))]
+        h = min(int(max_held_out), int(len(rows) * float(share)))
+        test, train = rows[:h], rows[h:]
+        keep = np.zeros(len(test), bool)  # one held-out pair per source row and per target row
+        first = [np.unique(test[:, j], return_index=True)[1] for j in (0, 1)]
+        keep[np.intersect1d(*first)] = True
+        test = test[keep]
+        if len(test) < 10 or len(train) < 2:
+            return None
+        check = self.clone()
+        if "progress" in check.get_params():
+            check.set_params(progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check.fit(Xa, Ya, known_pairs=train, force=True)
+        out = judge_pairs(check.transform(Xa[test[:, 0]]), check.transform_target(Ya[test[:, 1]]), seed=seed)
+        out["n_train"] = int(len(train))
+        return out
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
@@ -459,11 +508,12 @@ class Translator:
             raise DimensionError(
                 f"this {self.method} map takes {self.n_features_in_}-d source vectors, got {X.shape[1]}-d"
             )
-        zeros = zero_rows(X)
-        if len(zeros):
+        zeros = zero_rows(X) if "unit" in self.source_normalizer_.steps else ()
+        if len(zeros):  # a map that normalises lengths first has no direction to translate a zero row by
             raise ZeroRowError(
-                f"row {int(zeros[0])} of the input is all zeros ({len(zeros)} such rows); a zero vector has no "
-                "direction to translate (the CLI's --lenient skips and counts such rows)", rows=zeros)
+                f"row {int(zeros[0])} of the input is all zeros ({len(zeros)} such rows); this map normalises "
+                "lengths first and a zero vector has no direction to translate (vecbridge translate --lenient "
+                "skips and counts such rows)", rows=zeros)
         with np.errstate(over="ignore", invalid="ignore"):
             out = np.ascontiguousarray(self._transform(self.source_normalizer_.transform(X)), dtype=np.float32)
         bad = ~np.isfinite(out).all(axis=1)
@@ -601,6 +651,7 @@ class Translator:
 
     @classmethod
     def _from_saved(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Translator:
+        check_saved_entries(cls, manifest, arrays)
         obj = cls(**cls._params_from_manifest(manifest.get("params", {})))
         for k, v in arrays.items():
             if "." not in k:
@@ -657,20 +708,45 @@ def check_map_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
 
     A missing or empty folder is fine; an existing map is replaced only with ``overwrite``; a file, or a
     folder holding anything but a vecbridge map, is never replaced (so ``--overwrite`` cannot delete a
-    user's folder).
+    user's folder). See :func:`check_saved_folder`.
     """
+    return check_saved_folder(path, overwrite, FORMAT_NAME, "map")
+
+
+def check_saved_folder(path: str | os.PathLike, overwrite: bool, fmt: str, what: str) -> Path:
+    """Check, before any work, that a ``what`` (a map, a hub) of format ``fmt`` can be written to the folder
+    ``path``, which saving replaces as a whole. An existing folder is replaced only with ``overwrite``, and only
+    when its manifest says ``fmt`` and it holds nothing but the manifest and the weights: a folder with any
+    other file in it, or whose ``manifest.json`` is someone else's, is never replaced."""
     path = Path(path)
     if path.exists() or path.is_symlink():
         if not path.is_dir() or path.is_symlink():
-            raise OutputExistsError(f"{path} exists and is not a folder; choose another output path for the map")
-        if any(path.iterdir()):
-            if not (path / MANIFEST).is_file():
-                raise OutputExistsError(f"{path} is a folder that does not hold a vecbridge map; refusing to "
+            raise OutputExistsError(f"{path} exists and is not a folder; choose another output path for the {what}")
+        entries = sorted(e.name for e in path.iterdir())
+        if entries:
+            if saved_format(path) != fmt:
+                raise OutputExistsError(f"{path} is a folder that does not hold a vecbridge {what}; refusing to "
                                         "replace it (choose a new or empty folder)")
+            other = [e for e in entries if e not in (MANIFEST, WEIGHTS)]
+            if other:
+                raise OutputExistsError(
+                    f"{path} holds a {what} and {len(other)} other entries ({', '.join(other[:5])}); refusing to "
+                    "replace it, which would delete them (move them away, or choose another folder)")
             if not overwrite:
-                raise OutputExistsError(f"{path} holds a map already; refusing to overwrite it (--overwrite / "
+                raise OutputExistsError(f"{path} holds a {what} already; refusing to overwrite it (--overwrite / "
                                         "overwrite=True replaces it)")
     return path
+
+
+def saved_format(path: str | os.PathLike) -> str | None:
+    """The ``format`` of the folder's ``manifest.json`` (``vecbridge-map``, ``vecbridge-hub``), or None when it
+    has none or it is not a JSON object."""
+    m = Path(path) / MANIFEST
+    try:
+        doc = json.loads(m.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc.get("format") if isinstance(doc, dict) and isinstance(doc.get("format"), str) else None
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
@@ -694,6 +770,8 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("method", "params", "source", "target"):
         if key not in manifest:
             raise ManifestError(f"{mpath}: the manifest lacks {key!r}")
+    if not isinstance(manifest["method"], str):
+        raise ManifestError(f"{mpath}: the manifest's 'method' must be a method name, got {manifest['method']!r}")
     for side in ("source", "target"):
         if not isinstance(manifest[side], dict) or not isinstance(manifest[side].get("dim"), int):
             raise ManifestError(f"{mpath}: the manifest's {side!r} entry lacks an integer 'dim'")
@@ -715,17 +793,69 @@ def read_weights(folder: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def load_translator(path: str | os.PathLike) -> Translator:
-    """Load a map saved with :meth:`Translator.save` (any method)."""
+    """Load a map saved with :meth:`Translator.save` (any method): the folder, or its ``manifest.json``.
+
+    The loaded map is tried on two random rows of its source and target dimensions before it is returned, so
+    that a manifest and weights that do not fit together (edited, or from two different maps) fail here, with
+    the folder named, and not later inside a transform."""
     from .registry import translator_class
 
     path = Path(path)
+    if path.name == MANIFEST and path.is_file():
+        path = path.parent
     manifest = read_manifest(path)
     arrays = read_weights(path)
     cls = translator_class(manifest["method"])
     try:
-        return cls._from_saved(manifest, arrays)
-    except (KeyError, TypeError, ValueError) as e:
+        obj = cls._from_saved(manifest, arrays)
+    except ManifestError as e:
+        raise ManifestError(f"{path}: {e}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise ManifestError(f"{path}: manifest and weights do not fit together ({e!r})") from None
+    _try_loaded(obj, path)
+    return obj
+
+
+def check_saved_entries(cls: type, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """The manifest's entries have the types :meth:`Translator._from_saved` reads, its dimensions are positive,
+    and no saved value would replace one of the class's methods or properties (:class:`ManifestError`)."""
+    for key in ("params", "state", "fit", "metrics"):
+        if key in manifest and not isinstance(manifest[key], dict):
+            raise ManifestError(f"the manifest's {key!r} is {type(manifest[key]).__name__}, not an object")
+    for side in ("source", "target"):
+        entry = manifest.get(side)
+        dim = entry.get("dim") if isinstance(entry, dict) else None
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ManifestError(f"the manifest's {side!r} 'dim' must be a positive integer, got {dim!r}")
+        fp = entry.get("fingerprint")
+        if fp is not None:
+            check_fingerprint(fp, dim, f"the manifest's {side!r} fingerprint")
+    for k in [*manifest.get("state", {}), *(k for k in arrays if "." not in k)]:
+        attr = getattr(cls, k, None)
+        if not k.endswith("_") or k.startswith("_") or callable(attr) or isinstance(attr, property):
+            raise ManifestError(f"the saved state holds {k!r}, which is not a fitted attribute of {cls.__name__}")
+
+
+def _try_loaded(t: Translator, path: Path) -> None:
+    """Transform two random rows each way; any failure, or an output of the wrong width, is a
+    :class:`ManifestError` naming ``path``."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2, int(t.n_features_in_))).astype(np.float32)
+    Y = rng.standard_normal((2, int(t.n_features_out_))).astype(np.float32)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out, out_t = t.transform(X), t.transform_target(Y)
+    except ImportError:
+        return  # an optional dependency (torch) is missing: transform says so itself when it is used
+    except Exception as e:  # noqa: BLE001 - whatever a mismatched state raises, the fault is the saved folder's
+        raise ManifestError(f"{path}: manifest and weights do not fit together: the map fails on "
+                            f"{t.n_features_in_}-d input ({type(e).__name__}: {e})") from None
+    width = int(t.n_features_out_) if t.output_in_target_space() else out_t.shape[1]
+    if out.shape != (2, width) or out_t.shape != (2, width):
+        raise ManifestError(f"{path}: manifest and weights do not fit together: the manifest says "
+                            f"{t.n_features_in_}-d -> {t.n_features_out_}-d, the weights give {out.shape[1]}-d "
+                            f"output (target side {out_t.shape[1]}-d)")
 
 
 def _jsonable(obj: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ParameterError
 from .base import Translator
 from .registry import translator_class
 from .whitening import PRESETS, MultiStep
@@ -15,6 +16,8 @@ def make_translator(name: str, **params: Any) -> Translator:
     Unknown parameter names and values of the wrong type raise :class:`~vecbridge.errors.ParameterError`
     here, before any data is read.
     """
+    if not isinstance(name, str):
+        raise ParameterError(f"the method must be a name (a string), got {name!r}")
     if name in PRESETS and name != "orthogonal":
         MultiStep.check_param_names(params)
         return MultiStep.preset(name, **params).check_params()

@@ -42,6 +42,8 @@ def register(name: str, target: str) -> None:
 
 
 def translator_class(name: str) -> type[Translator]:
+    if not isinstance(name, str):
+        raise VecbridgeError(f"the method must be a name (a string), got {name!r}")
     key = ALIASES.get(name, name)
     if key not in REGISTRY:
         raise VecbridgeError(f"unknown method {name!r}; available: {', '.join(sorted(REGISTRY))}")
