@@ -353,3 +353,52 @@ def test_update_with_a_corpus_too_small_for_min_count_says_so(spaces, capsys):
     assert main(["update", str(d / "a.txt"), str(d / "tiny.txt"), "--strategy", "warmstart", "-o", str(d / "u.vec"),
                  "--epochs", "1"]) == 1
     assert "--min-count" in capsys.readouterr().err and not (d / "u.vec").exists()
+
+
+def test_evaluate_with_no_covered_pair_is_an_error_not_nulls(spaces, capsys):
+    d, _ = spaces
+    assert _fit(d, "-o", str(d / "map")) == 0
+    (d / "none.tsv").write_text("zz1\tyy1\nzz2\tyy2\n")
+    capsys.readouterr()
+    assert main(["evaluate", str(d / "map"), str(d / "a.txt"), str(d / "b.npy"), "--dictionary",
+                 str(d / "none.tsv"), "--quiet"]) == 1
+    assert "nothing to score" in capsys.readouterr().err
+
+
+def test_fit_names_the_flag_of_a_bad_method_or_normalisation(spaces, capsys):
+    d, _ = spaces
+    base = ["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d / "train.tsv"), "-o", str(d / "m")]
+    capsys.readouterr()
+    assert main([*base, "--method", "nonsense"]) == 2 and "--method nonsense" in capsys.readouterr().err
+    assert main([*base, "--normalize", "unit"]) == 2 and "--normalize" in capsys.readouterr().err
+    assert not (d / "m").exists()
+
+
+def test_warnings_are_one_line_in_the_commands_words(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(60, 8)).astype(np.float32)
+    A[5, 0] = np.nan
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "b.npy", rng.normal(size=(60, 8)).astype(np.float32))
+    capsys.readouterr()
+    main(["fit", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--unsupervised", "--lenient", "-o",
+          str(tmp_path / "m"), "--param", "effort=quick", "--quiet"])
+    err = capsys.readouterr().err
+    assert "vecbridge fit: warning: " in err and "skipped 1" in err and "ReadWarning" not in err
+
+
+def test_seed_pairs_without_pairs_is_a_usage_error(spaces, capsys):
+    d, _ = spaces
+    capsys.readouterr()
+    assert main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--unsupervised", "--seed-pairs", "5", "-o",
+                 str(d / "m")]) == 2
+    assert "--seed-pairs" in capsys.readouterr().err and not (d / "m").exists()
+
+
+def test_streamed_npy_refuses_an_existing_keys_file_before_any_work(spaces):
+    d, _ = spaces
+    assert _fit(d, "-o", str(d / "map")) == 0
+    (d / "out.keys.txt").write_text("someone else's keys\n")
+    assert main(["translate", str(d / "map"), str(d / "b.npy"), "-o", str(d / "out.npy"), "--quiet"]) == 1
+    assert (d / "out.keys.txt").read_text() == "someone else's keys\n"
+    assert not (d / "out.npy").exists() and not list(d.glob(".out.npy*"))

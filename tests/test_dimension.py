@@ -108,3 +108,17 @@ def test_dimension_cli_writes_map_and_json(tmp_path, capsys):
     assert mapped_row["dim"] == 12 and mapped_row["hit_at_1"] > 0.9
     assert load_translator(tmp_path / "m").n_features_out_ == 12
     assert main(argv) == 1  # the map folder exists now: refused without --overwrite
+
+
+def test_dimension_cli_of_unrelated_spaces_exits_3_and_saves_nothing(tmp_path):
+    from vecbridge.cli.main import main
+    from vecbridge.io import write_embeddings
+
+    src, tgt = low_rank_pair()
+    noise = Embeddings(tgt.keys, np.random.default_rng(3).normal(size=tgt.vectors.shape).astype(np.float32))
+    write_embeddings(src, tmp_path / "src.npy")
+    write_embeddings(noise, tmp_path / "noise.txt", format="word2vec")
+    argv = ["dimension", str(tmp_path / "src.npy"), str(tmp_path / "noise.txt"), "-o", str(tmp_path / "m"),
+            "--no-structure", "--quiet"]
+    assert main(argv) == 3 and not (tmp_path / "m").exists()
+    assert main([*argv, "--force"]) == 0 and (tmp_path / "m").exists()

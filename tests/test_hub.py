@@ -104,6 +104,23 @@ def test_adding_a_space_leaves_the_others_as_they_were(planted):
     assert "noise" not in hub.spaces_
 
 
+def test_a_hub_knows_its_spaces(planted, tmp_path):
+    """Each space keeps a fingerprint: a map through the hub warns (CLI --strict: exit 5) on another space's vectors,
+    and a space cannot be placed against anchor vectors that are not the anchor space's own."""
+    _, _, spaces = planted
+    first = {n: spaces[n] for n in ("s0", "s1", "s2")}
+    hub = load_hub(Hub(seed=0).fit(first, paired_items({n: N for n in first})).save(tmp_path / "hub"))
+    m = hub.translator("s0", "s1")
+    assert m.check_input(spaces["s0"], "source").matches is True
+    assert m.check_input(spaces["s2"], "source").matches is False
+    assert m.check_input(spaces["s1"], "target").matches is True
+    with pytest.raises(VecbridgeError, match="given for the hub's space 's1'.*do not look like that space"):
+        hub.add("s3", spaces["s3"], {"s1": spaces["s2"]}, paired_items({"s3": N, "s1": N}))
+    assert "s3" not in hub.spaces_
+    hub.add("s3", spaces["s3"], {"s1": spaces["s1"]}, paired_items({"s3": N, "s1": N}))
+    assert hub.translator("s3", "s0").check_input(spaces["s3"], "source").matches is True
+
+
 def test_a_space_of_noise_is_refused(planted):
     _, _, spaces = planted
     with_noise = {**spaces, "noise": np.random.default_rng(3).standard_normal((N, D)).astype(np.float32)}

@@ -216,3 +216,18 @@ def test_merge_real_word2vec_runs(lee_models):
     mine = unit_rows(r.merged.subset(tr_keys).vectors)
     truth = unit_rows(b_full.subset(tr_keys).vectors)
     assert float((mine * truth).sum(axis=1).mean()) > 0.6
+
+
+def test_cli_merge_of_unrelated_spaces_exits_3_and_writes_nothing(tmp_path, capsys):
+    a, _, _ = rotated_pair(n=300, n_b=240)
+    rng = np.random.default_rng(5)
+    noise = Embeddings(a.keys[:240], rng.normal(size=(240, a.dim)).astype(np.float32), {"name": "noise"})
+    write_embeddings(a, tmp_path / "a.vec")
+    write_embeddings(noise, tmp_path / "n.vec")
+    out = tmp_path / "merged.vec"
+    capsys.readouterr()
+    assert main(["merge", str(tmp_path / "a.vec"), str(tmp_path / "n.vec"), "-o", str(out), "--holdout", "0.2"]) == 3
+    assert "did not align" in capsys.readouterr().err and not out.exists()
+    assert main(["merge", str(tmp_path / "a.vec"), str(tmp_path / "n.vec"), "-o", str(out), "--holdout", "0.2",
+                 "--force", "--quiet"]) == 0 and out.exists()
+    assert merge_embeddings(*rotated_pair()[:2], holdout=0.2).info["holdout"]["verdict"] == "aligned"

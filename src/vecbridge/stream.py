@@ -649,6 +649,13 @@ def translate_file(
     key_col = source.key_column if isinstance(source, ParquetSource) else "key"
 
     work = partial_dir_for(out_path)
+    if out_fmt == "npy" and not overwrite and not work.exists():
+        from .io.arrays import keys_path_for
+
+        kout = keys_path_for(out_path)  # the keys file written beside an .npy: refused now, not after the work
+        if kout.exists() and kout.resolve() != Path(getattr(source, "keys_path", None) or kout).resolve():
+            raise OutputExistsError(f"{kout} already exists (the keys file written beside {out_path}); choose "
+                                    "another name or allow replacing it (--overwrite / overwrite=True)")
     settings = {
         "version": JOURNAL_VERSION,
         "input": _input_signature(in_path),

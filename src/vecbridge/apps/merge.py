@@ -196,6 +196,12 @@ def merge_embeddings(
             "by_confidence": _band_table(conf, hit),
             "note": "held-out shared words translated as if A-only; hit = nearest native B word is the same word",
         }
+        if len(t_rows) >= 10:  # the verdict on those words: top-1 among themselves, against random maps
+            from ..verdict import judge_pairs
+
+            v = judge_pairs(q, natives_n[t_rows], seed=seed)
+            info["holdout"].update(verdict=v["verdict"], confidence=v["confidence"],
+                                   verdict_reason=v["verdict_reason"])
 
     # 2. final map on all pairs
     translator = make_translator(method, **params).fit(a, b, pairs=pairs, force=force)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from .options import (
     add_command,
@@ -38,7 +39,8 @@ def add_parser(sub) -> None:
     add_seed(p, 0, "the held-out draw")
     p.add_argument("--json", action="store_true", help="print the result rows as one JSON object")
     p.add_argument("--force", action="store_true",
-                   help="fit even on fewer shared words than the method needs to be well-posed")
+                   help="fit even on fewer shared words than the method needs to be well-posed, and save the map "
+                        "even when held-out shared words say the map is not aligned (otherwise exit 3)")
     add_overwrite(p, "an existing map in MAP_DIR")
     add_read_options(p, "src", "tgt")
 
@@ -57,6 +59,20 @@ def run(args) -> int:
         params=params, test_fraction=args.test_fraction, retrieval=args.retrieval,
         structure_data={} if args.no_structure else None, seed=args.seed, force=args.force, progress=False if args.quiet else None,
     )
+    from ..dictionary import identical_pairs
+    from .fit import EXIT_NOT_ALIGNED
+
+    v = result.translator.held_out_verdict(src, tgt, pairs=identical_pairs(src, tgt), seed=args.seed or 0)
+    if v is not None:
+        result.translator.fit_info_.update(verdict=v["verdict"], confidence=v["confidence"],
+                                           verdict_reason=v["verdict_reason"])
+        if v["verdict"] == "not aligned":
+            then = ("Saving it anyway (--force)." if args.force else
+                    f"Nothing saved (exit code {EXIT_NOT_ALIGNED}); pass --force to save it.")
+            print(f"vecbridge dimension: warning: the map did not align on held-out shared words: "
+                  f"{v['verdict_reason']}. {then}", file=sys.stderr)
+            if not args.force:
+                return EXIT_NOT_ALIGNED
     path = result.translator.save(args.output, overwrite=args.overwrite)
     if args.json:
         print(json.dumps({"rows": result.rows, "info": result.info, "map": str(path)}))

@@ -43,10 +43,21 @@ def run(args) -> int:
     check_space(args, translator, src.vectors, "source", f"SRC ({args.src})")
     check_space(args, translator, tgt.vectors, "target", f"TGT ({args.tgt})")
     pairs = read_dictionary(args.dictionary) if args.dictionary else None
+    if args.shared_keys:
+        for name, emb in (("SRC", src), ("TGT", tgt)):
+            if not emb.has_keys:
+                raise VecbridgeError(f"--shared-keys needs keys, but {name} ({getattr(args, name.lower())}) has none "
+                                     "(an array without a keys file); give --paired if row i of SRC is row i of TGT, "
+                                     "or --dictionary")
     result = evaluate_translator(
         translator, src, tgt, pairs=pairs, paired=args.paired, retrieval=args.retrieval,
         progress=False if args.quiet else None,
     )
+    if result.get("n_covered") == 0:
+        what = f"--dictionary {args.dictionary}" if args.dictionary else "--shared-keys"
+        raise VecbridgeError(f"{what}: no test pair has its source word in SRC and its target word in TGT "
+                             f"({result.get('n_missing_source')} source and {result.get('n_missing_target')} target "
+                             "words missing), so there is nothing to score")
     counter = getattr(translator, "count_trained_pairs", None)
     if counter is not None:
         if pairs is not None:

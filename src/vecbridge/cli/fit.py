@@ -10,7 +10,8 @@ import numpy as np
 from ..compute import Compute
 from ..dictionary import first_pairs, identical_pairs, numeral_pairs, read_dictionary
 from ..errors import ParameterError, VecbridgeError
-from ..translators import check_map_output, make_translator
+from ..translators import check_map_output, make_translator, translator_class
+from ..translators.whitening import PRESETS
 from .options import (
     add_command,
     add_device,
@@ -69,9 +70,17 @@ def add_parser(sub) -> None:
 def build_translator(args):
     """The translator the options ask for, its parameters checked before any data is read."""
     params = parse_params(args.param)
-    if args.normalize is not None:
-        params["normalize"] = args.normalize
     method = args.method or "auto"
+    try:
+        cls = translator_class(method) if method not in PRESETS else None
+    except VecbridgeError as e:
+        raise ParameterError(f"--method {method}: {e}") from None
+    if args.normalize is not None:
+        if cls is not None and "normalize" not in cls._param_names():
+            raise ParameterError(f"--normalize: method {method!r} takes no normalisation of its own"
+                                 + (" (auto normalises every candidate itself; name a method to choose one)"
+                                    if method == "auto" else ""))
+        params["normalize"] = args.normalize
     translator = make_translator(method, **params)
     if "progress" in translator.get_params() and "progress" not in params:
         # a progress display for the long fits: on a terminal only, never with --quiet
@@ -97,6 +106,9 @@ def build_translator(args):
 def fit_pairs(args, src, tgt):
     """``(pairs, known_pairs)`` for ``Translator.fit`` from the pairing flags."""
     if args.unsupervised:
+        if args.seed_pairs is not None:
+            raise ParameterError("--seed-pairs: with --unsupervised there are no pairs to take the first of; give "
+                                 "--dictionary, --identical or --numerals for a few-pair fit")
         return None, None
     if args.paired:
         if len(src) != len(tgt):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 from ..version import __version__
 from ..errors import ParameterError, StrictInputError, VecbridgeError
@@ -65,6 +66,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     prog = f"vecbridge {args.command}"
+    shown = warnings.showwarning
+    warnings.showwarning = _one_line(prog, shown)
+    try:
+        return _run(args, prog)
+    finally:
+        warnings.showwarning = shown
+
+
+def _one_line(prog: str, default):
+    """Warnings raised in vecbridge's own code as one line, ``vecbridge CMD: warning: ...``, like its errors
+    (not Python's ``FILE:LINE: Category: ...`` with a line of source); others as Python shows them."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if "vecbridge" in str(filename) and issubclass(category, UserWarning):
+            print(f"{prog}: warning: {message}", file=file or sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
+def _run(args, prog: str) -> int:
     try:
         return int(args.func(args) or 0)
     except ParameterError as e:

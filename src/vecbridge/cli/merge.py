@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from ..dictionary import read_dictionary
 from .options import (
@@ -48,7 +49,8 @@ def add_parser(sub) -> None:
     p.add_argument("--evaluate", action="store_true",
                    help="score analogies, WordSim353, SimLex on native and translated words (needs gensim)")
     p.add_argument("--force", action="store_true",
-                   help="fit even on fewer shared words than the method needs to be well-posed")
+                   help="fit even on fewer shared words than the method needs to be well-posed, and write the merge "
+                        "even when held-out shared words say the map is not aligned (otherwise exit 3)")
     add_overwrite(p, "existing output files")
     p.add_argument("--a-format", default=None, help="format of A (default: detected)")
     p.add_argument("--b-format", default=None, help="format of B (default: detected)")
@@ -78,6 +80,16 @@ def run(args) -> int:
                               params=params, confidence=args.confidence, space=args.space,
                               holdout=args.holdout, seed=args.seed, force=args.force,
                               progress=progress)
+    verdict = result.info.get("holdout", {}).get("verdict")
+    if verdict == "not aligned":
+        from .fit import EXIT_NOT_ALIGNED
+
+        print(f"vecbridge merge: warning: the map from A to B did not align on the held-out shared words: "
+              f"{result.info['holdout']['verdict_reason']}. "
+              + ("Writing the merge anyway (--force)." if args.force else
+                 f"Nothing written (exit code {EXIT_NOT_ALIGNED}); pass --force to write it."), file=sys.stderr)
+        if not args.force:
+            return EXIT_NOT_ALIGNED
     evaluation = evaluate_merged(result) if args.evaluate else None
     written = write_merged(result, args.output, args.format, overwrite=args.overwrite, evaluation=evaluation)
     i = result.info

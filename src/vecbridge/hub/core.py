@@ -52,6 +52,7 @@ from ..errors import DimensionError, KeyMissingError, ManifestError, NotFittedEr
     ParameterError, VecbridgeError
 from ..normalize import Normalizer, parse_steps
 from ..translators.base import MANIFEST, WEIGHTS, Translator, as_float32_matrix, check_saved_folder, saved_format
+from ..fingerprint import check_fingerprint, compare_to_fingerprint, space_fingerprint
 from ..verdict import judge_pairs
 from . import linalg
 
@@ -291,7 +292,8 @@ class Hub:
         for i, n in enumerate(names):
             if n in excluded:
                 continue
-            sinfo = {"rows": int(len(raw[i])), "joined": "fit", **verdicts.get(n, {})}
+            sinfo = {"rows": int(len(raw[i])), "joined": "fit", **verdicts.get(n, {}),
+                     "fingerprint": space_fingerprint(raw[i], seed=int(self.seed))}
             self.spaces_[n] = HubSpace(n, dims[i], norms[i], None if maps is None else
                                        np.ascontiguousarray(maps[i], dtype=np.float32),
                                        i if self.kind == "vec2vec" else None, sinfo)
@@ -585,6 +587,13 @@ class Hub:
             if Ar.shape[1] != sp.dim:
                 raise DimensionError(f"space {a!r} of the hub is {sp.dim}-d; its vectors given to place {name!r} "
                                      f"are {Ar.shape[1]}-d")
+            fp = sp.info.get("fingerprint")
+            same = compare_to_fingerprint(Ar, fp, "source") if fp else None
+            if same is not None and same.matches is False and not force:
+                raise VecbridgeError(
+                    f"the vectors given for the hub's space {a!r} (to place {name!r}) do not look like that space: "
+                    + same.reason.removeprefix("the vectors do not look like the map's source space: ")
+                    + "; give that space's own vectors (force=True / --force goes on)")
             A.append(sp.normalizer.transform(Ar))
         k = self.shared_dim_
         all_names = [name, *anchor_names]
@@ -595,7 +604,8 @@ class Hub:
         if t_items is not None:
             anchor_items = np.concatenate([t[t >= 0] for t in t_items[1:]]) if len(t_items) > 1 else np.zeros(0, int)
             n_shared = int(np.isin(t_items[0][t_items[0] >= 0], anchor_items).sum())
-        record: dict[str, Any] = {"joined": "add", "rows": int(len(Xr)), "anchors": anchor_names}
+        record: dict[str, Any] = {"joined": "add", "rows": int(len(Xr)), "anchors": anchor_names,
+                                  "fingerprint": space_fingerprint(Xr, seed=int(self.seed))}
         if t_items is not None and n_shared >= min(Xnew.shape[1], k):
             Q, v = self._place_with_items(Xnew, A, anchor_names, t_items)
             record.update(mode="pairs (Procrustes onto the anchors' consensus)", shared_items=n_shared, **v)
@@ -822,6 +832,8 @@ def load_hub(path: str | os.PathLike) -> Hub:
                     raise ManifestError(f"{wpath}: the map of space {name!r} has shape {Q.shape}, expected "
                                         f"{(dim, hub.shared_dim_)}")
             info = {k: v for k, v in s.items() if k not in ("name", "dim", "index")}
+            if info.get("fingerprint") is not None:
+                check_fingerprint(info["fingerprint"], dim, f"{path}: the fingerprint of space {name!r}")
             hub.spaces_[name] = HubSpace(name, dim, norm, Q, s.get("index"), info)
         if hub.kind == "vec2vec":
             hub._weights = {k[len("vec2vec."):]: v for k, v in arrays.items() if k.startswith("vec2vec.")}
@@ -856,6 +868,8 @@ class HubMap(Translator):
         steps = parse_steps(hub.normalize)
         obj.fit_info_ = {"source": {"name": src, "normalization": []}, "target": {"name": dst, "normalization": []},
                          "hub": {"kind": hub.kind, "shared_dim": hub.shared_dim_, "normalization": steps}}
+        if a.info.get("fingerprint") or b.info.get("fingerprint"):  # hubs saved before fingerprints have none
+            obj.fit_info_["fingerprints"] = {"source": a.info.get("fingerprint"), "target": b.info.get("fingerprint")}
         return obj
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
