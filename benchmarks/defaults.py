@@ -329,14 +329,23 @@ A quick screen cannot tell inputs where only a full fit aligns from inputs where
 screened on word2vec skip-gram 100-d -> CBOW 100-d (whose full fit reaches top-1 0.94, aligned, 0.78) with 240,
 2,000 and 4,000 rows per side (4, 11 and 21 s): "not aligned" every time, confidence 0.000 / 0.009 / 0.000
 (top-1 0.001 / 0.278 / 0.000); the same screens on GloVe -> word2vec, where nothing aligns: 0.000 each (5, 13,
-21 s) (AMD EPYC, 2 cores, 2026-12-06). So while no candidate is aligned, auto completes every one, and on inputs
-where nothing aligns its time is that of fitting every candidate once (less than the column "all singles s",
-where cluster-match fits twice with its rescue): 1.0-4.1 times the fastest single method's on the GloVe word
-tasks and 7.4 times on static64, every map at chance there. Where the favourite aligns, auto stays
-within 1.46 times the best method's time (rotation 5.1 / 3.5 s; sentences 1.28-1.32). Where the favourite
-fails and another method aligns, auto pays the favourite's full fit first: word2vec skip-gram 100-d -> CBOW
-100-d, 67.4 s against cluster-match's 34.9 s (the identity 1.8 s, self-learning 23.5 s, two screens 7.2 s,
-cluster-match 34.8 s). There screens that tie are completed cluster-match first (2026-12-07; 86.8 s before).
+21 s) (AMD EPYC, 2 cores, 2026-12-06). So while no candidate is aligned, auto completes every one in a fixed
+order (vocabularies: self-learning, cluster-match, spectral-match; samples: cluster-match, spectral-match,
+self-learning) and stops at the first judged aligned with confidence >= 0.5 (samples: 0.8). Since
+2026-12-07 it no longer screens them first: a screen could only reorder candidates that are all completed
+anyway, and on every keyed task of this page no screen rose above confidence 0.04 while nothing was aligned.
+Screens remain for deciding whether to complete a candidate once a map is aligned below the early stop.
+
+On inputs where nothing aligns auto's time is that of fitting every candidate once (less than the column "all
+singles s", where cluster-match fits twice with its rescue). Measured on 2026-12-07 from 13:45 UTC on an Intel
+Xeon instance that ran every fit 15-25% slower than the rows of the same label measured earlier that day
+(the same fits, e.g. the identity's verdict 2.0-2.3 s against 1.5-1.8 s): GloVe word tasks 107-194 s,
+static64 173.8 s (191.9 s with the screens on the faster instance), the random clouds 48-95 s. Where the
+favourite fails and another method aligns, auto pays the favourite's full fit first: word2vec skip-gram 100-d
+-> CBOW 100-d, 66.6 s and 73.0 s against cluster-match's 39.9 s measured between them on the same instance
+(1.67-1.83 times; the identity 2.0 s, self-learning 25.1 s, cluster-match 39.5 s; with the screens it was
+1.93 times on the faster instance). Where the favourite aligns, auto stays within 1.46 times the best
+method's time (rotation 5.1 / 3.5 s; sentences 1.28-1.32).
 """
 
 
@@ -403,7 +412,12 @@ def render() -> None:
         "`random-clouds` tasks, both word2vec pairs, `words:word2vec-seeds`, the few-seed task) were re-measured "
         "on 2026-12-07 after the verdict gained its grouped control (below). The four GloVe word tasks were not: every fit there "
         "scored confidence 0.000, and a further control can only lower a confidence. The sentence tasks are "
-        "judged as samples, which that control does not touch.\n\n"
+        "judged as samples, which that control does not touch. Auto was measured again on 2026-12-07 (from 13:45 "
+        "UTC) on the tasks where no map aligns and on `w2v-sg100-cbow100`, after it stopped screening candidates "
+        "while nothing is aligned, on a slower instance of the same machine type: there the single methods' "
+        "rows of spectral-match and self-learning (the fastest) and of cluster-match on `w2v-sg100-cbow100` were "
+        "measured again beside it; the other single rows are from the faster instance, so time ratios against "
+        "them overstate auto's cost (the section 'When nothing aligns' below).\n\n"
         + report.markdown_table(heads, summary_rows(pairless, "top1"))
         + "\n\n### Every fit\n\n" + table
         + "\n\n## With pairs\n\nAuto chooses among the supervised methods by 3-fold cross-validation on the "
