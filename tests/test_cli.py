@@ -402,3 +402,28 @@ def test_streamed_npy_refuses_an_existing_keys_file_before_any_work(spaces):
     assert main(["translate", str(d / "map"), str(d / "b.npy"), "-o", str(d / "out.npy"), "--quiet"]) == 1
     assert (d / "out.keys.txt").read_text() == "someone else's keys\n"
     assert not (d / "out.npy").exists() and not list(d.glob(".out.npy*"))
+
+
+def test_dictionary_folder_repeats_and_empty_inputs_are_named(spaces, capsys):
+    from vecbridge.dictionary import read_dictionary
+    from vecbridge.io import ReadWarning
+
+    d, _ = spaces
+    assert main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d), "-o", str(d / "m")]) == 1
+    assert "is a directory; give a dictionary file" in capsys.readouterr().err
+    (d / "rep.tsv").write_text("a1\tb1\na1\tb1\na2\tb2\n")
+    with pytest.warns(ReadWarning, match="1 repeated pairs kept once"):
+        assert read_dictionary(d / "rep.tsv") == [("a1", "b1"), ("a2", "b2")]
+    (d / "header_only.vec").write_text("0 16\n")
+    assert main(["fit", str(d / "header_only.vec"), str(d / "b.npy"), "--unsupervised", "-o", str(d / "m")]) == 1
+    assert "holds no vectors" in capsys.readouterr().err
+
+
+def test_suggest_pairs_names_its_flags(spaces, capsys):
+    d, _ = spaces
+    (d / "empty.txt").write_text("\n")
+    capsys.readouterr()
+    assert main(["suggest-pairs", str(d / "a.txt"), "--among", str(d / "empty.txt")]) == 1
+    assert "--among" in capsys.readouterr().err
+    assert main(["suggest-pairs", str(d / "a.txt"), "-k", "100000"]) == 2
+    assert "-k 100000" in capsys.readouterr().err

@@ -24,6 +24,7 @@ def read_dictionary(path: str | os.PathLike, encoding: str = "utf-8") -> list[Pa
     """
     pairs: list[Pair] = []
     seen: set[Pair] = set()
+    duplicates = 0
     try:
         with open(path, encoding=encoding) as fh:
             for lineno, line in enumerate(fh, 1):
@@ -40,12 +41,23 @@ def read_dictionary(path: str | os.PathLike, encoding: str = "utf-8") -> list[Pa
                 if pair not in seen:
                     seen.add(pair)
                     pairs.append(pair)
+                else:
+                    duplicates += 1
     except UnicodeDecodeError as e:
         raise FormatError(f"not valid {encoding} text ({e.reason} at byte {e.start})", path) from None
     except FileNotFoundError:
         raise FormatError("no such file", path) from None
+    except IsADirectoryError:
+        raise FormatError("is a directory; give a dictionary file (source<TAB>target per line)", path) from None
     if not pairs:
         raise FormatError("the dictionary holds no pairs", path)
+    if duplicates:
+        import warnings
+
+        from .io.read_report import ReadWarning
+
+        warnings.warn(f"{path}: {duplicates} repeated pairs kept once ({len(pairs)} distinct pairs)", ReadWarning,
+                      stacklevel=2)
     return pairs
 
 
@@ -185,8 +197,8 @@ def keys_to_pair(
     elif is_emb:
         missing = [a for a in among if a not in src.index]
         if missing:
-            raise VecbridgeError(f"{len(missing)} of the {len(among)} keys in 'among' are not in the source "
-                                 f"vectors, e.g. {missing[0]!r}")
+            raise VecbridgeError(f"{len(missing)} of the {len(among)} keys in 'among' (--among) are not in the "
+                                 f"source vectors, e.g. {missing[0]!r}")
         pool = np.unique(np.asarray([src.index[a] for a in among], dtype=np.int64))
     else:
         pool = np.unique(np.asarray(among, dtype=np.int64))

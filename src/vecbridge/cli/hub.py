@@ -72,7 +72,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="share of the items seen in several spaces held out to judge each space (default 0.2)")
     p.add_argument("--max-edge-tries", type=positive_int, default=3,
                    help="pairless edges tried per space before it is left out (default 3)")
-    add_seed(p, 0, "(default 0)")
+    add_seed(p, 0, "the fit (the edges' starts, the held-out draw)")
     p.add_argument("--force", action="store_true",
                    help="keep spaces judged not aligned (otherwise they are left out with the reason; exit code 3 "
                         "when fewer than two spaces remain)")

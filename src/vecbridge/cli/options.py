@@ -253,6 +253,10 @@ def read_input(path: str, fmt: str | None, args: argparse.Namespace, name: str |
         path, format=fmt, limit=args.limit, on_error="skip" if args.lenient else "raise",
         progress=False if args.quiet else None, **read_settings(args, name),
     )
+    if len(emb) == 0:
+        from ..errors import VecbridgeError
+
+        raise VecbridgeError(f"{path}: holds no vectors (a header and no rows?)")
     report = emb.meta.get("read_report")
     skipped = sum(int(v) for v in ((report or {}).get("skipped") or {}).values())
     if skipped and getattr(args, "paired", False):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
 from .options import (
     add_command,
     add_overwrite,
@@ -47,6 +47,12 @@ def run(args) -> int:
         check_writable(args.output, args.overwrite)
     src = read_input(args.src, args.src_format, args)
     among = _read_keys(args.among) if args.among else None
+    if among is not None and not among:
+        raise VecbridgeError(f"--among {args.among}: the file lists no keys")
+    n_pool = len(set(among)) if among is not None else len(src)
+    if args.k > n_pool:
+        raise ParameterError(f"-k {args.k}: more than the {n_pool} items that may be picked"
+                             + (f" (the keys of --among {args.among})" if among is not None else f" ({args.src})"))
     keys = keys_to_pair(src, args.k, among=among, seed=args.seed)
     text = "".join(f"{k}\n" for k in keys)
     if args.output:

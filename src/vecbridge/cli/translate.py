@@ -27,7 +27,9 @@ def add_parser(sub) -> None:
     p.add_argument("--to", dest="to_space", default=None, metavar="SPACE", help="a hub's space to translate into")
     p.add_argument("input", metavar="IN", help="source-space vectors (any supported format)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the translated vectors")
-    p.add_argument("--format", default=None, help="output format (default: from OUT's extension, else word2vec)")
+    p.add_argument("--format", default=None,
+                   help="output format (default: from OUT's extension: .vec/.txt word2vec text, .bin binary, .npy, "
+                        ".npz, .parquet; name it for any other extension)")
     add_overwrite(p, "OUT")
     add_read_options(p, "in")
     add_strict_option(p)
