@@ -427,3 +427,23 @@ def test_suggest_pairs_names_its_flags(spaces, capsys):
     assert "--among" in capsys.readouterr().err
     assert main(["suggest-pairs", str(d / "a.txt"), "-k", "100000"]) == 2
     assert "-k 100000" in capsys.readouterr().err
+
+
+def test_write_errors_name_the_output_not_a_temporary_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from vecbridge.atomic import atomic_output, write_json_atomic
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as e:
+        with atomic_output(tmp_path / "out.bin") as fh:
+            fh.write(b"x")
+    assert e.value.filename == str(tmp_path / "out.bin") and e.value.errno == errno.ENOSPC
+    assert not list(tmp_path.iterdir())  # the temporary file is gone
+    with pytest.raises(OSError) as e:  # the same through atomic_path (JSON reports, maps)
+        write_json_atomic(tmp_path / "r.json", {"a": 1})
+    assert e.value.filename == str(tmp_path / "r.json") and not list(tmp_path.iterdir())

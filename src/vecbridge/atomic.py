@@ -44,7 +44,12 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_sibling(final)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as e:
+            if e.errno is not None and (e.filename is None or str(e.filename).startswith(str(tmp))):
+                raise type(e)(e.errno, e.strerror, str(final)) from None  # the output's name, not the temporary's
+            raise
         if tmp.is_dir():
             if final.is_dir() and not final.is_symlink():
                 shutil.rmtree(final)
@@ -113,6 +118,12 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, compress: bo
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         _publish(tmp, path, overwrite)
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if e.errno is not None and (e.filename is None or Path(e.filename) == tmp):
+            raise type(e)(e.errno, e.strerror, str(path)) from None  # the output's name, not the temporary file's
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
