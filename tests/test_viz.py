@@ -164,6 +164,10 @@ def test_cli_plot_and_report(tmp_path, capsys):
     assert "vb-data" in text and "hit_at_1" in text
     assert main(["report", *args, "-o", str(tmp_path / "r.html")]) == 1
     assert "already exists" in capsys.readouterr().err
+    assert main(["plot", *args, "-o", str(tmp_path / "q.png"), "--words", " , "]) == 2
+    assert "--words" in capsys.readouterr().err
+    assert main(["plot", *args, "-o", str(tmp_path / "q.png"), "--sample", "1"]) == 1
+    assert "only 1 shared keys to plot (sample 1)" in capsys.readouterr().err and not (tmp_path / "q.png").exists()
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import ParameterError
 from .options import (
     add_command,
     add_overwrite,
@@ -43,7 +44,10 @@ def add_choice_options(p) -> None:
 def chosen(args):
     from ..dictionary import read_dictionary
 
-    words = [w.strip() for w in args.words.split(",") if w.strip()] if args.words else None
+    words = [w.strip() for w in args.words.split(",") if w.strip()] if args.words is not None else None
+    if words is not None and not words:
+        raise ParameterError(f"--words {args.words!r} names no word; give comma-separated keys, or leave --words out "
+                             "to plot a sample")
     pairs = read_dictionary(args.dictionary) if args.dictionary else None
     labels = None if args.labels == "auto" else args.labels == "on"
     return words, pairs, labels

@@ -149,10 +149,10 @@ def choose_pairs(
             shared = [shared[i] for i in pick]
         chosen = [(k, k) for k in shared]
     if len(chosen) < 2:
-        raise VecbridgeError(
-            f"only {len(chosen)} of the chosen words are in both spaces (missing: {skipped[:5]}); "
-            "a plot needs at least 2"
-        )
+        why = (f"only {len(chosen)} of the chosen words are in both spaces (missing: {skipped[:5]})" if skipped else
+               f"only {len(chosen)} shared keys to plot (sample {sample})" if pairs is None and words is None else
+               f"only {len(chosen)} words chosen")
+        raise VecbridgeError(f"{why}; a plot needs at least 2")
     return chosen, {"n_plotted": len(chosen), "n_skipped": len(skipped), "skipped_examples": skipped[:10]}
 
 
