@@ -231,3 +231,12 @@ def test_cli_merge_of_unrelated_spaces_exits_3_and_writes_nothing(tmp_path, caps
     assert main(["merge", str(tmp_path / "a.vec"), str(tmp_path / "n.vec"), "-o", str(out), "--holdout", "0.2",
                  "--force", "--quiet"]) == 0 and out.exists()
     assert merge_embeddings(*rotated_pair()[:2], holdout=0.2).info["holdout"]["verdict"] == "aligned"
+
+
+def test_unknown_output_format_lists_gensim_too(tmp_path):
+    from vecbridge.apps.wordfiles import write_word_vectors
+
+    a, _, _ = rotated_pair(n=20, n_b=10)
+    with pytest.raises(VecbridgeError, match="unknown format 'bogus'.*parquet, gensim"):
+        write_word_vectors(a, tmp_path / "x.vec", format="bogus")
+    assert not (tmp_path / "x.vec").exists()

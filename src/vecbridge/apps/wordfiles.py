@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..embeddings import Embeddings
-from ..errors import VecbridgeError
+from ..errors import FormatError, VecbridgeError
 
 GENSIM_KV_SUFFIXES = (".kv", ".gensim")
 GENSIM_MODEL_SUFFIXES = (".model",)
@@ -75,7 +75,14 @@ def write_word_vectors(emb: Embeddings, path: str | os.PathLike, format: str | N
         to_gensim(emb).save(str(path))
         return path
     from ..io import write_embeddings
+    from ..io.detect import FORMATS, canonical_format
 
+    if format is not None:
+        try:
+            canonical_format(format)
+        except FormatError:
+            raise FormatError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}, gensim (--format / "
+                              "format=)") from None
     return write_embeddings(emb, path, format=format, overwrite=overwrite)
 
 
