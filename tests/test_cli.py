@@ -447,3 +447,62 @@ def test_write_errors_name_the_output_not_a_temporary_file(tmp_path, monkeypatch
     with pytest.raises(OSError) as e:  # the same through atomic_path (JSON reports, maps)
         write_json_atomic(tmp_path / "r.json", {"a": 1})
     assert e.value.filename == str(tmp_path / "r.json") and not list(tmp_path.iterdir())
+
+
+def test_evaluate_paired_notices_the_training_rows_of_a_paired_fit(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(200, 8)).astype(np.float32)
+    B = A @ np.linalg.qr(rng.normal(size=(8, 8)))[0].astype(np.float32)
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "b.npy", B)
+    assert main(["fit", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--paired", "--method", "procrustes",
+                 "-o", str(tmp_path / "m"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m"), str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--paired",
+                 "--json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["test_pairs_seen_in_training"] == 200 and "training pairs" in captured.err
+
+
+def test_fit_with_too_few_pairs_to_hold_out_says_so(spaces, capsys):
+    d, _ = spaces
+    (d / "p20.tsv").write_text("".join(f"a{i}\tb{i}\n" for i in range(20)))
+    capsys.readouterr()
+    assert main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d / "p20.tsv"), "--method",
+                 "procrustes", "-o", str(d / "m20")]) == 0
+    assert "saved without a verdict" in capsys.readouterr().err
+    (d / "p30.tsv").write_text("".join(f"a{i}\tb{i}\n" for i in range(30)))
+    assert main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d / "p30.tsv"), "--method",
+                 "procrustes", "-o", str(d / "m30"), "--quiet"]) == 0
+    assert json.loads((d / "m30" / "manifest.json").read_text())["fit"]["verdict"] == "aligned"
+
+
+def test_report_and_migrate_report_never_land_in_a_map_or_state_folder(spaces, tmp_path, capsys):
+    d, _ = spaces
+    assert _fit(d, "-o", str(d / "map")) == 0
+    assert main(["report", str(d / "map"), str(d / "a.txt"), str(d / "b.npy"), "-o", str(d / "map"),
+                 "--overwrite", "--quiet"]) == 1
+    assert load_translator(d / "map").n_features_in_ == 16 and not list(d.glob(".map*"))
+    lancedb = pytest.importorskip("lancedb")
+    import pyarrow as pa
+
+    A = read_embeddings(d / "a.txt").vectors
+    vec = pa.FixedSizeListArray.from_arrays(pa.array(A.reshape(-1)), 16)
+    lancedb.connect(str(tmp_path / "db")).create_table("docs", pa.table({"id": [f"d{i}" for i in range(len(A))],
+                                                                         "vector": vec}))
+    capsys.readouterr()
+    assert main(["migrate", "lancedb", str(tmp_path / "db"), "docs", "--map", str(d / "map"), "--to-table", "t",
+                 "--state", str(tmp_path / "st"), "--report", str(tmp_path / "st" / "r.json"), "--quiet"]) == 2
+    assert "inside the --state folder" in capsys.readouterr().err
+
+
+def test_diagnose_names_its_flags_and_needs_keys_for_shared_keys(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "a.npy", rng.normal(size=(50, 8)).astype(np.float32))
+    np.save(tmp_path / "b.npy", rng.normal(size=(50, 8)).astype(np.float32))
+    a, b = str(tmp_path / "a.npy"), str(tmp_path / "b.npy")
+    capsys.readouterr()
+    assert main(["diagnose", a, b, "--paired", "-n", "5", "-k", "10"]) == 2 and "-k 10" in capsys.readouterr().err
+    assert main(["diagnose", a, b, "--paired", "--normalize", "frob"]) == 2
+    assert "--normalize 'frob'" in capsys.readouterr().err
+    assert main(["diagnose", a, b, "--shared-keys"]) == 1 and "--shared-keys needs keys" in capsys.readouterr().err

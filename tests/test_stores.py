@@ -696,3 +696,28 @@ def test_chroma_gate_passes_a_good_map_on_the_drawn_documents(tmp_path, static64
     rep = chroma_quality_gate(tmp_path / "chroma", "docs", Procrustes().fit(old, E), static64, sample=200, threshold=0.9)
     assert rep.passed and rep.value > 0.95
     assert 140 <= rep.n_documents < 200  # the drawn rows with a document, no others
+
+
+def test_a_shared_state_folder_never_takes_one_database_journal_for_another(tmp_path, spaces):
+    """Database X's unfinished journal in a shared --state folder: migrating database Y to a target of the same
+    name neither resumes into Y's own table nor drops it on --restart."""
+    from vecbridge.errors import ResumeMismatchError
+
+    old, new, m = spaces
+    X = old[:400].copy()
+    X[300] = np.nan
+    dbx, _ = make_table(tmp_path / "dbx", old[:400])
+    dbx.open_table("docs").update(where="id = 'doc-300'", values={"vector": None})
+    state = str(tmp_path / "state")
+    with pytest.raises(VecbridgeError, match="doc-300"):
+        migrate_lancedb(tmp_path / "dbx", "docs", m, target_table="docs_new", batch_rows=100, state=state,
+                        progress=False)
+    dby, _ = make_table(tmp_path / "dby", old[:400])
+    dby.create_table("docs_new", pa.table({"note": ["mine"] * 7}))
+    with pytest.raises(ResumeMismatchError, match="database"):
+        migrate_lancedb(tmp_path / "dby", "docs", m, target_table="docs_new", batch_rows=100, state=state,
+                        progress=False)
+    with pytest.raises(VecbridgeError, match="already exists"):
+        migrate_lancedb(tmp_path / "dby", "docs", m, target_table="docs_new", batch_rows=100, state=state,
+                        resume=False, progress=False)
+    assert dby.open_table("docs_new").count_rows() == 7  # the user's table is untouched

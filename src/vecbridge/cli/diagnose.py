@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..dictionary import read_dictionary
-from .options import add_command, add_read_options, add_seed, info, int_range, positive_int, read_input
+from .options import add_command, add_read_options, add_seed, info, int_range, positive_int, read_input, require_keys
 
 EXAMPLE = """  vecbridge diagnose glove.txt w2v.bin --shared-keys
   vecbridge diagnose glove.txt w2v.bin --dictionary pairs.tsv --json
@@ -36,9 +36,21 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..diagnostics import diagnose, format_report
+    from ..errors import ParameterError, VecbridgeError
+    from ..normalize import parse_steps
 
+    if str(args.normalize).lower() != "none":
+        try:
+            parse_steps(args.normalize)
+        except VecbridgeError as e:
+            raise ParameterError(f"--normalize {args.normalize!r}: {e}") from None
+    if args.neighbors >= args.sample:
+        raise ParameterError(f"-k {args.neighbors}: a {args.neighbors}-NN graph needs more than -n / --sample "
+                             f"{args.sample} items")
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
+    if args.shared_keys:
+        require_keys("--shared-keys", args, src, tgt)
     if args.paired:
         report = diagnose(src.vectors, tgt.vectors, paired=True, n=args.sample, k=args.neighbors, seed=args.seed,
                           normalize=args.normalize)

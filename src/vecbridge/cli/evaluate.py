@@ -7,7 +7,7 @@ import sys
 
 from ..dictionary import read_dictionary
 from ..errors import VecbridgeError
-from .options import add_command, add_read_options, add_strict_option, check_space, read_input
+from .options import add_command, add_read_options, add_strict_option, check_space, read_input, require_keys
 
 EXAMPLE = """  vecbridge evaluate glove2w2v glove.txt w2v.bin --dictionary test.tsv --retrieval csls --json
   vecbridge evaluate a2b a_test.npy b_test.npy --paired --json"""
@@ -44,11 +44,7 @@ def run(args) -> int:
     check_space(args, translator, tgt.vectors, "target", f"TGT ({args.tgt})")
     pairs = read_dictionary(args.dictionary) if args.dictionary else None
     if args.shared_keys:
-        for name, emb in (("SRC", src), ("TGT", tgt)):
-            if not emb.has_keys:
-                raise VecbridgeError(f"--shared-keys needs keys, but {name} ({getattr(args, name.lower())}) has none "
-                                     "(an array without a keys file); give --paired if row i of SRC is row i of TGT, "
-                                     "or --dictionary")
+        require_keys("--shared-keys", args, src, tgt)
     result = evaluate_translator(
         translator, src, tgt, pairs=pairs, paired=args.paired, retrieval=args.retrieval,
         progress=False if args.quiet else None,
@@ -63,7 +59,10 @@ def run(args) -> int:
         if pairs is not None:
             seen = counter(pairs=pairs)
         elif args.paired:
-            seen = counter(X=src.vectors)
+            # a fit on paired files hashed their row keys (files), a fit on arrays their rows: count both ways
+            both = (counter(X=src.vectors), counter(pairs=list(zip(src.keys, tgt.keys))))
+            counts = [c for c in both if c is not None]
+            seen = max(counts) if counts else None
         else:
             seen = counter(pairs=[(k, k) for k in src.keys if k in tgt.index])
         result["test_pairs_seen_in_training"] = seen

@@ -23,6 +23,7 @@ from .options import (
     positive_int,
     read_input,
     add_seed,
+    require_keys,
 )
 
 EXAMPLE = """  vecbridge fit a.npy b.npy --unsupervised -o a2b               # no pairs: the method is chosen for you
@@ -117,12 +118,7 @@ def fit_pairs(args, src, tgt):
         return None, np.repeat(np.arange(n, dtype=np.int64)[:, None], 2, axis=1)
     if args.shared_keys or args.identical or args.numerals:
         flag = "--shared-keys" if args.shared_keys else "--identical" if args.identical else "--numerals"
-        for name, emb in (("SRC", src), ("TGT", tgt)):
-            if not emb.has_keys:
-                raise VecbridgeError(
-                    f"{flag} needs keys, but {name} ({emb.meta.get('source')}) has none (an array without a keys "
-                    "file: its keys would be row numbers); give --paired if row i of SRC is row i of TGT, "
-                    "--dictionary, or --unsupervised")
+        require_keys(flag, args, src, tgt, otherwise="--dictionary, or --unsupervised")
         pairs = numeral_pairs(src, tgt) if args.numerals else identical_pairs(src, tgt)
         if not pairs:
             raise VecbridgeError(f"SRC and TGT share no {'numerals' if args.numerals else 'keys'}; "
@@ -143,6 +139,8 @@ def held_out_gate(args, translator, src, tgt, pairs, known) -> str | None:
     info(args, f"checking {inner.method} on held-out pairs (a second fit on the others)")
     v = inner.held_out_verdict(src, tgt, pairs=pairs, known_pairs=known, seed=args.seed or 0)
     if v is None:
+        print(f"vecbridge fit: warning: too few pairs to hold 10 out and still fit {inner.method} on the rest, so "
+              "the map is saved without a verdict; check it on pairs you trust", file=sys.stderr)
         return None
     fi = translator.fit_info_
     fi.update(verdict=v["verdict"], confidence=v["confidence"], verdict_reason=v["verdict_reason"],

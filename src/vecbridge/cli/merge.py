@@ -81,6 +81,10 @@ def run(args) -> int:
                               holdout=args.holdout, seed=args.seed, force=args.force,
                               progress=progress)
     verdict = result.info.get("holdout", {}).get("verdict")
+    if verdict is None:
+        held = result.info.get("holdout", {}).get("n_test_pairs", 0)
+        print(f"vecbridge merge: warning: no verdict on the map: {held} held-out shared words (--holdout "
+              f"{args.holdout}), at least 10 are needed; check the merge before trusting it", file=sys.stderr)
     if verdict == "not aligned":
         from .fit import EXIT_NOT_ALIGNED
 

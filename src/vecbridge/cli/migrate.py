@@ -121,8 +121,9 @@ def run(args) -> int:
         store = Path(args.db if args.store == "lancedb" else args.path)
         maps = [Path(args.map) / name for name in ("manifest.json", "weights.safetensors")] if args.map else []
         check_output(args.report, args.target_sample, args.target_texts, args.gate_queries, *maps, what="--report")
-        if Path(args.report).resolve().is_relative_to(store.resolve()):
-            raise ParameterError(f"--report {args.report} is inside the store {store}; write it elsewhere")
+        for folder, what in ((store, "the store"), (args.state, "the --state folder")):
+            if folder is not None and Path(args.report).resolve().is_relative_to(Path(folder).resolve()):
+                raise ParameterError(f"--report {args.report} is inside {what} {folder}; write it elsewhere")
         # a report of an earlier run of migrate is replaced (re-running the command resumes it); any other file
         # only with --overwrite
         check_writable(args.report, args.overwrite or _is_migrate_report(args.report))

@@ -243,6 +243,17 @@ def read_settings(args: argparse.Namespace, name: str | None) -> dict[str, Any]:
     return out
 
 
+def require_keys(flag: str, args: argparse.Namespace, src: Any, tgt: Any, otherwise: str = "--dictionary") -> None:
+    """``flag`` pairs rows by key: refuse inputs without keys (an array without a keys file would pair row numbers)."""
+    from ..errors import VecbridgeError
+
+    for name, emb in (("SRC", src), ("TGT", tgt)):
+        if not emb.has_keys:
+            raise VecbridgeError(f"{flag} needs keys, but {name} ({getattr(args, name.lower())}) has none (an array "
+                                 "without a keys file: its keys would be row numbers); give --paired if row i of SRC "
+                                 f"is row i of TGT, or {otherwise}")
+
+
 def read_input(path: str, fmt: str | None, args: argparse.Namespace, name: str | None = None):
     """Read one embeddings file with the shared options; reports skipped rows on stderr."""
     from ..io import read_embeddings

@@ -57,7 +57,7 @@ def run(args) -> int:
     from ..translators import load_translator
     from ..viz.plots import before_after_panels, render_png
 
-    check_output(args.output, args.src, args.tgt, args.dictionary)
+    check_output(args.output, args.src, args.tgt, args.dictionary, None if args.map.lower() == "none" else args.map)
     translator = None if args.map.lower() == "none" else load_translator(args.map)
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..errors import VecbridgeError
 from .options import add_command, add_overwrite, add_read_options, check_output, info, parents_for, read_input
 from .plot import add_choice_options, chosen
 
@@ -31,7 +34,10 @@ def run(args) -> int:
     from ..dictionary import read_dictionary
     from ..viz.report import write_map_report
 
-    check_output(args.output, args.src, args.tgt, args.dictionary, args.test_dictionary)
+    check_output(args.output, args.src, args.tgt, args.dictionary, args.test_dictionary,
+                 None if args.map.lower() == "none" else args.map)
+    if Path(args.output).is_dir():
+        raise VecbridgeError(f"-o {args.output} is a folder; give the HTML file to write")
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
     words, pairs, labels = chosen(args)

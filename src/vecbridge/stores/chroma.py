@@ -30,6 +30,7 @@ from .migrate import (
     as_translator,
     check_batch_rows,
     check_dim,
+    database_id,
     fit_map_in_state,
     import_store,
     journal_path,
@@ -210,7 +211,8 @@ def migrate_chroma(
     meta.update({"vecbridge_migrated_from": collection, "vecbridge_map": fp})
     root = _state_root(path, state)
     jpath = journal_path(root, "chroma", collection, target_collection)
-    settings = {"store": "chroma", "source": collection, "target": target_collection, "map": fp,
+    settings = {"store": "chroma", "database": database_id(path), "source": collection, "target": target_collection,
+                "map": fp,
                 "dim_in": d_in, "dim_out": d_out}
     max_batch = int(getattr(cl, "get_max_batch_size", lambda: 5000)())
     writer = ChromaWriter(cl, target_collection, meta, max_batch)

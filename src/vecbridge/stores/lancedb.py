@@ -31,6 +31,7 @@ from .migrate import (
     DEFAULT_BATCH_ROWS,
     FIT_SAMPLE_ROWS,
     FIX_FIRST,
+    database_id,
     Batch,
     MigrationReport,
     QualityReport,
@@ -290,12 +291,15 @@ def migrate_lancedb(
     target = target_table if target_table is not None else f"{table}.{new_column}"
     jpath = _journal_path(conn, table, target_table or f"column-{new_column}", state)
     version = int(src.version)
-    if resume and jpath.exists():
+    if resume and jpath.exists():  # the version a partial run of this migration pinned (not another database's)
         try:
-            version = int(json.loads(jpath.read_text(encoding="utf-8"))["source_version"])
-        except (OSError, ValueError, KeyError):
+            old = json.loads(jpath.read_text(encoding="utf-8"))
+            if old.get("database") == database_id(db):
+                version = int(old["source_version"])
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
             pass
-    settings = {"store": "lancedb", "source": table, "target": target, "source_version": version,
+    settings = {"store": "lancedb", "database": database_id(db), "source": table, "target": target,
+                "source_version": version,
                 "vector_column": vector_column, "id_column": id_column, "map": map_fingerprint(translator),
                 "dim_in": d_in, "dim_out": d_out}
     if target_table is not None:

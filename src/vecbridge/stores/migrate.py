@@ -152,12 +152,25 @@ FIX_FIRST = (f"fix or delete it in the source first, then {AGAIN} (the partial t
              "then, and the source is read as it is at that time)")
 
 
-def _unfinished(path: Path) -> bool:
-    """Whether the journal at ``path`` is readable and says its migration did not finish."""
+def database_id(location: Any) -> str | None:
+    """The resolved folder of a store's database (a path, or a connection with a ``uri``), recorded in the
+    journal so that a journal in a shared state folder is never taken for another database's; None when it
+    cannot be told (a client object without a path)."""
+    where = getattr(location, "uri", None) if not isinstance(location, (str, os.PathLike)) else location
+    if where is None or "://" in str(where):
+        return None if where is None else str(where)
+    return str(Path(where).resolve())
+
+
+def _made_by_this_migration(path: Path, settings: dict[str, Any]) -> bool:
+    """Whether the journal at ``path`` is readable, unfinished, and of this very migration: the same store,
+    database, source and target (so the partial target it names was made by it)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("finished") is False
-    except (OSError, ValueError, AttributeError):
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return False
+    same = all(old.get(k) == settings.get(k) for k in ("store", "database", "source", "target"))
+    return isinstance(old, dict) and old.get("finished") is False and same and settings.get("database") is not None
 
 
 def write_journal(path: Path, obj: dict[str, Any]) -> None:
@@ -226,7 +239,7 @@ def run_migration(
     settings = {**settings, "output": "target model's coordinates"}  # see store_function
     fresh = not (resume and journal_path.exists())
     if fresh:
-        if journal_path.exists() and _unfinished(journal_path):
+        if journal_path.exists() and _made_by_this_migration(journal_path, settings):
             writer.drop_partial()  # its own journal shows that this migration made it and did not finish it
         writer.check_new()  # never write into a table / column / collection that was there before
     journal = open_journal(journal_path, settings, resume)

@@ -317,8 +317,8 @@ class Translator:
         """The verdict of this method on pairs it was not fitted on: an unfitted copy is fitted on the pairs but a
         held-out ``share`` (at most ``max_held_out``, each source and target row once), and judged on those
         (:func:`vecbridge.verdict.judge_pairs`: top-1 retrieval against random orthogonal maps). ``pairs``: key
-        pairs of two :class:`Embeddings`; ``known_pairs``: (p, 2) row pairs. None when fewer than 10 pairs
-        could be held out. For a fit with pairs, which has no pairless verdict, this says whether the pairs
+        pairs of two :class:`Embeddings`; ``known_pairs``: (p, 2) row pairs. At least 10 pairs are held out
+        (fewer pairs than that plus what the method needs to be well-posed: None, no verdict). For a fit with pairs, which has no pairless verdict, this says whether the pairs
         carry a map at all (the command line's gate: exit 3 when "not aligned")."""
         from ..verdict import judge_pairs
 
@@ -331,7 +331,9 @@ class Translator:
             rows = np.asarray(known_pairs, dtype=np.int64).reshape(-1, 2)
         rng = np.random.default_rng(seed)
         rows = rows[rng.permutation(len(rows))]
-        h = min(int(max_held_out), int(len(rows) * float(share)))
+        h = max(10, min(int(max_held_out), int(len(rows) * float(share))))
+        if len(rows) - h < max(2, self.min_pairs(Xa.shape[1], Ya.shape[1])):
+            return None
         test, train = rows[:h], rows[h:]
         keep = np.zeros(len(test), bool)  # one held-out pair per source row and per target row
         first = [np.unique(test[:, j], return_index=True)[1] for j in (0, 1)]
