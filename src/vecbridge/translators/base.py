@@ -315,11 +315,12 @@ class Translator:
     def held_out_verdict(self, X: Any, Y: Any, pairs: Any = None, known_pairs: Any = None, share: float = 0.2,
                          max_held_out: int = 2000, seed: int = 0) -> dict[str, Any] | None:
         """The verdict of this method on pairs it was not fitted on: an unfitted copy is fitted on the pairs but a
-        held-out ``share`` (at most ``max_held_out``, each source and target row once), and judged on those
-        (:func:`vecbridge.verdict.judge_pairs`: top-1 retrieval against random orthogonal maps). ``pairs``: key
-        pairs of two :class:`Embeddings`; ``known_pairs``: (p, 2) row pairs. At least 10 pairs are held out
-        (fewer pairs than that plus what the method needs to be well-posed: None, no verdict). For a fit with pairs, which has no pairless verdict, this says whether the pairs
-        carry a map at all (the command line's gate: exit 3 when "not aligned")."""
+        held-out ``share`` (at least 10, at most ``max_held_out``, each source and target row once), and judged on
+        those (:func:`vecbridge.verdict.judge_pairs`: top-1 retrieval against random orthogonal maps). ``pairs``:
+        key pairs of two :class:`Embeddings`; ``known_pairs``: (p, 2) row pairs. None (no verdict) when the pairs
+        left after holding 10 out are fewer than the method needs to be well-posed. For a fit with pairs, which
+        has no pairless verdict, this says whether the pairs carry a map at all (the command line's gate: exit 3
+        when "not aligned")."""
         from ..verdict import judge_pairs
 
         Xa, Ya = as_float32_matrix(X, "X"), as_float32_matrix(Y, "Y")
