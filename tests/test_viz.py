@@ -181,3 +181,19 @@ def test_umap_projection():
     c1, c2 = xy[:40].mean(axis=0), xy[40:].mean(axis=0)
     spread = max(xy[:40].std(axis=0).max(), xy[40:].std(axis=0).max())
     assert np.linalg.norm(c1 - c2) > 2 * spread
+
+
+def test_cli_report_counts_missing_words_and_refuses_an_uncovered_test_dictionary(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    a, b = spaces(d_tgt=16)
+    write_embeddings(a, tmp_path / "a.vec")
+    write_embeddings(b, tmp_path / "b.vec")
+    assert main(["fit", str(tmp_path / "a.vec"), str(tmp_path / "b.vec"), "--shared-keys", "--method", "lstsq",
+                 "-o", str(tmp_path / "map"), "--quiet"]) == 0
+    args = [str(tmp_path / "map"), str(tmp_path / "a.vec"), str(tmp_path / "b.vec")]
+    (tmp_path / "none.tsv").write_text("zz\tyy\n")
+    capsys.readouterr()
+    assert main(["report", *args, "-o", str(tmp_path / "r.html"), "--test-dictionary", str(tmp_path / "none.tsv")]) == 1
+    assert "nothing to score" in capsys.readouterr().err and not (tmp_path / "r.html").exists()
+    assert main(["report", *args, "-o", str(tmp_path / "r.html"), "--words", ",".join(NUMBERS) + ",nokey"]) == 0
+    assert "1 of the" in capsys.readouterr().err

@@ -41,7 +41,15 @@ def run(args) -> int:
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
     words, pairs, labels = chosen(args)
+    if words is not None:
+        missing = [w for w in words if w not in src.index or w not in tgt.index]
+        if missing:
+            info(args, f"{len(missing)} of the {len(words)} --words are missing from a space and not plotted, "
+                       f"e.g. {', '.join(missing[:5])}")
     test_pairs = read_dictionary(args.test_dictionary) if args.test_dictionary else None
+    if test_pairs is not None and not any(s in src.index and t in tgt.index for s, t in test_pairs):
+        raise VecbridgeError(f"--test-dictionary {args.test_dictionary}: no pair has its source word in SRC and its "
+                             "target word in TGT, so there is nothing to score")
     with parents_for(args.output):
         path = write_map_report(args.map, src, tgt, args.output, title=args.title, overwrite=args.overwrite,
                                 words=words, pairs=pairs, test_pairs=test_pairs, sample=args.sample,
