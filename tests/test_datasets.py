@@ -285,3 +285,6 @@ def test_cli_data_list_and_build(capsys):
     assert main(["data", "build", "glove", "--param", "limit=500"]) == 0
     assert "n=500 dim=50" in capsys.readouterr().err
     assert main(["data", "build", "nope"]) == 1
+    capsys.readouterr()
+    assert main(["data", "build"]) == 2 and "needs a NAME" in capsys.readouterr().err
+    assert main(["data", "list", "extra"]) == 2 and "takes no NAME" in capsys.readouterr().err

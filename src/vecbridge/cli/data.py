@@ -39,7 +39,13 @@ def _summary(obj) -> str:
 def run(args) -> int:
     from .. import datasets
     from ..cache import cache_root, list_entries
+    from ..errors import ParameterError
 
+    if args.action in ("list", "encoders", "cache") and (args.name or args.param):
+        extra = " ".join([*([args.name] if args.name else []), *(f"--param {p}" for p in args.param or [])])
+        raise ParameterError(f"data {args.action} takes no NAME or --param (got {extra})")
+    if args.action == "build" and not args.name:
+        raise ParameterError("data build needs a NAME (see 'vecbridge data list')")
     if args.action == "list":
         for d in datasets.list_datasets():
             apt = " [apt-get]" if d.needs_apt else ""
@@ -61,8 +67,6 @@ def run(args) -> int:
         return 0
     if args.action == "clear":
         return clear_cache(args)
-    if not args.name:
-        raise VecbridgeError("data build needs a NAME (see 'vecbridge data list')")
     params = parse_params(args.param)
     check_build_params(args.name, params)
     t0 = time.perf_counter()
