@@ -148,14 +148,19 @@ def test_report_renders_in_headless_chromium(tmp_path):
         assert (np.abs(rgb - colour).sum(axis=1) < 30).sum() > 30
 
 
-def test_cli_plot_and_report(tmp_path, capsys):
+def _map_and_files(tmp_path):
+    """Two spaces written to a.vec / b.vec and a map fitted between them: the CLI's MAP SRC TGT arguments."""
     pytest.importorskip("matplotlib")
     a, b = spaces(d_tgt=16)
     write_embeddings(a, tmp_path / "a.vec")
     write_embeddings(b, tmp_path / "b.vec")
     assert main(["fit", str(tmp_path / "a.vec"), str(tmp_path / "b.vec"), "--shared-keys", "--method", "lstsq",
                  "-o", str(tmp_path / "map"), "--quiet"]) == 0
-    args = [str(tmp_path / "map"), str(tmp_path / "a.vec"), str(tmp_path / "b.vec")]
+    return [str(tmp_path / "map"), str(tmp_path / "a.vec"), str(tmp_path / "b.vec")]
+
+
+def test_cli_plot_and_report(tmp_path, capsys):
+    args = _map_and_files(tmp_path)
     assert main(["plot", *args, "-o", str(tmp_path / "p.png"), "--words", ",".join(NUMBERS), "--quiet"]) == 0
     assert (tmp_path / "p.png").stat().st_size > 10000
     assert main(["plot", "none", *args[1:], "-o", str(tmp_path / "spaces.png"), "--sample", "40", "--quiet"]) == 0
@@ -184,13 +189,7 @@ def test_umap_projection():
 
 
 def test_cli_report_counts_missing_words_and_refuses_an_uncovered_test_dictionary(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
-    a, b = spaces(d_tgt=16)
-    write_embeddings(a, tmp_path / "a.vec")
-    write_embeddings(b, tmp_path / "b.vec")
-    assert main(["fit", str(tmp_path / "a.vec"), str(tmp_path / "b.vec"), "--shared-keys", "--method", "lstsq",
-                 "-o", str(tmp_path / "map"), "--quiet"]) == 0
-    args = [str(tmp_path / "map"), str(tmp_path / "a.vec"), str(tmp_path / "b.vec")]
+    args = _map_and_files(tmp_path)
     (tmp_path / "none.tsv").write_text("zz\tyy\n")
     capsys.readouterr()
     assert main(["report", *args, "-o", str(tmp_path / "r.html"), "--test-dictionary", str(tmp_path / "none.tsv")]) == 1

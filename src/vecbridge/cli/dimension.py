@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from .options import (
     add_command,
@@ -60,19 +59,15 @@ def run(args) -> int:
         structure_data={} if args.no_structure else None, seed=args.seed, force=args.force, progress=False if args.quiet else None,
     )
     from ..dictionary import identical_pairs
-    from .fit import EXIT_NOT_ALIGNED
+    from .fit import EXIT_NOT_ALIGNED, refused_as_not_aligned
 
     v = result.translator.held_out_verdict(src, tgt, pairs=identical_pairs(src, tgt), seed=args.seed or 0)
     if v is not None:
         result.translator.fit_info_.update(verdict=v["verdict"], confidence=v["confidence"],
                                            verdict_reason=v["verdict_reason"])
-        if v["verdict"] == "not aligned":
-            then = ("Saving it anyway (--force)." if args.force else
-                    f"Nothing saved (exit code {EXIT_NOT_ALIGNED}); pass --force to save it.")
-            print(f"vecbridge dimension: warning: the map did not align on held-out shared words: "
-                  f"{v['verdict_reason']}. {then}", file=sys.stderr)
-            if not args.force:
-                return EXIT_NOT_ALIGNED
+        problem = f"the map did not align on held-out shared words: {v['verdict_reason']}"
+        if v["verdict"] == "not aligned" and refused_as_not_aligned("vecbridge dimension", problem, args.force):
+            return EXIT_NOT_ALIGNED
     path = result.translator.save(args.output, overwrite=args.overwrite)
     if args.json:
         print(json.dumps({"rows": result.rows, "info": result.info, "map": str(path)}))

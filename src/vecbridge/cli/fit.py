@@ -131,6 +131,15 @@ def fit_pairs(args, src, tgt):
     return pairs, None
 
 
+def refused_as_not_aligned(prog: str, problem: str, force: bool, anyway: str = "Saving it anyway",
+                           nothing: str = "Nothing saved", act: str = "save it") -> bool:
+    """The gate of every command that fits its own map: say that it is not aligned (``problem``) and whether
+    the result is kept anyway (``force``); True when the command must stop with ``EXIT_NOT_ALIGNED``."""
+    then = f"{anyway} (--force)." if force else f"{nothing} (exit code {EXIT_NOT_ALIGNED}); pass --force to {act}."
+    print(f"{prog}: warning: {problem}. {then}", file=sys.stderr)
+    return not force
+
+
 def held_out_gate(args, translator, src, tgt, pairs, known) -> str | None:
     """The verdict of a fit with pairs (which has no pairless one): the chosen method fitted again on all but a
     fifth of the pairs and judged on that fifth (:meth:`Translator.held_out_verdict`), recorded in the map's
@@ -168,14 +177,8 @@ def run(args) -> int:
     if verdict is None and (pairs is not None or known is not None):
         verdict = held_out_gate(args, translator, src, tgt, pairs, known)
     if verdict == "not aligned":
-        print(
-            f"vecbridge fit: warning: the spaces did not align: "
-            f"{fi.get('verdict_reason') or 'the map is most likely garbage'}. "
-            + ("Saving it anyway (--force)." if args.force else
-               f"Nothing saved (exit code {EXIT_NOT_ALIGNED}); pass --force to save it."),
-            file=sys.stderr,
-        )
-        if not args.force:
+        problem = f"the spaces did not align: {fi.get('verdict_reason') or 'the map is most likely garbage'}"
+        if refused_as_not_aligned("vecbridge fit", problem, args.force):
             return EXIT_NOT_ALIGNED
     elif verdict == "uncertain":
         print(f"vecbridge fit: warning: alignment uncertain (confidence {fi.get('confidence')}): "

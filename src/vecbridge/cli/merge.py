@@ -86,13 +86,12 @@ def run(args) -> int:
         print(f"vecbridge merge: warning: no verdict on the map: {held} held-out shared words (--holdout "
               f"{args.holdout}), at least 10 are needed; check the merge before trusting it", file=sys.stderr)
     if verdict == "not aligned":
-        from .fit import EXIT_NOT_ALIGNED
+        from .fit import EXIT_NOT_ALIGNED, refused_as_not_aligned
 
-        print(f"vecbridge merge: warning: the map from A to B did not align on the held-out shared words: "
-              f"{result.info['holdout']['verdict_reason']}. "
-              + ("Writing the merge anyway (--force)." if args.force else
-                 f"Nothing written (exit code {EXIT_NOT_ALIGNED}); pass --force to write it."), file=sys.stderr)
-        if not args.force:
+        problem = ("the map from A to B did not align on the held-out shared words: "
+                   + result.info["holdout"]["verdict_reason"])
+        if refused_as_not_aligned("vecbridge merge", problem, args.force, anyway="Writing the merge anyway",
+                                  nothing="Nothing written", act="write it"):
             return EXIT_NOT_ALIGNED
     evaluation = evaluate_merged(result) if args.evaluate else None
     written = write_merged(result, args.output, args.format, overwrite=args.overwrite, evaluation=evaluation)

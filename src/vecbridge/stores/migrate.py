@@ -169,8 +169,9 @@ def _made_by_this_migration(path: Path, settings: dict[str, Any]) -> bool:
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    same = all(old.get(k) == settings.get(k) for k in ("store", "database", "source", "target"))
-    return isinstance(old, dict) and old.get("finished") is False and same and settings.get("database") is not None
+    if not isinstance(old, dict) or settings.get("database") is None or old.get("finished") is not False:
+        return False
+    return all(old.get(k) == settings.get(k) for k in ("store", "database", "source", "target"))
 
 
 def write_journal(path: Path, obj: dict[str, Any]) -> None:
