@@ -441,6 +441,9 @@ def render() -> None:
 
 
 if __name__ == "__main__":
+    if not sys.argv[1:] or sys.argv[1] in ("-h", "--help"):
+        print("usage: python benchmarks/defaults.py TASK [METHOD ...] | --render\n\n" + __doc__)
+        sys.exit(0 if sys.argv[1:] else 2)
     if sys.argv[1:] != ["--render"]:
         run(sys.argv[1], sys.argv[2:])
     render()

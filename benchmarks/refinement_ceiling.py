@@ -59,7 +59,8 @@ def study(X, Y, OX, OY, Xte, Yte, seed):
     """Top-1 and k-NN similarity after each stage of ``cluster-match``'s refinement from the oracle start."""
     # revision 6's regional step, which refines the unrotated map again (the stage this study measured)
     tr = make_translator("cluster-match", seed=seed, regional_repolish=True)
-    Xn, Yn = tr._fit_normalizers(X, Y)
+    data = tr._fit_data(X, Y, None, None)  # the normalisers a fit on these samples would use
+    Xn, Yn = data.X, data.Y
     rng = np.random.default_rng(seed)
     W = polar_factor(tr.source_normalizer_.transform(OX).T @ tr.target_normalizer_.transform(OY))
     out = {}
