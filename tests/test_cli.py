@@ -506,3 +506,39 @@ def test_diagnose_names_its_flags_and_needs_keys_for_shared_keys(tmp_path, capsy
     assert main(["diagnose", a, b, "--paired", "--normalize", "frob"]) == 2
     assert "--normalize 'frob'" in capsys.readouterr().err
     assert main(["diagnose", a, b, "--shared-keys"]) == 1 and "--shared-keys needs keys" in capsys.readouterr().err
+
+
+def test_dictionaries_honour_encoding_and_a_byte_order_mark(mapped, capsys):
+    """evaluate reads --dictionary in --encoding as fit does; a UTF-8 BOM is not part of the first key."""
+    d = mapped
+    pairs = "".join(f"a{i}\tb{i}\n" for i in range(200, 300))
+    (d / "bom.tsv").write_bytes(b"\xef\xbb\xbf" + pairs.encode())
+    capsys.readouterr()
+    assert main(["evaluate", str(d / "map"), str(d / "a.txt"), str(d / "b.npy"), "--dictionary",
+                 str(d / "bom.tsv"), "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_covered"] == 100
+    (d / "latin.tsv").write_bytes(pairs.encode() + "caf\xe9\tb1\n".encode("latin-1"))
+    assert main(["evaluate", str(d / "map"), str(d / "a.txt"), str(d / "b.npy"), "--dictionary",
+                 str(d / "latin.tsv"), "--quiet"]) == 1
+    assert "--encoding" in capsys.readouterr().err
+    assert main(["evaluate", str(d / "map"), str(d / "a.txt"), str(d / "b.npy"), "--dictionary",
+                 str(d / "latin.tsv"), "--encoding", "latin-1", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_missing_source"] == 1 and "caf\xe9" in out["examples_missing_source"]
+
+
+def test_a_manifest_nested_too_deeply_is_a_clear_error(mapped, capsys):
+    d = mapped
+    m = d / "map" / "manifest.json"
+    doc = json.loads(m.read_text())
+    m.write_text(json.dumps(doc)[:-1] + ', "deep": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}")
+    capsys.readouterr()
+    assert main(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(d / "out.vec")]) == 1
+    err = capsys.readouterr().err
+    assert "nests too deeply" in err and "Traceback" not in err
+
+
+def test_neighbors_of_the_only_row_says_why(tmp_path, capsys):
+    (tmp_path / "one.vec").write_text("1 3\nonly 1 2 3\n")
+    assert main(["neighbors", str(tmp_path / "one.vec"), "only"]) == 1
+    assert "no other row" in capsys.readouterr().err

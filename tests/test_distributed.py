@@ -96,7 +96,7 @@ def test_errors_are_clear():
     X, Y = pairs(n=10)
     with pytest.raises(VecbridgeError, match="more than one pass"):
         fit_linear_from_batches(iter([(X, Y)]), normalize="center", progress=False)
-    with pytest.raises(VecbridgeError, match="supports"):
+    with pytest.raises(VecbridgeError, match="method must be one of lstsq, procrustes"):
         fit_linear_from_batches([(X, Y)], "multistep", progress=False)
     with pytest.raises(VecbridgeError, match="no pairs"):
         fit_linear_from_batches([], progress=False)
@@ -200,3 +200,62 @@ def test_ray_translate_and_fit_on_local_cluster(ray_local, tmp_path):
     ref = LeastSquares(bias=True, normalize="unit center").fit(X, Y)
     np.testing.assert_allclose(got_t.W_, ref.W_, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got_t.b_, ref.b_, rtol=1e-4, atol=1e-4)
+
+
+def test_options_are_checked_before_any_pass():
+    """Bad options fail before a batch is read, in the option's own words; ill-formed batches are named."""
+    from vecbridge.distributed.moments import LinearMoments
+    from vecbridge.errors import DimensionError, ParameterError
+
+    X, Y = pairs(n=10)
+    read = []
+
+    def source():
+        read.append(1)
+        return iter([(X, Y)])
+
+    for kwargs, message in [({"method": "bogus"}, "method must be one of"), ({"ridge": -1.0}, "ridge must be"),
+                            ({"ridge": float("nan")}, "finite"), ({"ridge": "abc"}, "ridge must be a number"),
+                            ({"bias": "no"}, "bias must be true or false"),
+                            ({"method": "procrustes", "ridge": 5.0}, "procrustes takes no ridge"),
+                            ({"method": "procrustes", "bias": True}, "procrustes takes no ridge or bias"),
+                            ({"method": "lstsq", "scale": True}, "lstsq takes no scale")]:
+        with pytest.raises(ParameterError, match=message):
+            fit_linear_from_batches(source, normalize="center", progress=False, **kwargs)
+    assert read == []
+    with pytest.raises(VecbridgeError, match="got None"):
+        fit_linear_from_batches(None, progress=False)
+    with pytest.raises(DimensionError, match="batch 0 must be a pair"):
+        fit_linear_from_batches([(X, Y, X)], progress=False)
+    with pytest.raises(DimensionError, match="batch 1 holds 8-d source"):
+        fit_linear_from_batches([(X, Y), (X[:, :8], Y)], normalize="center", progress=False)
+    with pytest.raises(VecbridgeError, match="missing xtx"):
+        LinearMoments.from_arrays({k: v for k, v in LinearMoments.of(X, Y).to_arrays().items() if k != "xtx"})
+
+
+def test_torch_path_refuses_what_numpy_refuses():
+    """A zero row through a map that normalises lengths is refused on every device (as by ``transform``); a
+    read-only batch (an Arrow buffer) gives no warning; an unfitted map is NotFittedError."""
+    import warnings
+
+    pytest.importorskip("torch")
+    from vecbridge.distributed.torch_backend import resolve_device, torch_batch_function
+    from vecbridge.errors import NotFittedError, ZeroRowError
+
+    X, Y = pairs(n=200)
+    t = LeastSquares(bias=True, normalize="unit center unit").fit(X, Y)
+    run = torch_batch_function(t, resolve_device("cpu-torch"))
+    Z = X[:10].copy()
+    Z[3] = 0
+    with pytest.raises(ZeroRowError, match="row 3 of the input is all zeros") as numpy_error:
+        t.transform(Z)
+    with pytest.raises(ZeroRowError, match="row 3 of the input is all zeros") as torch_error:
+        run(Z)
+    assert list(torch_error.value.rows) == list(numpy_error.value.rows) == [3]
+    frozen = X[:10].copy()
+    frozen.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(run(frozen), t.transform(X[:10]), rtol=1e-5, atol=2e-5)
+    with pytest.raises(NotFittedError):
+        torch_batch_function(LeastSquares(), resolve_device("cpu-torch"))

@@ -391,3 +391,32 @@ def test_key_pairs_that_are_not_pairs_are_named(rng, pairs):
 def test_method_name_must_be_a_string():
     with pytest.raises(VecbridgeError, match="must be a name"):
         make_translator(["lstsq"])
+
+
+def test_repeated_pairs_count_once(rng):
+    """Fifty copies of one pair are one pair: refused as too few (as one pair is), and counted."""
+    from vecbridge import Embeddings, make_translator
+    from vecbridge.errors import VecbridgeError
+
+    X = rng.standard_normal((100, 8)).astype(np.float32)
+    Y = (X @ random_orthogonal(8, rng)).astype(np.float32)
+    keys = [f"k{i}" for i in range(100)]
+    S, T = Embeddings(keys, X), Embeddings(keys, Y)
+    with pytest.raises(VecbridgeError, match=r"1 distinct \(49 repeated pairs kept once\) pairs are too few"):
+        make_translator("procrustes").fit(S, T, pairs=[("k1", "k1")] * 50)
+    with pytest.raises(VecbridgeError, match=r"1 distinct \(49 repeated pairs kept once\) pairs are too few"):
+        make_translator("procrustes").fit(X, Y, known_pairs=np.array([[1, 1]] * 50))
+    pairs = [(f"k{i}", f"k{i}") for i in range(30)]
+    t = make_translator("procrustes").fit(S, T, pairs=pairs + pairs[:5])
+    assert t.coverage_.n_used == 30 and t.coverage_.repeated == 5
+    assert "5 repeated pairs kept once" in t.coverage_.summary()
+    u = make_translator("procrustes").fit(S, T, pairs=pairs)
+    np.testing.assert_allclose(t.transform(X), u.transform(X), atol=1e-6)
+
+
+def test_negative_ridge_is_a_parameter_error():
+    from vecbridge import make_translator
+    from vecbridge.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="parameter 'ridge' must be >= 0"):
+        make_translator("lstsq", ridge=-1.0).fit(np.eye(4, dtype=np.float32), np.eye(4, dtype=np.float32))

@@ -25,8 +25,10 @@ def read_dictionary(path: str | os.PathLike, encoding: str = "utf-8") -> list[Pa
     pairs: list[Pair] = []
     seen: set[Pair] = set()
     duplicates = 0
+    # a UTF-8 byte-order mark is not part of the first key (as in the vector readers)
+    plain = str(encoding).lower().replace("_", "-") in ("utf-8", "utf8")
     try:
-        with open(path, encoding=encoding) as fh:
+        with open(path, encoding="utf-8-sig" if plain else encoding) as fh:
             for lineno, line in enumerate(fh, 1):
                 line = line.rstrip("\r\n")
                 if not line.strip() or line.startswith("#"):
@@ -44,7 +46,8 @@ def read_dictionary(path: str | os.PathLike, encoding: str = "utf-8") -> list[Pa
                 else:
                     duplicates += 1
     except UnicodeDecodeError as e:
-        raise FormatError(f"not valid {encoding} text ({e.reason} at byte {e.start})", path) from None
+        raise FormatError(f"not valid {encoding} text ({e.reason} at byte {e.start}); name the file's encoding "
+                          "(CLI: --encoding, e.g. latin-1)", path) from None
     except FileNotFoundError:
         raise FormatError("no such file", path) from None
     except IsADirectoryError:
@@ -76,6 +79,7 @@ class PairCoverage:
     missing_source: int = 0
     missing_target: int = 0
     missing_both: int = 0
+    repeated: int = 0
     examples_missing: list[Pair] = field(default_factory=list)
 
     @property
@@ -89,6 +93,7 @@ class PairCoverage:
             "missing_source_only": self.missing_source,
             "missing_target_only": self.missing_target,
             "missing_both": self.missing_both,
+            "repeated": self.repeated,
             "examples_missing": [list(p) for p in self.examples_missing],
         }
 
@@ -101,6 +106,8 @@ class PairCoverage:
             )
             if self.examples_missing:
                 s += f", e.g. {self.examples_missing[0]}"
+        if self.repeated:
+            s += f"; {self.repeated} repeated pair{'s' if self.repeated != 1 else ''} kept once"
         return s
 
 
@@ -112,12 +119,17 @@ def pair_rows(src: Embeddings, tgt: Embeddings, pairs: Sequence[Pair]) -> tuple[
     cov = PairCoverage(n_pairs=len(pairs))
     si, ti = src.index, tgt.index
     src_rows, tgt_rows = [], []
+    seen: set[tuple[int, int]] = set()
     for i, p in enumerate(pairs):
         if isinstance(p, (str, bytes)) or not hasattr(p, "__len__") or len(p) != 2:
             raise ParameterError(f"pairs[{i}] must be a (source_key, target_key) pair, got {p!r}")
         s, t = p
         a, b = si.get(s), ti.get(t)
         if a is not None and b is not None:
+            if (a, b) in seen:  # the same pair again adds nothing but weight: kept once, counted
+                cov.repeated += 1
+                continue
+            seen.add((a, b))
             src_rows.append(a)
             tgt_rows.append(b)
             continue

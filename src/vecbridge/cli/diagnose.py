@@ -56,7 +56,8 @@ def run(args) -> int:
                           normalize=args.normalize)
         report["source"]["name"], report["target"]["name"] = src.describe(), tgt.describe()
     else:
-        pairs = read_dictionary(args.dictionary) if args.dictionary else None
+        pairs = (read_dictionary(args.dictionary, encoding=getattr(args, "encoding", None) or "utf-8")
+                 if args.dictionary else None)
         report = diagnose(src, tgt, pairs=pairs, paired=args.shared_keys, n=args.sample, k=args.neighbors,
                           seed=args.seed, normalize=args.normalize)
     if args.json:

@@ -42,7 +42,8 @@ def run(args) -> int:
         raise VecbridgeError(f"--paired needs as many rows in SRC ({len(src)}) as in TGT ({len(tgt)})")
     check_space(args, translator, src.vectors, "source", f"SRC ({args.src})")
     check_space(args, translator, tgt.vectors, "target", f"TGT ({args.tgt})")
-    pairs = read_dictionary(args.dictionary) if args.dictionary else None
+    pairs = (read_dictionary(args.dictionary, encoding=getattr(args, "encoding", None) or "utf-8")
+             if args.dictionary else None)
     if args.shared_keys:
         require_keys("--shared-keys", args, src, tgt)
     result = evaluate_translator(

@@ -75,7 +75,8 @@ def run(args) -> int:
     a = read_word_model(args.a, args.a_format, limit=args.limit, progress=progress, **enc)
     b = read_word_model(args.b, args.b_format, limit=args.limit, progress=progress, **enc)
     normalize = None if str(args.normalize).lower() == "none" else args.normalize
-    pairs = read_dictionary(args.dictionary) if args.dictionary else None
+    pairs = (read_dictionary(args.dictionary, encoding=getattr(args, "encoding", None) or "utf-8")
+             if args.dictionary else None)
     result = merge_embeddings(a, b, method=args.method, normalize=normalize, pairs=pairs,
                               params=params, confidence=args.confidence, space=args.space,
                               holdout=args.holdout, seed=args.seed, force=args.force,

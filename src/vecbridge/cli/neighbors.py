@@ -45,4 +45,6 @@ def run(args) -> int:
         shown += 1
         if shown == args.k:
             break
-    return 0 if shown else 1
+    if not shown:
+        raise VecbridgeError(f"{args.key!r} has no neighbours to list: the space holds no other row")
+    return 0

@@ -48,7 +48,8 @@ def chosen(args):
     if words is not None and not words:
         raise ParameterError(f"--words {args.words!r} names no word; give comma-separated keys, or leave --words out "
                              "to plot a sample")
-    pairs = read_dictionary(args.dictionary) if args.dictionary else None
+    pairs = (read_dictionary(args.dictionary, encoding=getattr(args, "encoding", None) or "utf-8")
+             if args.dictionary else None)
     labels = None if args.labels == "auto" else args.labels == "on"
     return words, pairs, labels
 

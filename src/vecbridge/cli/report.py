@@ -46,7 +46,8 @@ def run(args) -> int:
         if missing:
             info(args, f"{len(missing)} of the {len(words)} --words are missing from a space and not plotted, "
                        f"e.g. {', '.join(missing[:5])}")
-    test_pairs = read_dictionary(args.test_dictionary) if args.test_dictionary else None
+    test_pairs = (read_dictionary(args.test_dictionary, encoding=getattr(args, "encoding", None) or "utf-8")
+                  if args.test_dictionary else None)
     if test_pairs is not None and not any(s in src.index and t in tgt.index for s, t in test_pairs):
         raise VecbridgeError(f"--test-dictionary {args.test_dictionary}: no pair has its source word in SRC and its "
                              "target word in TGT, so there is nothing to score")

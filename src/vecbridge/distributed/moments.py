@@ -26,7 +26,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..errors import DimensionError, VecbridgeError
+from ..errors import DimensionError, ParameterError, VecbridgeError
 from ..normalize import Normalizer, parse_steps
 
 #: a source of paired batches: an iterable of ``(X, Y)`` that can be iterated again,
@@ -36,7 +36,35 @@ PairBatches = Union[Iterable[tuple[np.ndarray, np.ndarray]], Callable[[], Iterat
 LINEAR_METHODS = ("lstsq", "procrustes")
 
 
+LSTSQ_NAMES = ("lstsq", "least-squares", "linear", "ridge")
+PROCRUSTES_NAMES = ("procrustes", "orthogonal")
+
+
+def check_linear_options(method: Any, ridge: Any, bias: Any, scale: Any) -> str:
+    """Check the options of a sufficient-statistics fit before any pass over the data; returns the method's
+    canonical name (``lstsq`` or ``procrustes``). Raises :class:`ParameterError` naming the option."""
+    if not isinstance(method, str) or method not in LSTSQ_NAMES + PROCRUSTES_NAMES:
+        raise ParameterError(f"method must be one of {', '.join(LINEAR_METHODS)} for a sufficient-statistics fit, "
+                             f"got {method!r}")
+    if isinstance(ridge, (bool, np.bool_)) or not isinstance(ridge, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"ridge must be a number >= 0, got {ridge!r}")
+    if not np.isfinite(float(ridge)) or float(ridge) < 0:
+        raise ParameterError(f"ridge must be a finite number >= 0, got {ridge!r}")
+    for name, value in (("bias", bias), ("scale", scale)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ParameterError(f"{name} must be true or false, got {value!r}")
+    name = "lstsq" if method in LSTSQ_NAMES else "procrustes"
+    if name == "procrustes" and (float(ridge) != 0 or bias):
+        raise ParameterError("procrustes takes no ridge or bias (those are lstsq options); got "
+                             f"ridge={ridge!r}, bias={bias!r}")
+    if name == "lstsq" and scale:
+        raise ParameterError("lstsq takes no scale (a procrustes option); got scale=True")
+    return name
+
+
 def _as_pair(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+    if X is None or Y is None:
+        raise DimensionError("each batch must be a pair (X, Y) of 2-D arrays; got None")
     X = np.asarray(X, dtype=np.float32)
     Y = np.asarray(Y, dtype=np.float32)
     if X.ndim != 2 or Y.ndim != 2:
@@ -104,6 +132,9 @@ class LinearMoments:
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> LinearMoments:
+        missing = [k for k in ("n", "sum_x", "sum_y", "xtx", "xty", "sq_x") if k not in a]
+        if missing:
+            raise VecbridgeError(f"these are not the arrays of LinearMoments.to_arrays: missing {', '.join(missing)}")
         return cls(int(np.asarray(a["n"]).reshape(-1)[0]), np.asarray(a["sum_x"], np.float64),
                    np.asarray(a["sum_y"], np.float64), np.asarray(a["xtx"], np.float64),
                    np.asarray(a["xty"], np.float64), float(np.asarray(a["sq_x"]).reshape(-1)[0]))
@@ -140,9 +171,25 @@ class LinearMoments:
 
 
 def _batches(source: PairBatches) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    it = source() if callable(source) else iter(source)
-    for X, Y in it:
-        yield _as_pair(X, Y)
+    if source is None:
+        raise VecbridgeError("source must be an iterable of (X, Y) batches or a function returning one, got None")
+    try:
+        it = source() if callable(source) else iter(source)
+    except TypeError:
+        raise VecbridgeError("source must be an iterable of (X, Y) batches or a function returning one, got "
+                             f"{type(source).__name__}") from None
+    width = None
+    for i, batch in enumerate(it):
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise DimensionError(f"batch {i} must be a pair (X, Y) of 2-D arrays, got {type(batch).__name__}"
+                                 + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ""))
+        X, Y = _as_pair(*batch)
+        if width is None:
+            width = (X.shape[1], Y.shape[1])
+        elif (X.shape[1], Y.shape[1]) != width:
+            raise DimensionError(f"batch {i} holds {X.shape[1]}-d source and {Y.shape[1]}-d target rows; the "
+                                 f"first batch held {width[0]}-d and {width[1]}-d")
+        yield X, Y
 
 
 def _stateful(steps: list[str]) -> list[int]:
@@ -231,17 +278,14 @@ def linear_translator_from_moments(
     """A fitted ``LeastSquares`` / ``Procrustes`` from merged statistics (of normalised pairs)."""
     from ..translators.linear import LeastSquares, Procrustes
 
-    if method in ("lstsq", "least-squares", "linear", "ridge"):
-        if ridge < 0:
-            raise VecbridgeError(f"ridge must be >= 0, got {ridge}")
+    method = check_linear_options(method, ridge, bias, scale)
+    if method == "lstsq":
         t = LeastSquares(ridge=ridge, bias=bias, normalize=normalize)
         t.W_, t.b_ = moments.lstsq(ridge=float(ridge), bias=bool(bias))
-    elif method in ("procrustes", "orthogonal"):
+    else:
         t = Procrustes(scale=scale, normalize=normalize)
         t.W_, s = moments.procrustes(scale=bool(scale))
         t.scale_ = float(s)
-    else:
-        raise VecbridgeError(f"a sufficient-statistics fit supports {', '.join(LINEAR_METHODS)}, not {method!r}")
     dx, dy = moments.xty.shape
     t.n_features_in_, t.n_features_out_ = int(dx), int(dy)
     if normalizers is None:
@@ -289,6 +333,7 @@ def fit_linear_from_batches(
     """
     from ..progress import progress_bar
 
+    check_linear_options(method, ridge, bias, scale)
     steps = parse_steps(normalize)
     if _stateful(steps) and not callable(source) and iter(source) is source:
         raise VecbridgeError(

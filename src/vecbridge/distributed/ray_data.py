@@ -25,16 +25,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import DimensionError, FormatError, VecbridgeError
-from .moments import LinearMoments, fit_normalizer_from_batches, linear_translator_from_moments
+from ..optional import require
+from .moments import (LinearMoments, check_linear_options, fit_normalizer_from_batches,
+                      linear_translator_from_moments)
 
 
 def _ray():
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise VecbridgeError("the Ray path needs ray[data]: pip install 'vecbridge[distributed]'") from None
-    return ray
+    require("ray.data", "distributed", "the Ray path")
+    return require("ray", "distributed", "the Ray path")
 
 
 def column_vectors(table: Any, column: str) -> np.ndarray:
@@ -173,6 +171,7 @@ def fit_linear_dataset(
     driver adds them and solves. One pass, plus one per ``center``/``standardize`` step
     of ``normalize``. Equal to the in-memory fit to float tolerance.
     """
+    check_linear_options(method, ridge, bias, scale)
     _ray()
     nx, ny = fit_normalizer_from_batches(
         normalize, [], reduce=lambda fn: _reduce(ds, fn, x_column, y_column, batch_size)

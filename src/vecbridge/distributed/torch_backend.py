@@ -18,17 +18,14 @@ import numpy as np
 
 from ..compute import resolve_device  # noqa: F401  (the device vocabulary of every --device, re-exported)
 from ..errors import VecbridgeError
+from ..optional import require
 
 #: rows moved to the device at a time
 DEVICE_BATCH_ROWS = 1 << 16
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise VecbridgeError("the torch path needs torch: pip install 'vecbridge[torch]'") from None
-    return torch
+    return require("torch", "torch", "the torch path")
 
 
 def affine_form(translator: Any, seed: int = 0, rtol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +35,7 @@ def affine_form(translator: Any, seed: int = 0, rtol: float = 1e-4) -> tuple[np.
     zero row and the unit rows, and the probe is checked on 64 random rows
     (seeded): a map that is not affine raises ``VecbridgeError``.
     """
+    translator._check_fitted()
     method = getattr(translator, "method", "")
     d_in, d_out = int(translator.n_features_in_), int(translator.n_features_out_)
     if method == "lstsq":
@@ -78,8 +76,8 @@ def torch_batch_function(translator: Any, device: Any) -> Callable[[np.ndarray],
 
     Same results as ``translator.transform`` to float32 tolerance.
     """
-    from ..translators.base import as_float32_matrix
     from ..errors import DimensionError
+    from ..translators.base import as_float32_matrix, refuse_zero_rows
 
     torch = _torch()
     dev = device if not isinstance(device, str) else resolve_device(device) or torch.device("cpu")
@@ -96,6 +94,9 @@ def torch_batch_function(translator: Any, device: Any) -> Callable[[np.ndarray],
         X = as_float32_matrix(X, "X")
         if X.shape[1] != d_in:
             raise DimensionError(f"this map takes {d_in}-d source vectors, got {X.shape[1]}-d")
+        refuse_zero_rows(X, norm.steps)  # as the numpy path does
+        if not X.flags.writeable:  # torch shares the memory of what it is given and warns on read-only arrays
+            X = X.copy()
         out = np.empty((X.shape[0], tW.shape[1]), dtype=np.float32)
         with torch.no_grad():
             for s in range(0, X.shape[0], DEVICE_BATCH_ROWS):

@@ -786,6 +786,8 @@ def read_hub_manifest(path: str | os.PathLike) -> dict[str, Any]:
         m = json.loads(mpath.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise ManifestError(f"{mpath}: the manifest is not valid JSON ({e})") from None
+    except RecursionError:
+        raise ManifestError(f"{mpath}: the manifest nests too deeply to be a vecbridge hub manifest") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT_NAME:
         raise ManifestError(f"{mpath}: not a vecbridge hub manifest (its 'format' is not {FORMAT_NAME!r})")
     v = m.get("format_version")

@@ -152,6 +152,17 @@ def shared_item_rows(src: Embeddings, tgt: Embeddings, pairs: np.ndarray) -> tup
     return s_rows, t_rows
 
 
+def refuse_zero_rows(X: np.ndarray, steps: Any) -> None:
+    """Raise :class:`ZeroRowError` when ``X`` holds all-zero rows and the normalisation ``steps`` include
+    ``unit`` (lengths): such a map has no direction to translate a zero row by (every compute path)."""
+    zeros = zero_rows(X) if "unit" in steps else ()
+    if len(zeros):
+        raise ZeroRowError(
+            f"row {int(zeros[0])} of the input is all zeros ({len(zeros)} such rows); this map normalises "
+            "lengths first and a zero vector has no direction to translate (vecbridge translate --lenient "
+            "skips and counts such rows)", rows=zeros)
+
+
 def _side_info(emb: Embeddings | None) -> dict[str, Any]:
     if emb is None:
         return {"name": None, "normalization": []}
@@ -390,8 +401,10 @@ class Translator:
         data = self._fit_data(X, Y, pairs, known_pairs)
         needed = self.min_pairs(data.X.shape[1], data.Y.shape[1]) if self.requires_pairs else 0
         if data.n_pairs < needed and not force:
+            rep = data.info.get("repeated_pairs") or data.info.get("coverage", {}).get("repeated") or 0
+            distinct = f" distinct ({rep} repeated pair{'s' if rep != 1 else ''} kept once)" if rep else ""
             raise VecbridgeError(
-                f"{data.n_pairs} pairs are too few for {self.method} between {data.X.shape[1]}-d and "
+                f"{data.n_pairs}{distinct} pairs are too few for {self.method} between {data.X.shape[1]}-d and "
                 f"{data.Y.shape[1]}-d vectors (a well-posed fit needs at least {needed}); with a small dictionary "
                 "use few-pair self-learning (method selflearn, or cluster-match with the pairs as known pairs), "
                 "or fit anyway with force=True (CLI: --force)")
@@ -442,6 +455,12 @@ class Translator:
         if known_pairs is not None:
             rows = _check_row_pairs(known_pairs, len(Xa), len(Ya))
             info["pairs_from"] = "row-index pairs"
+            if rows is not None:
+                # a repeated pair adds weight, not information: kept once (first occurrence, order kept), counted
+                _, first = np.unique(rows, axis=0, return_index=True)
+                if len(first) < len(rows):
+                    info["repeated_pairs"] = int(len(rows) - len(first))
+                    rows = rows[np.sort(first)]
         elif src is None and self.requires_pairs:
             if Xa.shape[0] != Ya.shape[0]:
                 raise DimensionError(
@@ -511,12 +530,7 @@ class Translator:
             raise DimensionError(
                 f"this {self.method} map takes {self.n_features_in_}-d source vectors, got {X.shape[1]}-d"
             )
-        zeros = zero_rows(X) if "unit" in self.source_normalizer_.steps else ()
-        if len(zeros):  # a map that normalises lengths first has no direction to translate a zero row by
-            raise ZeroRowError(
-                f"row {int(zeros[0])} of the input is all zeros ({len(zeros)} such rows); this map normalises "
-                "lengths first and a zero vector has no direction to translate (vecbridge translate --lenient "
-                "skips and counts such rows)", rows=zeros)
+        refuse_zero_rows(X, self.source_normalizer_.steps)
         with np.errstate(over="ignore", invalid="ignore"):
             out = np.ascontiguousarray(self._transform(self.source_normalizer_.transform(X)), dtype=np.float32)
         bad = ~np.isfinite(out).all(axis=1)
@@ -747,7 +761,7 @@ def saved_format(path: str | os.PathLike) -> str | None:
     m = Path(path) / MANIFEST
     try:
         doc = json.loads(m.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return doc.get("format") if isinstance(doc, dict) and isinstance(doc.get("format"), str) else None
 
@@ -762,6 +776,8 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ManifestError(f"{mpath}: the manifest is not valid JSON ({e})") from None
+    except RecursionError:
+        raise ManifestError(f"{mpath}: the manifest nests too deeply to be a vecbridge manifest") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise ManifestError(f"{mpath}: not a vecbridge map manifest (its 'format' is not {FORMAT_NAME!r})")
     if not isinstance(manifest.get("format_version"), int) or manifest["format_version"] < 1:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
 from .base import FitData, Translator
 
 
@@ -113,9 +113,13 @@ class LeastSquares(Translator):
             return min(d_in, d_out)
         return d_in + int(bool(self.bias))
 
-    def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def check_params(self) -> Translator:
+        super().check_params()
         if self.ridge < 0:
-            raise VecbridgeError(f"ridge must be >= 0, got {self.ridge}")
+            raise ParameterError(f"{self.method}: parameter 'ridge' must be >= 0, got {self.ridge}")
+        return self
+
+    def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.W_, self.b_ = lstsq_map(X, Y, ridge=float(self.ridge), bias=bool(self.bias))
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
