@@ -542,3 +542,8 @@ def test_neighbors_of_the_only_row_says_why(tmp_path, capsys):
     (tmp_path / "one.vec").write_text("1 3\nonly 1 2 3\n")
     assert main(["neighbors", str(tmp_path / "one.vec"), "only"]) == 1
     assert "no other row" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_body_limit_that_refuses_everything(capsys):
+    assert cli(["serve", "somewhere", "--max-body-mb", "1e-7"]) == 2
+    assert "--max-body-mb" in capsys.readouterr().err

@@ -157,6 +157,121 @@ def test_unknown_map_in_path_and_wrong_content_type(client):
     assert r.status_code == 415
 
 
+
+def test_too_many_rows_are_refused_before_the_body_is_parsed(maps, monkeypatch):
+    """Millions of rows [0] in a body under the byte limit: 413 without parsing (it took 5 s and ~500 MiB)."""
+    import tracemalloc
+
+    from vecbridge.serve import app as app_module
+
+    root, _ = maps
+    app = create_app(root, max_rows=100, max_body_bytes=8 * 1024 * 1024)
+    parsed = []
+    real = app_module.TranslateRequest.model_validate_json
+    monkeypatch.setattr(app_module.TranslateRequest, "model_validate_json",
+                        lambda body: parsed.append(len(body)) or real(body))
+    headers = {"content-type": "application/json"}
+    with TestClient(app) as c:
+        over = b"[0]," * 100 + b"[0]]}"
+        r = c.post("/translate", content=b'{"map": "old2new", "vectors": [' + over, headers=headers)
+        assert r.status_code == 413 and r.json()["field"] == "vectors" and "limit is 100" in r.json()["error"]
+        body = b'{"map": "old2new", "vectors": [' + b",".join([b"[0]"] * 1_500_000) + b"]}"
+        tracemalloc.start()
+        try:
+            r = c.post("/translate", content=body, headers=headers)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert r.status_code == 413 and "limit is 100" in r.json()["error"], r.text
+        assert peak < 4 * len(body), peak  # the body and its copies, not an object per row
+        r = c.post("/translate", content=b'{"hub": "h", "from": "a", "to": "b", "vectors": [' + over,
+                   headers=headers)  # before the hub route reads the body (which would say: unknown hub)
+        assert r.status_code == 413
+        assert parsed == []
+        r = c.post("/translate", json={"map": "old2new", "vectors": [[0.5] * D_IN] * 100})  # at the limit
+        assert r.status_code == 200 and r.json()["n"] == 100 and len(parsed) == 1
+
+
+@pytest.mark.parametrize(
+    "body, more",
+    [
+        ({"map": "m", "vectors": [[0]] * 11}, True),
+        ({"map": "m", "vectors": [[0]] * 10}, False),
+        ({"map": "m", "vectors": [0.0] * 50}, False),  # one flat vector
+        ({"x": [[0]] * 50, "map": "m", "vectors": [[0]] * 10}, False),  # brackets of an ignored field
+        ({"x": {"vectors": [[0]] * 50}, "vectors": [[0]] * 2}, False),  # not the top-level "vectors"
+        ({"x": "[[[[[[[[[[[[[[[\\\"]]]", "map": "m]", "vectors": [[0]] * 10}, False),  # brackets in strings
+        ({"x": "\\\\", "vectors": [{"a": 1}] * 11}, True),
+    ],
+)
+def test_rows_are_counted_without_parsing(body, more):
+    from vecbridge.serve.app import _more_rows_than
+
+    raw = json.dumps(body).encode()
+    assert _more_rows_than(raw, 10) is more
+    assert _more_rows_than(raw.replace(b'"vectors"', b'"vec\\u0074ors"'), 10) is more  # an escaped key is the key
+    assert _more_rows_than(raw.replace(b'"vectors": ', b'"vectors"\n :\t'), 10) is more
+
+
+def test_openapi_declares_the_bodies_and_the_errors(client):
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["TranslateRequest"]["properties"]) == {"map", "vectors"}
+    assert set(schemas["ErrorBody"]["properties"]) == {"error", "field"} and "HTTPValidationError" not in schemas
+    for path in ("/translate", "/maps/{name}/translate"):
+        op = spec["paths"][path]["post"]
+        assert op["requestBody"]["required"] is True
+        assert op["requestBody"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/TranslateRequest"}
+        for status in ("400", "404", "413", "415", "422"):
+            assert op["responses"][status]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorBody"}, (path, status)
+
+
+@pytest.mark.parametrize("name", ["max_rows", "max_body_bytes"])
+@pytest.mark.parametrize("value", ["10", None, 0, -5, True, 2.5])
+def test_create_app_checks_its_limits(maps, name, value):
+    from vecbridge.errors import ParameterError
+
+    root, _ = maps
+    with pytest.raises(ParameterError, match=f"{name} must be a positive whole number"):
+        create_app(root, **{name: value})
+
+
+def test_limits_may_be_numpy_integers(maps):
+    root, _ = maps
+    with TestClient(create_app(root, max_rows=np.int64(2), max_body_bytes=np.int32(4096))) as c:
+        assert c.post("/translate", json={"map": "old2new", "vectors": [[0.0] * D_IN] * 2}).status_code == 200
+        r = c.post("/translate", json={"map": "old2new", "vectors": [[0.0] * D_IN] * 3})
+        assert r.status_code == 413 and "limit is 2" in r.json()["error"]
+
+
+def test_framework_errors_have_the_documented_body(client):
+    r = client.get("/translate")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["field"] is None and "Method Not Allowed" in r.json()["error"] and "POST" in r.json()["error"]
+    assert client.get("/maps/old2new/translate").status_code == 405
+    for path in ("/maps/%2F/translate", "/maps//translate", "/nope"):
+        r = client.post(path, json={"vectors": [[0.0] * D_IN]})
+        assert r.status_code == 404 and set(r.json()) == {"error", "field"} and r.json()["field"] is None, path
+        assert "Not Found" in r.json()["error"]
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_numbers_beyond_float64_are_too_large_not_nan(client, flat):
+    def post(value: str):
+        row = "[" + ", ".join([value] + ["0"] * (D_IN - 1)) + "]"
+        body = f'{{"map": "old2new", "vectors": {row if flat else "[" + row + "]"}}}'
+        r = client.post("/translate", content=body.encode(), headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["field"] == ("vectors[0]" if flat else "vectors[0][0]"), r.text
+        return r.json()["error"]
+
+    for value in ("1e400", "-1e400", "1.5e309"):
+        msg = post(value)
+        assert "too large" in msg and "NaN" not in msg, msg
+    for value in ("NaN", "Infinity", "-Infinity"):
+        assert "NaN or Inf" in post(value)
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import ParameterError
 from .options import add_command, add_device, add_quiet, info, port_number, positive_float, positive_int
 
 EXAMPLE = """  vecbridge serve old2new=maps/old2new new2old=maps/new2old --port 8000
@@ -25,13 +26,17 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    body_bytes = int(args.max_body_mb * 1024 * 1024)
+    if body_bytes < 1024:
+        raise ParameterError(f"--max-body-mb {args.max_body_mb:g}: a request body limit under 1 KiB refuses every "
+                             "request; give at least 0.001")
     from ..optional import require
     from ..serve import create_app
 
     uvicorn = require("uvicorn", "serve", "vecbridge serve")
 
     maps = args.maps[0] if len(args.maps) == 1 and "=" not in args.maps[0] else args.maps
-    app = create_app(maps, max_rows=args.max_rows, max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+    app = create_app(maps, max_rows=args.max_rows, max_body_bytes=body_bytes,
                      device=args.device, strict=args.strict)
     info(args, f"serving {', '.join(sorted(app.state.maps))} on http://{args.host}:{args.port}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")

@@ -14,10 +14,12 @@ Endpoints
 
 Errors are JSON ``{"error": message, "field": where}`` with a status that says whose fault it is:
 400 malformed JSON (nesting deeper than a few hundred levels included) or a body of the wrong shape,
-404 unknown map, 413 body larger than ``max_body_bytes`` or more than ``max_rows`` vectors, 415 not
-JSON, 422 vectors of the wrong dimension or holding NaN/Inf, non-numbers or numbers beyond float32's
-range (``field`` names the value: ``vectors[3][2]``), or rows the map refuses. A client's input never
-gets a 500. Request bodies are validated by the pydantic model :class:`TranslateRequest`.
+404 unknown map (or no such endpoint), 405 a method the endpoint does not take, 413 body larger than
+``max_body_bytes`` or more than ``max_rows`` vectors (counted before the body is parsed), 415 not JSON, 422
+vectors of the wrong dimension or holding NaN/Inf, non-numbers or numbers beyond float32's range (``field``
+names the value: ``vectors[3][2]``), or rows the map refuses. A client's input never gets a 500. Request
+bodies are validated by the pydantic model :class:`TranslateRequest`; errors are :class:`ErrorBody`; both are
+declared in ``/openapi.json``.
 
 Maps are loaded once at start-up; translating is the map's pure batch function,
 run in the server's thread pool, so concurrent requests do not block each other.
@@ -25,13 +27,16 @@ run in the server's thread pool, so concurrent requests do not block each other.
 
 # no "from __future__ import annotations": FastAPI reads the endpoints' annotations at run time
 
+import json
+import math
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 
-from ..errors import RequestError, VecbridgeError
+from ..errors import ParameterError, RequestError, VecbridgeError
 from ..optional import require
 
 _pydantic = require("pydantic", "serve", "the translation service")  # comes with fastapi
@@ -40,6 +45,7 @@ ValidationError, field_validator = _pydantic.ValidationError, _pydantic.field_va
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+REF = "#/components/schemas/"
 #: what a value must be: a JSON number (not a string or a boolean), finite
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -52,8 +58,9 @@ class TranslateRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    map: str | None = None
-    vectors: Annotated[list[list[Number]], Field(min_length=1)]
+    map: str | None = Field(None, description="the map's name (GET /maps); may be left out where the path names it")
+    vectors: Annotated[list[list[Number]], Field(min_length=1, description="the vectors, one list of numbers each "
+                                                                           "(one vector may be sent as a flat list)")]
 
     @field_validator("vectors", mode="before")
     @classmethod
@@ -61,6 +68,24 @@ class TranslateRequest(BaseModel):
         if isinstance(v, list) and v and not isinstance(v[0], list):
             return [v]
         return v
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer: a message and the request field at fault (None when no one field is)."""
+
+    error: str
+    field: str | None = None
+
+
+#: the error statuses of the translate endpoints, declared in the OpenAPI document
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "malformed JSON or a body of the wrong shape"},
+    404: {"model": ErrorBody, "description": "unknown map or hub"},
+    413: {"model": ErrorBody, "description": "body larger than max_body_bytes or more than max_rows vectors"},
+    415: {"model": ErrorBody, "description": "the body is not JSON"},
+    422: {"model": ErrorBody, "description": "vectors of the wrong dimension, holding NaN/Inf, non-numbers or "
+                                             "numbers beyond float32's range, or rows the map refuses"},
+}
 
 
 def load_maps(maps: Any) -> dict[str, Any]:
@@ -98,7 +123,8 @@ def load_maps(maps: Any) -> dict[str, Any]:
             raise VecbridgeError(f"{e}; name the map with NAME=DIR") from None
         from ..hub import Hub, is_hub_folder, load_hub  # a hub folder serves {"hub": NAME, "from": ..., "to": ...}
 
-        out[str(name)] = m if isinstance(m, (Translator, Hub)) else load_hub(m) if is_hub_folder(m) else load_translator(m)
+        out[str(name)] = (m if isinstance(m, (Translator, Hub))
+                          else load_hub(m) if is_hub_folder(m) else load_translator(m))
     if not out:
         raise VecbridgeError("no maps to serve")
     return out
@@ -118,16 +144,36 @@ def _field(loc: tuple) -> str:
     return out
 
 
-def _request_error(e: ValidationError, flat: bool = False) -> RequestError:
+def _not_finite(what: str, field: str, doc: Any, loc: tuple) -> RequestError:
+    """The error for a value pydantic read as NaN or +-inf: a number written too large for float64 (``1e400``,
+    which JSON parsers read as inf) is said to be too large, ``NaN`` / ``Infinity`` to be NaN or Inf."""
+    v = doc
+    for part in loc:
+        try:
+            v = v[part]
+        except (KeyError, IndexError, TypeError):
+            v = None
+            break
+    if isinstance(v, _NonFinite):
+        return RequestError(422, f"{what} holds NaN or Inf ({field}); send finite numbers", field)
+    if isinstance(v, float) and math.isinf(v):
+        return RequestError(422, f"{what} holds a number too large for float32 ({field}; beyond even float64's range)",
+                            field)
+    return RequestError(422, f"{what} holds NaN, Inf or a number too large to represent ({field}); send finite "
+                             "numbers within float32's range", field)
+
+
+def _request_error(e: ValidationError, flat: bool = False, doc: Any = None) -> RequestError:
     """The first problem pydantic found, in the service's terms (see the module docstring for statuses).
-    ``flat``: the body sent one vector as a flat list, so ``vectors[j]`` (not ``vectors[0][j]``) names a value."""
+    ``flat``: the body sent one vector as a flat list, so ``vectors[j]`` (not ``vectors[0][j]``) names a value;
+    ``doc``: the body as :func:`_body_doc` reads it (tells a number too large for float64 from NaN/Inf)."""
     err = e.errors(include_url=False)[0]
     kind, loc, given = err["type"], tuple(err["loc"]), err.get("input")
     if flat and len(loc) >= 3 and loc[0] == "vectors" and loc[1] == 0:
         loc = ("vectors", *loc[2:])
         field = _field(loc)
         if kind == "finite_number":
-            return RequestError(422, f"the vector holds NaN or Inf ({field}); send finite numbers", field)
+            return _not_finite("the vector", field, doc, loc)
         shown = repr(given) if len(repr(given)) <= 40 else repr(given)[:37] + "..."
         if isinstance(given, int) and not isinstance(given, bool):
             return RequestError(422, f"the vector holds a number too large for float32 ({field})", field)
@@ -145,7 +191,7 @@ def _request_error(e: ValidationError, flat: bool = False) -> RequestError:
     if len(loc) == 2:
         return RequestError(400, f"vector {row} is not a list of numbers ({field})", field)
     if kind == "finite_number":
-        return RequestError(422, f"vector {row} holds NaN or Inf ({field}); send finite numbers", field)
+        return _not_finite(f"vector {row}", field, doc, loc)
     if isinstance(given, int) and not isinstance(given, bool):
         return RequestError(422, f"vector {row} holds a number too large for float32 ({field})", field)
     shown = repr(given) if len(repr(given)) <= 40 else repr(given)[:37] + "..."
@@ -154,11 +200,12 @@ def _request_error(e: ValidationError, flat: bool = False) -> RequestError:
 
 def parse_request(body: bytes, map_name: str | None, maps: dict[str, Any], max_rows: int) -> tuple[str, np.ndarray]:
     """Check a request body; returns the map's name and the (n, d_in) float32 vectors, or raises RequestError."""
+    check_row_count(body, max_rows)
     try:
         req = TranslateRequest.model_validate_json(body)
     except ValidationError as e:
         doc = _body_doc(body)
-        err = _request_error(e, flat=_one_flat_vector(doc))
+        err = _request_error(e, flat=_one_flat_vector(doc), doc=doc)
         if err.status == 422 or map_name is not None:
             raise err from None
         name = doc.get("map") if isinstance(doc, dict) else None
@@ -193,12 +240,70 @@ def parse_request(body: bytes, map_name: str | None, maps: dict[str, Any], max_r
     return name, X
 
 
+#: a JSON string or a bracket: the tokens :func:`_more_rows_than` looks at (numbers, commas, literals are skipped)
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+#: what follows an object's key up to its value
+_KEY_END = re.compile(rb"[ \t\n\r]*:[ \t\n\r]*")
+_OBJECT_START = re.compile(rb"[ \t\n\r]*\{")
+
+
+def _more_rows_than(body: bytes, max_rows: int) -> bool:
+    """Whether the body's top-level ``"vectors"`` holds more than ``max_rows`` rows (lists or objects).
+
+    Found without parsing: a scan of the body's strings and brackets that builds no object per row and stops at
+    row ``max_rows + 1``; a body with no more brackets than ``max_rows + 2`` is not scanned at all. (Parsing a
+    body of millions of rows ``[0]`` takes hundreds of MB and seconds before its rows can be counted.)"""
+    if body.count(b"[") + body.count(b"{") <= max_rows + 2:
+        return False
+    top_object = _OBJECT_START.match(body) is not None
+    depth = inside = rows = 0  # inside: the depth of the "vectors" list being counted, 0 outside it
+    entering = False
+    for m in _TOKEN.finditer(body):
+        c = body[m.start()]
+        if c == 0x22:  # a string: at depth 1 of an object, followed by ":", a key
+            if depth == 1 and top_object and (colon := _KEY_END.match(body, m.end())) is not None:
+                entering = body[colon.end():colon.end() + 1] == b"[" and _json_string(m.group()) == "vectors"
+        elif c in b"[{":
+            depth += 1
+            if entering:
+                inside, rows, entering = depth, 0, False
+            elif inside and depth == inside + 1:
+                rows += 1
+                if rows > max_rows:
+                    return True
+        else:
+            if depth == inside:
+                inside = 0
+            depth -= 1
+    return False
+
+
+def _json_string(raw: bytes) -> str | None:
+    """A JSON string literal (quotes included) decoded; None when it is not a valid one."""
+    if b"\\" not in raw:
+        return raw[1:-1].decode("utf-8", "replace")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def check_row_count(body: bytes, max_rows: int) -> None:
+    """RequestError 413 when the body sends more than ``max_rows`` vectors, found before the body is parsed."""
+    if _more_rows_than(body, max_rows):
+        raise RequestError(413, f"more than {max_rows} vectors in one request; the limit is {max_rows}: "
+                                "split the batch", "vectors")
+
+
+class _NonFinite(float):
+    """``NaN``, ``Infinity`` or ``-Infinity`` as written in a body read by :func:`_body_doc` (a number written
+    too large for float64, such as ``1e400``, is read as a plain float ``inf``)."""
+
+
 def _body_doc(body: bytes) -> Any:
     """The body parsed as plain JSON, or None when it cannot be (for error messages only)."""
-    import json
-
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_NonFinite)
     except (ValueError, RecursionError):
         return None
 
@@ -207,6 +312,13 @@ def _one_flat_vector(doc: Any) -> bool:
     """Whether the body sent ``"vectors"`` as one flat vector (a list whose first item is not a list)."""
     v = doc.get("vectors") if isinstance(doc, dict) else None
     return isinstance(v, list) and bool(v) and not isinstance(v[0], list)
+
+
+def _positive_int(value: Any, name: str, unit: str) -> int:
+    """``value`` as an int, or ParameterError naming ``name`` when it is not a whole number >= 1 (bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ParameterError(f"{name} must be a positive whole number ({unit}); got {value!r}")
+    return int(value)
 
 
 def create_app(
@@ -225,11 +337,14 @@ def create_app(
     map's source space (:meth:`vecbridge.Translator.check_input`; batches of fewer than 64 rows cannot be
     judged and pass), instead of translating it with a ``"warning"`` in the answer.
     """
+    max_rows = _positive_int(max_rows, "max_rows", "vectors per request")
+    max_body_bytes = _positive_int(max_body_bytes, "max_body_bytes", "bytes")
     require("fastapi", "serve", "the translation service")
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
     from ..version import __version__
     from ..stream import batch_function
 
@@ -247,6 +362,17 @@ def create_app(
     @app.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError):  # noqa: ARG001
         return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException):
+        """The framework's own errors (no such endpoint, a method it does not take) in the service's error body."""
+        headers = getattr(exc, "headers", None)
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=headers)
+        message = f"{exc.detail}: {request.method} {request.url.path}"
+        if exc.status_code == 405 and headers and headers.get("Allow"):
+            message += f" (it takes {headers['Allow']})"
+        return JSONResponse({"error": message, "field": None}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):  # noqa: ARG001
@@ -266,7 +392,8 @@ def create_app(
 
     @app.get("/maps")
     def list_maps() -> list[dict[str, Any]]:
-        return [describe_map(n, t) for n, t in sorted(loaded.items())] + [describe_hub(n, h) for n, h in sorted(hubs.items())]
+        return ([describe_map(n, t) for n, t in sorted(loaded.items())]
+                + [describe_hub(n, h) for n, h in sorted(hubs.items())])
 
     async def read_body(request: Request) -> bytes:
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -284,6 +411,7 @@ def create_app(
         return b"".join(chunks)
 
     def answer(body: bytes, map_name: str | None) -> dict[str, Any]:
+        check_row_count(body, max_rows)  # before hub_route parses the body
         route = hub_route(body, hubs) if map_name is None else None  # {"hub": ..., "from": ..., "to": ...}
         if route is not None:
             return hub_answer(route, body, hubs, parse_request, max_rows, device)
@@ -306,16 +434,33 @@ def create_app(
             out["warning"] = space.reason
         return out
 
-    @app.post("/translate")
+    # the endpoints read their bodies themselves (size limit first, then TranslateRequest): declare them by hand
+    request_body = {"required": True, "content": {"application/json": {"schema": {"$ref": f"{REF}TranslateRequest"}}},
+                    "description": "the vectors to translate (POST /translate also takes "
+                                   '{"hub": NAME, "from": SPACE, "to": SPACE, "vectors": [...]} for a hub)'}
+
+    @app.post("/translate", responses=ERROR_RESPONSES, openapi_extra={"requestBody": request_body})
     async def translate(request: Request):
         body = await read_body(request)
         return JSONResponse(await run_in_threadpool(answer, body, None))
 
-    @app.post("/maps/{name}/translate")
+    @app.post("/maps/{name}/translate", responses=ERROR_RESPONSES, openapi_extra={"requestBody": request_body})
     async def translate_with(name: str, request: Request):
         if name not in loaded:
             raise RequestError(404, f"unknown map {name!r}; available: {sorted(loaded)}", "map")
         body = await read_body(request)
         return JSONResponse(await run_in_threadpool(answer, body, name))
 
+    framework_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = framework_openapi()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            request_schema = TranslateRequest.model_json_schema(ref_template=REF + "{model}")
+            schemas.update(request_schema.pop("$defs", {}))
+            schemas["TranslateRequest"] = request_schema
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
