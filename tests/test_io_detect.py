@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vecbridge import Embeddings, FormatError
-from vecbridge.io import detect_format, read_embeddings, write_embeddings
+from vecbridge.io import ReadWarning, detect_format, read_embeddings, write_embeddings
 
 WRITE_AS = ["word2vec", "glove", "word2vec-binary", "npy", "npz", "parquet"]
 # each format written under a name that suggests another one
@@ -99,3 +99,59 @@ def test_empty_and_undetectable(tmp_path):
     (tmp_path / "w.txt").write_text("just words here\n")
     with pytest.raises(FormatError, match="cannot tell the format"):
         detect_format(tmp_path / "w.txt")
+
+
+def _w2v_text(tmp_path, name, first_key="w0", blank_after_header=False):
+    rng = np.random.default_rng(5)
+    emb = Embeddings([f"w{i}" for i in range(6)], rng.standard_normal((6, 4)).astype(np.float32))
+    write_embeddings(emb, tmp_path / "clean.vec")
+    lines = (tmp_path / "clean.vec").read_bytes().split(b"\n")
+    lines[1] = first_key.encode() + lines[1][2:]
+    if blank_after_header:
+        lines.insert(1, b"")
+    path = tmp_path / name
+    path.write_bytes(b"\n".join(lines))
+    return path, emb
+
+
+@pytest.mark.parametrize("key", ["new york", "new\tyork"])
+@pytest.mark.parametrize("name", ["space.vec", "space.txt", "space"])
+def test_text_whose_first_key_holds_whitespace_is_text(tmp_path, key, name):
+    """A key holding a space or a tab is not a reason to read text as word2vec binary (garbage keys/values)."""
+    path, emb = _w2v_text(tmp_path, name, first_key=key)
+    assert detect_format(path) == "word2vec"
+    with pytest.raises(FormatError) as info:
+        read_embeddings(path)
+    assert info.value.line == 2 and "'york' is not a number" in str(info.value)
+    assert "key containing a space or a tab" in str(info.value)
+    with pytest.warns(ReadWarning):
+        lenient = read_embeddings(path, on_error="skip")
+    assert lenient.keys == emb.keys[1:] and np.array_equal(lenient.vectors, emb.vectors[1:])
+    assert lenient.meta["read_report"]["first"] == {"non_numeric": [2]}
+
+
+def test_blank_line_after_the_header_is_skipped(tmp_path):
+    path, emb = _w2v_text(tmp_path, "blank", blank_after_header=True)
+    assert detect_format(path) == "word2vec"
+    back = read_embeddings(path)
+    assert back.equals(emb) and back.meta["read_report"]["blank_lines"] == 1
+
+
+def test_text_suffix_favours_text(tmp_path):
+    # a key in latin-1 holding a space: not UTF-8, so not printable text by content alone; .vec / .txt decide
+    for name in ("v.vec", "v.txt"):
+        (tmp_path / name).write_bytes(b"1 3\nnew caf\xe9 1.25 2.5 3.75\n")
+        assert detect_format(tmp_path / name) == "word2vec"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")
+def test_pipe_is_not_a_regular_file(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.vec"
+    os.mkfifo(fifo)
+    for call in (detect_format, read_embeddings):
+        with pytest.raises(FormatError, match=r"pipe\.vec: not a regular file \(pipes and devices are not read"):
+            call(fifo)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        detect_format(tmp_path / "missing.vec")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -393,3 +394,101 @@ def test_unknown_encoding_and_rows_without_values(tmp_path):
         read_embeddings(tmp_path / "ok.npy", encoding="bogus")
     np.save(tmp_path / "empty_rows.npy", np.zeros((3, 0), np.float32))
     assert "hold no values" in str(_strict_error(tmp_path / "empty_rows.npy"))
+
+
+# -- hostile headers and values -------------------------------------------------------------------
+
+
+def test_huge_header_dimension_costs_no_memory_before_the_rows_refute_it(tmp_path):
+    import tracemalloc
+
+    path = _write(tmp_path, "huge.vec", "1000 300000\n" + "".join(f"w{i} 1 2 3\n" for i in range(1000)))
+    tracemalloc.start()
+    try:
+        err = _strict_error(path)
+        strict_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        with pytest.raises(FormatError, match="no usable rows: all 1000 were skipped"):
+            read_embeddings(path, on_error="skip")
+        skip_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err.line == 2 and "3 values, expected 300000 (from the header on line 1)" in str(err)
+    # 1000 x 300000 float32 would be 1.2 GB; the file is 11 KB
+    assert strict_peak < 30e6 and skip_peak < 30e6
+
+
+def test_rows_that_need_one_by_one_parsing_land_in_order(tmp_path):
+    # tabs and repeated spaces leave the one-call parse; the rows must still keep their keys
+    path = _write(tmp_path, "v.txt", "a 1 2\nb\t3\t4\nc 5  6\nd 7 x\ne 9 10\n")
+    emb, report = _skip(path, "glove")
+    assert emb.keys == ["a", "b", "c", "e"]
+    assert emb.vectors.tolist() == [[1, 2], [3, 4], [5, 6], [9, 10]]
+    assert report["first"] == {"non_numeric": [4]}
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz", "parquet", "glove"])
+def test_float64_beyond_float32_range_is_named(tmp_path, fmt):
+    arr = np.arange(10, dtype=np.float64).reshape(5, 2)
+    arr[3, 1] = 1e300
+    keys = ["a", "b", "c", "d", "e"]
+    if fmt == "npy":
+        path = tmp_path / "m.npy"
+        np.save(path, arr)
+        (tmp_path / "m.keys.txt").write_text("".join(k + "\n" for k in keys))
+    elif fmt == "npz":
+        path = tmp_path / "m.npz"
+        np.savez(path, vectors=arr, keys=np.array(keys))
+    elif fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = tmp_path / "m.parquet"
+        pq.write_table(pa.table({"key": keys, "vector": pa.array(arr.tolist(), type=pa.list_(pa.float64()))}), path)
+    else:
+        path = _write(tmp_path, "m.txt", "".join(f"{k} {a:g} {b:g}\n" for k, (a, b) in zip(keys, arr)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's "overflow encountered in cast" must not leak
+        err = _strict_error(path)
+        emb, report = _skip(path)  # one warning only: the read report
+    where = "line 4" if fmt == "glove" else "row 3 (0-based)"
+    assert where in str(err) and "beyond float32 range (1e+300)" in str(err) and "NaN" not in str(err)
+    assert emb.keys == ["a", "b", "c", "e"] and report["skipped"] == {"non_finite": 1}
+
+
+def test_parquet_vectors_of_empty_lists_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"key": ["a", "b"], "vector": pa.array([[], []], type=pa.list_(pa.float32()))}), path)
+    for mode in ("raise", "skip"):
+        with pytest.raises(FormatError) as info:
+            read_embeddings(path, on_error=mode)
+        assert "e.parquet" in str(info.value) and "vector column 'vector' holds empty lists" in str(info.value)
+        assert "--vector-column" in str(info.value)
+
+
+def test_binary_with_a_wrong_header_dimension_asks_about_it(tmp_path):
+    rng = np.random.default_rng(2)
+    recs = [(f"w{i}".encode(), rng.standard_normal(16)) for i in range(20)]
+    path = _write(tmp_path, "v.bin", _binary(recs, dim=14))  # 16-d records, header says 14
+    err = _strict_error(path)
+    assert "record 2" in str(err) and "check the header's dimension (line 1 says 14 values per record" in str(err)
+    # an undecodable key asks about the encoding and the dimension
+    path = _write(tmp_path, "e.bin", _binary([(b"a", [1, 2]), (b"caf\xe9", [3, 4])]))
+    err = _strict_error(path)
+    assert "not valid utf-8" in str(err) and "--encoding" in str(err) and "header's dimension" in str(err)
+
+
+def test_a_vectors_file_beside_an_npy_is_not_its_keys_file(tmp_path, emb):
+    np.save(tmp_path / "emb.npy", emb.vectors)
+    write_embeddings(emb, tmp_path / "emb.txt", "glove")
+    err = _strict_error(tmp_path / "emb.npy")
+    assert "emb.txt" in str(err) and "looks like a vectors file" in str(err) and "emb.keys.txt" in str(err)
+    write_embeddings(emb, tmp_path / "emb.txt", "word2vec", overwrite=True)  # with its "N D" header
+    assert "looks like a vectors file" in str(_strict_error(tmp_path / "emb.npy"))
+    # keys holding spaces and numbers, or lines "word count", are still a keys file (one key per line)
+    for text in ("new york 1\nlos angeles 2\nparis 3\n", "the 10\nof 8\nand 5\n"):
+        (tmp_path / "emb.txt").write_text(text)
+        assert read_embeddings(tmp_path / "emb.npy").keys == text.splitlines()

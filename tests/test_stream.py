@@ -292,3 +292,175 @@ def test_cli_translate_streams_parquet(tmp_path, data, lstsq, capsys):
     rc = main(["translate", str(tmp_path / "map2"), str(tmp_path / "in.parquet"), "-o", str(tmp_path / "o.parquet"),
                "--quiet"])
     assert rc == 1 and "already exists" in capsys.readouterr().err  # another map, no --overwrite
+
+
+# -- keys: split alike everywhere, checked at every row, read in their encoding -------------------------
+
+KEYS_FILES = [b"", b"\xef\xbb\xbf", b"\xef\xbb\xbfa\r\nb\r\n", b"a\rb\nc", b"a\n\n", b"\n", b"a\r\n\r\nb", b"x\r"]
+
+
+@pytest.mark.parametrize("content", KEYS_FILES)
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1", "utf-8-sig"])
+def test_key_readers_split_alike(tmp_path, content, encoding):
+    from vecbridge.io.arrays import count_keys, iter_keys, read_keys
+
+    path = tmp_path / "k.txt"
+    path.write_bytes(content)
+    keys = read_keys(path, encoding)
+    assert list(iter_keys(path, encoding)) == keys and count_keys(path, encoding) == len(keys)
+    assert list(iter_keys(path, encoding, start=1)) == keys[1:]
+
+
+def test_npy_keys_with_a_lone_cr_keep_their_rows(tmp_path, data, lstsq):
+    """A lone \\r is part of its key (as read_keys reads it), not a line break that shifts every later key."""
+    X, _ = data
+    np.save(tmp_path / "in.npy", X[:50])
+    keys = [f"w{i}" for i in range(50)]
+    keys[3] = "a\rb"
+    (tmp_path / "in.keys.txt").write_bytes("".join(k + "\n" for k in keys).encode())
+    translate_file(lstsq, tmp_path / "in.npy", tmp_path / "out.parquet", chunk_rows=7, progress=False)
+    table, Yo = read_out(tmp_path / "out.parquet")
+    assert table["key"].to_pylist() == keys
+    np.testing.assert_allclose(Yo, lstsq.transform(X[:50]), atol=1e-6)
+    # CRLF endings are stripped as read_keys strips them
+    (tmp_path / "in.keys.txt").write_bytes("".join(k + "\r\n" for k in keys).encode())
+    translate_file(lstsq, tmp_path / "in.npy", tmp_path / "crlf.parquet", chunk_rows=7, progress=False)
+    assert read_out(tmp_path / "crlf.parquet")[0]["key"].to_pylist() == keys
+
+
+def _parquet_with_keys(path: Path, X: np.ndarray, keys: list) -> None:
+    pq.write_table(pa.table({"key": keys, "vector": pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)),
+                                                                                      X.shape[1])}), str(path))
+
+
+def test_repeated_or_null_key_is_refused_at_any_row(tmp_path, data, lstsq):
+    X, _ = data
+    keys = [f"k{i}" for i in range(2500)]
+    keys[2211] = "k3"
+    _parquet_with_keys(tmp_path / "dup.parquet", X[:2500], keys)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(FormatError, match=r"dup\.parquet: row 2211 \(0-based\): duplicate key 'k3' \(first seen at "
+                                          r"row 3 \(0-based\)\); keys must be unique"):
+        translate_file(lstsq, tmp_path / "dup.parquet", out, chunk_rows=500, progress=False)
+    with pytest.raises(FormatError, match="row 2211"):  # the .npy output too
+        translate_file(lstsq, tmp_path / "dup.parquet", tmp_path / "out.npy", chunk_rows=500, progress=False)
+    rep = translate_file(lstsq, tmp_path / "dup.parquet", out, chunk_rows=500, on_error="skip", resume=False,
+                         progress=False)
+    assert rep.skipped == {"duplicate_key": 1} and rep.rows_written == 2499
+    table, Yo = read_out(out)
+    assert table["key"].to_pylist() == keys[:2211] + keys[2212:]  # the first row with the key is kept
+    np.testing.assert_allclose(Yo, lstsq.transform(np.delete(X[:2500], 2211, axis=0)), atol=1e-6)
+    keys[2211] = None
+    _parquet_with_keys(tmp_path / "null.parquet", X[:2500], keys)
+    with pytest.raises(FormatError, match=r"row 2211 \(0-based\): the key is null"):
+        translate_file(lstsq, tmp_path / "null.parquet", tmp_path / "n.parquet", chunk_rows=500, progress=False)
+    # .npy input: the keys file is checked the same way
+    np.save(tmp_path / "in.npy", X[:40])
+    (tmp_path / "in.keys.txt").write_text("".join(f"w{i}\n" for i in range(39)) + "w5\n")
+    with pytest.raises(FormatError, match=r"row 39 \(0-based\): duplicate key 'w5' \(first seen at row 5"):
+        translate_file(lstsq, tmp_path / "in.npy", tmp_path / "o.parquet", chunk_rows=8, progress=False)
+
+
+def test_repeated_key_is_refused_after_a_resume(tmp_path, data, lstsq):
+    """The keys of the rows done before a crash are kept in the work folder: a resumed run still sees them."""
+    X, _ = data
+    keys = [f"k{i}" for i in range(3000)]
+    keys[2900] = "k10"
+    _parquet_with_keys(tmp_path / "dup.parquet", X[:3000], keys)
+    out = tmp_path / "out.parquet"
+
+    def crash(rep):
+        if rep.chunks == 2:
+            raise Crash
+
+    with pytest.raises(Crash):
+        translate_file(lstsq, tmp_path / "dup.parquet", out, chunk_rows=500, on_chunk=crash, progress=False)
+    with pytest.raises(FormatError, match=r"row 2900 \(0-based\): duplicate key 'k10' \(first seen at row 10 "):
+        translate_file(lstsq, tmp_path / "dup.parquet", out, chunk_rows=500, progress=False)
+    # the same crash and resume while skipping: the row is left out once, every other row is there once
+    with pytest.raises(Crash):
+        translate_file(lstsq, tmp_path / "dup.parquet", out, chunk_rows=500, on_error="skip", resume=False,
+                       on_chunk=crash, progress=False)
+    rep = translate_file(lstsq, tmp_path / "dup.parquet", out, chunk_rows=500, on_error="skip", progress=False)
+    assert rep.resumed_from == 1000 and rep.skipped == {"duplicate_key": 1}
+    assert read_out(out)[0]["key"].to_pylist() == keys[:2900] + keys[2901:]
+
+
+def test_partial_run_without_kept_keys_is_not_resumed(tmp_path, data, lstsq):
+    X, _ = data
+    write_parquet(tmp_path / "in.parquet", X[:3000])
+    out = tmp_path / "out.parquet"
+    with pytest.raises(Crash):
+        translate_file(lstsq, tmp_path / "in.parquet", out, chunk_rows=500, progress=False,
+                       on_chunk=lambda r: (_ for _ in ()).throw(Crash))
+    jpath = partial_dir_for(out) / "journal.json"
+    journal = json.loads(jpath.read_text())
+    del journal["seen_bytes"]  # as written by an older version
+    jpath.write_text(json.dumps(journal))
+    with pytest.raises(ResumeMismatchError, match="older vecbridge.*--restart"):
+        translate_file(lstsq, tmp_path / "in.parquet", out, chunk_rows=500, progress=False)
+    assert translate_file(lstsq, tmp_path / "in.parquet", out, resume=False, progress=False).rows_written == 3000
+
+
+def test_npy_keys_file_is_read_in_the_given_encoding(tmp_path, data, lstsq):
+    from vecbridge.cli.main import main
+
+    X, _ = data
+    np.save(tmp_path / "lat.npy", X[:5])
+    keys = ["a", "café", "b", "naïve", "c"]
+    (tmp_path / "lat.keys.txt").write_bytes("".join(k + "\n" for k in keys).encode("latin-1"))
+    with pytest.raises(FormatError, match=r"lat\.keys\.txt, line 2: .*not valid utf-8.*--encoding"):
+        translate_file(lstsq, tmp_path / "lat.npy", tmp_path / "o.parquet", progress=False)
+    assert not partial_dir_for(tmp_path / "o.parquet").exists()  # refused before any work
+    translate_file(lstsq, tmp_path / "lat.npy", tmp_path / "o.parquet", encoding="latin-1", progress=False)
+    assert read_out(tmp_path / "o.parquet")[0]["key"].to_pylist() == keys
+    lstsq.save(tmp_path / "map")
+    assert main(["translate", str(tmp_path / "map"), str(tmp_path / "lat.npy"), "-o", str(tmp_path / "lat_out.npy"),
+                 "--encoding", "latin-1", "--quiet"]) == 0
+    assert (tmp_path / "lat_out.keys.txt").read_bytes().decode("latin-1").splitlines() == keys
+
+
+def test_translate_never_writes_over_the_keys_file_it_reads(tmp_path, data, lstsq, capsys):
+    from vecbridge.cli.main import main
+
+    X, _ = data
+    lstsq.save(tmp_path / "map")
+    np.save(tmp_path / "src.npy", X[:20])
+    (tmp_path / "src.keys.txt").write_text("".join(f"w{i}\n" for i in range(20)))
+    before = (tmp_path / "src.keys.txt").read_bytes()
+    for out, extra in (("src.keys.txt", ["--format", "word2vec"]), ("src.keys.txt", ["--format", "parquet"])):
+        rc = main(["translate", str(tmp_path / "map"), str(tmp_path / "src.npy"), "-o", str(tmp_path / out),
+                   "--overwrite", "--quiet", *extra])
+        assert rc == 1 and "is the keys file of the input" in capsys.readouterr().err
+    # an .npz without keys inside reads src2.keys.txt; an .npy output would write its keys there
+    np.savez(tmp_path / "src2.npz", vectors=X[:20])
+    (tmp_path / "src2.keys.txt").write_bytes(before)
+    rc = main(["translate", str(tmp_path / "map"), str(tmp_path / "src2.npz"), "-o", str(tmp_path / "src2.npy"),
+               "--overwrite", "--quiet"])
+    assert rc == 1 and "would replace" in capsys.readouterr().err
+    assert (tmp_path / "src.keys.txt").read_bytes() == before and (tmp_path / "src2.keys.txt").read_bytes() == before
+    assert main(["translate", str(tmp_path / "map"), str(tmp_path / "src.npy"), "-o", str(tmp_path / "t.vec"),
+                 "--quiet"]) == 0
+
+
+def test_float64_beyond_float32_range_is_named_when_streaming(tmp_path, data, lstsq):
+    import warnings
+
+    X, _ = data
+    A = X[:30].astype(np.float64)
+    A[17, 4] = -1e300
+    np.save(tmp_path / "big.npy", A)
+    vec = pa.array(A.tolist(), type=pa.list_(pa.float64()))
+    pq.write_table(pa.table({"key": [f"k{i}" for i in range(30)], "vector": vec}), str(tmp_path / "big.parquet"))
+    for name in ("big.npy", "big.parquet"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            with pytest.raises(FormatError, match=r"row 17 \(0-based.*beyond float32 range \(-1e\+300\)"):
+                translate_file(lstsq, tmp_path / name, tmp_path / f"o_{name}.parquet", progress=False)
+
+
+def test_parquet_of_empty_lists_is_refused_when_streaming(tmp_path, lstsq):
+    pq.write_table(pa.table({"key": ["a", "b"], "vector": pa.array([[], []], type=pa.list_(pa.float32()))}),
+                   str(tmp_path / "e.parquet"))
+    with pytest.raises(FormatError, match=r"e\.parquet: vector column 'vector' holds empty lists"):
+        translate_file(lstsq, tmp_path / "e.parquet", tmp_path / "o.parquet", progress=False)

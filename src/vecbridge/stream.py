@@ -8,7 +8,9 @@ flat however many rows there are. Progress survives a crash:
 - the work happens in a hidden folder beside the output,
   ``.<OUT name>.vecbridge-partial/``, holding numbered part files
   (``part-000000.parquet``, ...) or, for ``.npy`` output, the output array
-  itself (written in place through a memory map), and ``journal.json``;
+  itself (written in place through a memory map), ``journal.json``, and the
+  keys read so far (``keys-seen.jsonl``: a repeated key is refused, or skipped,
+  at any row, also after a resume);
 - the journal records the input (path, size, modification time), the map (a
   fingerprint of its weights and manifest), the columns, and how many rows are
   done. It is rewritten atomically (temporary file, fsync, rename) after each
@@ -38,6 +40,7 @@ matrix and, when keys are known, ``<stem>.keys.txt`` (as
 
 from __future__ import annotations
 
+import codecs
 import filecmp
 import hashlib
 import json
@@ -52,9 +55,12 @@ import numpy as np
 
 from .atomic import write_json_atomic
 from .errors import DimensionError, FormatError, ParameterError, ResumeMismatchError, VecbridgeError
+from .io.files import beyond_float32, to_float32
 from .progress import progress_bar
 
 JOURNAL = "journal.json"
+#: the keys read so far, in the work folder (see :class:`SeenKeys`)
+SEEN_KEYS = "keys-seen.jsonl"
 JOURNAL_VERSION = 1
 PARTIAL_SUFFIX = ".vecbridge-partial"
 DONE_SUFFIX = ".vecbridge-done.json"
@@ -72,7 +78,8 @@ class StreamReport:
 
     ``rows_read``: input rows seen in total (over all runs); ``rows_written``:
     rows in OUT; ``skipped``: rows left out by ``on_error="skip"``, per reason
-    (``missing`` vector, ``non_finite`` values, ``ragged`` length);
+    (``missing`` vector, ``non_finite`` values, ``ragged`` length, ``null_key``,
+    ``duplicate_key``: a key an earlier row holds);
     ``resumed_from``: rows already done when this run started (0 for a fresh run);
     ``chunks``: chunks written by this run; ``already_done``: OUT was complete from an
     earlier run with the same input and map, and nothing was done.
@@ -209,13 +216,15 @@ class Chunk:
     batch: Any = None  # pyarrow RecordBatch without the vector column (Parquet input)
     keys: list[str] | None = None  # keys from a keys file (.npy input)
     bad: dict[int, str] = field(default_factory=dict)  # row within the chunk -> reason (missing / ragged)
+    raw: Any = None  # the vectors as stored (arrow column or array rows), to say why a row is not finite
 
 
 def vectors_from_arrow(col: Any, dim: int | None, path: str, start: int) -> tuple[np.ndarray, dict[int, str]]:
     """An arrow list / fixed-size-list array of n vectors -> ((n, d) float32, {row: reason} of unusable rows).
 
     Null vectors and vectors of the wrong length become zero rows reported as
-    ``missing`` / ``ragged`` (the caller raises or skips them).
+    ``missing`` / ``ragged`` (the caller raises or skips them). A finite value beyond float32
+    range becomes Inf, without numpy's overflow warning (see :func:`vecbridge.io.files.beyond_float32`).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -228,7 +237,7 @@ def vectors_from_arrow(col: Any, dim: int | None, path: str, start: int) -> tupl
     if pa.types.is_fixed_size_list(t):
         d = t.list_size
         flat = col.values.slice(col.offset * d, n * d)
-        X = np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(n, d)
+        X = to_float32(flat.to_numpy(zero_copy_only=False)).reshape(n, d)
         if col.null_count:
             nulls = np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))
             X = X.copy()
@@ -247,10 +256,10 @@ def vectors_from_arrow(col: Any, dim: int | None, path: str, start: int) -> tupl
         d = int(vals[np.argmax(freq)])
     if (lengths == d).all():
         flat = pc.list_flatten(col)
-        return np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(n, d), bad
+        return to_float32(flat.to_numpy(zero_copy_only=False)).reshape(n, d), bad
     X = np.zeros((n, d), dtype=np.float32)
     offsets = col.offsets.to_numpy(zero_copy_only=False)
-    values = np.asarray(col.values.to_numpy(zero_copy_only=False), dtype=np.float32)
+    values = to_float32(col.values.to_numpy(zero_copy_only=False))
     for i in range(n):
         if lengths[i] < 0:
             bad[i] = "missing"
@@ -285,6 +294,10 @@ class ParquetSource:
         vtype = schema.field(self.vector_column).type
         self.n_rows = int(self.pf.metadata.num_rows)
         self.dim = vtype.list_size if pa.types.is_fixed_size_list(vtype) else self._peek_dim()
+        if self.dim == 0:
+            from .io.parquet import empty_vectors_error
+
+            raise empty_vectors_error(self.vector_column, path)
         self.other_columns = [n for n in schema.names if n != self.vector_column]
 
     def _peek_dim(self) -> int:
@@ -337,15 +350,22 @@ class ParquetSource:
 
     def _chunk(self, pos: int, table: Any) -> Chunk:
         table = table.combine_chunks()
-        X, bad = vectors_from_arrow(table.column(self.vector_column), self.dim, str(self.path), pos)
+        vcol = table.column(self.vector_column)
+        X, bad = vectors_from_arrow(vcol, self.dim, str(self.path), pos)
         others = table.select(self.other_columns)
         batch = others.to_batches()[0] if others.num_rows else None
-        return Chunk(pos, X, batch=batch, bad=bad)
+        return Chunk(pos, X, batch=batch, bad=bad, raw=vcol)
 
     def key_at(self, chunk: Chunk, i: int) -> str:
         if chunk.batch is None:
             return str(chunk.start + i)
         return str(chunk.batch.column(self.key_column)[i].as_py())
+
+    def keys_of(self, chunk: Chunk) -> list[str | None] | None:
+        """The chunk's keys (None for a null key)."""
+        if chunk.batch is None:
+            return None
+        return [None if k is None else str(k) for k in chunk.batch.column(self.key_column).to_pylist()]
 
 
 class NpySource:
@@ -353,10 +373,11 @@ class NpySource:
 
     format = "npy"
 
-    def __init__(self, path: Path, keys_path: str | os.PathLike | None = None):
-        from .io.arrays import find_sibling_keys
+    def __init__(self, path: Path, keys_path: str | os.PathLike | None = None, encoding: str = "utf-8"):
+        from .io.arrays import check_sibling_keys, count_keys, find_sibling_keys
 
         self.path = path
+        self.encoding = encoding
         try:
             self.arr = np.load(str(path), mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as e:
@@ -367,10 +388,12 @@ class NpySource:
             raise FormatError(f"expected a numeric array, got dtype {self.arr.dtype}", path)
         self.n_rows, self.dim = (int(s) for s in self.arr.shape)
         kp = Path(keys_path) if keys_path is not None else find_sibling_keys(path)
+        if keys_path is None and kp is not None:
+            check_sibling_keys(kp, path)
         self.keys_path = kp
         self.key_column, self.vector_column = None, None
         if kp is not None:
-            n_keys = _count_lines(kp)
+            n_keys = count_keys(kp, encoding)
             if n_keys != self.n_rows:
                 raise FormatError(
                     f"keys file {kp} holds {n_keys} keys but the array has {self.n_rows} rows; "
@@ -379,39 +402,28 @@ class NpySource:
                 )
 
     def chunks(self, start: int, chunk_rows: int) -> Iterator[Chunk]:
-        keys_iter = _iter_key_lines(self.keys_path, start) if self.keys_path is not None else None
+        from .io.arrays import iter_keys
+
+        keys_iter = iter_keys(self.keys_path, self.encoding, start) if self.keys_path is not None else None
         for s in range(start, self.n_rows, chunk_rows):
             e = min(s + chunk_rows, self.n_rows)
-            X = np.array(self.arr[s:e], dtype=np.float32)
+            with np.errstate(over="ignore"):  # a float64 beyond float32 range: Inf, named by _check_chunk
+                X = np.array(self.arr[s:e], dtype=np.float32)
             keys = [next(keys_iter) for _ in range(e - s)] if keys_iter is not None else None
-            yield Chunk(s, X, keys=keys)
+            yield Chunk(s, X, keys=keys, raw=self.arr[s:e])
 
     def key_at(self, chunk: Chunk, i: int) -> str:
         return chunk.keys[i] if chunk.keys is not None else str(chunk.start + i)
 
-
-def _count_lines(path: Path) -> int:
-    n, last = 0, b"\n"
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            n += block.count(b"\n")
-            last = block[-1:]
-    return n + (0 if last == b"\n" else 1)
-
-
-def _iter_key_lines(path: Path, skip: int) -> Iterator[str]:
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if i == 0 and line.startswith("\ufeff"):
-                line = line[1:]
-            if i < skip:
-                continue
-            yield line.rstrip("\n").removesuffix("\r")
+    def keys_of(self, chunk: Chunk) -> list[str | None] | None:
+        """The chunk's keys from the keys file (None without one: the keys are row numbers)."""
+        return chunk.keys
 
 
 def open_source(path: str | os.PathLike, fmt: str | None = None, *, key_column: str | None = None,
-                vector_column: str | None = None, keys_path: str | os.PathLike | None = None):
-    """A chunked reader (``ParquetSource`` / ``NpySource``) for ``path``."""
+                vector_column: str | None = None, keys_path: str | os.PathLike | None = None,
+                encoding: str = "utf-8"):
+    """A chunked reader (``ParquetSource`` / ``NpySource``) for ``path``; ``encoding``: of an .npy's keys file."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no such file: {p}")
@@ -419,7 +431,7 @@ def open_source(path: str | os.PathLike, fmt: str | None = None, *, key_column: 
     if f == "parquet":
         return ParquetSource(p, key_column, vector_column)
     if f == "npy":
-        return NpySource(p, keys_path)
+        return NpySource(p, keys_path, encoding)
     raise FormatError("streaming reads Parquet or .npy input only; read other formats with read_embeddings", p)
 
 
@@ -562,6 +574,7 @@ def translate_file(
     vector_column: str | None = None,
     output_vector_column: str | None = None,
     keys_path: str | os.PathLike | None = None,
+    encoding: str = "utf-8",
     chunk_rows: int | None = None,
     memory_budget_mb: float = DEFAULT_MEMORY_MB,
     on_error: str = "raise",
@@ -580,14 +593,16 @@ def translate_file(
     input : Parquet (key column + vector column, other columns kept) or a 2-D ``.npy``
         (keys from ``keys_path`` or a sibling ``<stem>.keys.txt``, else row numbers).
     output : ``.parquet`` / ``.pq`` or ``.npy`` (``output_format`` overrides the extension).
+    encoding : text encoding of an ``.npy`` input's keys file (default UTF-8).
     key_column, vector_column : Parquet input columns (default: detected as
         :func:`vecbridge.io.read_embeddings` does). ``output_vector_column``: name of the
         translated column (default: the input's vector column, ``"vector"`` for .npy input).
     chunk_rows : rows per chunk (default: from ``memory_budget_mb``, see :func:`chunk_rows_for`).
         A resumed run keeps the chunk size of the first run.
-    on_error : ``"raise"`` (default): a null, ragged or NaN/Inf vector raises ``FormatError``
-        naming the file, row (0-based) and key. ``"skip"``: such rows are left out and
-        counted in ``report.skipped`` (Parquet output only).
+    on_error : ``"raise"`` (default): a null, ragged or NaN/Inf vector, a null key, or a key that an
+        earlier row holds (at any row: the keys seen are kept) raises ``FormatError`` naming the file,
+        row (0-based) and key. ``"skip"``: such rows are left out (of a repeated key, the first row is
+        kept) and counted in ``report.skipped`` (Parquet output only).
     overwrite : replace an existing OUT (else :class:`~vecbridge.errors.OutputExistsError`, unless OUT
         is the complete result of an earlier run with the same input and map: then the report of that
         run is returned with ``already_done`` set). Missing parent folders of OUT are created.
@@ -609,6 +624,10 @@ def translate_file(
     from .translators import Translator, load_translator
 
     check_stream_options(chunk_rows, memory_budget_mb, on_error)
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ParameterError(f"unknown text encoding {encoding!r} (--encoding / encoding=)") from None
     in_path, out_path = Path(input), Path(output)
     if out_path.resolve() == in_path.resolve() or (out_path.exists() and in_path.exists()
                                                     and os.path.samefile(out_path, in_path)):
@@ -616,7 +635,7 @@ def translate_file(
     if not isinstance(translator, Translator):
         translator = load_translator(translator)
     source = open_source(in_path, input_format, key_column=key_column, vector_column=vector_column,
-                         keys_path=keys_path)
+                         keys_path=keys_path, encoding=encoding)
     out_fmt = stream_format(out_path, output_format)
     if out_fmt is None:
         raise FormatError(
@@ -678,6 +697,16 @@ def translate_file(
                                       "start again with --restart / resume=False")
         journal["chunk_rows"] = int(chunk_rows or chunk_rows_for(d_in, d_out, memory_budget_mb))
     rows = int(journal["chunk_rows"])
+    seen = None  # the keys of the rows kept so far (none to check when the keys are row numbers)
+    if isinstance(source, ParquetSource) or source.keys_path is not None:
+        if "seen_bytes" not in journal:
+            if journal["rows_read"]:
+                raise ResumeMismatchError(f"the partial run in {work} was made by an older vecbridge, which did not "
+                                          "keep the keys it had read (to refuse a repeated key); start again with "
+                                          "--restart / resume=False")
+            journal["seen_bytes"] = 0
+        seen = SeenKeys(work / SEEN_KEYS)
+        seen.load(journal["seen_bytes"])
     report = StreamReport(
         input=str(in_path), output=str(out_path), input_format=source.format, output_format=out_fmt,
         n_rows=source.n_rows, dim_in=d_in, dim_out=d_out, chunk_rows=rows,
@@ -702,7 +731,7 @@ def translate_file(
                       initial=journal["rows_read"]) as bar:
         for chunk in source.chunks(journal["rows_read"], rows):
             n = chunk.X.shape[0]
-            keep = _check_chunk(chunk, source, on_error, report)
+            keep = _check_chunk(chunk, source, on_error, report, seen)
             X = chunk.X if keep is None else chunk.X[keep]
             Y = transform(X) if X.shape[0] else np.empty((0, d_out), dtype=np.float32)
             if out_fmt == "parquet":
@@ -714,6 +743,8 @@ def translate_file(
                     keys = [source.key_at(chunk, i) for i in range(n)]
                 report.rows_written += writer.write(chunk.start, Y, keys)
                 journal["keys_bytes"] = writer.keys_bytes()
+            if seen is not None:
+                journal["seen_bytes"] = seen.flush()
             report.rows_read += n
             report.chunks += 1
             journal.update(rows_read=report.rows_read, rows_written=report.rows_written,
@@ -808,7 +839,7 @@ def _finished_earlier(out_path: Path, source: Any) -> StreamReport | None:
 
 def _open_journal(work: Path, settings: dict[str, Any], resume: bool, chunk_rows: int | None) -> dict[str, Any]:
     fresh = {**settings, "chunk_rows": chunk_rows, "rows_read": 0, "rows_written": 0, "parts": 0,
-             "keys_bytes": 0, "skipped": {}, "first_skipped": []}
+             "keys_bytes": 0, "seen_bytes": 0, "skipped": {}, "first_skipped": []}
     jpath = work / JOURNAL
     if work.exists() and resume and jpath.exists():
         try:
@@ -832,23 +863,100 @@ def _open_journal(work: Path, settings: dict[str, Any], resume: bool, chunk_rows
     return fresh
 
 
-def _check_chunk(chunk: Chunk, source: Any, on_error: str, report: StreamReport) -> np.ndarray | None:
-    """None when every row is usable; else the boolean mask of rows kept (``on_error="skip"``)."""
+class SeenKeys:
+    """The keys of the rows kept so far (key -> row), to refuse a repeated key at any row, however far apart.
+
+    Kept in memory (one entry per key) and on disk in the work folder (``keys-seen.jsonl``, one JSON
+    ``[key, row]`` per line, appended after each chunk), so that a resumed run knows the keys of the
+    rows done before it; the journal records how many bytes of it are trusted.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: dict[str, int] = {}
+        self._new: list[tuple[str, int]] = []
+
+    def load(self, nbytes: int) -> None:
+        """The keys journalled: the first ``nbytes`` of the file (lines after them are dropped)."""
+        if not self.path.exists():
+            if nbytes:
+                raise ResumeMismatchError(f"{self.path} (the keys read by the partial run) is missing; start again "
+                                          "with --restart / resume=False")
+            return
+        with open(self.path, "r+b") as f:
+            f.truncate(nbytes)
+            f.seek(0)
+            for line in f:
+                key, row = json.loads(line)
+                self.rows.setdefault(key, int(row))
+
+    def add(self, key: str, row: int) -> None:
+        self.rows[key] = row
+        self._new.append((key, row))
+
+    def flush(self) -> int:
+        """Append the keys added since the last flush (synced to disk); returns the file's size."""
+        if self._new:
+            with open(self.path, "ab") as f:
+                f.write("".join(json.dumps([k, r]) + "\n" for k, r in self._new).encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+            self._new = []
+        return self.path.stat().st_size if self.path.exists() else 0
+
+
+def _not_finite_why(chunk: Chunk, i: int) -> str:
+    """What is wrong with row ``i`` of ``chunk``, whose vector is not finite as float32."""
+    raw = chunk.raw
+    if raw is not None:
+        row = raw[i] if isinstance(raw, np.ndarray) else raw[i].values
+        if row is not None:
+            why = beyond_float32(row if isinstance(row, np.ndarray) else row.to_numpy(zero_copy_only=False))
+            if why:
+                return why
+    return "holds NaN or Inf"
+
+
+def _check_chunk(chunk: Chunk, source: Any, on_error: str, report: StreamReport,
+                 seen: SeenKeys | None = None) -> np.ndarray | None:
+    """None when every row is usable; else the boolean mask of rows kept (``on_error="skip"``).
+
+    A row is unusable for its vector (null, ragged, NaN/Inf) or, with ``seen``, for its key: null, or the
+    key of an earlier row kept (anywhere in the input). The keys of the rows kept are added to ``seen``.
+    """
     bad = dict(chunk.bad)
     finite = np.isfinite(chunk.X).all(axis=1)
     if not finite.all():
         for i in np.flatnonzero(~finite):
             bad.setdefault(int(i), "non_finite")
+    keys = source.keys_of(chunk) if seen is not None else None
+    first_seen: dict[int, int] = {}  # row in chunk -> row that holds its key first
+    if keys is not None:
+        for i, k in enumerate(keys):
+            if i in bad:
+                continue
+            if k is None:
+                bad[i] = "null_key"
+            elif k in seen.rows:
+                bad[i] = "duplicate_key"
+                first_seen[i] = seen.rows[k]
+            else:
+                seen.add(k, chunk.start + i)
     if not bad:
         return None
     first = min(bad)
     if on_error == "raise":
-        reason = {"missing": "is null", "ragged": "has the wrong length", "non_finite": "holds NaN or Inf"}[bad[first]]
-        raise FormatError(
-            f"row {chunk.start + first} (0-based, key {source.key_at(chunk, first)!r}): the vector {reason}; "
-            "fix the file, or skip and count such rows with --lenient / on_error='skip'",
-            source.path,
-        )
+        row, reason = chunk.start + first, bad[first]
+        if reason == "null_key":
+            what = f"row {row} (0-based): the key is null; every row needs a key"
+        elif reason == "duplicate_key":
+            what = (f"row {row} (0-based): duplicate key {keys[first]!r} (first seen at row {first_seen[first]} "
+                    "(0-based)); keys must be unique")
+        else:
+            vec = {"missing": "is null", "ragged": "has the wrong length"}.get(reason) or _not_finite_why(chunk, first)
+            what = f"row {row} (0-based, key {source.key_at(chunk, first)!r}): the vector {vec}"
+        raise FormatError(f"{what}; fix the file, or skip and count such rows with --lenient / on_error='skip'",
+                          source.path)
     keep = np.ones(chunk.X.shape[0], dtype=bool)
     for i, reason in sorted(bad.items()):
         keep[i] = False

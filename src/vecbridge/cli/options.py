@@ -243,15 +243,18 @@ def read_settings(args: argparse.Namespace, name: str | None) -> dict[str, Any]:
     return out
 
 
-def require_keys(flag: str, args: argparse.Namespace, src: Any, tgt: Any, otherwise: str = "--dictionary") -> None:
-    """``flag`` pairs rows by key: refuse inputs without keys (an array without a keys file would pair row numbers)."""
+def require_keys(flag: str, args: argparse.Namespace, src: Any, tgt: Any, otherwise: str = "--dictionary",
+                 names: tuple[str, str] = ("SRC", "TGT"), paired_hint: bool = True) -> None:
+    """``flag`` pairs rows by key: refuse inputs without keys (an array without a keys file would pair row numbers).
+    ``names``: the inputs as the command's usage names them (their paths are ``args.<name lower>``);
+    ``paired_hint``: the command has ``--paired`` to suggest."""
     from ..errors import VecbridgeError
 
-    for name, emb in (("SRC", src), ("TGT", tgt)):
+    for name, emb in zip(names, (src, tgt)):
         if not emb.has_keys:
+            hint = f"give --paired if row i of {names[0]} is row i of {names[1]}, or " if paired_hint else "give "
             raise VecbridgeError(f"{flag} needs keys, but {name} ({getattr(args, name.lower())}) has none (an array "
-                                 "without a keys file: its keys would be row numbers); give --paired if row i of SRC "
-                                 f"is row i of TGT, or {otherwise}")
+                                 f"without a keys file: its keys would be row numbers); {hint}{otherwise}")
 
 
 def read_input(path: str, fmt: str | None, args: argparse.Namespace, name: str | None = None):
@@ -334,23 +337,73 @@ def param_error_message(e: ParameterError, items: Iterable[str] | None) -> str:
 
 # -- outputs -----------------------------------------------------------------------------------
 def check_output(output: str | os.PathLike | None, *inputs: str | os.PathLike | None, what: str = "OUT") -> None:
-    """Refuse an output that is one of the inputs (before any work); ``what`` names it in the message."""
+    """Refuse an output that is one of the inputs (before any work); ``what`` names it in the message.
+
+    The keys file read with an ``.npy`` / ``.npz`` input (``<stem>.keys.txt``, ``.vocab`` or ``.txt`` beside it)
+    is an input too, and so is an input that the keys file written beside an ``.npy`` output would replace.
+    """
     if output is None:
         return
     out = Path(output)
+    out_keys = _npy_keys_file(out)
     for i in inputs:
         if i is None:
             continue
         p = Path(i)
-        same = False
-        try:
-            same = out.exists() and p.exists() and os.path.samefile(out, p)
-        except OSError:
-            pass
-        if same or out.resolve() == p.resolve():
+        if _same_file(out, p):
             raise VecbridgeError(f"{what} {out} is also an input; write the result to another file")
         if p.is_dir() and out.resolve().is_relative_to(p.resolve()):  # a file of an input folder (a map, a hub)
             raise VecbridgeError(f"{what} {out} is inside the input folder {p}; write the result elsewhere")
+        keys = _keys_file_read_with(p)
+        if keys is not None and _same_file(out, keys):
+            raise VecbridgeError(f"{what} {out} is the keys file of the input {p} (read with it), so writing it "
+                                 "would destroy that input's keys; write the result to another file")
+        for held in (p, keys):
+            if out_keys is not None and held is not None and _same_file(out_keys, held):
+                raise VecbridgeError(f"{what} {out} would replace {out_keys} (the keys file written beside an .npy), "
+                                     f"which is read as an input ({p}); write the result to another file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists() and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _keys_file_read_with(path: Path) -> Path | None:
+    """The keys file that reading ``path`` (an .npy or .npz file) would take from beside it, else None."""
+    from ..io.arrays import find_sibling_keys
+    from ..io.detect import detect_format, format_from_extension
+
+    if not path.is_file():
+        return None
+    fmt = format_from_extension(path)
+    if fmt is None:
+        try:
+            fmt = detect_format(path)
+        except (VecbridgeError, OSError):
+            return None
+    if fmt == "npz":
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                if "keys.npy" in zf.namelist():
+                    return None  # its keys are inside
+        except (zipfile.BadZipFile, OSError):
+            return None
+    return find_sibling_keys(path) if fmt in ("npy", "npz") else None
+
+
+def _npy_keys_file(output: Path) -> Path | None:
+    """The keys file written beside ``output`` when it is an .npy (by its extension), else None."""
+    from ..io.arrays import keys_path_for
+    from ..io.detect import format_from_extension
+
+    return keys_path_for(output) if format_from_extension(output) == "npy" else None
 
 
 @contextlib.contextmanager

@@ -58,6 +58,7 @@ def run(args) -> int:
         report = translate_file(
             translator, args.input, args.output, input_format=args.in_format, output_format=args.format,
             key_column=cols.get("key_column"), vector_column=cols.get("vector_column"),
+            encoding=cols.get("encoding", "utf-8"),
             chunk_rows=args.chunk_rows, on_error="skip" if args.lenient else "raise", overwrite=args.overwrite,
             resume=not args.restart, device=args.device, progress=False if args.quiet else None,
         )

@@ -36,7 +36,7 @@ import numpy as np
 from ..embeddings import Embeddings
 from ..errors import FormatError, OutputExistsError, ParameterError, VecbridgeError
 from .arrays import find_sibling_keys, read_keys
-from .detect import FORMATS, canonical_format, detect_format, format_from_extension
+from .detect import FORMATS, canonical_format, check_regular_file, detect_format, format_from_extension
 from .files import stem_of
 from .gensim_kv import from_gensim, to_gensim
 from .read_report import SKIP_REASONS, ReadReport, ReadWarning
@@ -97,10 +97,7 @@ def read_embeddings(
     ``parquet_columns`` for parquet and ``keys_source`` where keys came from a file.
     """
     spath = os.fspath(path)
-    if not Path(spath).exists():
-        raise FileNotFoundError(f"no such file: {spath}")
-    if Path(spath).is_dir():
-        raise FormatError("is a directory; give an embeddings file", spath)
+    check_regular_file(spath)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
         raise ParameterError(f"limit must be a non-negative integer, got {limit!r} (--limit / limit=)")
     if on_error not in ("raise", "skip"):

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +15,17 @@ from ..embeddings import Embeddings
 from ..errors import FormatError
 from ..atomic import atomic_output, check_writable
 from ..progress import progress_bar
-from .files import RowBuffer
+from .detect import is_number
+from .files import RowBuffer, beyond_float32, to_float32
 from .read_report import ReadReport, RowPolicy
 
 #: sibling key files looked for next to ``<stem>.npy``, in this order
 KEY_SUFFIXES = (".keys.txt", ".vocab", ".txt")
 #: rows converted per step (progress and bounded temporaries)
 BLOCK_ROWS = 1 << 16
+#: how much of a sibling keys file is looked at to tell it from a vectors file
+SIBLING_SAMPLE_BYTES = 64 << 10
+SIBLING_SAMPLE_LINES = 20
 
 
 def read_keys(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
@@ -49,6 +55,73 @@ def read_keys(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
     return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 
+def _splits_on_newline_byte(encoding: str) -> bool:
+    """Whether ``encoding`` writes a line break as the byte ``\\n`` (utf-8, latin-1, cp1252...; not utf-16)."""
+    try:
+        return "a\n\r".encode(encoding) == b"a\n\r"
+    except (LookupError, UnicodeError):
+        return False
+
+
+def iter_keys(path: str | os.PathLike, encoding: str = "utf-8", start: int = 0) -> Iterator[str]:
+    """The keys of a keys file one at a time, from row ``start`` on, without holding the file.
+
+    Lines are split as :func:`read_keys` splits them: on ``\\n`` only (a lone ``\\r`` stays in its key),
+    with the ``\\r`` of a CRLF ending and a leading BOM removed. Raises ``FormatError`` with the line of
+    undecodable bytes.
+    """
+    if not _splits_on_newline_byte(encoding):  # e.g. utf-16: decode first, split on "\n" only
+        with open(path, encoding=encoding, newline="\n") as t:
+            for i, line in enumerate(t):
+                if i == 0:
+                    line = line.removeprefix("\ufeff")
+                if i >= start:
+                    yield line.removesuffix("\n").removesuffix("\r")
+        return
+    with open(path, "rb") as f:
+        for i, raw in enumerate(f):  # binary lines end at b"\n" only
+            if i < start:
+                continue
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as e:
+                raise FormatError(
+                    f"bytes {raw[e.start:e.end + 8]!r} are not valid {encoding} ({e.reason}); name the file's "
+                    "encoding (--encoding / encoding=, e.g. latin-1)",
+                    path,
+                    i + 1,
+                ) from None
+            if i == 0:
+                line = line.removeprefix("\ufeff")
+                if not line:
+                    return  # the file is a BOM alone: no key
+            yield line.removesuffix("\n").removesuffix("\r")
+
+
+def count_keys(path: str | os.PathLike, encoding: str = "utf-8") -> int:
+    """How many keys :func:`read_keys` finds in ``path`` (lines ending in ``\\n``, plus an unterminated last
+    one), counted without holding the file. Raises ``FormatError`` with the line of undecodable bytes."""
+    if not _splits_on_newline_byte(encoding):
+        return sum(1 for _ in iter_keys(path, encoding))
+    n, last, text = 0, b"\n", ""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                n += block.count(b"\n")
+                last = block[-1:]
+                text = decoder.decode(block)
+        text += decoder.decode(b"", final=True)
+    except UnicodeDecodeError as e:
+        for _ in iter_keys(path, encoding):  # raises naming the line
+            pass
+        raise FormatError(f"not valid {encoding} ({e.reason}); name the file's encoding (--encoding / encoding=, "
+                          "e.g. latin-1)", path) from None
+    if n == 0 and text == "\ufeff":
+        return 0  # a BOM alone: no key
+    return n + (0 if last == b"\n" else 1)
+
+
 def keys_path_for(path: str | os.PathLike) -> Path:
     """Where :func:`write_npy` puts the keys of ``<stem>.npy``: ``<stem>.keys.txt``."""
     p = Path(path)
@@ -63,6 +136,31 @@ def find_sibling_keys(path: str | os.PathLike) -> Path | None:
         if cand != p and cand.is_file():
             return cand
     return None
+
+
+def check_sibling_keys(keys_path: str | os.PathLike, array_path: str | os.PathLike) -> None:
+    """Refuse a keys file found beside ``array_path`` that holds vectors rather than keys (e.g. a GloVe
+    ``emb.txt`` beside ``emb.npy``): its first lines (after an ``N D`` header) all hold a word followed by
+    the same number (two or more) of numbers, as vector rows do. A keys file holds one key per line."""
+    with open(keys_path, "rb") as f:
+        head = f.read(SIBLING_SAMPLE_BYTES)
+    lines = head.split(b"\n")
+    if len(head) == SIBLING_SAMPLE_BYTES:
+        lines.pop()  # may be cut short
+    lines = [ln for ln in lines if ln.strip()][:SIBLING_SAMPLE_LINES]
+    if lines and len(lines[0].split()) == 2 and all(t.isdigit() for t in lines[0].split()):
+        lines = lines[1:]  # a word2vec "N D" header
+    widths = {len(ln.split()) for ln in lines}
+    if len(widths) != 1 or widths.pop() < 3 or not all(is_number(t) for ln in lines for t in ln.split()[1:]):
+        return
+    n_values = len(lines[0].split()) - 1
+    raise FormatError(
+        f"{keys_path}, found beside the array as its keys file, looks like a vectors file (each of its first "
+        f"{len(lines)} lines holds a word and {n_values} numbers), not one key per line; move or rename it (the "
+        f"array's keys are then row numbers), or put the keys, one per line, in {keys_path_for(array_path).name} "
+        "(looked for first) or pass keys_path=",
+        array_path,
+    )
 
 
 def _check_matrix(arr_shape: tuple[int, ...], dtype: np.dtype, path: str, what: str) -> None:
@@ -83,7 +181,8 @@ def _rows_into_buffer(
     out_keys: list[str] = []
     r = 0
     while r < n and (limit is None or len(out_keys) < limit):
-        block = np.asarray(source[r : r + BLOCK_ROWS], dtype=np.float32)
+        raw = source[r : r + BLOCK_ROWS]
+        block = to_float32(raw)
         finite = np.isfinite(block).all(axis=1)
         keep = np.zeros(block.shape[0], dtype=bool)
         used = block.shape[0]
@@ -91,7 +190,7 @@ def _rows_into_buffer(
             row = r + j
             key = keys[row] if keys is not None else str(row)
             if not finite[j]:
-                policy.bad("non_finite", row, f"key {key!r} holds NaN or Inf")
+                policy.bad("non_finite", row, f"key {key!r} {beyond_float32(raw[j]) or 'holds NaN or Inf'}")
                 continue
             if keys is not None and not policy.accept_key(key, row):
                 continue
@@ -115,6 +214,7 @@ def _resolve_keys(
         found = find_sibling_keys(path)
         if found is None:
             return None, None
+        check_sibling_keys(found, path)
         keys_path = found
     keys = read_keys(keys_path, encoding)
     if len(keys) != n:

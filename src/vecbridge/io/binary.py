@@ -4,6 +4,7 @@ space, ``D`` little-endian float32 values and (usually) a newline."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ READ_BYTES = 8 << 20
 #: a key longer than this (no space found) means the file is not word2vec binary
 MAX_KEY_BYTES = 1 << 16
 _SKIP = b"\n\r"
+#: a byte that no key holds (whitespace separates fields; the other control characters are not text)
+_CONTROL_BYTE = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 def read_binary(
@@ -46,6 +49,8 @@ def read_binary(
         n_header, dim = parse_header(header, spath)
         report.header_rows, report.header_dim = n_header, dim
         rec = 4 * dim
+        dim_hint = (f"check the header's dimension (line 1 says {dim} values per record; a wrong one shifts every "
+                    "record after the first)")
         cap = min(n_header, MAX_BLIND_BYTES // rec) if size is None else min(n_header, size // (rec + 2) + 1)
         buf = RowBuffer(dim, cap if limit is None else min(cap, limit))
         keys: list[str] = []
@@ -94,8 +99,13 @@ def read_binary(
             keep = np.zeros(len(starts), dtype=bool)
             for j, kb in enumerate(keys_b):
                 where = r + j + 1
-                if not finite[j]:
-                    policy.bad("non_finite", where, f"key {kb[:40]!r} holds NaN or Inf")
+                if _CONTROL_BYTE.search(kb):  # float bytes read as a key: the records are out of step
+                    policy.bad(
+                        "bad_encoding",
+                        where,
+                        f"key {kb[:40]!r} (byte offset {offset + starts[j] - len(kb) - 1}) holds control bytes, "
+                        f"which no key has; {dim_hint}",
+                    )
                     continue
                 try:
                     key = kb.decode(encoding)
@@ -103,9 +113,13 @@ def read_binary(
                     policy.bad(
                         "bad_encoding",
                         where,
-                        f"key {kb[:40]!r} (byte offset {offset + starts[j] - len(kb) - 1}) is not valid "
-                        f"{encoding} ({e.reason}); name the file's encoding (--encoding / encoding=, e.g. latin-1)",
+                        f"key {kb[:40]!r} (byte offset {offset + starts[j] - len(kb) - 1}) is not valid {encoding} "
+                        f"({e.reason}); name the file's encoding (--encoding / encoding=, e.g. latin-1), or "
+                        f"{dim_hint}",
                     )
+                    continue
+                if not finite[j]:
+                    policy.bad("non_finite", where, f"key {kb[:40]!r} holds NaN or Inf")
                     continue
                 if not policy.accept_key(key, where):
                     continue

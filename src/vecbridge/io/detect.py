@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import os
 from pathlib import Path
@@ -57,12 +58,26 @@ def _is_int(tok: bytes) -> bool:
     return tok.isdigit()
 
 
-def _is_number(tok: bytes) -> bool:
+def is_number(tok: bytes) -> bool:
     try:
         float(tok)
     except ValueError:
         return False
     return True
+
+
+def check_regular_file(path: str | os.PathLike) -> None:
+    """Refuse what cannot be read as an embeddings file: a missing path (``FileNotFoundError``), a folder, or a
+    pipe or device (``FormatError``: readers look at a file's start and then read it again from there)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: {p}")
+    if p.is_dir():
+        raise FormatError("is a directory; give an embeddings file", p)
+    if not p.is_file():
+        raise FormatError(
+            "not a regular file (pipes and devices are not read, e.g. <(...) in a shell; save it to a file first)", p
+        )
 
 
 def _read_sample(path: str | os.PathLike) -> tuple[bytes, bool, bool]:
@@ -93,12 +108,12 @@ def detect_format(path: str | os.PathLike) -> str:
     extension only breaks a tie (a 1-dimensional file whose first line could be
     either a header or a row).
 
-    Raises ``FormatError`` for an empty file, a fastText ``.bin`` model, or
-    content that fits no format.
+    Raises ``FileNotFoundError`` for a missing file; ``FormatError`` for a folder,
+    a pipe or device, an empty file, a fastText ``.bin`` model, or content that
+    fits no format.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+    check_regular_file(path)
     sample, compressed, whole = _read_sample(path)
     if not sample:
         raise FormatError("file is empty", path, 1 if not compressed else None)
@@ -119,7 +134,7 @@ def detect_format(path: str | os.PathLike) -> str:
     first_fields = first.split()
     if len(first_fields) == 2 and _is_int(first_fields[0]) and _is_int(first_fields[1]) and int(first_fields[1]) > 0:
         return _after_header(path, int(first_fields[0]), int(first_fields[1]), rest, whole)
-    if len(first_fields) >= 2 and all(_is_number(t) for t in first_fields[1:]):
+    if len(first_fields) >= 2 and all(is_number(t) for t in first_fields[1:]):
         return "glove"
     if len(first_fields) >= 2 and not any(c in _CONTROL for c in first):
         # text rows whose values are not all numbers: still text; the reader names the bad line
@@ -135,30 +150,52 @@ def detect_format(path: str | os.PathLike) -> str:
     )
 
 
+def _is_printable_line(line: bytes, ends: bool) -> bool:
+    """Whether ``line`` reads as a line of text: UTF-8, no control character (NUL included) and, when ``ends``,
+    complete (a line cut short by the sample may end inside a character)."""
+    if any(c in _CONTROL for c in line):
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(line, final=ends)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _after_header(path: Path, n: int, d: int, rest: bytes, whole: bool) -> str:
-    """First line is two integers: word2vec text, word2vec binary, or a 1-d GloVe row."""
-    if not rest.strip():
+    """First line is two integers: word2vec text, word2vec binary, or a 1-d GloVe row.
+
+    Blank lines after the header are passed over (the text reader skips them too). A first data line that
+    is printable text ending in a newline means text, whatever its fields (a key holding a space, a value
+    that is not a number): the text reader then names the line. The extension only breaks ties.
+    """
+    data = rest.lstrip(b" \t\r\n")
+    if not data:
         return "word2vec"
-    fields = rest.partition(b"\n")[0].split()
-    if any(c in _CONTROL for c in rest[: 4 * d + 256]):
+    line, nl, _ = data.partition(b"\n")
+    fields = line.split()
+    by_ext = format_from_extension(path)
+    if any(c in _CONTROL for c in data[: 4 * d + 256]):
         return "word2vec-binary"  # raw float bytes (text holds no control characters)
-    if len(fields) == d + 1 and not all(_is_number(t) for t in fields[1:]) \
-            and format_from_extension(path) == "word2vec-binary":
-        return "word2vec-binary"  # raw float bytes that happen to hold no control character (a .bin file)
-    if len(fields) == d + 1:
+    numeric_tail = len(fields) > d and all(is_number(t) for t in fields[-d:])
+    if len(fields) == d + 1 and numeric_tail:
         if d != 1:
             return "word2vec"
         # every line has two fields: "N 1" header + rows, or 1-d GloVe whose first key is an integer
         if whole:
-            rows = sum(1 for ln in rest.split(b"\n") if ln.strip())
+            rows = sum(1 for ln in data.split(b"\n") if ln.strip())
             return "word2vec" if rows == n else "glove"
-        by_ext = format_from_extension(path)
         return by_ext if by_ext in TEXT_FORMATS else "word2vec"
-    if len(fields) >= 2 and all(_is_number(t) for t in fields[1:]):
+    if len(fields) >= 2 and all(is_number(t) for t in fields[1:]):
         # "7 3" then 1-d rows: GloVe whose first key is an integer; otherwise the header's
         # dimension is contradicted by the rows, which the word2vec reader reports
         return "glove" if len(fields) == 2 else "word2vec"
-    sp = rest.find(b" ")
-    if 0 < sp and len(rest) >= sp + 1 + 4 * d:
+    if by_ext == "word2vec-binary" and not numeric_tail:
+        return "word2vec-binary"  # raw float bytes that happen to hold no control character (a .bin file)
+    ends = bool(nl) or whole  # the line ends at a newline or at the end of the file
+    if by_ext in TEXT_FORMATS or (len(fields) >= 2 and _is_printable_line(line, ends)):
+        return "word2vec"  # text whose first row the reader will name (e.g. a key holding a space)
+    sp = data.find(b" ")
+    if 0 < sp and len(data) >= sp + 1 + 4 * d:
         return "word2vec-binary"
     return "word2vec"

@@ -76,6 +76,28 @@ class RowBuffer:
         return buf
 
 
+def to_float32(values) -> np.ndarray:
+    """``values`` as a float32 array, without numpy's overflow warning: a finite value beyond float32 range
+    (e.g. 1e300 read as float64) becomes Inf there, and the reader names it with :func:`beyond_float32`."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32)
+
+
+def beyond_float32(row) -> str | None:
+    """Why ``row`` (numbers as read, before the float32 cast) turns non-finite in float32, when the cause is a
+    finite value beyond float32 range; None when the row holds NaN or Inf itself."""
+    raw = np.asarray(row)
+    if raw.dtype.kind != "f" or raw.dtype.itemsize <= 4:
+        return None
+    with np.errstate(over="ignore"):
+        big = np.isfinite(raw) & ~np.isfinite(raw.astype(np.float32))
+    if not big.any():
+        return None
+    value = float(raw.reshape(-1)[big.reshape(-1)][0])
+    return (f"holds a value beyond float32 range ({value:g}), which float32 vectors cannot hold (largest "
+            f"{float(np.finfo(np.float32).max):g}); scale the vectors down or fix the value")
+
+
 def stem_of(path: str | os.PathLike) -> str:
     """File name without its format extension (and without ``.gz``)."""
     p = Path(path)

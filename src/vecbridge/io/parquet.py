@@ -15,7 +15,7 @@ from ..embeddings import Embeddings
 from ..errors import FormatError
 from ..atomic import atomic_output
 from ..progress import progress_bar
-from .files import RowBuffer
+from .files import RowBuffer, beyond_float32, to_float32
 from .read_report import ReadReport, RowPolicy
 
 KEY_NAMES = ("id", "key", "word", "token", "text")
@@ -93,6 +93,15 @@ def choose_columns(schema, path: str, key_column: str | None, vector_column: str
     return key_column, vector_column
 
 
+def empty_vectors_error(column: str, path: str | os.PathLike) -> FormatError:
+    """The error for a vector column whose lists are empty: 0-dimensional vectors are not embeddings."""
+    return FormatError(
+        f"vector column {column!r} holds empty lists: its rows hold no values (0-dimensional vectors); name the "
+        "column that holds the vectors (--vector-column / vector_column=) or fix the file",
+        path,
+    )
+
+
 def read_parquet(
     path: str | os.PathLike,
     *,
@@ -151,9 +160,12 @@ def read_parquet(
                     if good.size:
                         vals, freq = np.unique(good, return_counts=True)
                         dim = int(vals[np.argmax(freq)])
-            values = np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.float32)
+            raw = flat.to_numpy(zero_copy_only=False)  # as stored (float64 may exceed float32 range)
+            values = to_float32(raw)
             if dim is None:
                 dim = 1
+            if dim == 0:
+                raise empty_vectors_error(vc, spath)
             if buf is None:
                 buf = RowBuffer(dim, total)
             regular = (not vnull.any()) and bool(np.all(lengths == dim)) and values.size == m * dim
@@ -182,7 +194,8 @@ def read_parquet(
                     policy.bad("missing", row, "key is null")
                     continue
                 if not finite[j]:
-                    policy.bad("non_finite", row, f"key {k!r} holds NaN, Inf or a null value")
+                    why = beyond_float32(raw[starts[j] : starts[j] + dim]) or "holds NaN, Inf or a null value"
+                    policy.bad("non_finite", row, f"key {k!r} {why}")
                     continue
                 key = str(k)
                 if not policy.accept_key(key, row):

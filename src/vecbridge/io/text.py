@@ -22,7 +22,7 @@ from ..errors import FormatError
 from .detect import BOM
 from ..atomic import atomic_output
 from ..progress import progress_bar
-from .files import RowBuffer, open_input
+from .files import RowBuffer, beyond_float32, open_input
 from .read_report import ReadReport, RowPolicy
 
 #: bytes per chunk of lines (``readlines`` hint)
@@ -37,12 +37,12 @@ FLOAT_FORMAT = "%.9g"
 _BAD_KEY_CHARS = re.compile("[ \t\n\r\x0b\x0c]")
 
 
-def _parse_values(blob: bytes) -> np.ndarray | None:
-    """Whitespace-separated numbers -> float32 array, or None when a token is not a number."""
+def _parse_values(blob: bytes, dtype=np.float32) -> np.ndarray | None:
+    """Whitespace-separated numbers -> float32 (or ``dtype``) array, or None when a token is not a number."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", DeprecationWarning)  # numpy < 2.3 warns instead of raising
-            return np.fromstring(blob, dtype=np.float32, sep=" ")
+            return np.fromstring(blob, dtype=dtype, sep=" ")
     except (ValueError, DeprecationWarning):
         return None
 
@@ -89,28 +89,48 @@ class _TextChunkReader:
             self.dim = self._guess_dim(rests)
         dim = self.dim
         counts = np.fromiter((r.count(b" ") + 1 if r else 0 for r in rests), dtype=np.int64, count=m)
-        values = np.empty((m, dim), dtype=np.float32)
+        # rows are parsed (and memory taken) only for lines holding ``dim`` values, so that a header claiming
+        # a huge dimension costs nothing before its rows contradict it
         ok = np.zeros(m, dtype=bool)
         fast = np.flatnonzero(counts == dim)
+        fast_values: np.ndarray | None = None
         if fast.size:
             parsed = _parse_values(b" ".join([rests[i] for i in fast]))
             if parsed is not None and parsed.size == fast.size * dim:
-                values[fast] = parsed.reshape(-1, dim)
+                fast_values = parsed.reshape(-1, dim)
                 ok[fast] = True
         problems: list[tuple[int, str, str]] = []  # (row in chunk, reason, message)
+        slow: dict[int, np.ndarray] = {}  # rows parsed one by one (tabs, repeated spaces, a bad token)
         for i in np.flatnonzero(~ok):
             parsed = _parse_values(rests[i])
             if parsed is None:
                 tok = _first_bad_token(rests[i])
-                problems.append((i, "non_numeric", f"value {tok[:40]!r} is not a number"))
+                msg = f"value {tok[:40]!r} is not a number"
+                n_fields = len(rests[i].split())
+                if n_fields > dim:
+                    msg += (f" ({n_fields} fields after the key {keys_b[i][:40]!r}, expected {dim}: a key containing "
+                            "a space or a tab shows up this way)")
+                problems.append((i, "non_numeric", msg))
             elif parsed.size != dim:
                 problems.append((i, "ragged", self._ragged_message(parsed.size, keys_b[i])))
             else:
-                values[i] = parsed
+                slow[int(i)] = parsed
                 ok[i] = True
-        finite = np.isfinite(values).all(axis=1)
+        parsed_rows = ok.copy()  # the lines ``values`` holds, in order
+        if not slow and fast_values is not None:
+            values = fast_values  # the usual chunk: the lines were parsed at once, no copy
+        else:
+            values = np.empty((int(ok.sum()), dim), dtype=np.float32)  # one row per parsed line
+            at = np.cumsum(ok) - 1  # row of values that each parsed line goes to
+            if fast_values is not None:
+                values[at[fast]] = fast_values
+            for i, v in slow.items():
+                values[at[i]] = v
+        finite = np.zeros(m, dtype=bool)
+        finite[parsed_rows] = np.isfinite(values).all(axis=1)
         for i in np.flatnonzero(ok & ~finite):
-            problems.append((i, "non_finite", "holds NaN or Inf"))
+            why = beyond_float32(_parse_values(rests[i], np.float64)) or "holds NaN or Inf"
+            problems.append((i, "non_finite", why))
             ok[i] = False
         problems.sort()
         # walk the rows in order: decode keys, drop duplicates, stop at the limit
@@ -142,7 +162,7 @@ class _TextChunkReader:
             if limit_left is not None and len(keys) >= limit_left:
                 used = i + 1
                 break
-        return keys, values[keep], linenos, used
+        return keys, values[keep[parsed_rows]], linenos, used
 
     def _guess_dim(self, rests: list[bytes]) -> int:
         """GloVe: the most common number of values among the first lines."""
