@@ -547,3 +547,36 @@ def test_neighbors_of_the_only_row_says_why(tmp_path, capsys):
 def test_serve_refuses_a_body_limit_that_refuses_everything(capsys):
     assert cli(["serve", "somewhere", "--max-body-mb", "1e-7"]) == 2
     assert "--max-body-mb" in capsys.readouterr().err
+
+
+def test_cli_evaluate_shared_keys_without_a_shared_key(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    a = Embeddings([f"w{i}" for i in range(60)], rng.normal(size=(60, 8)).astype(np.float32))
+    c = Embeddings([f"z{i}" for i in range(60)], rng.normal(size=(60, 8)).astype(np.float32))
+    write_embeddings(a, tmp_path / "a.vec")
+    write_embeddings(c, tmp_path / "c.vec")
+    assert main(["fit", str(tmp_path / "a.vec"), str(tmp_path / "a.vec"), "--shared-keys", "--method", "procrustes",
+                 "-o", str(tmp_path / "m"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m"), str(tmp_path / "a.vec"), str(tmp_path / "c.vec"),
+                 "--shared-keys", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "--shared-keys: SRC" in err and "share no key" in err and "missing" not in err
+
+
+def test_cli_suggest_pairs_reads_among_with_encoding(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    keys = ["café", "naïve"] + [f"w{i}" for i in range(58)]
+    emb = Embeddings(keys, rng.normal(size=(60, 8)).astype(np.float32))
+    write_embeddings(emb, tmp_path / "utf8.vec")
+    rows = "".join(k + " " + " ".join(f"{x:.4f}" for x in v) + "\n" for k, v in zip(keys, emb.vectors))
+    (tmp_path / "latin1.vec").write_bytes(("60 8\n" + rows).encode("latin-1"))
+    (tmp_path / "among.txt").write_bytes("café\nnaïve\nw1\n".encode("latin-1"))
+    among = ["-k", "2", "--among", str(tmp_path / "among.txt")]
+    capsys.readouterr()
+    assert main(["suggest-pairs", str(tmp_path / "utf8.vec"), *among]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vecbridge suggest-pairs: error: --among") and "--encoding" in err
+    # --encoding is the encoding of every file read: SRC and the --among file
+    assert main(["suggest-pairs", str(tmp_path / "latin1.vec"), *among, "--encoding", "latin-1", "--quiet"]) == 0
+    assert set(capsys.readouterr().out.split()) <= {"café", "naïve", "w1"}

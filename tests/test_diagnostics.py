@@ -75,3 +75,22 @@ def test_cli_diagnose_json(data, tmp_path, capsys):
                  "-n", "150", "--quiet"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["paired"]["linear_cka"] > 0.99 and rep["verdict"] == "near-isomorphic"
+
+
+def test_cli_diagnose_paired_needs_as_many_rows_and_a_known_normalisation(data, tmp_path, capsys):
+    from vecbridge.cli.main import main
+
+    X, Xr, _ = data
+    for name, M in (("a.txt", X), ("b.txt", Xr[:200])):
+        with open(tmp_path / name, "w") as fh:
+            for i, v in enumerate(M):
+                fh.write(f"w{i} " + " ".join(f"{x:.6f}" for x in v) + "\n")
+    a, b = str(tmp_path / "a.txt"), str(tmp_path / "b.txt")
+    capsys.readouterr()
+    assert main(["diagnose", a, b, "--paired", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vecbridge diagnose: error: --paired needs as many rows in SRC (300) as in TGT (200)")
+    assert len(err.strip().splitlines()) == 1
+    assert main(["diagnose", a, str(tmp_path / "missing.txt"), "--normalize", "bogus"]) == 2
+    assert "--normalize 'bogus': unknown normalisation step" in capsys.readouterr().err
+    assert main(["diagnose", a, b, "--shared-keys", "-n", "150", "--normalize", "none", "--json", "--quiet"]) == 0

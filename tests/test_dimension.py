@@ -122,3 +122,43 @@ def test_dimension_cli_of_unrelated_spaces_exits_3_and_saves_nothing(tmp_path):
             "--no-structure", "--quiet"]
     assert main(argv) == 3 and not (tmp_path / "m").exists()
     assert main([*argv, "--force"]) == 0 and (tmp_path / "m").exists()
+
+
+def test_test_fraction_that_leaves_too_few_shared_words_to_fit():
+    from vecbridge.errors import ParameterError
+
+    src, tgt = low_rank_pair(n=300)
+    with pytest.raises(ParameterError, match=r"test_fraction=0\.999: holds out 300 of the 300 shared words and "
+                                             r"leaves 0 to fit lstsq on, fewer than the 1 the fit needs"):
+        change_dimension(src, tgt, structure_data={}, test_fraction=0.999, force=True)
+    # fewer than a well-posed fit needs (40 for a 40-d -> 12-d least squares): --force would fit anyway
+    with pytest.raises(ParameterError, match=r"leaves 6 to fit lstsq on, fewer than the 40 a well-posed fit needs"):
+        change_dimension(src, tgt, structure_data={}, test_fraction=0.98)
+    res = change_dimension(src, tgt, structure_data={}, test_fraction=0.98, force=True)
+    assert res.info["n_train"] == 6
+
+
+def test_dimension_cli_test_fraction_auto_and_normalize(tmp_path, capsys):
+    import json
+
+    from vecbridge import load_translator
+    from vecbridge.cli.main import main
+    from vecbridge.io import write_embeddings
+
+    src, tgt = low_rank_pair(n=300)
+    write_embeddings(src, tmp_path / "src.vec")
+    write_embeddings(tgt, tmp_path / "tgt.vec")
+    base = ["dimension", str(tmp_path / "src.vec"), str(tmp_path / "tgt.vec"), "--no-structure", "--quiet"]
+    capsys.readouterr()
+    assert main([*base, "-o", str(tmp_path / "m"), "--test-fraction", "0.999"]) == 2
+    err = capsys.readouterr().err
+    assert "--test-fraction" in err and "holds out 300 of the 300 shared words and leaves 0" in err
+    assert not (tmp_path / "m").exists()
+    # auto takes no --normalize: none is passed unless given, and a given one is an error naming the flag
+    assert main([*base, "-o", str(tmp_path / "auto"), "--method", "auto", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["info"]["normalize"] is None
+    assert main([*base, "-o", str(tmp_path / "x"), "--method", "auto", "--normalize", "unit"]) == 2
+    assert capsys.readouterr().err.startswith("vecbridge dimension: error: --normalize: method 'auto'")
+    # lstsq gets the default normalisation
+    assert main([*base, "-o", str(tmp_path / "l")]) == 0
+    assert load_translator(tmp_path / "l").get_params()["normalize"] == "unit center unit"

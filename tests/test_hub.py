@@ -325,3 +325,86 @@ def test_service_takes_a_hub(tmp_path, planted, paired_hub):
     assert r.status_code == 404
     r = client.post("/translate", json={"hub": "h", "from": "s0", "to": "s1", "vectors": [[1.0, 2.0]]})
     assert r.status_code == 422
+
+
+def test_shared_dim_larger_than_every_space_is_refused_before_the_fit(planted, files, capsys):
+    _, _, spaces = planted
+    items = paired_items({n: len(x) for n, x in spaces.items()})
+    with pytest.raises(ParameterError, match=r"--shared-dim 25 / shared_dim=25 is more than the largest space's "
+                                             r"dimension \(24\); give at most 24"):
+        Hub(shared_dim=25).fit(spaces, items)
+    with pytest.raises(ParameterError, match="shared_dim=100000000000"):
+        Hub(shared_dim=100_000_000_000).check_params(dims=[24, 12])
+    Hub(shared_dim=24).check_params(dims=[24, 12])
+    d = files
+    a, b = f"s0={d / 's0.npy'}", f"s1={d / 's1.npy'}"
+    for value in ("100000000000", "100000"):  # a numpy memory error, silently accepted
+        assert main(["hub", "fit", "--name", a, "--name", b, "--paired", "-o", str(d / "h"), "--shared-dim", value,
+                     "--quiet"]) == 2
+        assert f"vecbridge hub fit: error: --shared-dim {value} / shared_dim={value} is more than the largest " \
+               "space's dimension (24)" in capsys.readouterr().err
+        assert not (d / "h").exists()
+
+
+def test_validation_that_leaves_too_few_items_to_fit_says_so(planted, files, capsys):
+    _, _, spaces = planted
+    items = paired_items({n: len(x) for n, x in spaces.items()})
+    with pytest.raises(ParameterError, match=r"--validation 0.999 / validation=0.999 holds out 1199 of the 1200 items "
+                                             r"seen in two or more spaces, leaving 1 to fit on, too few for a shared "
+                                             r"space of 24 dimensions \(at least 24\); give at most --validation 0.98"):
+        Hub(validation=0.999).fit(spaces, items)
+    assert Hub(validation=0.98).fit(spaces, items).fit_info_["validation_items"] == 1176
+    d = files
+    assert main(["hub", "fit", "--name", f"s0={d / 's0.npy'}", "--name", f"s1={d / 's1.npy'}", "--paired",
+                 "-o", str(d / "h"), "--validation", "0.999", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--validation 0.999" in err and "leaving 1 to fit on" in err and "shares no item" not in err
+
+
+def test_method_params_are_checked_against_the_method_used_and_unused_ones_noted(planted, files, capsys):
+    with pytest.raises(ParameterError, match="has no parameter 'foo'"):
+        Hub(method_params={"foo": 1}).check_params()  # the default edge method, as with method= named
+    d = files
+    a, b = f"s0={d / 's0.npy'}", f"s1={d / 's1.npy'}"
+    for how in ("--paired", "--unsupervised"):
+        assert main(["hub", "fit", "--name", a, "--name", b, how, "-o", str(d / "h"), "--param", "foo=1"]) == 2
+        assert "vecbridge hub fit: error: --param foo=1: method" in capsys.readouterr().err
+        assert not (d / "h").exists()
+    # with enough paired items no edge is fitted: --method and --param have no effect, and a note says so
+    assert main(["hub", "fit", "--name", a, "--name", b, "--paired", "-o", str(d / "h"), "--method", "cluster-match",
+                 "--param", "n_runs=2"]) == 0
+    err = capsys.readouterr().err
+    assert ("note: --method cluster-match and --param n_runs=2 choose the method of pairless edges; here 1200 items "
+            "in two or more spaces (at least the shared dimension 24) place the spaces by generalised Procrustes, so "
+            "they have no effect") in err
+    assert main(["hub", "add", str(d / "h"), "--name", f"s2={d / 's2.npy'}", "--name", a, "--paired",
+                 "--method", "cluster-match"]) == 0
+    assert "note: --method cluster-match chooses the method of pairless edges; here 1200 items s2 shares" in \
+        capsys.readouterr().err
+
+
+def test_cli_hub_add_refuses_an_output_inside_the_input_hub(files, capsys):
+    d = files
+    a, b = f"s0={d / 's0.npy'}", f"s1={d / 's1.npy'}"
+    assert main(["hub", "fit", "--name", a, "--name", b, "--paired", "-o", str(d / "hub"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["hub", "add", str(d / "hub"), "--name", f"s2={d / 's2.npy'}", "--name", a, "--paired",
+                 "-o", str(d / "hub" / "inner"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"vecbridge hub add: error: -o {d / 'hub' / 'inner'} is inside the input folder {d / 'hub'}" in err
+    assert sorted(p.name for p in (d / "hub").iterdir()) == ["manifest.json", "weights.safetensors"]
+    # the default (and -o naming the hub itself) still replaces the hub
+    assert main(["hub", "add", str(d / "hub"), "--name", f"s2={d / 's2.npy'}", "--name", a, "--paired",
+                 "-o", str(d / "hub"), "--overwrite", "--quiet"]) == 0
+    assert load_hub(d / "hub").names == ["s0", "s1", "s2"]
+
+
+def test_cli_hub_errors_name_the_action(files, capsys):
+    d = files
+    for argv, prefix in ((["hub", "show", str(d / "nohub")], "vecbridge hub show: error: "),
+                         (["hub", "add", str(d / "nohub"), "--name", f"s0={d / 's0.npy'}", "--paired"],
+                          "vecbridge hub add: error: "),
+                         (["hub", "fit", "--name", f"s0={d / 's0.npy'}", "--paired", "-o", str(d / "h")],
+                          "vecbridge hub fit: error: ")):
+        assert main(argv) == 1
+        assert capsys.readouterr().err.startswith(prefix)

@@ -240,3 +240,114 @@ def test_unknown_output_format_lists_gensim_too(tmp_path):
     with pytest.raises(VecbridgeError, match="unknown format 'bogus'.*parquet, gensim"):
         write_word_vectors(a, tmp_path / "x.vec", format="bogus")
     assert not (tmp_path / "x.vec").exists()
+
+
+# -- the command line: outputs, inputs and options checked before any work ----------------------------------------
+def write_pair(tmp_path, n=150, n_b=120):
+    a, b, _ = rotated_pair(n=n, n_b=n_b)
+    write_embeddings(a, tmp_path / "a.vec")
+    write_embeddings(b, tmp_path / "b.vec")
+    return str(tmp_path / "a.vec"), str(tmp_path / "b.vec")
+
+
+def test_merge_output_paths_name_the_keys_file_of_an_npy_model(tmp_path):
+    assert merge_output_paths(tmp_path / "m.npy")["keys"] == tmp_path / "m.keys.txt"
+    assert merge_output_paths(tmp_path / "m.bin", "npy")["keys"] == tmp_path / "m.keys.txt"
+    assert "keys" not in merge_output_paths(tmp_path / "m.vec") and "keys" not in merge_output_paths(tmp_path / "m.kv")
+    assert "keys" not in merge_output_paths(tmp_path / "m.npy", "word2vec-binary")
+
+
+def test_cli_merge_npy_keys_file_is_an_output(tmp_path, capsys):
+    a, b = write_pair(tmp_path)
+    # the keys file written beside d.npy is d.keys.txt: the dictionary here, an input even with --overwrite
+    dictionary = tmp_path / "d.keys.txt"
+    dictionary.write_text("".join(f"w{i}\tw{i}\n" for i in range(100)))
+    before = dictionary.read_bytes()
+    capsys.readouterr()
+    assert main(["merge", a, b, "--dictionary", str(dictionary), "-o", str(tmp_path / "d.npy"), "--overwrite"]) == 1
+    assert "d.keys.txt" in capsys.readouterr().err
+    assert dictionary.read_bytes() == before and not (tmp_path / "d.npy").exists()
+    # an existing keys file is refused before any input is read (A is no vectors file at all)
+    (tmp_path / "m.keys.txt").write_text("keep me\n")
+    (tmp_path / "bad.vec").write_text("not vectors\n")
+    assert main(["merge", str(tmp_path / "bad.vec"), b, "-o", str(tmp_path / "m.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "m.keys.txt" in err and "already exists" in err and "bad.vec" not in err
+    assert (tmp_path / "m.keys.txt").read_text() == "keep me\n" and not (tmp_path / "m.npy").exists()
+    # written, read back with its keys, and listed in the summary
+    assert main(["merge", a, b, "-o", str(tmp_path / "n.npy")]) == 0
+    assert f"wrote {tmp_path / 'n.npy'}, {tmp_path / 'n.keys.txt'}, " in capsys.readouterr().err
+    assert read_embeddings(tmp_path / "n.npy").keys[:3] == ["w0", "w1", "w2"]
+
+
+def test_cli_merge_lenient_skips_and_reports_bad_rows(tmp_path, capsys):
+    a, b = write_pair(tmp_path)
+    lines = (tmp_path / "a.vec").read_text().splitlines()
+    parts = lines[131].split()  # w130, a word B lacks
+    parts[2] = "nan"
+    lines[131] = " ".join(parts)
+    (tmp_path / "an.vec").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "m.vec"
+    capsys.readouterr()
+    assert main(["merge", str(tmp_path / "an.vec"), b, "-o", str(out)]) == 1
+    assert "--lenient" in capsys.readouterr().err and not out.exists()
+    assert main(["merge", str(tmp_path / "an.vec"), b, "-o", str(out), "--lenient"]) == 0
+    assert '"non_finite": 1' in capsys.readouterr().err
+    merged = read_embeddings(out)
+    assert len(merged) == 149 and "w130" not in merged.index  # A's bad row skipped, its other 29 words added
+
+
+def test_cli_merge_method_auto_and_normalize(tmp_path, capsys):
+    a, b = write_pair(tmp_path)
+    assert main(["merge", a, b, "-o", str(tmp_path / "auto.vec"), "--method", "auto", "--quiet"]) == 0
+    assert json.loads((tmp_path / "auto.vec.merge.json").read_text())["normalize"] is None
+    # the default normalisation goes to a method that takes one; a given one is kept, "none" included
+    assert main(["merge", a, b, "-o", str(tmp_path / "p.vec"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "p.vec.merge.json").read_text())["normalize"] == "unit center unit"
+    assert main(["merge", a, b, "-o", str(tmp_path / "r.vec"), "--normalize", "none", "--quiet"]) == 0
+    assert json.loads((tmp_path / "r.vec.merge.json").read_text())["normalize"] == "none"
+    capsys.readouterr()
+    assert main(["merge", a, b, "-o", str(tmp_path / "x.vec"), "--method", "auto", "--normalize", "unit"]) == 2
+    assert capsys.readouterr().err.startswith("vecbridge merge: error: --normalize: method 'auto'")
+
+
+@pytest.mark.parametrize("command", ["merge", "dimension"])
+@pytest.mark.parametrize("flags, message", [
+    (["--method", "nosuch"], "--method nosuch: unknown method 'nosuch'"),
+    (["--normalize", "bogus"], "--normalize 'bogus': unknown normalisation step 'bogus'"),
+    (["--method", "lstsq", "--param", "ridge=-1"], "--param ridge=-1: lstsq: parameter 'ridge' must be >= 0"),
+])
+def test_cli_map_options_are_usage_errors_before_any_input_is_read(tmp_path, capsys, command, flags, message):
+    missing = str(tmp_path / "missing.vec")  # never read: the options are checked first
+    assert main([command, missing, missing + "2", "-o", str(tmp_path / "out"), *flags]) == 2
+    assert capsys.readouterr().err.startswith(f"vecbridge {command}: error: {message}")
+
+
+@pytest.mark.parametrize("command", ["merge", "dimension"])
+def test_cli_keyless_arrays_are_refused(tmp_path, capsys, command):
+    a, b, _ = rotated_pair(n=150, n_b=150)
+    np.save(tmp_path / "a.npy", a.vectors)  # no keys file: the keys would be row numbers
+    np.save(tmp_path / "b.npy", b.vectors)
+    assert main([command, str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "-o", str(tmp_path / "out.vec")]) == 1
+    err = capsys.readouterr().err
+    assert f"{command} needs keys" in err and "a.npy" in err and not (tmp_path / "out.vec").exists()
+    assert "--paired" not in err  # neither command has it
+    assert ("A (" in err) == (command == "merge")  # the inputs in the usage's names
+
+
+def test_library_merge_and_dimension_take_auto_with_their_default_normalisation():
+    """The API's default normalisation goes only to methods that take one: auto (which normalises each candidate
+    itself) works with the defaults, and an explicit other normalisation for it is an error naming normalize."""
+    from vecbridge.apps.dimension import change_dimension
+    from vecbridge.apps.merge import map_params
+    from vecbridge.errors import ParameterError
+
+    assert map_params("auto", "unit center unit", None) == {}
+    assert map_params("procrustes", "unit center unit", None) == {"normalize": "unit center unit"}
+    assert map_params("procrustes", "unit center unit", {"normalize": "unit"}) == {"normalize": "unit"}
+    with pytest.raises(ParameterError, match="takes no normalisation of its own"):
+        map_params("auto", "center", None)
+    a, b, _ = rotated_pair(n=150, n_b=150)
+    merged = merge_embeddings(a, b, method="auto")
+    assert len(merged.merged) >= len(b)
+    assert change_dimension(a, b, method="auto").translator is not None

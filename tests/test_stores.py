@@ -721,3 +721,258 @@ def test_a_shared_state_folder_never_takes_one_database_journal_for_another(tmp_
         migrate_lancedb(tmp_path / "dby", "docs", m, target_table="docs_new", batch_rows=100, state=state,
                         resume=False, progress=False)
     assert dby.open_table("docs_new").count_rows() == 7  # the user's table is untouched
+
+
+# -- the audit of migrate (2026-12): configuration, methods, id types, long names, early refusals, journals ------
+def _small_store(tmp_path, rows=200, dim=8, seed=0):
+    """A LanceDB table of ``rows`` ``dim``-d vectors with texts "text i", new-model vectors of the same rows (a
+    rotation), and a Procrustes map saved as ``tmp_path/map``."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, dim)).astype(np.float32)
+    R = np.linalg.qr(rng.normal(size=(dim, dim)))[0].astype(np.float32)
+    Y = X @ R
+    make_table(tmp_path / "db", X)
+    np.save(tmp_path / "Y.npy", Y)
+    Procrustes().fit(X, Y).save(tmp_path / "map")
+    return X, Y
+
+
+def _cli(argv):
+    from vecbridge.cli.main import main
+
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse's usage errors
+        return e.code
+
+
+@pytest.mark.parametrize("form", ["configuration", "metadata"])
+def test_chroma_target_keeps_the_source_distance_space_and_index_settings(tmp_path, spaces, form):
+    pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import client, migrate_chroma
+
+    old, _, m = spaces
+    cl = client(tmp_path / "chroma", create=True)
+    if form == "configuration":
+        src = cl.create_collection("docs", embedding_function=None, configuration={
+            "hnsw": {"space": "cosine", "ef_construction": 200, "max_neighbors": 32, "ef_search": 50}})
+        want = {"space": "cosine", "ef_construction": 200, "max_neighbors": 32, "ef_search": 50}
+    else:
+        src = cl.create_collection("docs", embedding_function=None, metadata={"hnsw:space": "ip", "owner": "me"})
+        want = {"space": "ip"}
+    src.add(ids=[f"d{i}" for i in range(120)], embeddings=old[:120])
+    kw = dict(target_collection="docs_new", batch_rows=50, state=str(tmp_path / "state"), progress=False)
+    with pytest.raises(Crash):  # the collection is made once, with the configuration; a resumed run keeps it
+        migrate_chroma(cl, "docs", m, on_batch=crash_at(1), **kw)
+    assert migrate_chroma(cl, "docs", m, **kw).rows_done == 120
+    dst = client(tmp_path / "chroma").get_collection("docs_new")
+    hnsw = dst.configuration_json["hnsw"]
+    assert {k: hnsw[k] for k in want} == want
+    assert dst.metadata["vecbridge_migrated_from"] == "docs"
+    if form == "metadata":
+        assert dst.metadata["hnsw:space"] == "ip" and dst.metadata["owner"] == "me"
+
+
+def test_cli_migrate_method_gets_only_the_parameters_it_takes(tmp_path, monkeypatch, capsys):
+    """--method: seed and progress go only to methods that take them; a method that needs pairs is refused up
+    front, naming the methods that fit without pairs, unless --encoder gives it the stored texts' pairs."""
+    import vecbridge.encoders
+    from vecbridge.stores.lancedb import fit_lancedb_map
+    from vecbridge.stores.migrate import method_translator
+
+    X, Y = _small_store(tmp_path)
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--target-sample", str(tmp_path / "Y.npy"),
+            "--sample-rows", "200", "--quiet"]
+    quick = ["--param", "n_runs=1", "--param", "qap_restarts=5", "--param", "reanchor_clusters=[20]",
+             "--param", "reanchor_repeats=1", "--param", "regional_restarts=1", "--param", "rescue_starts=0"]
+    assert _cli(base + ["--to-table", "cm", "--method", "cluster-match", "--force"] + quick) == 0
+    manifest = json.loads(next((tmp_path / "db" / ".vecbridge-migrate").glob("*__cm.map/manifest.json")).read_text())
+    assert manifest["method"] == "cluster-match" and manifest["params"]["n_runs"] == 1
+    capsys.readouterr()
+    for method in ("procrustes", "lstsq"):
+        assert _cli(base + ["--to-table", "p", "--method", method]) == 2
+        err = capsys.readouterr().err
+        assert f"--method {method} needs pairs" in err and "cluster-match" in err and "--encoder" in err
+        assert len(err.strip().splitlines()) == 1
+    assert not list((tmp_path / "db" / ".vecbridge-migrate").glob("*__p.*"))
+    assert "p" not in lancedb.connect(str(tmp_path / "db")).list_tables().tables
+    # with --encoder, the stored texts' pairs: procrustes fits on them
+    monkeypatch.setattr(vecbridge.encoders, "get_encoder", lambda name, **kw: _PlantedEncoder(Y))
+    assert _cli(["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "p", "--method", "procrustes",
+                 "--encoder", "planted", "--pair-rows", "100", "--sample-rows", "200", "--quiet", "--report",
+                 str(tmp_path / "r.json")]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["fit"]["mode"] == "pairs" and rep["fit"]["method"] == "procrustes"
+    # too few stored texts for a fit on pairs: the same refusal, before the fit
+    with pytest.raises(ParameterError, match="--method procrustes needs pairs, and only 3 .* texts"):
+        fit_lancedb_map(tmp_path / "db", "docs", Y, target_table="q", encoder=_PlantedEncoder(Y), pair_rows=3,
+                        sample_rows=200, method="procrustes", progress=False)
+    assert not list((tmp_path / "db" / ".vecbridge-migrate").glob("*__q.*"))
+    # the parameters of each method: the defaults it takes, the user's own values first
+    assert "seed" not in method_translator("procrustes", None, seed=3, progress=False).get_params()
+    assert method_translator("cluster-match", {"seed": 7}, seed=3, progress=False).seed == 7
+    assert method_translator("auto", None, seed=3, progress=False).get_params()["seed"] == 3
+
+
+@pytest.mark.parametrize("ids", [pa.array([{"a": i} for i in range(20)]), pa.array([[i] for i in range(20)])])
+def test_lancedb_new_column_refuses_ids_of_a_nested_type_up_front(tmp_path, spaces, ids):
+    from vecbridge.errors import FormatError
+    from vecbridge.stores.lancedb import fit_lancedb_map
+
+    old, _, m = spaces
+    db = lancedb.connect(str(tmp_path / "db"))
+    db.create_table("docs", pa.table({"id": ids, "vector": pa.FixedSizeListArray.from_arrays(
+        pa.array(old[:20].reshape(-1)), D_OLD)}))
+    with pytest.raises(FormatError, match=r"id column 'id' .*has type (struct|list)<.*strings, integers"):
+        migrate_lancedb(tmp_path / "db", "docs", m, new_column="v2", progress=False)
+    with pytest.raises(FormatError, match="id column 'id'"):  # before a map is fitted
+        fit_lancedb_map(tmp_path / "db", "docs", old[:20], new_column="v2", method="identity", progress=False)
+    assert db.open_table("docs").schema.names == ["id", "vector"]
+    assert not (tmp_path / "db" / ".vecbridge-migrate").exists()
+    # a new table does not write by id: any id column will do
+    assert migrate_lancedb(tmp_path / "db", "docs", m, target_table="t", progress=False).rows_done == 20
+
+
+def test_lancedb_new_column_with_integer_ids(tmp_path, spaces):
+    old, _, m = spaces
+    db = lancedb.connect(str(tmp_path / "db"))
+    vec = pa.FixedSizeListArray.from_arrays(pa.array(old[:30].reshape(-1)), D_OLD)
+    db.create_table("docs", pa.table({"id": pa.array(range(30), pa.int64()), "vector": vec}))
+    assert migrate_lancedb(tmp_path / "db", "docs", m, new_column="v2", batch_rows=7, progress=False).finished
+    t = db.open_table("docs").to_arrow().sort_by("id")
+    np.testing.assert_allclose(np.asarray(t["v2"].combine_chunks().flatten()).reshape(30, -1), m.transform(old[:30]),
+                               atol=1e-4)
+
+
+def test_long_target_names_work_up_to_the_limit_and_are_refused_beyond_it(tmp_path, capsys):
+    """A name that passes the check works: every file and folder made from it (LanceDB's <name>.lance, the
+    journal, the map folder, their temporary names) fits in 255 bytes; a longer name is a usage error."""
+    from vecbridge.containment import MAX_TABLE
+    from vecbridge.stores.lancedb import fit_lancedb_map
+
+    X, Y = _small_store(tmp_path)
+    name = "t" * MAX_TABLE
+    assert MAX_TABLE == 249
+    t, _ = fit_lancedb_map(tmp_path / "db", "docs", Y, target_table=name, method="identity", progress=False)
+    assert migrate_lancedb(tmp_path / "db", "docs", t, target_table=name, progress=False).rows_done == 200
+    assert lancedb.connect(str(tmp_path / "db")).open_table(name).count_rows() == 200
+    state = tmp_path / "db" / ".vecbridge-migrate"
+    assert all(len(p.name.encode()) <= 255 for p in state.iterdir()) and len(list(state.iterdir())) == 2
+    assert _cli(["migrate", "lancedb", str(tmp_path / "db"), "docs", "--map", str(tmp_path / "map"), "--to-table",
+                 name[:-1], "--quiet"]) == 0
+    capsys.readouterr()
+    for n in (MAX_TABLE + 1, 255, 300):
+        assert _cli(["migrate", "lancedb", str(tmp_path / "db"), "docs", "--map", str(tmp_path / "map"),
+                     "--to-table", "t" * n, "--quiet"]) == 2
+        assert "at most 249 characters" in capsys.readouterr().err
+        with pytest.raises(ParameterError, match=f"\\({n} characters\\).*at most 249"):
+            migrate_lancedb(tmp_path / "db", "docs", tmp_path / "map", target_table="t" * n, progress=False)
+
+
+def test_chroma_collection_names_of_the_longest_kind_work(tmp_path, spaces):
+    pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import client, fit_chroma_map, migrate_chroma
+
+    old, _, m = spaces
+    cl = client(tmp_path / "chroma", create=True)
+    cl.create_collection("docs", embedding_function=None).add(ids=[f"d{i}" for i in range(40)], embeddings=old[:40])
+    name = "c" * 512
+    t, _ = fit_chroma_map(tmp_path / "chroma", "docs", old[:40], target_collection=name, method="identity",
+                          progress=False)
+    assert migrate_chroma(tmp_path / "chroma", "docs", t, target_collection=name, progress=False).rows_done == 40
+
+
+def test_atomic_writes_take_every_name_that_fits(tmp_path):
+    from vecbridge.atomic import write_json_atomic, write_text_atomic
+
+    for name in ("j" * 250 + ".json", "é" * 125 + ".txt", "k" * 255):
+        write_json_atomic(tmp_path / name, {"a": 1})
+        assert json.loads((tmp_path / name).read_text()) == {"a": 1}
+        write_text_atomic(tmp_path / ("x" + name[1:]), "hi")
+        assert (tmp_path / ("x" + name[1:])).read_text() == "hi"
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_target_equal_to_source_is_refused_before_any_work(tmp_path, capsys):
+    X, Y = _small_store(tmp_path)
+    common = ["--target-sample", str(tmp_path / "Y.npy"), "--sample-rows", "200", "--method", "selflearn", "--force"]
+    assert _cli(["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "docs"] + common) == 2
+    assert "is the source table" in capsys.readouterr().err
+    assert _cli(["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-column", "vector"] + common) == 2
+    assert "is the vector column" in capsys.readouterr().err
+    assert not (tmp_path / "db" / ".vecbridge-migrate").exists()
+    pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import client, fit_chroma_map
+
+    client(tmp_path / "chroma", create=True).create_collection("docs", embedding_function=None).add(
+        ids=[f"d{i}" for i in range(200)], embeddings=X)
+    assert _cli(["migrate", "chroma", str(tmp_path / "chroma"), "docs", "--to-collection", "docs"] + common) == 2
+    assert "is the source collection" in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="never write in place"):
+        fit_chroma_map(tmp_path / "chroma", "docs", Y, target_collection="docs", method="identity", force=True)
+    assert not (tmp_path / "chroma" / ".vecbridge-migrate").exists()
+
+
+def test_a_new_column_and_a_table_named_like_it_keep_separate_journals(tmp_path, spaces):
+    from vecbridge.stores.lancedb import fit_lancedb_map
+
+    old, _, m = spaces
+    db, _ = make_table(tmp_path / "db", old[:100])
+    tc, _ = fit_lancedb_map(tmp_path / "db", "docs", old[:100] @ np.eye(D_OLD, dtype=np.float32), new_column="v9",
+                            method="identity", progress=False)
+    assert migrate_lancedb(tmp_path / "db", "docs", tc, new_column="v9", progress=False).finished
+    tt, info = fit_lancedb_map(tmp_path / "db", "docs", old[:100], target_table="column-v9", method="identity",
+                               progress=False)
+    assert info["reused"] is False  # not the column's map
+    assert migrate_lancedb(tmp_path / "db", "docs", m, target_table="column-v9", progress=False).finished
+    db.drop_table("column-v9")
+    assert migrate_lancedb(tmp_path / "db", "docs", m, target_table="column-v9", resume=False, progress=False).finished
+    state = tmp_path / "db" / ".vecbridge-migrate"
+    assert len(list(state.glob("*.json"))) == 2 and len(list(state.glob("*.map"))) == 2
+    again = migrate_lancedb(tmp_path / "db", "docs", tc, new_column="v9", progress=False)  # its journal is intact
+    assert again.finished and again.resumed_from == 100
+    # a column's journal and map under the names of older versions are taken over
+    for p in state.glob("lancedb__docs__column-v9.*"):
+        p.rename(p.with_name("gone-" + p.name))
+    for p in state.glob("lancedb__docs__column%3Av9.*"):
+        p.rename(p.with_name(p.name.replace("column%3Av9", "column-v9")))
+    _, info = fit_lancedb_map(tmp_path / "db", "docs", lambda: pytest.fail("refitted"), new_column="v9",
+                              method="identity", progress=False)
+    assert info["reused"] is True
+    assert migrate_lancedb(tmp_path / "db", "docs", tc, new_column="v9", progress=False).resumed_from == 100
+    assert not list(state.glob("lancedb__docs__column-v9.*"))
+
+
+def test_a_finished_migration_run_with_another_map_says_what_to_do(tmp_path, spaces):
+    from vecbridge.errors import ResumeMismatchError
+
+    old, new, m = spaces
+    db, _ = make_table(tmp_path / "db", old[:100])
+    other = Procrustes().fit(old[:500], new[:500])
+    migrate_lancedb(tmp_path / "db", "docs", m, target_table="docs_new", progress=False)
+    with pytest.raises(ResumeMismatchError, match=r"migration to table 'docs_new' finished \(100 rows.*another map.*"
+                       r"drop table 'docs_new' and start again with --restart.*another --to-table") as e:
+        migrate_lancedb(tmp_path / "db", "docs", other, target_table="docs_new", progress=False)
+    assert "partial" not in str(e.value)
+    db.drop_table("docs_new")  # as the message says
+    assert migrate_lancedb(tmp_path / "db", "docs", other, target_table="docs_new", resume=False,
+                           progress=False).rows_done == 100
+    migrate_lancedb(tmp_path / "db", "docs", m, new_column="v2", progress=False)
+    with pytest.raises(ResumeMismatchError, match="finished.*--to-column"):
+        migrate_lancedb(tmp_path / "db", "docs", other, new_column="v2", progress=False)
+
+
+def test_state_must_be_a_folder(tmp_path, spaces, capsys):
+    old, _, m = spaces
+    make_table(tmp_path / "db", old[:50])
+    m.save(tmp_path / "map")
+    np.save(tmp_path / "X.npy", old[:5])
+    for state in (tmp_path / "X.npy", tmp_path / "X.npy" / "sub"):
+        assert _cli(["migrate", "lancedb", str(tmp_path / "db"), "docs", "--map", str(tmp_path / "map"),
+                     "--to-table", "t", "--state", str(state), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "must be a folder" in err and "--state" in err and len(err.strip().splitlines()) == 1
+        with pytest.raises(ParameterError, match="must be a folder"):
+            migrate_lancedb(tmp_path / "db", "docs", m, target_table="t", state=str(state), progress=False)
+    assert "t" not in lancedb.connect(str(tmp_path / "db")).list_tables().tables
+    assert np.load(tmp_path / "X.npy").shape == (5, D_OLD)

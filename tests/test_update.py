@@ -210,6 +210,8 @@ def test_cli_update_both_strategies(tmp_path, lee, old_emb, capsys):
     ({"epochs": 0}, "--epochs / epochs="), ({"window": -1}, "--window / window="),
     ({"min_count": 1.5}, "--min-count / min_count="), ({"seed": -2}, "--seed / seed="),
     ({"lockf": 2.0}, "--lockf / lockf="), ({"n_candidates": 0}, "--anchors / n_candidates="),
+    ({"window": 10**19}, "--window / window="), ({"workers": 100000}, "--workers / workers="),
+    ({"workers": 257}, "--workers / workers="),
 ])
 def test_training_settings_are_checked_before_training(bad, words):
     from vecbridge.apps.update import update_word_model
@@ -218,3 +220,80 @@ def test_training_settings_are_checked_before_training(bad, words):
     strategy = "align" if "n_candidates" in bad else "warmstart"
     with pytest.raises(ParameterError, match=re.escape(words)):
         update_word_model(Embeddings(["a"], np.ones((1, 3), np.float32)), [["a", "b"]], strategy, **bad)
+
+
+@pytest.mark.parametrize("flag, value, words", [
+    ("--window", "10000000000000000000", "--window must be an integer from 1 to 10000, got 10000000000000000000"),
+    ("--window", "0", "--window must be an integer from 1 to 10000, got 0"),
+    ("--workers", "100000", "--workers must be an integer from 1 to 256, got 100000"),
+])
+def test_cli_window_and_workers_are_bounded_at_the_flag(tmp_path, capsys, flag, value, words):
+    """A huge --window hung gensim's worker threads (an OverflowError there); a huge --workers could not start them."""
+    with pytest.raises(SystemExit) as e:
+        main(["update", str(tmp_path / "old.vec"), str(tmp_path / "new.txt"), "--strategy", "align",
+              "-o", str(tmp_path / "new.vec"), flag, value])
+    assert e.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_window_and_workers_are_bounded_in_the_training_functions_too(old_emb):
+    from vecbridge.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=re.escape("window must be an integer from 1 to 10000, got "
+                                                       "10000000000000000000 (--window / window=)")):
+        train_word2vec([["a", "b"]], window=10**19)
+    with pytest.raises(ParameterError, match=re.escape("workers must be an integer from 1 to 256")):
+        update_warmstart(old_emb, [["a", "b"]], workers=100000)
+    with pytest.raises(ParameterError, match=re.escape("(--window / window=)")):
+        update_align(old_emb, [["a", "b"]], window=10**19)
+
+
+def test_update_word_model_refuses_a_setting_of_the_other_strategy(old_emb):
+    from vecbridge.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="strategy 'align' takes no setting 'lockf'; it is a setting of strategy "
+                                             "'warmstart'"):
+        update_word_model(old_emb, [["a", "b"]], "align", lockf=0.5)
+    with pytest.raises(ParameterError, match="'warmstart' takes no setting 'old_words'"):
+        update_word_model(old_emb, [["a", "b"]], "warmstart", old_words="replace")
+    with pytest.raises(ParameterError, match="takes no setting 'nope'; its settings: epochs"):
+        update_word_model(old_emb, [["a", "b"]], "warmstart", nope=1)
+
+
+def test_cli_update_lenient_and_notes_for_options_of_the_other_strategy(tmp_path, lee, old_emb, capsys):
+    old = tmp_path / "old.vec"
+    write_embeddings(old_emb, old)
+    lines = old.read_text(encoding="utf-8").splitlines()
+    key, _, *rest = lines[5].split(" ")
+    lines[5] = " ".join([key, "nan", *rest])  # a NaN in the row of the fifth word
+    old.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = tmp_path / "new.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in lee[1]), encoding="utf-8")
+    common = [str(old), str(corpus), "--epochs", "1"]
+    # the reader's message points to --lenient, and update takes it
+    assert main(["update", *common, "--strategy", "align", "-o", str(tmp_path / "a.vec")]) == 1
+    assert "--lenient" in capsys.readouterr().err
+    assert main(["update", *common, "--strategy", "align", "-o", str(tmp_path / "a.vec"), "--lenient",
+                 "--anchors", "300", "--lockf", "0.7"]) == 0
+    err = capsys.readouterr().err
+    assert '"skipped": {"non_finite": 1}' in err
+    assert "note: --lockf 0.7 applies to --strategy warmstart; with --strategy align it has no effect" in err
+    emb = read_embeddings(tmp_path / "a.vec")
+    assert emb.keys[: len(old_emb) - 1] == [k for k in old_emb.keys if k != key]  # the NaN row was skipped
+    # warmstart: the align options are named in one note, with the values given
+    assert main(["update", *common, "--strategy", "warmstart", "-o", str(tmp_path / "w.vec"), "--lenient",
+                 "--old-words", "replace", "--anchors", "5"]) == 0
+    err = capsys.readouterr().err
+    assert ("note: --old-words replace and --anchors 5 apply to --strategy align; with --strategy warmstart they "
+            "have no effect") in err
+    # a gensim file is loaded whole: --lenient has no effect there, and a note says so
+    from vecbridge.io import to_gensim
+
+    to_gensim(old_emb).save(str(tmp_path / "old.kv"))
+    assert main(["update", str(tmp_path / "old.kv"), str(corpus), "--epochs", "1", "--strategy", "align",
+                 "--anchors", "300", "-o", str(tmp_path / "k.vec"), "--lenient"]) == 0
+    assert f"note: --lenient skips bad rows of files read row by row; {tmp_path / 'old.kv'} is a gensim file" in \
+        capsys.readouterr().err
+    # no note when the options fit the strategy, or with --quiet
+    assert main(["update", *common, "--strategy", "warmstart", "-o", str(tmp_path / "w2.vec"), "--lenient",
+                 "--lockf", "0.5", "--quiet"]) == 0
+    assert "note" not in capsys.readouterr().err

@@ -196,3 +196,60 @@ def test_cli_report_counts_missing_words_and_refuses_an_uncovered_test_dictionar
     assert "nothing to score" in capsys.readouterr().err and not (tmp_path / "r.html").exists()
     assert main(["report", *args, "-o", str(tmp_path / "r.html"), "--words", ",".join(NUMBERS) + ",nokey"]) == 0
     assert "1 of the" in capsys.readouterr().err
+
+
+def test_render_png_refuses_a_folder_and_leaves_no_temporary_file_on_failure(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from vecbridge.errors import OutputExistsError
+
+    a, b = spaces()
+    panels, _ = before_after_panels(a, b, None, words=NUMBERS)
+    (tmp_path / "ud").mkdir()
+    with pytest.raises(OutputExistsError, match="is a folder"):
+        render_png(panels, tmp_path / "ud", overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ud"] and not any((tmp_path / "ud").iterdir())
+
+    def broken(self, fname, **kw):  # writes part of the image, then fails (a full disk)
+        fname.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(OSError, match="No space left"):
+        render_png(panels, tmp_path / "p.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ud"]  # neither p.png nor a temporary file
+
+
+def test_cli_plot_refuses_a_folder_before_any_work_and_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
+    args = _map_and_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ud").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    capsys.readouterr()
+    # refused before SRC is read (it does not exist), so before any work
+    assert main(["plot", args[0], "missing.vec", args[2], "-o", "ud", "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert "-o ud is a folder; give the PNG file to write" in err and "missing.vec" not in err
+    assert main(["plot", *args, "-o", "ud", "--overwrite"]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and not any((tmp_path / "ud").iterdir())
+    # an existing file without --overwrite: refused before any work too
+    (tmp_path / "p.png").write_bytes(b"old")
+    assert main(["plot", args[0], "missing.vec", args[2], "-o", "p.png"]) == 1
+    assert "p.png already exists" in capsys.readouterr().err and (tmp_path / "p.png").read_bytes() == b"old"
+    assert main(["report", args[0], "missing.vec", args[2], "-o", "p.png"]) == 1
+    assert "p.png already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["plot", "report"])
+def test_cli_words_and_dictionary_together_are_a_usage_error(tmp_path, capsys, command):
+    args = _map_and_files(tmp_path)
+    (tmp_path / "train.tsv").write_text("one\tone\ntwo\ttwo\nthree\tthree\n")
+    out = tmp_path / ("p.png" if command == "plot" else "r.html")
+    capsys.readouterr()
+    assert main([command, *args, "-o", str(out), "--words", "one,two", "--dictionary", str(tmp_path / "train.tsv"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"vecbridge {command}: error: --words and --dictionary both choose the points to plot; give one" in err
+    assert not out.exists()
+    assert main([command, *args, "-o", str(out), "--dictionary", str(tmp_path / "train.tsv"), "--quiet"]) == 0

@@ -8,13 +8,16 @@ One helper per shape of output:
   clobbering an existing file unless ``overwrite``;
 - :func:`write_json_atomic` / :func:`write_text_atomic` for small documents.
 
-Every temporary name starts with ``.`` and contains ``.tmp-`` so that it is never taken for an entry.
+Every temporary name starts with ``.`` and contains ``.tmp-`` so that it is never taken for an entry. It is
+made of the final name, or, where that would not fit in a file name (``MAX_NAME`` bytes), of a prefix of it and
+a hash of the whole: a final name that fits is always writable.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -24,13 +27,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from .containment import MAX_NAME
 from .errors import OutputExistsError, VecbridgeError
 
 TMP_MARK = ".tmp-"
+#: what ``tempfile.mkstemp`` adds to its prefix: 8 random characters and the suffix ``.part``
+_MKSTEMP_ROOM = 8 + len(".part")
+
+
+def _temporary_stem(name: str, room: int) -> str:
+    """``name``, or when ``room`` more bytes would not fit in ``MAX_NAME``, a prefix of it and 16 hex digits of
+    its hash (distinct long names keep distinct temporary names)."""
+    if len(os.fsencode(name)) + room <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    keep = name[: max(0, MAX_NAME - room - len(digest) - 1)]
+    while len(os.fsencode(keep)) + room + len(digest) + 1 > MAX_NAME:  # multi-byte characters
+        keep = keep[:-1]
+    return f"{keep}-{digest}"
 
 
 def _temporary_sibling(final: Path) -> Path:
-    return final.with_name(f".{final.name}{TMP_MARK}{os.getpid()}-{time.monotonic_ns()}")
+    tail = f"{TMP_MARK}{os.getpid()}-{time.monotonic_ns()}"
+    return final.with_name(f".{_temporary_stem(final.name, 1 + len(tail))}{tail}")
 
 
 @contextlib.contextmanager
@@ -105,7 +124,8 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, compress: bo
     path.parent.mkdir(parents=True, exist_ok=True)
     if compress is None:
         compress = path.suffix.lower() == ".gz"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", suffix=".part", dir=path.parent)
+    stem = _temporary_stem(path.name, 1 + len(TMP_MARK) + _MKSTEMP_ROOM)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}{TMP_MARK}", suffix=".part", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as raw:

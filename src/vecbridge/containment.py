@@ -20,6 +20,9 @@ _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _LANCE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _CHROMA = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]")
 MAX_NAME = 255
+#: LanceDB keeps a table in the folder ``<name>.lance``, which must fit in ``MAX_NAME`` bytes too
+LANCE_SUFFIX = ".lance"
+MAX_TABLE = MAX_NAME - len(LANCE_SUFFIX)
 
 
 def _rule(what: str) -> str:
@@ -39,7 +42,8 @@ def check_name(name: object, what: str = "entry") -> str:
 def check_store_name(name: object, kind: str) -> str:
     """A LanceDB ``table`` / Chroma ``collection`` name, or a ``column`` name, checked before any write.
 
-    Tables: letters, digits, ``_ - .``, not starting with ``.`` or ``-``, no ``..``. Collections (Chroma's own
+    Tables: letters, digits, ``_ - .``, not starting with ``.`` or ``-``, no ``..``, at most ``MAX_TABLE`` (249)
+    characters, so that LanceDB's folder ``<name>.lance`` fits in a file name. Collections (Chroma's own
     rule): 3 to 512 of those characters, starting and ending with a letter or digit, no ``..``. Columns: any
     non-empty text without ``.`` or control characters (a column never becomes a path by itself).
     """
@@ -52,9 +56,10 @@ def check_store_name(name: object, kind: str) -> str:
     if kind == "collection":
         ok = 3 <= len(name) <= 512 and _CHROMA.fullmatch(name) is not None and ".." not in name
     else:
-        ok = len(name) <= MAX_NAME and _LANCE.fullmatch(name) is not None and ".." not in name
+        ok = len(name) <= MAX_TABLE and _LANCE.fullmatch(name) is not None and ".." not in name
     if not ok:
-        raise ParameterError(f"{name!r} is not a valid {kind} name: {store_name_rule(kind)}")
+        size = f" ({len(name)} characters)" if len(name) > MAX_TABLE and kind != "collection" else ""
+        raise ParameterError(f"{name!r}{size} is not a valid {kind} name: {store_name_rule(kind)}")
     return name
 
 
@@ -65,7 +70,8 @@ def store_name_rule(kind: str) -> str:
                 "without '..' or '/'")
     if kind == "column":
         return "any text without '.' (LanceDB's path to a nested field) or control characters"
-    return "letters, digits, '_', '-' and '.', not starting with '.' or '-', without '..' or '/'"
+    return (f"letters, digits, '_', '-' and '.', not starting with '.' or '-', without '..' or '/', at most "
+            f"{MAX_TABLE} characters (LanceDB keeps a table in the folder <name>{LANCE_SUFFIX})")
 
 
 def path_within(root: str | os.PathLike, *parts: str, what: str = "path") -> Path:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..embeddings import Embeddings
 from ..errors import ParameterError, VecbridgeError
+from .merge import DEFAULT_MAP_NORMALIZE, map_params
 from .structure import structure_row, structure_scores
 
 
@@ -71,7 +72,7 @@ def change_dimension(
     tgt: Embeddings,
     *,
     method: str = "lstsq",
-    normalize: str | None = "unit center unit",
+    normalize: str | None = DEFAULT_MAP_NORMALIZE,
     params: dict[str, Any] | None = None,
     test_fraction: float = 0.2,
     retrieval: str = "nn",
@@ -120,10 +121,16 @@ def change_dimension(
     n_test = max(1, int(round(len(shared) * test_fraction)))
     test = [shared[i] for i in sorted(perm[:n_test])]
     train = [shared[i] for i in sorted(perm[n_test:])]
-    params = dict(params or {})
-    if normalize is not None:
-        params["normalize"] = normalize
-    translator = make_translator(method, **params).fit(src, tgt, pairs=[(k, k) for k in train], force=force)
+    params = map_params(method, normalize, params)
+    translator = make_translator(method, **params)
+    needed = max(1, 0 if force else translator.min_pairs(src.dim, tgt.dim))
+    if len(train) < needed:
+        raise ParameterError(
+            f"--test-fraction / test_fraction={test_fraction}: holds out {len(test)} of the {len(shared)} shared "
+            f"words and leaves {len(train)} to fit {method} on, fewer than the {needed} "
+            + ("the fit needs; give a smaller test fraction" if force else
+               "a well-posed fit needs; give a smaller test fraction (or --force / force=True to fit anyway)"))
+    translator.fit(src, tgt, pairs=[(k, k) for k in train], force=force)
     mapped = translator.transform(src)
     mapped.meta["name"] = f"{src.describe()} -> {tgt.describe()}"
     target_n = translator.transform_target(tgt)
@@ -151,8 +158,10 @@ def change_dimension(
     ]
     if pca_baseline and tgt.dim < src.dim:
         pca = pca_reduce(src, tgt.dim)
-        aligned = make_translator("procrustes", normalize=normalize).fit(pca, tgt, pairs=[(k, k) for k in train],
-                                                                         force=force)
+        # normalised as the map is (a method without a normalisation of its own, such as auto, uses the default)
+        steps = translator.get_params().get("normalize", "unit center unit") if normalize is None else normalize
+        aligned = make_translator("procrustes", normalize=steps).fit(pca, tgt, pairs=[(k, k) for k in train],
+                                                                     force=force)
         rows.append({"space": f"PCA of source to {tgt.dim}-d", "dim": tgt.dim, **none_hits, **score(pca)})
         pca_mapped = aligned.transform(pca)
         rows.append({"space": "PCA of source + Procrustes", "dim": tgt.dim, **hits(pca_mapped)})

@@ -117,12 +117,33 @@ def _band_table(conf: np.ndarray, hit: np.ndarray) -> list[dict[str, Any]]:
     return rows
 
 
+#: the normalisation ``merge_embeddings`` and ``change_dimension`` give a map by default
+DEFAULT_MAP_NORMALIZE = "unit center unit"
+
+
+def map_params(method: str, normalize: str | None, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters to build the map with: ``normalize`` goes to a method that takes one; the default is left
+    out for a method without a normalisation of its own (``auto`` normalises each candidate itself), any other
+    value is an error for it."""
+    from ..translators.registry import translator_class
+
+    params = dict(params or {})
+    if normalize is None or "normalize" in params:
+        return params
+    if "normalize" in translator_class(method)._param_names():
+        params["normalize"] = normalize
+    elif normalize != DEFAULT_MAP_NORMALIZE:
+        raise ParameterError(f"method {method!r} takes no normalisation of its own; leave normalize (--normalize) "
+                             f"out, got {normalize!r}")
+    return params
+
+
 def merge_embeddings(
     a: Embeddings,
     b: Embeddings,
     *,
     method: str = "procrustes",
-    normalize: str | None = "unit center unit",
+    normalize: str | None = DEFAULT_MAP_NORMALIZE,
     pairs: Sequence[tuple[str, str]] | None = None,
     params: dict[str, Any] | None = None,
     confidence: str = "cosine",
@@ -165,9 +186,7 @@ def merge_embeddings(
         raise ParameterError(f"confidence must be 'cosine' or 'csls', got {confidence!r} (--confidence / confidence=)")
     if space not in ("target", "normalized"):
         raise ParameterError(f"space must be 'target' or 'normalized', got {space!r} (--space / space=)")
-    params = dict(params or {})
-    if normalize is not None:
-        params["normalize"] = normalize
+    params = map_params(method, normalize, params)
     pairs = identical_pairs(a, b) if pairs is None else [tuple(p) for p in pairs]
     pairs = [(str(s), str(t)) for s, t in pairs]
     if not pairs:
@@ -247,11 +266,30 @@ def merge_embeddings(
 
 
 # -- writing -------------------------------------------------------------------------------------
-def merge_output_paths(path: str | os.PathLike) -> dict[str, Path]:
-    """The files :func:`write_merged` writes: the model, ``<path>.provenance.tsv`` and ``<path>.merge.json``."""
+def merge_output_paths(path: str | os.PathLike, format: str | None = None) -> dict[str, Path]:
+    """The files :func:`write_merged` writes (with the same ``format``): the model, its keys file
+    ``<stem>.keys.txt`` when the model is an ``.npy`` array, ``<path>.provenance.tsv`` and ``<path>.merge.json``."""
+    from ..io.arrays import keys_path_for
+
     path = Path(path)
-    return {"model": path, "provenance": Path(str(path) + PROVENANCE_SUFFIX),
-            "summary": Path(str(path) + SUMMARY_SUFFIX)}
+    paths = {"model": path}
+    if _writes_npy(path, format):
+        paths["keys"] = keys_path_for(path)
+    paths.update(provenance=Path(str(path) + PROVENANCE_SUFFIX), summary=Path(str(path) + SUMMARY_SUFFIX))
+    return paths
+
+
+def _writes_npy(path: Path, format: str | None) -> bool:
+    """Whether :func:`~vecbridge.apps.wordfiles.write_word_vectors` writes ``path`` as an ``.npy`` array."""
+    from ..errors import FormatError
+    from ..io.detect import canonical_format, format_from_extension
+
+    if format is None:
+        return format_from_extension(path) == "npy"
+    try:
+        return canonical_format(format) == "npy"
+    except FormatError:  # gensim, or a name the writer refuses
+        return False
 
 
 def write_merged(
@@ -267,7 +305,7 @@ def write_merged(
     ``format``: any format of :func:`vecbridge.io.write_embeddings` (word2vec
     text or binary, glove, npy, npz, parquet; default from the file name), or
     ``"gensim"`` (default for ``.kv``) for a gensim ``KeyedVectors.save`` file. Nothing is written
-    when any of the three outputs exists already, unless ``overwrite``.
+    when any of the outputs (:func:`merge_output_paths`) exists already, unless ``overwrite``.
 
     The sidecar ``<path>.provenance.tsv`` has a header line and one line per
     word: ``word, origin, source model, confidence, nearest_native`` (empty
@@ -277,7 +315,7 @@ def write_merged(
     from ..atomic import check_writable, write_text_atomic
     from .wordfiles import write_word_vectors
 
-    paths = merge_output_paths(path)
+    paths = merge_output_paths(path, format)
     for p in paths.values():
         check_writable(p, overwrite)
 

@@ -44,6 +44,7 @@ Determinism: with ``workers=1`` and a ``seed`` the result is reproducible.
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -187,6 +188,7 @@ def train_word2vec(
     workers: int = 1,
 ) -> Any:
     """A gensim ``Word2Vec`` trained on ``sentences`` (deterministic with ``workers=1``)."""
+    check_training_settings(window=window, workers=workers)  # gensim hangs on a huge window, fails on huge workers
     Word2Vec = _gensim()
     sentences = list(sentences)
     check_corpus_vocabulary(sentences, min_count)
@@ -291,6 +293,7 @@ def update_warmstart(
     """
     if not 0.0 <= lockf <= 1.0:
         raise VecbridgeError(f"lockf must be in [0, 1], got {lockf}")
+    check_training_settings(window=window, workers=workers)  # gensim hangs on a huge window, fails on huge workers
     Word2Vec = _gensim()
     sentences = list(sentences)
     info: dict[str, Any] = {"strategy": "warmstart", "lockf": lockf, "epochs": epochs, "min_count": min_count,
@@ -457,18 +460,29 @@ def update_align(
 
 #: training settings that must be positive integers (``seed``: a non-negative one)
 _POSITIVE_SETTINGS = ("epochs", "min_count", "window", "workers", "n_candidates")
+#: the largest context window: gensim keeps it in a C int (a larger one overflows in its worker threads, and
+#: training then hangs), and no sentence is that long
+MAX_WINDOW = 10_000
+#: the most training threads: gensim starts one thread per worker (the operating system refuses beyond a few
+#: thousand), and word2vec gains nothing from more threads than cores
+MAX_WORKERS = 256
+_UPPER_BOUNDS = {"window": MAX_WINDOW, "workers": MAX_WORKERS}
 
 
 def check_training_settings(**settings: Any) -> None:
     """Refuse a word2vec training setting that cannot work, naming it as flag and argument.
 
-    ``epochs``, ``min_count``, ``window``, ``workers``, ``n_candidates``: integers >= 1; ``negative``,
-    ``seed``: integers >= 0; ``lockf``: in [0, 1]; ``stable_fraction``: in (0, 1].
+    ``epochs``, ``min_count``, ``n_candidates``: integers >= 1; ``window``: from 1 to :data:`MAX_WINDOW`;
+    ``workers``: from 1 to :data:`MAX_WORKERS`; ``negative``, ``seed``: integers >= 0; ``lockf``: in [0, 1];
+    ``stable_fraction``: in (0, 1].
     """
     for name, v in settings.items():
         flag = "--anchors" if name == "n_candidates" else "--" + name.replace("_", "-")
         where = f"({flag} / {name}=)"
         is_int = isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+        hi = _UPPER_BOUNDS.get(name)
+        if hi is not None and (not is_int or not 1 <= v <= hi):
+            raise ParameterError(f"{name} must be an integer from 1 to {hi}, got {v!r} {where}")
         if name in _POSITIVE_SETTINGS and (not is_int or v < 1):
             raise ParameterError(f"{name} must be a positive integer, got {v!r} {where}")
         if name in ("seed", "negative") and (not is_int or v < 0):
@@ -485,15 +499,22 @@ def update_word_model(old: Any, sentences: Sequence[Sequence[str]], strategy: st
                       **kwargs: Any) -> UpdateResult:
     """Dispatch to :func:`update_warmstart` or :func:`update_align` by ``strategy``.
 
-    The training settings are checked first (:func:`check_training_settings`).
+    The training settings are checked first (:func:`check_training_settings`); a setting the strategy does not
+    take (``lockf`` with ``"align"``, ``old_words`` with ``"warmstart"``) raises :class:`ParameterError`.
     """
     check_training_settings(**{k: v for k, v in kwargs.items()
                                if k in (*_POSITIVE_SETTINGS, "seed", "negative", "lockf", "stable_fraction")})
-    if strategy == "warmstart":
-        return update_warmstart(old, sentences, **kwargs)
-    if strategy == "align":
-        return update_align(old, sentences, **kwargs)
-    raise VecbridgeError(f"unknown update strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    if strategy not in STRATEGIES:
+        raise VecbridgeError(f"unknown update strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    funcs = {"warmstart": update_warmstart, "align": update_align}
+    takes = {s: set(inspect.signature(f).parameters) - {"old", "sentences"} for s, f in funcs.items()}
+    for k in kwargs:
+        if k not in takes[strategy]:
+            other = next((s for s in STRATEGIES if k in takes[s]), None)
+            raise ParameterError(f"strategy {strategy!r} takes no setting {k!r}"
+                                 + (f"; it is a setting of strategy {other!r}" if other else
+                                    f"; its settings: {', '.join(sorted(takes[strategy]))}"))
+    return funcs[strategy](old, sentences, **kwargs)
 
 
 # -- comparing strategies --------------------------------------------------------------------------
@@ -569,6 +590,8 @@ def compare_updates(
 
 __all__ = [
     "STRATEGIES",
+    "MAX_WINDOW",
+    "MAX_WORKERS",
     "tokenize",
     "model_embeddings",
     "check_training_settings",

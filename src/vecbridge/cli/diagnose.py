@@ -34,16 +34,22 @@ def add_parser(sub) -> None:
     add_read_options(p, "src", "tgt")
 
 
-def run(args) -> int:
-    from ..diagnostics import diagnose, format_report
+def check_normalize(steps: str | None) -> None:
+    """Refuse a ``--normalize`` value that names an unknown step (exit 2), before any input is read."""
     from ..errors import ParameterError, VecbridgeError
     from ..normalize import parse_steps
 
-    if str(args.normalize).lower() != "none":
-        try:
-            parse_steps(args.normalize)
-        except VecbridgeError as e:
-            raise ParameterError(f"--normalize {args.normalize!r}: {e}") from None
+    try:
+        parse_steps(steps)
+    except VecbridgeError as e:
+        raise ParameterError(f"--normalize {steps!r}: {e}") from None
+
+
+def run(args) -> int:
+    from ..diagnostics import diagnose, format_report
+    from ..errors import ParameterError, VecbridgeError
+
+    check_normalize(args.normalize)
     if args.neighbors >= args.sample:
         raise ParameterError(f"-k {args.neighbors}: a {args.neighbors}-NN graph needs more than -n / --sample "
                              f"{args.sample} items")
@@ -52,6 +58,10 @@ def run(args) -> int:
     if args.shared_keys:
         require_keys("--shared-keys", args, src, tgt)
     if args.paired:
+        if len(src) != len(tgt):
+            raise VecbridgeError(f"--paired needs as many rows in SRC ({len(src)}) as in TGT ({len(tgt)}); give two "
+                                 "files of the same items in the same order, or pair by key (--shared-keys, "
+                                 "--dictionary)")
         report = diagnose(src.vectors, tgt.vectors, paired=True, n=args.sample, k=args.neighbors, seed=args.seed,
                           normalize=args.normalize)
         report["source"]["name"], report["target"]["name"] = src.describe(), tgt.describe()

@@ -12,9 +12,10 @@ from .options import (
     check_output,
     fraction_open,
     info,
-    parse_params,
     read_input,
+    require_keys,
 )
+from .merge import DEFAULT_NORMALIZE, map_options
 
 EXAMPLE = """  vecbridge dimension w2v_300d.vec w2v_100d.vec -o w2v_300_to_100 --json
   vecbridge dimension minilm_words.npy glove.txt -o minilm_to_glove --method procrustes --retrieval csls"""
@@ -30,7 +31,9 @@ def add_parser(sub) -> None:
     p.add_argument("tgt", metavar="TGT", help="a space of the wanted dimension sharing words with SRC")
     p.add_argument("-o", "--output", required=True, metavar="MAP_DIR", help="folder to write the fitted map to")
     p.add_argument("--method", default="lstsq", help="translator (default lstsq)")
-    p.add_argument("--normalize", default="unit center unit", help='normalisation before the map ("none" for raw)')
+    p.add_argument("--normalize", default=None,
+                   help=f'normalisation before the map (default "{DEFAULT_NORMALIZE}" for a method that takes one; '
+                        '"none" for raw)')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a translator hyper-parameter (repeatable)")
     p.add_argument("--test-fraction", type=fraction_open, default=0.2, help="share of shared words held out of the fit")
     p.add_argument("--retrieval", default="nn", choices=["nn", "csls"])
@@ -50,13 +53,15 @@ def run(args) -> int:
 
     check_output(args.output, args.src, args.tgt, what="MAP_DIR")
     check_map_output(args.output, args.overwrite)  # before any work
-    params = parse_params(args.param)
+    normalize, params = map_options(args)
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
+    require_keys("dimension", args, src, tgt, paired_hint=False,
+                 otherwise="the keys, one per line, in a keys file beside the array (<stem>.keys.txt)")
     result = change_dimension(
-        src, tgt, method=args.method, normalize=None if str(args.normalize).lower() == "none" else args.normalize,
-        params=params, test_fraction=args.test_fraction, retrieval=args.retrieval,
-        structure_data={} if args.no_structure else None, seed=args.seed, force=args.force, progress=False if args.quiet else None,
+        src, tgt, method=args.method, normalize=normalize, params=params, test_fraction=args.test_fraction,
+        retrieval=args.retrieval, structure_data={} if args.no_structure else None, seed=args.seed,
+        force=args.force, progress=False if args.quiet else None,
     )
     from ..dictionary import identical_pairs
     from .fit import EXIT_NOT_ALIGNED, refused_as_not_aligned

@@ -46,6 +46,9 @@ def run(args) -> int:
              if args.dictionary else None)
     if args.shared_keys:
         require_keys("--shared-keys", args, src, tgt)
+        if not any(k in tgt.index for k in src.keys):
+            raise VecbridgeError(f"--shared-keys: SRC ({args.src}) and TGT ({args.tgt}) share no key, so there is "
+                                 "nothing to score; give the test pairs with --dictionary")
     result = evaluate_translator(
         translator, src, tgt, pairs=pairs, paired=args.paired, retrieval=args.retrieval,
         progress=False if args.quiet else None,

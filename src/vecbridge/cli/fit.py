@@ -157,6 +157,19 @@ def held_out_gate(args, translator, src, tgt, pairs, known) -> str | None:
     return v["verdict"]
 
 
+def pairless_gate(args, translator, src, tgt) -> str:
+    """The verdict of a map fitted without pairs that brings none of its own (the identity): the shared pairless
+    verdict on the inputs, as auto judges its identity candidate; recorded in the map's ``fit_info_``."""
+    from ..verdict import judge_translator, rows_kind
+
+    X = translator.source_normalizer_.transform(src.vectors)
+    Y = translator.target_normalizer_.transform(tgt.vectors)
+    v = judge_translator(translator, X, Y, rows=rows_kind(src, tgt), seed=int(args.seed or 0),
+                         fitted=False).as_dict()
+    translator.fit_info_.update(v)
+    return v["verdict"]
+
+
 def run(args) -> int:
     check_output(args.output, args.src, args.tgt, what="MAP_DIR")
     check_map_output(args.output, args.overwrite)  # before any work, not after a long fit
@@ -176,6 +189,8 @@ def run(args) -> int:
     verdict = fi.get("verdict") or ({False: "not aligned", True: "aligned"}.get(fi.get("aligned")))
     if verdict is None and (pairs is not None or known is not None):
         verdict = held_out_gate(args, translator, src, tgt, pairs, known)
+    elif verdict is None and not translator.requires_pairs:
+        verdict = pairless_gate(args, translator, src, tgt)
     if verdict == "not aligned":
         problem = f"the spaces did not align: {fi.get('verdict_reason') or 'the map is most likely garbage'}"
         if refused_as_not_aligned("vecbridge fit", problem, args.force):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ..errors import ParameterError, VecbridgeError
 from .options import (
@@ -86,7 +87,7 @@ def add_parser(sub) -> None:
     hs = p.add_subparsers(dest="hub_command", metavar="ACTION")
     f = hs.add_parser("fit", help="fit a hub over two or more spaces", description="Fit a hub over two or more "
                       "spaces.", epilog=f"example:\n{EXAMPLE}", formatter_class=p.formatter_class)
-    f.set_defaults(func=run_fit)
+    f.set_defaults(func=run_fit, command="hub fit")  # errors read "vecbridge hub fit: error: ..."
     f.add_argument("-o", "--output", required=True, metavar="HUB_DIR", help="folder to write the hub to")
     f.add_argument("--kind", default="linear", choices=["linear", "vec2vec"],
                    help="linear (one semi-orthogonal map per space) or vec2vec (the adversarial N-space model; "
@@ -102,14 +103,14 @@ def add_parser(sub) -> None:
                       description="Add a space to a hub without refitting the others. Give the new space and at "
                                   "least one space already in the hub (its vectors place the new one).",
                       epilog=f"example:\n{EXAMPLE}", formatter_class=p.formatter_class)
-    a.set_defaults(func=run_add)
+    a.set_defaults(func=run_add, command="hub add")  # errors read "vecbridge hub add: error: ..."
     a.add_argument("hub", metavar="HUB_DIR")
     a.add_argument("-o", "--output", default=None, metavar="HUB_DIR",
                    help="write the grown hub here (default: replace HUB_DIR)")
     _common(a)
     s = hs.add_parser("show", help="print a hub's spaces, verdicts and left-out spaces",
                       description="Print a hub's spaces, verdicts and left-out spaces.")
-    s.set_defaults(func=run_show)
+    s.set_defaults(func=run_show, command="hub show")  # errors read "vecbridge hub show: error: ..."
     s.add_argument("hub", metavar="HUB_DIR")
     s.add_argument("--json", action="store_true", help="print the manifest's summary as one JSON object")
 
@@ -190,6 +191,9 @@ def run_fit(args) -> int:
         hub.fit(spaces, items, force=args.force, progress=False if args.quiet else None)
     except HubNotAlignedError as e:
         return _refused(e, "fit")
+    _note_unused_method(args, hub.fit_info_.get("mode", ""),
+                        f"{hub.fit_info_.get('items_in_two_or_more_spaces')} items in two or more spaces (at least the "
+                        f"shared dimension {hub.shared_dim_}) place the spaces by generalised Procrustes")
     for x in hub.excluded_:
         print(f"vecbridge hub fit: warning: left out {x['name']}: {x.get('reason')}", file=sys.stderr)
     hub.fit_info_["files"] = named
@@ -210,13 +214,15 @@ def run_add(args) -> int:
             f"give exactly one new space with --name (the others must be spaces of the hub, to place it); got "
             f"{len(new)} new: {', '.join(new) or 'none'} (the hub's spaces: {', '.join(hub.names)})")
     out = args.output or args.hub
-    check_output(out, *named.values(), what="HUB_DIR")
+    replaces = Path(out).resolve() == Path(args.hub).resolve()  # the default: the grown hub replaces HUB_DIR
+    check_output(out, *([] if replaces else [args.hub]), *named.values(), what="-o" if args.output else "HUB_DIR")
     if args.output:
         check_hub_output(out, args.overwrite)
     hub.seed, hub.validation, hub.max_edge_tries = args.seed, args.validation, args.max_edge_tries
     params = parse_params(args.param)
-    if args.method or params:
-        hub.method, hub.method_params = args.method or hub.method, params or hub.method_params
+    if args.method or params:  # the saved parameters go with the saved method only
+        same = (args.method or hub.method) == hub.method
+        hub.method, hub.method_params = args.method or hub.method, params or (hub.method_params if same else None)
     hub.check_params()
     spaces = _read(args, named)
     items = _items(args, spaces, ignore_columns=hub.names)
@@ -227,9 +233,22 @@ def run_add(args) -> int:
         return _refused(e, "add")
     path = hub.save(out, overwrite=True if not args.output else args.overwrite)
     sp = hub.space(name)
+    enough = f"{name}'s dimension {sp.dim}" if sp.dim <= hub.shared_dim_ else f"the shared dimension {hub.shared_dim_}"
+    _note_unused_method(args, sp.info.get("mode", ""), f"{sp.info.get('shared_items')} items {name} shares with the "
+                        f"hub's spaces (at least {enough}) place it by Procrustes onto their consensus")
     info(args, f"added {name} ({sp.dim}-d; verdict {sp.info.get('verdict')}, confidence {sp.info.get('confidence')}, "
                f"{sp.info.get('mode')}); saved to {path}")
     return 0
+
+
+def _note_unused_method(args, mode: str, why: str) -> None:
+    """A note when --method / --param were given but items placed the spaces (``mode`` "pairs ..."): no edges."""
+    given = ([f"--method {args.method}"] if args.method else []) + [f"--param {p}" for p in args.param or []]
+    if given and mode.startswith("pairs"):
+        one = len(given) == 1
+        named = given[0] if one else ", ".join(given[:-1]) + " and " + given[-1]
+        info(args, f"note: {named} {'chooses' if one else 'choose'} the method of pairless edges; here "
+                   f"{why}, so {'it has' if one else 'they have'} no effect")
 
 
 def _summary(hub) -> str:

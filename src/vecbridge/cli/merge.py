@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
+# the normalisation a map gets when --normalize is not given and its method takes one (the API's default)
+from ..apps.merge import DEFAULT_MAP_NORMALIZE as DEFAULT_NORMALIZE
 from ..dictionary import read_dictionary
 from .options import (
     add_command,
@@ -17,6 +22,8 @@ from .options import (
     info,
     parse_params,
     positive_int,
+    read_input,
+    require_keys,
 )
 
 EXAMPLE = """  vecbridge merge w2v_news.vec glove.txt -o merged.vec
@@ -36,9 +43,12 @@ def add_parser(sub) -> None:
                    help="merged model; format from the name (.vec/.txt text, .bin binary, .kv gensim, .npy, ...)")
     p.add_argument("--format", default=None, help="output format, overriding the file name (or 'gensim')")
     p.add_argument("--method", default="procrustes", help="translator (default procrustes; lstsq across dimensions)")
-    p.add_argument("--normalize", default="unit center unit", help='normalisation before the map ("none" for raw)')
+    p.add_argument("--normalize", default=None,
+                   help=f'normalisation before the map (default "{DEFAULT_NORMALIZE}" for a method that takes one; '
+                        '"none" for raw)')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a translator hyper-parameter (repeatable)")
-    p.add_argument("--dictionary", metavar="PAIRS.tsv", help="a_word<TAB>b_word pairs to fit on (default: shared words)")
+    p.add_argument("--dictionary", metavar="PAIRS.tsv",
+                   help="a_word<TAB>b_word pairs to fit on (default: shared words)")
     p.add_argument("--confidence", default="cosine", choices=["cosine", "csls"],
                    help="confidence of a translated word: cosine (or CSLS) to its nearest native B word")
     p.add_argument("--space", default="target", choices=["target", "normalized"],
@@ -57,30 +67,61 @@ def add_parser(sub) -> None:
     p.add_argument("--encoding", type=encoding_name, default=None,
                    help="text encoding of the keys of A and B (default utf-8), e.g. latin-1")
     p.add_argument("--limit", type=positive_int, default=None, help="read only the first N words of each model")
+    p.add_argument("--lenient", action="store_true",
+                   help="skip bad rows of A and B (ragged, non-numeric, NaN/Inf, duplicate words), counting and "
+                        "reporting them, instead of failing")
     add_quiet(p)
+
+
+def map_options(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
+    """``--method``, ``--normalize`` and ``--param`` checked as ``fit`` checks them, before any input is read (a bad
+    one: exit 2 naming the flag); returns the normalisation and the parameters to fit the map with.
+
+    A ``--normalize`` given goes to the method (an error for one without a normalisation of its own, such as auto);
+    when not given, methods that take one get :data:`DEFAULT_NORMALIZE`. ``--seed`` draws the held-out words here,
+    so it is not the method's seed.
+    """
+    from .diagnose import check_normalize
+    from .fit import build_translator
+
+    if args.normalize is not None:
+        check_normalize(args.normalize)
+    translator = build_translator(argparse.Namespace(**{**vars(args), "seed": None}))
+    params = parse_params(args.param)
+    if args.normalize is not None or "normalize" in params or "normalize" not in translator.get_params():
+        return args.normalize, params
+    return DEFAULT_NORMALIZE, params
+
+
+def _read_model(path: str, fmt: str | None, args: argparse.Namespace, name: str):
+    """A or B: gensim's own files (.kv, .model) through gensim, every other format as every command reads it."""
+    from ..apps.wordfiles import GENSIM_KV_SUFFIXES, GENSIM_MODEL_SUFFIXES, read_word_model
+
+    if fmt in ("gensim", "kv", "gensim-model") or (
+            fmt is None and Path(path).suffix.lower() in GENSIM_KV_SUFFIXES + GENSIM_MODEL_SUFFIXES):
+        return read_word_model(path, fmt, limit=args.limit)
+    return read_input(path, fmt, args, name=name)
 
 
 def run(args) -> int:
     from ..apps.merge import evaluate_merged, merge_embeddings, merge_output_paths, write_merged
-    from ..apps.wordfiles import read_word_model
     from ..atomic import check_writable
 
-    paths = merge_output_paths(args.output)
-    params = parse_params(args.param)
+    paths = merge_output_paths(args.output, args.format)
     for p in paths.values():  # fail before any work
         check_output(p, args.a, args.b, args.dictionary, what="output")
         check_writable(p, args.overwrite)
-    progress = False if args.quiet else None
-    enc = {"encoding": args.encoding} if args.encoding else {}
-    a = read_word_model(args.a, args.a_format, limit=args.limit, progress=progress, **enc)
-    b = read_word_model(args.b, args.b_format, limit=args.limit, progress=progress, **enc)
-    normalize = None if str(args.normalize).lower() == "none" else args.normalize
+    normalize, params = map_options(args)
+    a = _read_model(args.a, args.a_format, args, "a")
+    b = _read_model(args.b, args.b_format, args, "b")
+    require_keys("merge", args, a, b, names=("A", "B"), paired_hint=False,
+                 otherwise="the keys, one per line, in a keys file beside the array (<stem>.keys.txt)")
     pairs = (read_dictionary(args.dictionary, encoding=getattr(args, "encoding", None) or "utf-8")
              if args.dictionary else None)
     result = merge_embeddings(a, b, method=args.method, normalize=normalize, pairs=pairs,
                               params=params, confidence=args.confidence, space=args.space,
                               holdout=args.holdout, seed=args.seed, force=args.force,
-                              progress=progress)
+                              progress=False if args.quiet else None)
     verdict = result.info.get("holdout", {}).get("verdict")
     if verdict is None:
         held = result.info.get("holdout", {}).get("n_test_pairs", 0)

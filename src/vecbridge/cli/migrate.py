@@ -113,6 +113,15 @@ def run(args) -> int:
 
     progress = False if args.quiet else None
     out: dict = {}
+    # the target first: one the migration would refuse (the source itself) stops it before a map is fitted
+    if args.store == "lancedb":
+        from ..stores.lancedb import check_target
+
+        check_target(args.table, args.to_table, args.to_column, args.vector_column)
+    else:
+        from ..stores.chroma import check_target
+
+        check_target(args.collection, args.to_collection)
     if args.report:  # before any work: never an input (the map's own files included), never a file unasked
         from pathlib import Path
 
@@ -246,7 +255,8 @@ def _fit_map(args, progress):
         from ..stores.lancedb import fit_lancedb_map
 
         return fit_lancedb_map(args.db, args.table, Y, target_table=args.to_table, new_column=args.to_column,
-                               vector_column=args.vector_column, text_column=args.text_column, **opts)
+                               vector_column=args.vector_column, text_column=args.text_column,
+                               id_column=args.id_column, **opts)
     from ..stores.chroma import fit_chroma_map
 
     return fit_chroma_map(args.path, args.collection, Y, target_collection=args.to_collection, **opts)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import ParameterError
+from pathlib import Path
+
+from ..errors import ParameterError, VecbridgeError
 from .options import (
     add_command,
     add_overwrite,
@@ -42,8 +44,12 @@ def add_choice_options(p) -> None:
 
 
 def chosen(args):
+    """``(words, pairs, labels)`` from --words / --dictionary / --labels (read before any other work)."""
     from ..dictionary import read_dictionary
 
+    if args.words is not None and args.dictionary:
+        raise ParameterError("--words and --dictionary both choose the points to plot; give one of them (--words: "
+                             "keys both spaces hold; --dictionary: source<TAB>target pairs)")
     words = [w.strip() for w in args.words.split(",") if w.strip()] if args.words is not None else None
     if words is not None and not words:
         raise ParameterError(f"--words {args.words!r} names no word; give comma-separated keys, or leave --words out "
@@ -55,14 +61,18 @@ def chosen(args):
 
 
 def run(args) -> int:
+    from ..atomic import check_writable
     from ..translators import load_translator
     from ..viz.plots import before_after_panels, render_png
 
     check_output(args.output, args.src, args.tgt, args.dictionary, None if args.map.lower() == "none" else args.map)
+    if Path(args.output).is_dir():
+        raise VecbridgeError(f"-o {args.output} is a folder; give the PNG file to write")
+    check_writable(args.output, args.overwrite)  # before any work, not after the plot is drawn
+    words, pairs, labels = chosen(args)
     translator = None if args.map.lower() == "none" else load_translator(args.map)
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
-    words, pairs, labels = chosen(args)
     panels, meta = before_after_panels(src, tgt, translator, words=words, pairs=pairs, sample=args.sample,
                                        projection=args.projection, labels=labels, seed=args.seed)
     if meta["n_skipped"]:

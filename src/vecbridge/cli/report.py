@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ..atomic import check_writable
     from ..dictionary import read_dictionary
     from ..viz.report import write_map_report
 
@@ -38,9 +39,10 @@ def run(args) -> int:
                  None if args.map.lower() == "none" else args.map)
     if Path(args.output).is_dir():
         raise VecbridgeError(f"-o {args.output} is a folder; give the HTML file to write")
+    check_writable(args.output, args.overwrite)  # before any work, not after the report is computed
+    words, pairs, labels = chosen(args)
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
-    words, pairs, labels = chosen(args)
     if words is not None:
         missing = [w for w in words if w not in src.index or w not in tgt.index]
         if missing:

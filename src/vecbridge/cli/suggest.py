@@ -20,7 +20,8 @@ EXAMPLE = """  vecbridge suggest-pairs store_old.npy -k 25 -o to_label.txt
 
 def add_parser(sub) -> None:
     p = add_command(sub, "suggest-pairs",
-                    "List K source keys that, embedded by both models, make the best few-pair dictionary.", EXAMPLE, run)
+                    "List K source keys that, embedded by both models, make the best few-pair dictionary.", EXAMPLE,
+                    run)
     p.add_argument("src", metavar="SRC", help="the source vectors")
     p.add_argument("-k", type=positive_int, default=25, help="how many items (default 25)")
     p.add_argument("--among", metavar="FILE", help="pick only among these keys (one per line)")
@@ -30,12 +31,15 @@ def add_parser(sub) -> None:
     add_read_options(p, "src")
 
 
-def _read_keys(path: str) -> list[str]:
+def _read_keys(path: str, encoding: str) -> list[str]:
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding=encoding) as fh:
             return [line.rstrip("\r\n") for line in fh if line.strip() and not line.startswith("#")]
     except OSError as e:
         raise VecbridgeError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise VecbridgeError(f"--among {path}: not valid {encoding} text ({e.reason} at byte {e.start}); name its "
+                             "encoding with --encoding (e.g. --encoding latin-1)") from None
 
 
 def run(args) -> int:
@@ -46,7 +50,7 @@ def run(args) -> int:
         check_output(args.output, args.src, args.among, what="FILE")
         check_writable(args.output, args.overwrite)
     src = read_input(args.src, args.src_format, args)
-    among = _read_keys(args.among) if args.among else None
+    among = _read_keys(args.among, args.encoding or "utf-8") if args.among else None
     if among is not None and not among:
         raise VecbridgeError(f"--among {args.among}: the file lists no keys")
     n_pool = len(set(among)) if among is not None else len(src)

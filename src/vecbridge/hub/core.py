@@ -39,7 +39,7 @@ import datetime as _dt
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,13 +167,18 @@ class Hub:
                                               "validation", "max_iter", "tol", "max_edge_tries", "extra_edges",
                                               "vec2vec_params", "seed")}
 
-    def check_params(self) -> Hub:
-        """Refuse a bad parameter (:class:`ParameterError` naming it) before any work."""
+    def check_params(self, dims: Sequence[int] | None = None) -> Hub:
+        """Refuse a bad parameter (:class:`ParameterError` naming it) before any work.
+
+        ``dims``: the dimensions of the spaces to fit, when known: ``shared_dim`` must not exceed the largest
+        (:meth:`fit` checks this itself once it has the spaces)."""
         if self.kind not in KINDS:
             raise ParameterError(f"hub kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.shared_dim is not None and (not isinstance(self.shared_dim, (int, np.integer))
                                             or isinstance(self.shared_dim, bool) or self.shared_dim < 1):
             raise ParameterError(f"shared_dim must be a positive integer, got {self.shared_dim!r}")
+        if dims is not None:
+            self._check_shared_dim(dims)
         parse_steps(self.normalize)
         if not (0 <= float(self.validation) < 1):
             raise ParameterError(f"validation must be a share in [0, 1), got {self.validation!r}")
@@ -190,8 +195,8 @@ class Hub:
         for name in ("method_params", "vec2vec_params"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
                 raise ParameterError(f"{name} must be a mapping of parameter names to values")
-        if self.method is not None:
-            self._edge_translator()  # unknown method or parameter: refused now
+        if self.method is not None or (self.kind == "linear" and self.method_params):
+            self._edge_translator()  # unknown method, or a parameter the edge method lacks: refused now
         if self.kind == "vec2vec" and self.vec2vec_params:
             import inspect
 
@@ -202,6 +207,16 @@ class Hub:
             if unknown:
                 raise ParameterError(f"vec2vec has no parameter {unknown[0]!r}; its parameters: {', '.join(sorted(known))}")
         return self
+
+    def _check_shared_dim(self, dims: Sequence[int]) -> None:
+        """A linear hub's shared space has at most the dimension of its largest space: more holds nothing more
+        (and a huge one would exhaust memory)."""
+        top = max((int(d) for d in dims), default=0)
+        if self.kind == "linear" and self.shared_dim is not None and top and self.shared_dim > top:
+            raise ParameterError(
+                f"--shared-dim {self.shared_dim} / shared_dim={self.shared_dim} is more than the largest space's "
+                f"dimension ({top}); give at most {top}, or leave it out (the default is the largest space's "
+                "dimension)")
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -262,6 +277,7 @@ class Hub:
         if len(set(names)) != len(names):
             raise VecbridgeError("two spaces have the same name")
         dims = [X.shape[1] for X in Xn]
+        self._check_shared_dim(dims)
         item_arrays = self._check_items(items, names, raw) if items is not None else None
         info: dict[str, Any] = {"kind": self.kind, "n_rows": {n: int(len(X)) for n, X in zip(names, raw)}}
         if self.kind == "vec2vec":
@@ -338,6 +354,13 @@ class Hub:
             val[rng.permutation(multi)[:n_val]] = True
         else:
             n_val = 0
+        share = f"--validation {float(self.validation):g} / validation={float(self.validation):g}"
+        if n_val and len(multi) - n_val < k:
+            most = int((len(multi) - k) / len(multi) * 100) / 100
+            raise ParameterError(
+                f"{share} holds out {n_val} of the {len(multi)} items seen in two or more spaces, leaving "
+                f"{len(multi) - n_val} to fit on, too few for a shared space of {k} dimensions (at least {k}); "
+                f"give at most --validation {most:g}, or 0 to judge each space on the items it is fitted on")
         info["validation_items"] = n_val
         train = [(X[~val[t]], t[~val[t]]) for X, t in blocks]
         held = [(X[val[t]], t[val[t]]) for X, t in blocks]
@@ -349,7 +372,10 @@ class Hub:
             maps = self._gpa(train, active, k, info_key=info if not rounds else None)
             for i in active:
                 if maps[i] is None:
-                    excluded[names[i]] = {"verdict": "not aligned", "reason": "it shares no item with the other spaces"}
+                    n_shared = int((counts[np.unique(blocks[i][1])] >= 2).sum())
+                    excluded[names[i]] = {"verdict": "not aligned", "reason": (
+                        f"all {n_shared} items it shares with the other spaces are held out by {share}, leaving "
+                        "none to fit it on; lower it" if n_shared else "it shares no item with the other spaces")}
             active = [i for i in active if maps[i] is not None]
             judged = held if n_val else train
             bad = []

@@ -1,7 +1,8 @@
 """Migrate a Chroma collection (persistent client, local folder) into a new collection.
 
 The new collection gets the same ids, documents and metadata, the source's
-collection metadata (distance space...), and the translated vectors; the
+collection metadata and index configuration (distance space, HNSW / SPANN
+settings: :func:`index_configuration`), and the translated vectors; the
 source is never changed. Rows are read with ``get(offset=, limit=)`` in
 Chroma's insertion order (samples with :func:`rows_at`, which reads only the
 drawn rows' vectors and texts) and written with ``upsert`` by id, so a batch
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
 from ..sampling import sample_rows_except as draw
 from .migrate import (
     DEFAULT_BATCH_ROWS,
@@ -73,6 +74,41 @@ def _exists(cl: Any, name: str) -> bool:
         return False
 
 
+#: the index settings Chroma takes when a collection is created (``configuration={"hnsw": {...}}`` or
+#: ``{"spann": {...}}``), copied from the source; the others are Chroma's own state
+INDEX_SETTINGS = {
+    "hnsw": ("space", "ef_construction", "max_neighbors", "ef_search", "num_threads", "batch_size",
+             "sync_threshold", "resize_factor"),
+    "spann": ("space", "search_nprobe", "write_nprobe", "ef_construction", "ef_search", "max_neighbors"),
+}
+
+
+def index_configuration(col: Any) -> dict[str, Any] | None:
+    """The index configuration of ``col`` as ``create_collection(configuration=...)`` takes it: its distance
+    space and the HNSW / SPANN settings that can be set at creation (None when the client has none to tell).
+    A collection made with the older metadata form (``{"hnsw:space": "cosine"}``) reports it here too."""
+    cfg = getattr(col, "configuration_json", None)
+    if not isinstance(cfg, dict):
+        return None
+    out = {}
+    for index, keys in INDEX_SETTINGS.items():
+        got = cfg.get(index)
+        if isinstance(got, dict):
+            out[index] = {k: got[k] for k in keys if got.get(k) is not None}
+    return out or None
+
+
+def check_target(collection: str, target_collection: str) -> None:
+    """The target collection checked before any work (a map fitted, a journal written): a valid name, never the
+    source itself (:class:`ParameterError`)."""
+    from ..containment import check_store_name
+
+    check_store_name(target_collection, "collection")
+    if target_collection == collection:
+        raise ParameterError(f"the target collection {target_collection!r} is the source collection: migrations "
+                             "never write in place; name a new collection (--to-collection / target_collection=)")
+
+
 class ChromaReader:
     def __init__(self, col: Any):
         self.col = col
@@ -119,8 +155,10 @@ def rows_at(col: Any, offsets: Any, include: list[str], *, window: int = DEFAULT
 
 
 class ChromaWriter:
-    def __init__(self, cl: Any, name: str, metadata: dict[str, Any], max_batch: int):
+    def __init__(self, cl: Any, name: str, metadata: dict[str, Any], max_batch: int,
+                 configuration: dict[str, Any] | None = None):
         self.cl, self.name, self.metadata, self.max_batch = cl, name, metadata, max_batch
+        self.configuration = configuration
         self.col = None
 
     def check_new(self) -> None:
@@ -135,7 +173,11 @@ class ChromaWriter:
         return _exists(self.cl, self.name) and int(self.cl.get_collection(self.name).count()) == rows
 
     def ensure_target(self) -> None:
-        self.col = self.cl.get_or_create_collection(self.name, metadata=self.metadata, embedding_function=None)
+        if _exists(self.cl, self.name):  # a resumed run: the collection this migration created
+            self.col = _get(self.cl, self.name)
+            return
+        extra = {} if self.configuration is None else {"configuration": self.configuration}
+        self.col = self.cl.create_collection(self.name, metadata=self.metadata, embedding_function=None, **extra)
 
     def rows_committed(self, journal_rows: int) -> int:
         return journal_rows  # upserts by id: a redone batch overwrites itself
@@ -189,15 +231,12 @@ def migrate_chroma(
     translator : map old -> new (a Translator or its folder).
     state : folder for the journal (default ``<path>/.vecbridge-migrate``; give one for a client).
     """
-    from ..containment import check_store_name
     from ..stream import map_fingerprint
 
     # names and sizes first: nothing is written (journal, collection) before they are known to be good
-    check_store_name(target_collection, "collection")
+    check_target(collection, target_collection)
     batch_rows = check_batch_rows(batch_rows)
     translator = as_translator(translator)
-    if target_collection == collection:
-        raise VecbridgeError("the target collection must differ from the source: migrations never write in place")
     cl = client(path)
     src = _get(cl, collection)
     n = int(src.count())
@@ -215,7 +254,7 @@ def migrate_chroma(
                 "map": fp,
                 "dim_in": d_in, "dim_out": d_out}
     max_batch = int(getattr(cl, "get_max_batch_size", lambda: 5000)())
-    writer = ChromaWriter(cl, target_collection, meta, max_batch)
+    writer = ChromaWriter(cl, target_collection, meta, max_batch, index_configuration(src))
     report = MigrationReport("chroma", collection, target_collection, "new collection", n, d_in, d_out)
     return run_migration(ChromaReader(src), writer, translator, jpath, settings, report,
                          batch_rows=min(batch_rows, max_batch), resume=resume, device=device, progress=progress,
@@ -236,7 +275,9 @@ def fit_chroma_map(
     """The map for migrating ``collection`` when there is none yet (as
     :func:`vecbridge.stores.lancedb.fit_lancedb_map`): fitted from ``sample_rows`` stored vectors, their
     documents where the collection keeps them and ``fit_options`` has an ``encoder`` (pairs), and
-    ``target_sample``; saved beside the journal, reused on resume. Pass it to :func:`migrate_chroma`."""
+    ``target_sample``; saved beside the journal, reused on resume. Pass it to :func:`migrate_chroma`. The target
+    is checked first (:func:`check_target`), so a migration that would be refused fits nothing."""
+    check_target(collection, target_collection)
     root = _state_root(path, state)
     map_dir = map_dir_of(root, "chroma", collection, target_collection)
 

@@ -18,6 +18,7 @@ the batches nor get half-migrated: migrate them in a later run.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,6 +88,42 @@ def vector_dim(schema: Any, column: str, where: str) -> int:
     if not pa.types.is_fixed_size_list(t):
         raise FormatError(f"{where}: column {column!r} has type {t}; expected a fixed-size list of floats")
     return int(t.list_size)
+
+
+def check_id_type(schema: Any, id_column: str, table: str) -> None:
+    """A new column is written by id (``merge_insert``), so the ids must be values that compare as a whole:
+    strings, integers and other scalars (binary, dates and times, decimals, numbers), not lists or structs."""
+    import pyarrow as pa
+
+    t = schema.field(id_column).type
+    kinds = (pa.types.is_integer, pa.types.is_string, pa.types.is_large_string, pa.types.is_binary,
+             pa.types.is_large_binary, pa.types.is_fixed_size_binary, pa.types.is_temporal, pa.types.is_decimal,
+             pa.types.is_floating, pa.types.is_boolean, getattr(pa.types, "is_string_view", lambda _: False))
+    if not any(k(t) for k in kinds):
+        raise FormatError(f"table {table!r}, id column {id_column!r} (--id-column / id_column=) has type {t}; a new "
+                          "column is written by id, so ids must be strings, integers or other scalars. Name another "
+                          "id column, or migrate into a new table instead (--to-table / target_table=)")
+
+
+def check_target(table: str, target_table: str | None = None, new_column: str | None = None,
+                 vector_column: str = "vector") -> None:
+    """The target of migrating ``table``, checked before any work (a map fitted, a journal written): exactly one
+    of a new table and a new column, a valid name, never the source itself (:class:`ParameterError`)."""
+    from ..containment import check_store_name
+
+    if (target_table is None) == (new_column is None):
+        raise ParameterError("give exactly one target: a new table (--to-table / target_table=) "
+                             "or a new column (--to-column / new_column=)")
+    if target_table is not None:
+        check_store_name(target_table, "table")
+        if target_table == table:
+            raise ParameterError(f"the target table {target_table!r} is the source table: migrations never write in "
+                                 "place; name a new table (--to-table / target_table=)")
+    else:
+        check_store_name(new_column, "column")
+        if new_column == vector_column:
+            raise ParameterError(f"the new column {new_column!r} is the vector column: migrations never write in "
+                                 "place; name a new column (--to-column / new_column=)")
 
 
 class LanceReader:
@@ -226,8 +263,35 @@ def _state_root(conn: Any, state: str | None) -> Path:
     return Path(state) if state is not None else state_dir(getattr(conn, "uri", "."))
 
 
+def _target_key(target_table: str | None, new_column: str | None) -> str:
+    """The target's part of the journal's and the map's file names: the table's name, or ``column:<name>`` for a
+    new column (``:`` is in no table name, so a table never shares a column's journal)."""
+    return target_table if target_table is not None else f"column:{new_column}"
+
+
 def _journal_path(conn: Any, source: str, target: str, state: str | None) -> Path:
     return journal_path(_state_root(conn, state), "lancedb", source, target)
+
+
+def _adopt_legacy_column_state(root: Path, table: str, new_column: str) -> None:
+    """Journals and maps of new columns written before ``column:<name>`` named them (``column-<name>``, a name a
+    table ``column-<name>`` shares) are renamed to the new names when their journal shows that they are this
+    column's (its target is ``<table>.<column>``) and nothing has the new name yet."""
+    old_j = journal_path(root, "lancedb", table, f"column-{new_column}")
+    new_j = journal_path(root, "lancedb", table, _target_key(None, new_column))
+    if new_j.exists() or not old_j.is_file():
+        return
+    try:
+        old = json.loads(old_j.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(old, dict) or old.get("store") != "lancedb" or old.get("target") != f"{table}.{new_column}":
+        return
+    old_m = map_dir_of(root, "lancedb", table, f"column-{new_column}")
+    new_m = map_dir_of(root, "lancedb", table, _target_key(None, new_column))
+    if old_m.is_dir() and not new_m.exists():
+        os.replace(old_m, new_m)
+    os.replace(old_j, new_j)
 
 
 def migrate_lancedb(
@@ -267,17 +331,10 @@ def migrate_lancedb(
     -------
     :class:`MigrationReport`
     """
-    from ..containment import check_store_name
     from ..stream import map_fingerprint
 
     # names and sizes first: nothing is written (journal, table, column) before they are known to be good
-    if (target_table is None) == (new_column is None):
-        raise ParameterError("give exactly one target: a new table (--to-table / target_table=) "
-                             "or a new column (--to-column / new_column=)")
-    if target_table is not None:
-        check_store_name(target_table, "table")
-    else:
-        check_store_name(new_column, "column")
+    check_target(table, target_table, new_column, vector_column)
     batch_rows = check_batch_rows(batch_rows)
     translator = as_translator(translator)
     conn = connect(db)
@@ -287,9 +344,13 @@ def migrate_lancedb(
     check_dim(f"table {table!r}, column {vector_column!r}", d_in, int(translator.n_features_in_))
     if id_column not in schema.names:
         raise FormatError(f"table {table!r} has no id column {id_column!r}; its columns: {schema.names} (--id-column / id_column=)")
+    if new_column is not None:
+        check_id_type(schema, id_column, table)
     d_out = int(translator.n_features_out_)
     target = target_table if target_table is not None else f"{table}.{new_column}"
-    jpath = _journal_path(conn, table, target_table or f"column-{new_column}", state)
+    if new_column is not None:
+        _adopt_legacy_column_state(_state_root(conn, state), table, new_column)
+    jpath = _journal_path(conn, table, _target_key(target_table, new_column), state)
     version = int(src.version)
     if resume and jpath.exists():  # the version a partial run of this migration pinned (not another database's)
         try:
@@ -303,14 +364,10 @@ def migrate_lancedb(
                 "vector_column": vector_column, "id_column": id_column, "map": map_fingerprint(translator),
                 "dim_in": d_in, "dim_out": d_out}
     if target_table is not None:
-        if target_table == table:
-            raise VecbridgeError("the target table must differ from the source: migrations never write in place")
         writer: Any = NewTableWriter(conn, target_table, schema, vector_column, d_out)
         columns = None
         mode = "new table"
     else:
-        if new_column == vector_column:
-            raise VecbridgeError("the new column must differ from the vector column: migrations never write in place")
         writer = NewColumnWriter(conn, table, new_column, id_column, d_out)
         columns = [id_column, vector_column]
         mode = "new column"
@@ -330,6 +387,7 @@ def fit_lancedb_map(
     new_column: str | None = None,
     vector_column: str = "vector",
     text_column: str = "text",
+    id_column: str = "id",
     sample_rows: int = FIT_SAMPLE_ROWS,
     state: str | None = None,
     seed: int = 0,
@@ -339,13 +397,24 @@ def fit_lancedb_map(
     seeded sample), their texts in ``text_column`` where the table keeps them and ``fit_options`` has an
     ``encoder`` (the new model: pairs), and ``target_sample`` (the new model's vectors of other texts of the
     same domain, or None), as :func:`~vecbridge.stores.migrate.fit_map_in_state` says; saved beside the
-    migration's journal and reused on resume. ``fit_options``: ``encoder``, ``pair_rows``, ``resume``,
-    ``force``, ``progress``, ``method``, ``params``. Pass the translator it returns to :func:`migrate_lancedb`
-    (and ``info["pair_offsets"]`` as ``exclude`` to :func:`lancedb_quality_gate`)."""
+    migration's journal and reused on resume. The target is checked first (:func:`check_target`; for a new
+    column, the type of ``id_column`` too), so a migration that would be refused fits nothing. ``fit_options``:
+    ``encoder``, ``pair_rows``, ``resume``, ``force``, ``progress``, ``method``, ``params``. Pass the translator
+    it returns to :func:`migrate_lancedb` (and ``info["pair_offsets"]`` as ``exclude`` to
+    :func:`lancedb_quality_gate`)."""
     from ..stream import vectors_from_arrow
 
+    check_target(table, target_table, new_column, vector_column)  # before the fit: it writes the map
     conn = connect(db)
-    map_dir = map_dir_of(_state_root(conn, state), "lancedb", table, target_table or f"column-{new_column}")
+    root = _state_root(conn, state)
+    if new_column is not None:  # a new column is written by id: ids that cannot be are refused before the fit
+        schema = _open(conn, table).schema
+        if id_column not in schema.names:
+            raise FormatError(f"table {table!r} has no id column {id_column!r}; its columns: {schema.names} "
+                              "(--id-column / id_column=)")
+        check_id_type(schema, id_column, table)
+        _adopt_legacy_column_state(root, table, new_column)
+    map_dir = map_dir_of(root, "lancedb", table, _target_key(target_table, new_column))
 
     def stored() -> StoredSample:
         names = set(_open(conn, table).schema.names)

@@ -145,6 +145,9 @@ def refuse_existing(kind: str, name: str, advice: str) -> NoReturn:
     )
 
 
+#: the option (CLI / Python) that names a migration's target, by :attr:`MigrationReport.mode`
+TARGET_OPTIONS = {"new table": "--to-table / target_table=", "new column": "--to-column / new_column=",
+                  "new collection": "--to-collection / target_collection="}
 #: how to start a migration again after its journal or its source had to be mended
 AGAIN = "start again with --restart / resume=False"
 #: the end of every error about a stored row that cannot be migrated
@@ -181,11 +184,24 @@ def write_journal(path: Path, obj: dict[str, Any]) -> None:
     write_json_atomic(path, obj)
 
 
+def check_state_folder(root: str | os.PathLike) -> Path:
+    """``root`` as a path, refused (:class:`ParameterError`, before anything is written) when it, or the
+    nearest of its parents that exists, is not a folder: the state folder holds a migration's journals and maps."""
+    root = Path(root)
+    there = next((p for p in (root, *root.parents) if p.exists()), None)
+    if there is not None and not there.is_dir():
+        where = "is a file" if there == root else f"lies under the file {there}"
+        raise ParameterError(f"the state folder {root} (--state / state=) {where}; it must be a folder (it keeps the "
+                             "migration's journal and map): name a folder, or leave --state out")
+    return root
+
+
 def journal_path(root: str | os.PathLike, store: str, source: str, target: str) -> Path:
     """``<root>/<store>__<source>__<target>.json``, the names escaped so that the file stays in ``root``."""
     from ..containment import file_name_of, path_within
 
-    return path_within(root, file_name_of(store, source, target, suffix=".json"), what="migration journal")
+    return path_within(check_state_folder(root), file_name_of(store, source, target, suffix=".json"),
+                       what="migration journal")
 
 
 def check_batch_rows(batch_rows: Any) -> int:
@@ -195,8 +211,10 @@ def check_batch_rows(batch_rows: Any) -> int:
     return int(batch_rows)
 
 
-def open_journal(path: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any]:
-    """The journal of a partial run with these settings, or a fresh one (written)."""
+def open_journal(path: Path, settings: dict[str, Any], resume: bool, *, target: str = "the target",
+                 elsewhere: str = "migrate into another target") -> dict[str, Any]:
+    """The journal of a partial run with these settings, or a fresh one (written). ``target`` names the target
+    in messages (``"table 'docs_new'"``), ``elsewhere`` says how to choose another one."""
     if resume and path.exists():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
@@ -204,11 +222,22 @@ def open_journal(path: Path, settings: dict[str, Any], resume: bool) -> dict[str
             raise ResumeMismatchError(
                 f"{path}: unreadable migration journal ({e}); {AGAIN}"
             ) from None
-        diffs = [k for k, v in settings.items() if old.get(k) != v]
+        diffs = [k for k, v in settings.items() if not isinstance(old, dict) or old.get(k) != v]
+        if diffs and isinstance(old, dict) and old.get("finished") is True:
+            then = f"({diffs[0]}: {old.get(diffs[0])!r} then, {settings[diffs[0]]!r} now)"
+            if "database" in diffs:  # a shared --state folder: that journal is another database's
+                raise ResumeMismatchError(
+                    f"{path} is the journal of a finished migration of another database {then}; give this "
+                    "migration a state folder of its own (--state / state=)")
+            raise ResumeMismatchError(
+                f"the migration to {target} finished ({old.get('rows_done')} rows, {path}) with another "
+                f"{', '.join(diffs)} {then}; a finished target is never rewritten: drop {target} and {AGAIN}, "
+                f"or {elsewhere}")
         if diffs:
             raise ResumeMismatchError(
                 f"a partial migration to the same target ({path}) was made with different {', '.join(diffs)} "
-                f"({diffs[0]}: {old.get(diffs[0])!r} then, {settings[diffs[0]]!r} now); {AGAIN}"
+                f"({diffs[0]}: {old.get(diffs[0]) if isinstance(old, dict) else old!r} then, "
+                f"{settings[diffs[0]]!r} now); {AGAIN}"
             )
         return old
     fresh = {**settings, "version": JOURNAL_VERSION, "rows_done": 0, "finished": False}
@@ -243,7 +272,10 @@ def run_migration(
         if journal_path.exists() and _made_by_this_migration(journal_path, settings):
             writer.drop_partial()  # its own journal shows that this migration made it and did not finish it
         writer.check_new()  # never write into a table / column / collection that was there before
-    journal = open_journal(journal_path, settings, resume)
+    flag = TARGET_OPTIONS.get(report.mode)
+    journal = open_journal(journal_path, settings, resume,
+                           target=f"{report.mode.removeprefix('new ')} {report.target!r}",
+                           elsewhere=f"choose another {flag}" if flag else "migrate into another target")
     if journal.get("finished"):
         if not writer.holds(int(journal["rows_done"])):
             raise VecbridgeError(
@@ -493,7 +525,43 @@ def map_dir_of(root: str | os.PathLike, store: str, source: str, target: str) ->
     """Where a migration keeps the map it fitted itself: ``<root>/<store>__<source>__<target>.map``."""
     from ..containment import file_name_of, path_within
 
-    return path_within(root, file_name_of(store, source, target, suffix=".map"), what="migration map")
+    return path_within(check_state_folder(root), file_name_of(store, source, target, suffix=".map"),
+                       what="migration map")
+
+
+def method_translator(method: str, params: dict[str, Any] | None = None, **defaults: Any) -> Any:
+    """The unfitted translator of ``method`` with the user's ``params`` (checked by the method: an unknown name or
+    a wrong type is a :class:`ParameterError`), and each of ``defaults`` (``seed=``, ``progress=``...) that the
+    method takes and the user did not set: a method without a seed or a progress display is not refused for
+    them (as ``vecbridge fit`` does)."""
+    from ..translators import make_translator
+
+    params = dict(params or {})
+    t = make_translator(method, **params)
+    taken = t.get_params()
+    extra = {k: v for k, v in defaults.items() if k in taken and k not in params}
+    return t.set_params(**extra).check_params() if extra else t
+
+
+def pairless_methods() -> list[str]:
+    """The methods that fit without pairs (``auto`` first), for messages; ``identity`` (a baseline) left out."""
+    from ..translators.registry import REGISTRY, translator_class
+
+    names = []
+    for n in sorted(REGISTRY):
+        try:
+            if n not in ("auto", "identity") and not translator_class(n).requires_pairs:
+                names.append(n)
+        except (ImportError, AttributeError):  # a registered method whose module does not load here
+            continue
+    return ["auto", *names]
+
+
+def _needs_pairs(method: str, why: str) -> ParameterError:
+    return ParameterError(
+        f"--method {method} needs pairs, and {why}; choose a method that fits without pairs "
+        f"({', '.join(pairless_methods())}; method= in Python), or give --encoder NAME (the new model) to re-embed "
+        "the stored texts as pairs (a store that keeps them: LanceDB --text-column, Chroma documents)")
 
 
 def _pairs_from_texts(sample: StoredSample, encoder: Any, pair_rows: int, seed: int,
@@ -548,7 +616,7 @@ def fit_map_in_state(
     :class:`~vecbridge.errors.NotAlignedError` (nothing saved) when the verdict is "not aligned", unless ``force``.
     """
     from ..errors import NotAlignedError
-    from ..translators import load_translator, make_translator
+    from ..translators import load_translator
     from ..translators.base import MANIFEST, as_float32_matrix
 
     map_dir = Path(map_dir)
@@ -559,6 +627,11 @@ def fit_map_in_state(
         return t, {"map": str(map_dir), "reused": True, "mode": mig.get("mode", "no pairs"),
                    "method": fi.get("chosen_method") or t.method, "verdict": fi.get("verdict"),
                    "confidence": fi.get("confidence"), "pair_offsets": mig.get("pair_offsets", [])}
+    # the method and its parameters first: a bad one is refused before the store is read or a text embedded
+    t = method_translator(method, params, seed=seed, progress=progress)
+    if t.requires_pairs and (encoder is None or int(pair_rows) <= 0):
+        raise _needs_pairs(method, "no encoder was given to re-embed stored texts" if encoder is None else
+                           "pairs from stored texts are off (--pair-rows 0)")
     got = old_sample() if callable(old_sample) else old_sample
     sample = got if isinstance(got, StoredSample) else StoredSample(got)
     X = as_float32_matrix(sample.vectors, "the stored vectors' sample")
@@ -573,6 +646,10 @@ def fit_map_in_state(
     d_new = P.shape[1] if len(P) else (S.shape[1] if S is not None else None)
     well_posed = min(X.shape[1], d_new) if d_new else 0
     mode = "pairs" if len(P) and len(P) >= well_posed else ("few pairs" if len(P) else "no pairs")
+    if mode != "pairs" and t.requires_pairs:
+        raise _needs_pairs(method, f"only {len(P)} stored texts were re-embedded as pairs (at most --pair-rows, "
+                           f"among the sampled rows with a text), fewer than the {well_posed} a fit on pairs needs "
+                           "(the smaller dimension)" if len(P) else "the store keeps no texts to re-embed")
     if mode != "pairs" and S is None:
         have = (f"only {len(P)} of the sampled stored rows have a text, fewer than the {well_posed} pairs a fit on "
                 "pairs needs (the smaller dimension)" if len(P) else
@@ -596,7 +673,7 @@ def fit_map_in_state(
         Xf, Y = X, (np.vstack([S, P]) if len(P) else S)
         if len(P):
             known = np.stack([rows, len(S) + np.arange(len(P))], axis=1)
-    t = make_translator(method, **{"seed": seed, "progress": progress, **(params or {})}).fit(Xf, Y, known_pairs=known)
+    t.fit(Xf, Y, known_pairs=known)
     fi = t.fit_info_
     offsets = [] if sample.offsets is None or not len(rows) else np.asarray(sample.offsets)[rows].astype(int).tolist()
     fi["migration"] = {"mode": mode, "n_pairs": int(len(P)), "pair_offsets": offsets,

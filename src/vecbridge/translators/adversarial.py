@@ -139,7 +139,7 @@ def train_vec2vec(
     loss_weights: dict[str, float] | None = None,
     device: str = "auto",
     seed: int = 0,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Train vec2vec on unpaired samples of two or more spaces.
 
@@ -190,7 +190,8 @@ def train_vec2vec(
 
     t0 = time.perf_counter()
     last: dict[str, float] = {}
-    bar = tqdm(range(steps), desc="vec2vec", disable=not progress)
+    # None: a bar on a terminal only (tqdm's own rule for disable=None)
+    bar = tqdm(range(steps), desc="vec2vec", disable=None if progress is None else not progress)
     for _ in bar:
         xs = [batch(i) for i in range(k)]
         # generator step
@@ -229,7 +230,7 @@ def train_vec2vec(
         opt_d.step()
         last = {"rec": rec.item(), "cycle": cyc.item() / n_pairs, "vsp": vsp.item() / n_pairs,
                 "adv": adv.item() / n_pairs, "latent_adv": lat_adv.item(), "disc": d_loss.item()}
-        if progress:
+        if not bar.disable:
             bar.set_postfix({k_: round(v, 3) for k_, v in last.items()})
     weights: dict[str, np.ndarray] = {}
     for prefix, mod in (("adapter_in", a_in), ("backbone", backbone), ("adapter_out", a_out)):
@@ -255,7 +256,8 @@ class Vec2Vec(UnsupervisedTranslator):
     device : "auto" (GPU when present), "cpu" or "cuda[:i]"
     normalize : str, default "unit center unit"
     seed : int, default 0
-    progress : bool, default False
+    progress : bool or None, default False
+        None: a progress bar on a terminal only.
     """
 
     method = "vec2vec"
@@ -272,7 +274,7 @@ class Vec2Vec(UnsupervisedTranslator):
         device: str = "auto",
         normalize: str | None = "unit center unit",
         seed: int = 0,
-        progress: bool = False,
+        progress: bool | None = False,
     ):
         self.latent_dim = latent_dim
         self.width = width
@@ -292,7 +294,8 @@ class Vec2Vec(UnsupervisedTranslator):
         weights, info = train_vec2vec(
             [X, Y], latent_dim=int(self.latent_dim), width=int(self.width), depth=int(self.depth), steps=int(self.steps),
             batch_size=int(min(self.batch_size, len(X), len(Y))), lr=float(self.lr), loss_weights=self.loss_weights,
-            device=str(self.device), seed=self._check_seed(self.seed), progress=bool(self.progress),
+            device=str(self.device), seed=self._check_seed(self.seed),
+            progress=None if self.progress is None else bool(self.progress),
         )
         self._weights = weights
         from ..selection import map_report

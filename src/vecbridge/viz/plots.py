@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_output, check_writable
 from ..embeddings import Embeddings
 from ..errors import VecbridgeError
 from ..normalize import unit_rows
@@ -260,7 +261,8 @@ def render_png(
 ) -> Path:
     """Draw ``panels`` side by side into a PNG file (matplotlib, Agg backend).
 
-    Refuses to replace an existing file unless ``overwrite``. Returns the path.
+    Refuses to replace an existing file unless ``overwrite``, and a folder always, before drawing. Written
+    atomically (a temporary file in the same folder, renamed; removed on failure). Returns the path.
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -268,8 +270,7 @@ def render_png(
     except ImportError as e:
         raise VecbridgeError("PNG plots need matplotlib: pip install 'vecbridge[viz]'") from e
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise VecbridgeError(f"{path} already exists; refusing to overwrite it (pass overwrite=True / --overwrite)")
+    check_writable(path, overwrite)  # before drawing: an existing file (without overwrite), a folder
     if not panels:
         raise VecbridgeError("nothing to draw: no panels")
     n = len(panels)
@@ -297,10 +298,8 @@ def render_png(
         ax.legend(fontsize=8, loc="best", framealpha=0.85)
     if title:
         fig.suptitle(title, fontsize=13)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with atomic_output(path, overwrite=overwrite, compress=False) as f:  # a temporary file beside it, renamed
+        fig.savefig(f, format="png")
     return path
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import check_writable, write_text_atomic
 from ..errors import VecbridgeError
 from .plots import Panel
 
@@ -201,14 +202,11 @@ def render_html(
 ) -> Path:
     """Write :func:`html_document` to ``path``; refuses to replace a file unless ``overwrite``."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise VecbridgeError(f"{path} already exists; refusing to overwrite it (pass overwrite=True / --overwrite)")
+    check_writable(path, overwrite)  # an existing file (without overwrite), a folder
     if not path.parent.is_dir():
         raise VecbridgeError(f"cannot write {path}: folder {path.parent} does not exist")
     text = html_document(panels, title=title, subtitle=subtitle, tables=tables, notes=notes)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text, overwrite=overwrite)  # a temporary file beside it, renamed; removed on failure
     return path
 
 
