@@ -79,3 +79,20 @@ def test_unit_keeps_zero_rows_zero():
     X[1] = [3, 4, 0]
     Z = Normalizer("unit").fit_transform(X)
     np.testing.assert_allclose(Z, [[0, 0, 0], [0.6, 0.8, 0]], atol=1e-7)
+
+
+def test_copies_keep_their_own_normalisation_history_and_take_refuses_masks():
+    import numpy as np
+    import pytest
+
+    from vecbridge import Embeddings
+    from vecbridge.errors import DimensionError, FormatError
+
+    e = Embeddings(["a", "b", "c"], np.eye(3, dtype=np.float32))
+    for c in (e.copy(), e.take([0, 1]), e.head(2), e.with_vectors(e.vectors)):
+        c.meta["normalization"].append("unit")
+    assert e.meta["normalization"] == []
+    with pytest.raises(DimensionError, match="not a boolean mask"):
+        e.take(np.array([True, False, True]))
+    with pytest.raises(FormatError, match="real numbers"):
+        Embeddings(["a"], np.array([["x", "y"]]))

@@ -226,3 +226,43 @@ def test_evaluate_translator_paired_mode(rotated):
         evaluate_translator(t, src, tgt, pairs=[("w1", "w1")], paired=True)
     with pytest.raises(VecbridgeError, match="keyed Embeddings"):
         evaluate_translator(t, src.vectors, tgt.vectors)
+
+
+def test_a_zero_query_ranks_last_under_every_retrieval_method():
+    import numpy as np
+
+    from vecbridge.evaluation import paired_metrics
+    from vecbridge.retrieval import rank_of
+
+    V = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    M = V.copy()
+    M[0] = 0
+    for method in ("nn", "csls", "isf"):
+        assert rank_of(M, V, np.arange(8), method=method, source_pool=M)[0] == 8
+    for retrieval in ("nn", "csls"):
+        assert paired_metrics(M, V, retrieval=retrieval)["top1"] == 0.875
+
+
+def test_retrieval_and_evaluation_arguments_are_checked():
+    import numpy as np
+    import pytest
+
+    from vecbridge import Embeddings
+    from vecbridge.errors import DimensionError, ParameterError, VecbridgeError
+    from vecbridge.evaluation import dictionary_precision, hit_rate
+    from vecbridge.retrieval import knn_mean_similarity, nearest_neighbors
+
+    V = np.random.default_rng(1).normal(size=(6, 4)).astype(np.float32)
+    for k in (float("nan"), 0.5, 2.7, 2.0, True, "3", 0):
+        with pytest.raises(ParameterError, match="k must be a whole number >= 1"):
+            nearest_neighbors(V, V, k=k)
+    assert nearest_neighbors(V, V, k=np.int64(2))[0].shape == (6, 2)
+    with pytest.raises(DimensionError, match="1 queries and 6 targets"):
+        nearest_neighbors(V[:1], V, k=1, exclude_self=True)
+    with pytest.raises(DimensionError, match="6 queries and 5 targets"):
+        knn_mean_similarity(V, V[:5], k=1, exclude_self=True)
+    S = Embeddings([f"w{i}" for i in range(6)], V)
+    with pytest.raises(VecbridgeError, match="whole-number cut-offs"):
+        dictionary_precision(S, S, [("w1", "w1")], ks=(1.5,))
+    with pytest.raises(VecbridgeError, match="single string"):
+        hit_rate(S, S, keys="w1")

@@ -248,3 +248,17 @@ def test_numbers_beyond_float_range_name_the_value(service):
     deep = b'{"map": "lin", "vectors": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     r = client.post("/translate", content=deep, headers={"content-type": "application/json"})
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]
+
+
+def test_normalizer_refuses_rows_that_would_give_nan_statistics():
+    import pytest
+
+    from vecbridge.errors import VecbridgeError
+    from vecbridge.normalize import Normalizer
+
+    with pytest.raises(VecbridgeError, match="got none"):
+        Normalizer("center").fit(np.zeros((0, 4)))
+    with pytest.raises(VecbridgeError, match="row 0 .* NaN or Inf"):
+        Normalizer("center").fit(np.array([[np.nan, 1.0], [1.0, 2.0]]))
+    with pytest.raises(VecbridgeError, match="names such as 'unit'"):
+        Normalizer(["unit", 3])

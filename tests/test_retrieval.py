@@ -280,7 +280,7 @@ def test_errors_are_clear():
         nearest_neighbors(Q, np.ones((4, 3), np.float32))
     with pytest.raises(VecbridgeError, match="unknown retrieval method 'foo'"):
         nearest_neighbors(Q, T, method="foo")
-    with pytest.raises(VecbridgeError, match="k must be at least 1"):
+    with pytest.raises(VecbridgeError, match="k must be a whole number >= 1"):
         nearest_neighbors(Q, T, k=0)
     with pytest.raises(VecbridgeError, match=r"gold_index\[1\] = 9"):
         rank_of(Q, T, [0, 9, 1])

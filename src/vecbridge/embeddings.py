@@ -18,6 +18,8 @@ def _as_matrix(vectors: Any) -> np.ndarray:
     if arr.ndim != 2:
         raise DimensionError(f"vectors must be a 2-D array (n, d); got shape {arr.shape}")
     if arr.dtype != np.float32:
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.iscomplexobj(arr):
+            raise FormatError(f"vectors must hold real numbers; got an array of dtype {arr.dtype}")
         arr = arr.astype(np.float32)
     return arr
 
@@ -77,7 +79,8 @@ class Embeddings:
         if bad is not None:
             raise FormatError(f"row {bad} (key {self.keys[bad]!r}) holds NaN or Inf")
         self.meta = dict(self.meta)
-        self.meta.setdefault("normalization", [])
+        # its own list: a copy that records a step must not record it in the original too
+        self.meta["normalization"] = list(self.meta.get("normalization") or [])
         self._index: dict[str, int] | None = None
 
     # -- construction -----------------------------------------------------
@@ -144,7 +147,10 @@ class Embeddings:
 
     def take(self, rows: Sequence[int] | np.ndarray) -> Embeddings:
         """A new Embeddings with the given rows (in the given order)."""
-        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.asarray(rows)
+        if rows.dtype == np.bool_:
+            raise DimensionError("take() takes row numbers, not a boolean mask; give np.flatnonzero(mask)")
+        rows = rows.astype(np.int64)
         return Embeddings([self.keys[i] for i in rows], self.vectors[rows], dict(self.meta))
 
     def head(self, n: int) -> Embeddings:

@@ -40,10 +40,12 @@ _EXAMPLES = 5  # how many missing keys a report lists by name
 
 
 def _check_ks(ks: Iterable[int]) -> list[int]:
-    out = sorted({int(k) for k in ks})
-    if not out or out[0] < 1:
-        raise VecbridgeError(f"ks must be positive cut-offs such as (1, 5, 10), got {tuple(ks)!r}")
-    return out
+    ks = tuple(ks)
+    whole = all(not isinstance(k, (bool, np.bool_)) and (isinstance(k, (int, np.integer)) or (
+        isinstance(k, (float, np.floating)) and float(k).is_integer())) for k in ks)
+    if not ks or not whole or min(int(k) for k in ks) < 1:
+        raise VecbridgeError(f"ks must be whole-number cut-offs >= 1 such as (1, 5, 10), got {ks!r}")
+    return sorted({int(k) for k in ks})
 
 
 def _first_hit_position(top: np.ndarray, query_rows: np.ndarray, gold_rows: np.ndarray, n_queries: int) -> np.ndarray:
@@ -262,6 +264,8 @@ def hit_rate(
     if keys is None:
         keys = [k for k in mapped_src.keys if k in t_index]
     else:
+        if isinstance(keys, (str, bytes)):
+            raise VecbridgeError(f"keys must be a list of words, got the single string {keys!r} (give [{keys!r}])")
         keys = list(dict.fromkeys(str(k) for k in keys))
     q_rows, gold = [], []
     missing_source: list[str] = []

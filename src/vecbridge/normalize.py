@@ -33,6 +33,8 @@ def parse_steps(steps: str | Sequence[str] | None) -> list[str]:
         steps = steps.replace(",", " ").split()
     out = []
     for s in steps:
+        if not isinstance(s, str):
+            raise VecbridgeError(f"normalisation steps are names such as 'unit' or 'center'; got {s!r}")
         name = _ALIASES.get(s.strip().lower(), s.strip().lower())
         if name in ("", "none"):
             continue
@@ -104,6 +106,14 @@ class Normalizer:
 
     def fit(self, X: np.ndarray) -> Normalizer:
         X = np.asarray(X, dtype=np.float32)
+        if self.steps and X.ndim == 2:
+            if len(X) == 0:
+                raise VecbridgeError("a normaliser is fitted on rows; got none (shape "
+                                     f"{X.shape}): its statistics would be NaN")
+            bad = ~np.isfinite(X).all(axis=1)
+            if bad.any():
+                raise VecbridgeError(f"row {int(np.argmax(bad))} of the rows a normaliser is fitted on holds NaN or "
+                                     f"Inf ({int(bad.sum())} such rows): its statistics would be NaN")
         stats: list[tuple[np.ndarray, np.ndarray] | None] = []
         lengths: list[float | None] = []
         for step in self.steps:

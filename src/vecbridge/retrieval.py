@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from .compute import Compute, as_compute
-from .errors import DimensionError, VecbridgeError
+from .errors import DimensionError, ParameterError, VecbridgeError
 from .neighbors import (
     csls_top_k,
     gold_ranks,
@@ -150,12 +150,17 @@ def _compute(compute: Compute | None, memory_budget_mb: float | None, progress: 
 
 
 def _check_k(k: Any, what: str = "k") -> int:
-    if int(k) < 1:
-        raise VecbridgeError(f"{what} must be at least 1, got {k}")
+    """``k`` as an integer >= 1 (as the neighbour kernel takes it); else a :class:`ParameterError` naming it."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ParameterError(f"{what} must be a whole number >= 1, got {k!r}")
     return int(k)
 
 
-def _check_available(n: int, exclude_self: bool, what: str) -> None:
+def _check_available(n: int, exclude_self: bool, what: str, n_queries: int | None = None) -> None:
+    """With ``exclude_self`` the queries are the targets (row i is row i): as many of each, and more than one."""
+    if exclude_self and n_queries is not None and n_queries != n:
+        raise DimensionError(f"exclude_self means the queries are the targets (row i of one is row i of the other), "
+                             f"but there are {n_queries} queries and {n} targets")
     if (n - 1 if exclude_self else n) < 1:
         raise VecbridgeError(f"exclude_self leaves nothing to {what}: the set has a single row")
 
@@ -200,7 +205,7 @@ def knn_mean_similarity(
     """
     Au, Bu = _pair(A, B, "A", "B")
     _check_k(k)
-    _check_available(len(Bu), exclude_self, "compare")
+    _check_available(len(Bu), exclude_self, "compare", len(Au))
     return _knn_mean(Au, Bu, k, similarity="dot", exclude_self=exclude_self,
                      compute=_compute(compute, memory_budget_mb, progress), block_size=block_size,
                      target_block_size=target_block_size, desc=desc)
@@ -282,7 +287,7 @@ def nearest_neighbors(
     Qu, Tu = _pair(queries, targets)
     method = canonical_method(method)
     _check_k(k)
-    _check_available(len(Tu), exclude_self, "retrieve")
+    _check_available(len(Tu), exclude_self, "retrieve", len(Qu))
     compute = _compute(compute, memory_budget_mb, progress)
     kw = dict(compute=compute, block_size=block_size, target_block_size=target_block_size)
     if method == "csls":
@@ -349,7 +354,13 @@ def rank_of(
     compute = _compute(compute, memory_budget_mb, progress)
     kw = dict(compute=compute, block_size=block_size, target_block_size=target_block_size)
     scale, offset = _target_terms(method, Qu, Tu, csls_k, isf_temperature, source_pool, False, **kw)
-    return gold_ranks(Qu, Tu, gold, similarity="dot", scale=scale, target_offset=offset, **kw)
+    ranks = gold_ranks(Qu, Tu, gold, similarity="dot", scale=scale, target_offset=offset, **kw)
+    # a query with no direction (all zeros) is tied with every target: last, whatever the target terms
+    # (CSLS and the inverted softmax would otherwise rank it by the targets' hubness alone)
+    zero = np.einsum("ij,ij->i", Qu, Qu) == 0
+    if zero.any():
+        ranks = np.where(zero, n_t, ranks)
+    return ranks
 
 
 __all__ = [

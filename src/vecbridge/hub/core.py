@@ -289,7 +289,8 @@ class Hub:
             k = int(self.shared_dim or max(dims))
             n_multi = 0
             if item_arrays is not None:
-                all_items = np.concatenate([t[t >= 0] for t in item_arrays])
+                # each item once per space: an item on two rows of one space is in one space, not two
+                all_items = np.concatenate([np.unique(t[t >= 0]) for t in item_arrays])
                 n_multi = int((np.bincount(all_items) >= 2).sum()) if len(all_items) else 0
                 info["items_in_two_or_more_spaces"] = n_multi
             if item_arrays is not None and n_multi >= k:
