@@ -282,3 +282,26 @@ def test_cli_bad_inputs_are_clear_errors(files, capsys, tmp_path, extra, code, m
     assert got == code
     err = capsys.readouterr().err
     assert msg in err and "Traceback" not in err
+
+
+def test_cli_never_writes_its_files_over_an_input_and_splits_lines_on_newlines_only(files, capsys, tmp_path):
+    import hashlib
+
+    from vecbridge.cli.audit import not_aligned_warning, read_lines
+
+    d = files
+    od = tmp_path / "od"
+    od.mkdir()
+    (od / "predictions.jsonl").write_bytes((d / "public.txt").read_bytes())
+    before = hashlib.md5((od / "predictions.jsonl").read_bytes()).hexdigest()
+    args = _args(d, "-o", str(od), "--overwrite")
+    args[args.index("--public") + 1] = str(od / "predictions.jsonl")
+    assert main(args) == 1
+    assert "also an input" in capsys.readouterr().err
+    assert hashlib.md5((od / "predictions.jsonl").read_bytes()).hexdigest() == before
+    (tmp_path / "a3.txt").write_bytes(b"sport\r\nmoney\ntech\x0cnews \xe2\x80\xa8 more\n")
+    assert read_lines(str(tmp_path / "a3.txt"), "--attributes") == ["sport", "money", "tech\x0cnews \u2028 more"]
+    # "not aligned" with readings far above chance says the readings are real, not "near chance"
+    assert "well above chance" in not_aligned_warning({"top1": 1.0, "chance": 1 / 3}, 24)
+    assert "near chance" in not_aligned_warning({"top1": 0.36, "chance": 1 / 3}, 24)
+    assert "near chance" in not_aligned_warning({}, 24)

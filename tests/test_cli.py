@@ -580,3 +580,28 @@ def test_cli_suggest_pairs_reads_among_with_encoding(tmp_path, capsys):
     # --encoding is the encoding of every file read: SRC and the --among file
     assert main(["suggest-pairs", str(tmp_path / "latin1.vec"), *among, "--encoding", "latin-1", "--quiet"]) == 0
     assert set(capsys.readouterr().out.split()) <= {"café", "naïve", "w1"}
+
+
+def test_embed_reads_every_row_of_its_text_files_and_names_bad_ids(tmp_path):
+    """A TSV text starting with a quote stays one row, a lone \\r does not split a line, and a null or repeated id
+    is named with its row and --id-column (it used to become the key 'None', or a wrong row number)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vecbridge.cli.embed import read_texts
+    from vecbridge.errors import FormatError
+
+    (tmp_path / "q.tsv").write_text('id\ttext\n1\t"unbalanced start\n2\tsecond\n3\t"Hello" he said\n')
+    assert read_texts(tmp_path / "q.tsv", id_column="id")[:2] == (["1", "2", "3"],
+                                                                  ['"unbalanced start', "second", '"Hello" he said'])
+    (tmp_path / "cr.txt").write_bytes(b"a\rb\nc\r\n\nd\n")
+    assert read_texts(tmp_path / "cr.txt") == (["1", "2", "4"], ["a\rb", "c", "d"], 1)
+    (tmp_path / "dup.csv").write_text("id,text\n1,alpha\n1,beta\n")
+    with pytest.raises(FormatError, match=r"line 3: duplicate id '1' \(first at line 2\).*--id-column id"):
+        read_texts(tmp_path / "dup.csv", id_column="id")
+    pq.write_table(pa.table({"id": ["a", None, None, "a"], "text": ["x", "y", None, "w"]}), tmp_path / "t.parquet")
+    with pytest.raises(FormatError, match=r"row 1 \(0-based\): the id is null"):
+        read_texts(tmp_path / "t.parquet", id_column="id")
+    pq.write_table(pa.table({"id": ["a", "b", None, "a"], "text": ["x", "y", None, "w"]}), tmp_path / "u.parquet")
+    with pytest.raises(FormatError, match=r"row 3 \(0-based\): duplicate id 'a' \(first at row 0"):
+        read_texts(tmp_path / "u.parquet", id_column="id")

@@ -93,7 +93,8 @@ def read_lines(path: str, flag: str, encoding: str = "utf-8", allow_blank: bool 
         line = raw[: e.start].count(b"\n") + 1
         raise FormatError(f"{flag}: byte {raw[e.start:e.start + 1]!r} is not valid {encoding} text ({e.reason}); "
                           "name the file's encoding with --encoding", p, line) from None
-    lines = text.splitlines()
+    # lines end at \n only (a CRLF's \r is dropped): a form feed or U+2028 inside an entry does not split it
+    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
     while lines and not lines[-1].strip():
         lines.pop()
     if not allow_blank:
@@ -103,8 +104,21 @@ def read_lines(path: str, flag: str, encoding: str = "utf-8", allow_blank: bool 
     return lines
 
 
+def not_aligned_warning(attribute: dict, n: int) -> str:
+    """What a "not aligned" translation means for the readings: near chance as expected, unless the attribute
+    top-1 (with --truth) lies clearly above chance (3 binomial standard deviations over the n rows)."""
+    top1, chance = attribute.get("top1"), attribute.get("chance")
+    if top1 is not None and chance is not None and n > 0:
+        if top1 - chance > 3 * (chance * (1 - chance) / n) ** 0.5:
+            return (f"the translation was judged not aligned, yet the attribute top-1 ({top1:.3f}) is well above "
+                    f"chance ({chance:.3f}): the readings are real (LEAKED may already be in the encoder's space, "
+                    "or the verdict missed this map); report them as such")
+    return ("the translation did not align (verdict not aligned); readings of the translated vectors should be "
+            "near chance: that is the finding")
+
+
 def run(args) -> int:
-    from ..audit import check_audit_folder, parse_defence, run_audit
+    from ..audit import FILES, check_audit_folder, parse_defence, run_audit
     from ..encoders import get_encoder
     from ..io import read_embeddings
 
@@ -114,7 +128,10 @@ def run(args) -> int:
     defences = [parse_defence(s) for s in args.defence or []]
     encoder = get_encoder(args.encoder)  # a name is checked now; the model loads when first used
     if args.output is not None:
-        check_output(args.output, args.leaked, args.public, args.attributes, args.truth, args.texts, what="-o")
+        inputs = (args.leaked, args.public, args.attributes, args.truth, args.texts)
+        check_output(args.output, *inputs, what="-o")
+        for name in FILES:  # the files the audit writes into -o are never inputs, even with --overwrite
+            check_output(Path(args.output) / name, *inputs, what=f"-o {args.output}: its {name}")
         check_audit_folder(args.output, args.overwrite)
     attributes = read_lines(args.attributes, "--attributes", args.encoding)
     if not attributes:
@@ -144,8 +161,8 @@ def run(args) -> int:
         folder = report.write(args.output, overwrite=args.overwrite)
         info(args, f"wrote {folder / 'report.json'}, predictions.jsonl and report.html")
     if s["translation"]["verdict"] == "not aligned":
-        print("vecbridge audit: warning: the translation did not align (verdict not aligned); readings of the "
-              "translated vectors should be near chance: that is the finding", file=sys.stderr)
+        print("vecbridge audit: warning: " + not_aligned_warning(s.get("attribute") or {}, len(leaked)),
+              file=sys.stderr)
     if args.json:
         print(json.dumps(s, ensure_ascii=False))
     else:

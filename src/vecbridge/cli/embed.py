@@ -6,6 +6,7 @@ import csv
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import FormatError, VecbridgeError
 from .options import add_command, add_overwrite, add_quiet, check_output, encoding_name, info, positive_int
@@ -68,6 +69,19 @@ def read_texts(path: str | Path, text_column: str = "text", id_column: str | Non
     ids: list[str] = []
     texts: list[str] = []
     skipped = 0
+    seen: dict[str, str] = {}  # id -> where it was first read
+
+    def add(key: Any, text: str, where: str) -> None:
+        if key is None:
+            raise FormatError(f"{where}: the id is null; every text needs an id (--id-column {id_column})", path)
+        key = str(key)
+        if key in seen:
+            raise FormatError(f"{where}: duplicate id {key!r} (first at {seen[key]}); ids must be unique "
+                              f"(--id-column {id_column})", path)
+        seen[key] = where
+        ids.append(key)
+        texts.append(text)
+
     if suffix in (".parquet", ".pq"):
         try:
             import pyarrow.parquet as pq
@@ -83,15 +97,17 @@ def read_texts(path: str | Path, text_column: str = "text", id_column: str | Non
         if id_column is not None and id_column not in table.column_names:
             raise FormatError(f"no column {id_column!r}; columns are {table.column_names} (use --id-column)", path)
         id_col = table.column(id_column).to_pylist() if id_column else list(range(len(col)))
-        for k, t in zip(id_col, col):
+        for row_no, (k, t) in enumerate(zip(id_col, col)):
             if t is None or not str(t).strip():
                 skipped += 1
                 continue
-            ids.append(str(k))
-            texts.append(str(t))
+            add(k, str(t), f"row {row_no} (0-based)")
     elif suffix in (".csv", ".tsv"):
         with io.StringIO(_decoded(path, encoding), newline="") as f:
-            reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
+            # TSV has no quoting: a text that starts with a quote mark is text (csv's quoting would swallow the
+            # following lines into it, or drop the marks)
+            reader = (csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if suffix == ".tsv"
+                      else csv.DictReader(f))
             fields = reader.fieldnames or []
             if text_column not in fields:
                 raise FormatError(f"no column {text_column!r}; columns are {fields} (use --text-column)", path, 1)
@@ -103,19 +119,22 @@ def read_texts(path: str | Path, text_column: str = "text", id_column: str | Non
                     if t is None or not t.strip():
                         skipped += 1
                         continue
-                    ids.append(str(row[id_column]) if id_column else str(row_no))
-                    texts.append(t)
+                    add(row[id_column] if id_column else row_no, t, f"line {reader.line_num}")
             except csv.Error as e:
                 raise FormatError(f"not readable as {suffix[1:].upper()} ({e})", path, reader.line_num) from None
     else:
-        with io.StringIO(_decoded(path, encoding), newline=None) as f:
-            for line_no, line in enumerate(f, 1):
-                t = line.rstrip("\r\n")
-                if not t.strip():
-                    skipped += 1
-                    continue
-                ids.append(str(line_no))
-                texts.append(t)
+        # lines end at \n only (a CRLF's \r is dropped): a lone \r inside a text does not split it
+        body = _decoded(path, encoding)
+        lines = body.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for line_no, line in enumerate(lines, 1):
+            t = line[:-1] if line.endswith("\r") else line
+            if not t.strip():
+                skipped += 1
+                continue
+            ids.append(str(line_no))
+            texts.append(t)
     return ids, texts, skipped
 
 
