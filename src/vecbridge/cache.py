@@ -72,7 +72,10 @@ def cache_root() -> Path:
     """The cache directory (created on first use); see the module docstring for the rules."""
     env = os.environ.get(ENV_VAR)
     if env:
-        root = Path(env).expanduser()
+        root = Path(env).expanduser().resolve()  # resolve first: 'a/../b' must not leave an empty 'a/' behind
+        if root.exists() and not root.is_dir():
+            raise CacheError(f"{ENV_VAR}={env}: {root} exists and is not a folder; {ENV_VAR} must name a folder "
+                             "(it is created when missing)")
     elif os.environ.get("XDG_CACHE_HOME"):
         root = Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "vecbridge"
     elif sys.platform == "darwin":
@@ -82,7 +85,12 @@ def cache_root() -> Path:
         root = Path(base) / "vecbridge" / "Cache"
     else:
         root = Path.home() / ".cache" / "vecbridge"
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        where = f"{ENV_VAR}={env}" if env else "the cache folder"
+        raise CacheError(f"{where}: cannot create the folder {root} ({e.strerror or e}); {ENV_VAR} must name a "
+                         "folder that can be created") from None
     return root
 
 

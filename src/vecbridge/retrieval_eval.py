@@ -30,6 +30,7 @@ lines), query texts by :func:`read_query_texts` (``.jsonl`` with ``id`` and ``te
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -77,6 +78,14 @@ Qrels = dict[str, dict[str, float]]
 
 
 # -- reading ------------------------------------------------------------------------------------------
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _grade(text: str) -> float | None:
     try:
         v = float(text)
@@ -85,14 +94,53 @@ def _grade(text: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def read_qrels(path: str | os.PathLike, encoding: str = "utf-8") -> Qrels:
+#: first-line field names that mark a qrels header (BEIR's ``query-id corpus-id score``, TREC-like names)
+_QRELS_HEADER_IDS = {"query-id", "query_id", "queryid", "qid", "query", "topic", "topic-id", "topic_id"}
+_QRELS_HEADER_GRADES = {"score", "grade", "relevance", "rel", "label", "judgment", "judgement", "relevant"}
+
+
+def _is_qrels_header(qid: str, did: str, grade: str) -> bool:
+    """True for a line of column names: a grade that is no number at all, and a known id or grade column name."""
+    try:
+        float(grade)
+        return False
+    except ValueError:
+        pass
+    return qid.lower() in _QRELS_HEADER_IDS or grade.lower() in _QRELS_HEADER_GRADES
+
+
+def _text_lines(path: Path, encoding: str, flag: str | None) -> list[tuple[int, str]]:
+    """``(line number, line)`` of a text file, split on ``\\n`` only (a lone ``\\r`` stays inside its line; a CRLF's
+    ``\\r`` is removed); a UTF-8 byte order mark is dropped. Undecodable bytes are an error naming the line."""
+    raw = path.read_bytes()
+    codec = codecs.lookup(encoding).name
+    try:
+        text = raw.decode("utf-8-sig" if codec == "utf-8" else codec)
+    except UnicodeDecodeError as e:
+        lineno = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        shown = f" ({flag})" if flag else ""
+        raise FormatError(f"not valid {codec} text{shown}: byte 0x{raw[e.start]:02x} at column {column}; pass "
+                          "--encoding (e.g. --encoding latin-1 or cp1252) to read it", path, lineno) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [(n, line[:-1] if line.endswith("\r") else line) for n, line in enumerate(lines, 1)]
+
+
+def read_qrels(path: str | os.PathLike, encoding: str = "utf-8", *, flag: str | None = "--qrels",
+               notes: list[str] | None = None) -> Qrels:
     """Relevance labels ``{query_id: {doc_id: grade}}`` from a file of lines
 
     - ``qid 0 docid grade`` (TREC: four fields, the second ignored), or
     - ``qid docid grade`` (three fields),
 
-    separated by tabs when the line has a tab, else by spaces. A first line whose grade is not a number is
-    a header (BEIR's ``query-id corpus-id score``) and skipped; blank lines and ``#`` comments are skipped.
+    separated by tabs when the line has a tab, else by spaces. A first line of column names (a grade that is
+    not a number and a known column name, as BEIR's ``query-id corpus-id score``) is a header and skipped (a
+    line is appended to ``notes`` when given); blank lines and ``#`` comments are skipped. ``flag`` names the
+    file in messages.
     Grades are non-negative numbers; 0 means judged not relevant. A pair given twice with different grades
     is an error naming both lines.
     """
@@ -101,34 +149,35 @@ def read_qrels(path: str | os.PathLike, encoding: str = "utf-8") -> Qrels:
         raise VecbridgeError(f"{path} is a folder; give a file of relevance labels")
     out: Qrels = {}
     where: dict[tuple[str, str], int] = {}
-    with open(path, encoding=encoding, newline=None) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            fields = [x.strip() for x in line.split("\t")] if "\t" in line else line.split()
-            if len(fields) == 4:
-                qid, _, did, g = fields
-            elif len(fields) == 3:
-                qid, did, g = fields
-            else:
-                raise FormatError(f"expected 'qid docid grade' or 'qid 0 docid grade', got {len(fields)} fields",
-                                  path, lineno)
-            grade = _grade(g)
-            if grade is None:
-                if not out and not where:  # a header line
-                    continue
-                raise FormatError(f"grade {g!r} is not a number", path, lineno)
-            if grade < 0:
-                raise FormatError(f"grade {g} is negative; grades are >= 0 (0: judged not relevant)", path, lineno)
-            if not qid or not did:
-                raise FormatError("empty query or document id", path, lineno)
-            seen = where.setdefault((qid, did), lineno)
-            docs = out.setdefault(qid, {})
-            if seen != lineno and docs[did] != grade:
-                raise FormatError(f"query {qid!r}, document {did!r} is graded {docs[did]:g} on line {seen} and "
-                                  f"{grade:g} here", path, lineno)
-            docs[did] = grade
+    for lineno, line in _text_lines(path, encoding, flag):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = [x.strip() for x in line.split("\t")] if "\t" in line else line.split()
+        if len(fields) == 4:
+            qid, _, did, g = fields
+        elif len(fields) == 3:
+            qid, did, g = fields
+        else:
+            raise FormatError(f"expected 'qid docid grade' or 'qid 0 docid grade', got {len(fields)} fields",
+                              path, lineno)
+        if not out and not where and _is_qrels_header(qid, did, g):
+            if notes is not None:
+                notes.append(f"{path}: skipped line {lineno} as a header: {line.strip()!r}")
+            continue
+        grade = _grade(g)
+        if grade is None:
+            what = "not a finite number" if _is_number(g) else "not a number"
+            raise FormatError(f"grade {g!r} is {what}; grades are finite numbers >= 0", path, lineno)
+        if grade < 0:
+            raise FormatError(f"grade {g} is negative; grades are >= 0 (0: judged not relevant)", path, lineno)
+        if not qid or not did:
+            raise FormatError("empty query or document id", path, lineno)
+        seen = where.setdefault((qid, did), lineno)
+        docs = out.setdefault(qid, {})
+        if seen != lineno and docs[did] != grade:
+            raise FormatError(f"query {qid!r}, document {did!r} is graded {docs[did]:g} on line {seen} and "
+                              f"{grade:g} here", path, lineno)
+        docs[did] = grade
     if not out:
         raise FormatError("no relevance labels (expected lines 'qid docid grade' or 'qid 0 docid grade')", path)
     return out
@@ -144,10 +193,12 @@ def write_qrels(qrels: Mapping[str, Mapping[str, float]], path: str | os.PathLik
     return path
 
 
-def read_query_texts(path: str | os.PathLike, encoding: str = "utf-8") -> tuple[list[str], list[str]]:
+def read_query_texts(path: str | os.PathLike, encoding: str = "utf-8", *,
+                     flag: str | None = None) -> tuple[list[str], list[str]]:
     """``(ids, texts)`` from ``.jsonl`` (one object per line with ``id`` (or ``_id``) and ``text``) or from
     lines ``id<TAB>text`` (any other name; a first line ``id<TAB>text`` is a header). Ids must be unique;
-    an empty text is an error naming its line."""
+    an empty text is an error naming its line. A JSONL id must be a string or a whole number. ``flag`` names
+    the file in messages."""
     path = Path(path)
     if path.is_dir():
         raise VecbridgeError(f"{path} is a folder; give a .jsonl or id<TAB>text file")
@@ -155,40 +206,40 @@ def read_query_texts(path: str | os.PathLike, encoding: str = "utf-8") -> tuple[
     texts: list[str] = []
     seen: dict[str, int] = {}
     jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
-    with open(path, encoding=encoding, newline=None) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
+    for lineno, line in _text_lines(path, encoding, flag):
+        if not line.strip():
+            continue
+        if jsonl:
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise FormatError(f"not a JSON object ({e.msg})", path, lineno) from None
+            if not isinstance(obj, dict):
+                raise FormatError("each line must be a JSON object with 'id' and 'text'", path, lineno)
+            key = obj.get("id", obj.get("_id"))
+            text = obj.get("text")
+            if key is None or not isinstance(text, str):
+                raise FormatError("each object needs an 'id' (or '_id') and a string 'text'", path, lineno)
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise FormatError(f"'id' must be a string or a whole number, got {json.dumps(key)}", path, lineno)
+            key = str(key)
+        else:
+            key, sep, text = line.partition("\t")
+            if not sep:
+                raise FormatError("expected 'id<TAB>text' (or use a .jsonl file)", path, lineno)
+            if lineno == 1 and key.strip().lower() in ("id", "_id", "qid", "query_id", "query-id") and \
+                    text.strip().lower() in ("text", "query", "title"):
                 continue
-            if jsonl:
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise FormatError(f"not a JSON object ({e.msg})", path, lineno) from None
-                if not isinstance(obj, dict):
-                    raise FormatError("each line must be a JSON object with 'id' and 'text'", path, lineno)
-                key = obj.get("id", obj.get("_id"))
-                text = obj.get("text")
-                if key is None or not isinstance(text, str):
-                    raise FormatError("each object needs an 'id' (or '_id') and a string 'text'", path, lineno)
-                key = str(key)
-            else:
-                key, sep, text = line.partition("\t")
-                if not sep:
-                    raise FormatError("expected 'id<TAB>text' (or use a .jsonl file)", path, lineno)
-                if lineno == 1 and key.strip().lower() in ("id", "_id", "qid", "query_id", "query-id") and \
-                        text.strip().lower() in ("text", "query", "title"):
-                    continue
-                key = key.strip()
-            if not key:
-                raise FormatError("empty id", path, lineno)
-            if not text.strip():
-                raise FormatError(f"id {key!r} has an empty text", path, lineno)
-            if key in seen:
-                raise FormatError(f"id {key!r} is also on line {seen[key]}; ids must be unique", path, lineno)
-            seen[key] = lineno
-            ids.append(key)
-            texts.append(text)
+            key = key.strip()
+        if not key:
+            raise FormatError("empty id", path, lineno)
+        if not text.strip():
+            raise FormatError(f"id {key!r} has an empty text", path, lineno)
+        if key in seen:
+            raise FormatError(f"id {key!r} is also on line {seen[key]}; ids must be unique", path, lineno)
+        seen[key] = lineno
+        ids.append(key)
+        texts.append(text)
     if not ids:
         raise FormatError("no texts in the file", path)
     return ids, texts

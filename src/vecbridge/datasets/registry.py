@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DataError, DataUnavailableError
+from ..errors import DataError, DataUnavailableError, ParameterError
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,9 @@ def load(name: str, **params: Any) -> Any:
     info = dataset_info(name)
     unknown = sorted(set(params) - set(info.params))
     if unknown:
-        raise DataError(f"data set {name!r} takes parameters {sorted(info.params) or 'none'}; got unknown {unknown}")
+        shown = " ".join(f"--param {k}=" for k in unknown)
+        raise ParameterError(f"{shown}: data set {name!r} takes parameters {', '.join(sorted(info.params)) or 'none'}; "
+                             f"got unknown {', '.join(unknown)}")
     return builder_of(name)(**{**info.params, **params})
 
 

