@@ -296,3 +296,18 @@ def test_default_cache_parent_is_never_cleared(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HOME", str(home))
     assert _run_cli(["data", "clear", "..", "--yes"], monkeypatch) == 2
     assert (home / ".cache" / "other-app.db").read_text() == "precious"
+
+
+def test_cache_env_naming_a_file_is_refused(tmp_path, monkeypatch):
+    f = tmp_path / "cfile"
+    f.write_text("x")
+    monkeypatch.setenv("VECBRIDGE_CACHE", str(f))
+    with pytest.raises(cache.CacheError, match=r"VECBRIDGE_CACHE=.*must name a folder"):
+        cache_root()
+
+
+def test_cache_env_is_resolved_before_it_is_created(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VECBRIDGE_CACHE", "cache2/../cache3")
+    assert cache_root() == (tmp_path / "cache3").resolve()
+    assert not (tmp_path / "cache2").exists()

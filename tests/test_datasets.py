@@ -12,6 +12,7 @@ from vecbridge.datasets import encoded as encoded_mod
 from vecbridge.datasets.debian import apt_available
 from vecbridge.datasets.segmentation import split_sentences, tokenize_words
 from vecbridge.encoders.static import Static64Encoder
+from vecbridge.errors import ParameterError
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -41,8 +42,9 @@ def test_sentence_splitter_handles_abbreviations_initials_and_quotes():
 def test_unknown_names_and_parameters_are_explained():
     with pytest.raises(D.DataError, match="unknown data set 'nope'"):
         D.load("nope")
-    with pytest.raises(D.DataError, match="unknown.*colour"):
+    with pytest.raises(D.DataError, match="unknown.*colour") as e:
         D.load("bbc", colour=1)
+    assert isinstance(e.value, ParameterError)  # a usage error: exit 2
     with pytest.raises(D.DataError, match="unknown word task"):
         D.word_task("nope")
     kinds = {d.name: d.kind for d in D.list_datasets()}
@@ -288,3 +290,46 @@ def test_cli_data_list_and_build(capsys):
     capsys.readouterr()
     assert main(["data", "build"]) == 2 and "needs a NAME" in capsys.readouterr().err
     assert main(["data", "list", "extra"]) == 2 and "takes no NAME" in capsys.readouterr().err
+
+
+# -- bad --param values are usage errors (exit 2) ---------------------------------------------------
+@pytest.mark.parametrize("corpus", ["wordsim353", "analogies", "glove", "nosuch"])
+def test_word2vec_refuses_a_corpus_it_cannot_train_on(corpus, capsys):
+    from vecbridge.cli.main import main
+    from vecbridge.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"--param corpus=.*bbc, austen, wordnet, bible-web, lee"):
+        D.load("word2vec", corpus=corpus)
+    assert main(["data", "build", "word2vec", "--param", f"corpus={corpus}"]) == 2
+    assert "--param corpus=" in capsys.readouterr().err
+
+
+def test_unknown_param_and_unknown_encoder_are_usage_errors(capsys):
+    from vecbridge.cli.main import main
+
+    assert main(["data", "build", "wordsim353", "--param", "bogus=1"]) == 2
+    assert "--param bogus" in capsys.readouterr().err
+    assert main(["data", "build", "glove-encoded", "--param", "encoder=nosuch"]) == 2
+    assert "--param encoder=nosuch" in capsys.readouterr().err
+
+
+def test_min_words_above_max_words_is_refused(capsys):
+    from vecbridge.cli.main import main
+    from vecbridge.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="min_words must be at most max_words"):
+        D.load("bbc", min_words=100, max_words=5)
+    assert main(["data", "build", "bbc", "--param", "min_words=100", "--param", "max_words=5"]) == 2
+    assert "--param min_words=100" in capsys.readouterr().err
+
+
+def test_an_empty_corpus_is_refused_and_never_cached():
+    from vecbridge.cache import list_entries
+    from vecbridge.datasets import corpora
+
+    def build():
+        return D.Corpus("empty", [], [], None, {"dropped": {"too_short": 7}})
+
+    with pytest.raises(D.DataError, match="holds no texts; dropped: too_short 7"):
+        corpora._cached("emptytest", {"min_words": 3}, {}, build, D.Corpus)
+    assert list_entries("emptytest") == []

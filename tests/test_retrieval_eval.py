@@ -345,3 +345,63 @@ def test_retrieval_tasks_are_labelled_and_round_trip(name, tmp_path):
         assert not {k.split(".")[0] for k in task.pool_old.ids} & {k.split(".")[0] for k in task.documents.ids}
     with pytest.raises(datasets.DataError, match="unknown retrieval task"):
         datasets.retrieval_task("nope")
+
+
+# -- reading: encodings, BOM, line ends, headers, ids -------------------------------------------------
+def test_undecodable_qrels_name_file_line_and_encoding_flag(tmp_path):
+    p = tmp_path / "q.tsv"
+    p.write_bytes(b"q1\td1\t1\nq2\td\xe9\t1\n")
+    with pytest.raises(FormatError, match=r"q\.tsv, line 2: not valid utf-8 text \(--qrels\).*--encoding"):
+        read_qrels(p)
+    assert read_qrels(p, encoding="latin-1")["q2"] == {"d\xe9": 1.0}
+    t = tmp_path / "t.tsv"
+    t.write_bytes(b"a\tcaf\xe9\n")
+    with pytest.raises(FormatError, match=r"line 1: not valid utf-8 text \(--queries\)"):
+        read_query_texts(t, flag="--queries")
+
+
+def test_a_utf8_bom_is_stripped(tmp_path):
+    p = tmp_path / "q.tsv"
+    p.write_bytes(b"\xef\xbb\xbfq1\td1\t1\n")
+    assert read_qrels(p) == {"q1": {"d1": 1.0}}
+    j = tmp_path / "q.jsonl"
+    j.write_bytes(b'\xef\xbb\xbf{"id": "a", "text": "x"}\n')
+    assert read_query_texts(j) == (["a"], ["x"])
+
+
+def test_a_lone_cr_stays_inside_its_line(tmp_path):
+    t = tmp_path / "t.tsv"
+    t.write_bytes(b"a\tone\rtwo\r\nb\tthree\r\n")
+    assert read_query_texts(t) == (["a", "b"], ["one\rtwo", "three"])
+    p = tmp_path / "q.tsv"
+    p.write_bytes(b"q1\td1\t1\r\nq2\td2\t2\r\n")
+    assert read_qrels(p) == {"q1": {"d1": 1.0}, "q2": {"d2": 2.0}}
+
+
+@pytest.mark.parametrize("grade", ["nan", "inf", "1e400", "abc", "-inf"])
+def test_a_bad_first_grade_is_not_taken_for_a_header(tmp_path, grade):
+    p = tmp_path / "q.tsv"
+    p.write_text(f"q1\td1\t{grade}\nq2\td2\t1\n", encoding="utf-8")
+    with pytest.raises(FormatError, match=r"line 1: grade"):
+        read_qrels(p)
+    p.write_text(f"q2\td2\t1\nq1\td1\t{grade}\n", encoding="utf-8")
+    with pytest.raises(FormatError, match=r"line 2: grade"):
+        read_qrels(p)
+
+
+def test_a_real_header_is_skipped_and_reported(tmp_path):
+    p = tmp_path / "q.tsv"
+    p.write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n", encoding="utf-8")
+    notes: list[str] = []
+    assert read_qrels(p, notes=notes) == {"q1": {"d1": 1.0}}
+    assert len(notes) == 1 and "line 1" in notes[0] and "header" in notes[0]
+
+
+@pytest.mark.parametrize("key", ["1.0", "true", "[1]", '{"a": 1}'])
+def test_jsonl_ids_must_be_strings_or_integers(tmp_path, key):
+    j = tmp_path / "q.jsonl"
+    j.write_text(f'{{"id": "a", "text": "x"}}\n{{"id": {key}, "text": "y"}}\n', encoding="utf-8")
+    with pytest.raises(FormatError, match=r"line 2: 'id' must be a string or a whole number"):
+        read_query_texts(j)
+    j.write_text('{"id": 7, "text": "y"}\n', encoding="utf-8")
+    assert read_query_texts(j) == (["7"], ["y"])

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import CacheEntry, package_versions
-from ..errors import DataError, DataUnavailableError, ParameterError
+from ..errors import DataError, DataUnavailableError
 from .containers import Corpus, ParallelCorpus
+from .registry import DataParameterError
 from .segmentation import paragraphs_of_lines, split_sentences, word_count
 
 FORMAT = 1
@@ -61,8 +62,8 @@ def _package_dir(module: str) -> Path:
 def _check_word_range(min_words: Any, max_words: Any) -> None:
     """Refuse ``min_words > max_words`` (nothing could be kept), naming both ``--param`` flags."""
     if isinstance(min_words, (int, float)) and isinstance(max_words, (int, float)) and min_words > max_words:
-        raise ParameterError(f"--param min_words={min_words} --param max_words={max_words}: min_words must be at most "
-                             "max_words")
+        raise DataParameterError(f"--param min_words={min_words} --param max_words={max_words}: min_words must be "
+                                 "at most max_words")
 
 
 def _keep_sentences(sentences: list[str], min_words: int, max_words: int, dropped: dict[str, int]) -> list[str]:

