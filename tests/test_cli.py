@@ -605,3 +605,13 @@ def test_embed_reads_every_row_of_its_text_files_and_names_bad_ids(tmp_path):
     pq.write_table(pa.table({"id": ["a", "b", None, "a"], "text": ["x", "y", None, "w"]}), tmp_path / "u.parquet")
     with pytest.raises(FormatError, match=r"row 3 \(0-based\): duplicate id 'a' \(first at row 0"):
         read_texts(tmp_path / "u.parquet", id_column="id")
+
+
+def test_suggest_pairs_among_counts_distinct_keys_that_src_holds(spaces, capsys):
+    d, _ = spaces
+    (d / "among.txt").write_text("a1\na2\nnotthere\na2\n")
+    assert cli(["suggest-pairs", str(d / "a.txt"), "-k", "2", "--among", str(d / "among.txt")]) == 1
+    assert "1 of its 3 distinct keys are not in SRC" in capsys.readouterr().err
+    (d / "among2.txt").write_text("a1\na2\na2\n")
+    assert cli(["suggest-pairs", str(d / "a.txt"), "-k", "3", "--among", str(d / "among2.txt")]) == 2
+    assert "more than the 2 items" in capsys.readouterr().err

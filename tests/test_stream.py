@@ -464,3 +464,33 @@ def test_parquet_of_empty_lists_is_refused_when_streaming(tmp_path, lstsq):
                    str(tmp_path / "e.parquet"))
     with pytest.raises(FormatError, match=r"e\.parquet: vector column 'vector' holds empty lists"):
         translate_file(lstsq, tmp_path / "e.parquet", tmp_path / "o.parquet", progress=False)
+
+
+def test_a_run_killed_after_publishing_is_done_only_for_the_same_map_and_keys(tmp_path, data, lstsq, monkeypatch):
+    """A run killed after publishing OUT (before removing its work folder) counts as done for a re-run with the
+    same map, input and keys file; another map, or an edited keys file, is refused (it used to report success
+    over the old map's output)."""
+    import vecbridge.stream as stream
+
+    X, Y = data
+    np.save(tmp_path / "in.npy", X[:300])
+    (tmp_path / "in.keys.txt").write_text("".join(f"w{i}\n" for i in range(300)))
+    out = tmp_path / "k.npy"
+
+    def killed(work):
+        raise Crash
+
+    monkeypatch.setattr(stream, "_remove_work", killed)
+    with pytest.raises(Crash):
+        translate_file(lstsq, tmp_path / "in.npy", out, chunk_rows=64, progress=False)
+    monkeypatch.undo()
+    other = LeastSquares(ridge=1.0).fit(X, Y)
+    with pytest.raises(OutputExistsError, match="already exists"):
+        translate_file(other, tmp_path / "in.npy", out, chunk_rows=64, progress=False)
+    rep = translate_file(lstsq, tmp_path / "in.npy", out, chunk_rows=64, progress=False)
+    assert rep.rows_written == 300
+    np.testing.assert_allclose(np.load(out), lstsq.transform(X[:300]), atol=1e-5)
+    assert translate_file(lstsq, tmp_path / "in.npy", out, progress=False).already_done
+    (tmp_path / "in.keys.txt").write_text("".join(f"v{i}\n" for i in range(300)))
+    with pytest.raises(OutputExistsError, match="already exists"):
+        translate_file(lstsq, tmp_path / "in.npy", out, progress=False)

@@ -660,8 +660,8 @@ def test_keys_to_pair_errors():
         keys_to_pair(X, 3, among=[0, 1])
     with pytest.raises(VecbridgeError, match="outside 0..299"):
         keys_to_pair(X, 1, among=[300])
-    with pytest.raises(VecbridgeError, match=r"1 of the 2 keys in 'among' \(--among\) are not in the source.*'nope'"):
-        keys_to_pair(Embeddings([f"s{i}" for i in range(len(X))], X), 1, among=["s1", "nope"])
+    with pytest.raises(VecbridgeError, match=r"1 of the 2 distinct keys in 'among' are not in the source.*'nope'"):
+        keys_to_pair(Embeddings([f"s{i}" for i in range(len(X))], X), 1, among=["s1", "nope", "s1"])
 
 
 def test_cli_suggest_pairs(tmp_path, capsys):

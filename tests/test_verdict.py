@@ -286,3 +286,19 @@ def test_the_controls_of_rotations_are_computed_once_per_pair_of_samples(monkeyp
     flat = Y.copy()
     flat[:, 0] = 0  # target rows in a subspace (normalised sentence vectors can be): the identity still counts
     assert verdict.rotation_of(_Rotation(R), X, flat)
+
+
+def test_held_out_pairs_verdict_is_neither_fooled_by_luck_nor_by_a_lucky_control():
+    """Few held-out pairs: a map at chance that hits a few rows by luck is not "aligned" or "uncertain" (40 pairs),
+    and a perfect map on 10 pairs in 8 dimensions stays "aligned" when one random control hits half of them."""
+    from vecbridge.verdict import judge_pairs
+
+    rng = np.random.default_rng(0)
+    for seed in range(10):
+        A = rng.normal(size=(40, 16)).astype(np.float32)
+        B = rng.normal(size=(40, 16)).astype(np.float32)
+        assert judge_pairs(A, B, seed=seed)["verdict"] == "not aligned"
+    for seed in range(10):
+        A = rng.normal(size=(10, 8)).astype(np.float32)
+        v = judge_pairs(A, A, seed=seed)
+        assert v["top1"] == 1.0 and v["verdict"] == "aligned", v

@@ -207,9 +207,10 @@ def keys_to_pair(
     if among is None:
         pool = np.arange(len(X))
     elif is_emb:
-        missing = [a for a in among if a not in src.index]
+        distinct = list(dict.fromkeys(among))
+        missing = [a for a in distinct if a not in src.index]
         if missing:
-            raise VecbridgeError(f"{len(missing)} of the {len(among)} keys in 'among' (--among) are not in the "
+            raise VecbridgeError(f"{len(missing)} of the {len(distinct)} distinct keys in 'among' are not in the "
                                  f"source vectors, e.g. {missing[0]!r}")
         pool = np.unique(np.asarray([src.index[a] for a in among], dtype=np.int64))
     else:

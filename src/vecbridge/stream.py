@@ -169,9 +169,18 @@ def map_fingerprint(translator: Any) -> str:
     return h.hexdigest()[:32]
 
 
-def _input_signature(path: Path) -> dict[str, Any]:
+def _input_signature(path: Path, keys_path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Path, size and modification time of the input (and of the keys file it is read with, when it has one):
+    a run is resumed, or taken for done, only over the same files."""
     st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    sig: dict[str, Any] = {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if keys_path is not None:
+        sig["keys"] = _input_signature(Path(keys_path))
+    return sig
+
+
+def _source_signature(source: Any) -> dict[str, Any]:
+    return _input_signature(source.path, getattr(source, "keys_path", None))
 
 
 def partial_dir_for(output: str | os.PathLike) -> Path:
@@ -649,7 +658,7 @@ def translate_file(
     if out_path.is_dir():
         raise OutputExistsError(f"{out_path} is a folder; give a file name to write to")
     if out_path.exists() and not overwrite:
-        done = _finished_earlier(out_path, source)
+        done = _finished_earlier(out_path, source, translator, out_fmt)
         if done is None:
             done = _completed_before(out_path, source, translator, out_fmt)
         if done is not None:  # finished by an earlier run (perhaps killed just before tidying up)
@@ -677,7 +686,7 @@ def translate_file(
                                     "another name or allow replacing it (--overwrite / overwrite=True)")
     settings = {
         "version": JOURNAL_VERSION,
-        "input": _input_signature(in_path),
+        "input": _source_signature(source),
         "input_format": source.format,
         "output_format": out_fmt,
         "map": map_fingerprint(translator),
@@ -792,7 +801,7 @@ def _completed_before(out_path: Path, source: Any, translator: Any, out_fmt: str
     except (OSError, ValueError, KeyError, TypeError):
         return None
     try:
-        same = (settings.get("input") == _input_signature(source.path)
+        same = (settings.get("input") == _source_signature(source)
                 and settings.get("map") == map_fingerprint(translator)
                 and settings.get("output_format") == out_fmt
                 and sig == _output_signature(out_path))
@@ -816,14 +825,20 @@ def _remove_work(work: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _finished_earlier(out_path: Path, source: Any) -> StreamReport | None:
-    """The report of a run that published OUT but was stopped before removing its work folder, else None."""
+def _finished_earlier(out_path: Path, source: Any, translator: Any, out_fmt: str) -> StreamReport | None:
+    """The report of a run that published OUT from this input with this map and output format, but was stopped
+    before removing its work folder; else None."""
     work = partial_dir_for(out_path)
     try:
         j = json.loads((work / JOURNAL).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    if not j.get("published") or j.get("input") != _input_signature(source.path):
+    try:
+        same = (j.get("input") == _source_signature(source) and j.get("map") == map_fingerprint(translator)
+                and j.get("output_format") == out_fmt)
+    except (OSError, AttributeError):
+        return None
+    if not j.get("published") or not same:
         return None
     report = StreamReport(
         input=str(source.path), output=str(out_path), input_format=j["input_format"], output_format=j["output_format"],

@@ -53,7 +53,14 @@ def run(args) -> int:
     among = _read_keys(args.among, args.encoding or "utf-8") if args.among else None
     if among is not None and not among:
         raise VecbridgeError(f"--among {args.among}: the file lists no keys")
-    n_pool = len(set(among)) if among is not None else len(src)
+    if among is not None:
+        distinct = list(dict.fromkeys(among))
+        missing = [a for a in distinct if a not in src.index]
+        if missing:
+            raise VecbridgeError(f"--among {args.among}: {len(missing)} of its {len(distinct)} distinct keys are not "
+                                 f"in SRC ({args.src}), e.g. {missing[0]!r}; list keys that SRC holds")
+        among = distinct
+    n_pool = len(among) if among is not None else len(src)
     if args.k > n_pool:
         raise ParameterError(f"-k {args.k}: more than the {n_pool} items that may be picked"
                              + (f" (the keys of --among {args.among})" if among is not None else f" ({args.src})"))
