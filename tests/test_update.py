@@ -297,3 +297,19 @@ def test_cli_update_lenient_and_notes_for_options_of_the_other_strategy(tmp_path
     assert main(["update", *common, "--strategy", "warmstart", "-o", str(tmp_path / "w2.vec"), "--lenient",
                  "--lockf", "0.5", "--quiet"]) == 0
     assert "note" not in capsys.readouterr().err
+
+
+def test_cli_warmstart_from_a_trained_model_says_which_settings_it_keeps(tmp_path, lee, old_model, capsys):
+    """A trained gensim model goes on training with its own window / sg / workers: flags that differ get a note."""
+    model = tmp_path / "old.model"
+    old_model.save(str(model))
+    corpus = tmp_path / "new.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in lee[1]), encoding="utf-8")
+    own = (old_model.window, old_model.sg, old_model.workers)
+    args = ["update", str(model), str(corpus), "--epochs", "1", "--strategy", "warmstart"]
+    assert main([*args, "-o", str(tmp_path / "w.vec"), "--window", str(own[0] + 2)]) == 0
+    err = capsys.readouterr().err
+    assert "goes on training with its own settings" in err and f"--window {own[0] + 2} had no effect" in err
+    same = ["--window", str(own[0]), "--workers", str(own[2])] + (["--sg"] if own[1] else [])
+    assert main([*args, "-o", str(tmp_path / "w2.vec"), *same]) == 0
+    assert "its own settings" not in capsys.readouterr().err

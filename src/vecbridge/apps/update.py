@@ -315,6 +315,8 @@ def update_warmstart(
         lf[:n_before] = np.float32(lockf)
         info["path"] = "build_vocab(update=True)"
         info["n_intersected"] = n_before
+        # a trained model goes on with its own settings: window, sg and workers given here do not apply
+        info["model_settings"] = {"window": int(model.window), "sg": int(model.sg), "workers": int(model.workers)}
     else:
         if not isinstance(old, Embeddings):
             raise VecbridgeError(f"old must be Embeddings or a gensim Word2Vec, got {type(old).__name__}")

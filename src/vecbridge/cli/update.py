@@ -109,6 +109,15 @@ def run(args) -> int:
         Path(args.save_model).parent.mkdir(parents=True, exist_ok=True)
         result.model.save(args.save_model)
     i = result.info
+    own = i.get("model_settings")
+    if own:
+        given = {"window": args.window, "sg": int(args.sg), "workers": args.workers}
+        differ = [f"--{k} {given[k]}" if k != "sg" else ("--sg" if given[k] else "CBOW (no --sg)")
+                  for k in ("window", "sg", "workers") if given[k] != own[k]]
+        if differ:
+            info(args, f"note: {args.model} is a trained gensim model, which goes on training with its own settings "
+                       f"(window {own['window']}, {'skip-gram' if own['sg'] else 'CBOW'}, workers {own['workers']}): "
+                       f"{', '.join(differ)} had no effect")
     info(args, f"{args.strategy}: {len(result.embeddings)} words ({i['n_new_words']} new, "
                f"{i.get('n_old_updated', 0)} old words updated, drift {i.get('drift')}) -> {args.output}")
     if args.report:
