@@ -44,6 +44,8 @@ import numpy as np
 from .compute import Compute, as_compute
 from .embeddings import Embeddings
 from .errors import DimensionError, FormatError, ParameterError, VecbridgeError
+from .io.detect import is_number
+from .io.files import split_lines
 from .neighbors import top_k, unit_rows_lazy
 
 #: the five rows, in the order they are reported
@@ -78,14 +80,6 @@ Qrels = dict[str, dict[str, float]]
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _grade(text: str) -> float | None:
     try:
         v = float(text)
@@ -124,10 +118,7 @@ def _text_lines(path: Path, encoding: str, flag: str | None) -> list[tuple[int, 
                           "--encoding (e.g. --encoding latin-1 or cp1252) to read it", path, lineno) from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [(n, line[:-1] if line.endswith("\r") else line) for n, line in enumerate(lines, 1)]
+    return list(enumerate(split_lines(text), 1))
 
 
 def read_qrels(path: str | os.PathLike, encoding: str = "utf-8", *, flag: str | None = "--qrels",
@@ -166,7 +157,7 @@ def read_qrels(path: str | os.PathLike, encoding: str = "utf-8", *, flag: str | 
             continue
         grade = _grade(g)
         if grade is None:
-            what = "not a finite number" if _is_number(g) else "not a number"
+            what = "not a finite number" if is_number(g) else "not a number"
             raise FormatError(f"grade {g!r} is {what}; grades are finite numbers >= 0", path, lineno)
         if grade < 0:
             raise FormatError(f"grade {g} is negative; grades are >= 0 (0: judged not relevant)", path, lineno)

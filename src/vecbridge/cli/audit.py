@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import FormatError, ParameterError, VecbridgeError
+from ..io.files import split_lines
 from .embed import read_texts
 from .options import (
     add_command,
@@ -93,8 +94,7 @@ def read_lines(path: str, flag: str, encoding: str = "utf-8", allow_blank: bool 
         line = raw[: e.start].count(b"\n") + 1
         raise FormatError(f"{flag}: byte {raw[e.start:e.start + 1]!r} is not valid {encoding} text ({e.reason}); "
                           "name the file's encoding with --encoding", p, line) from None
-    # lines end at \n only (a CRLF's \r is dropped): a form feed or U+2028 inside an entry does not split it
-    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+    lines = split_lines(text)  # a form feed or U+2028 inside an entry does not split it
     while lines and not lines[-1].strip():
         lines.pop()
     if not allow_blank:

@@ -123,13 +123,9 @@ def read_texts(path: str | Path, text_column: str = "text", id_column: str | Non
             except csv.Error as e:
                 raise FormatError(f"not readable as {suffix[1:].upper()} ({e})", path, reader.line_num) from None
     else:
-        # lines end at \n only (a CRLF's \r is dropped): a lone \r inside a text does not split it
-        body = _decoded(path, encoding)
-        lines = body.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        for line_no, line in enumerate(lines, 1):
-            t = line[:-1] if line.endswith("\r") else line
+        from ..io.files import split_lines
+
+        for line_no, t in enumerate(split_lines(_decoded(path, encoding)), 1):  # a lone \r splits no text
             if not t.strip():
                 skipped += 1
                 continue

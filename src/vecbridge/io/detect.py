@@ -58,7 +58,7 @@ def _is_int(tok: bytes) -> bool:
     return tok.isdigit()
 
 
-def is_number(tok: bytes) -> bool:
+def is_number(tok: bytes | str) -> bool:
     try:
         float(tok)
     except ValueError:

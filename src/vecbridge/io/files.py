@@ -105,3 +105,12 @@ def stem_of(path: str | os.PathLike) -> str:
     if name.lower().endswith(".gz"):
         name = name[:-3]
     return Path(name).stem if "." in name else name
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of decoded ``text``, split on ``\\n`` only: a lone ``\\r`` (or a form feed, U+2028) stays inside
+    its line, a CRLF's ``\\r`` is removed, and a final line ending adds no empty line."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
