@@ -119,7 +119,8 @@ def run_case(case: str) -> dict:
         ("25 pairs" if "seed_pairs" in params else f"identical strings minus test words ({fi['n_seed_pairs']:,})"),
         "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": [round(load0, 1), round(os.getloadavg()[0], 1)],
         "iterations": fi["iterations"], "init_s": fi["init_seconds"], "self_learning_s": fi["self_learning_seconds"],
-        "confidence_s": fi["confidence_seconds"], "aligned": fi["aligned"], "confidence": fi["confidence"],
+        "confidence_s": fi["confidence_seconds"], "aligned": fi["alignment_confidence"]["aligned"],
+        "confidence": fi["alignment_confidence"]["confidence"], "verdict": fi["verdict"],
         **p_at_1(t, src, tgt, test),
     }
     if fi["init"] == "similarity":
@@ -155,7 +156,7 @@ def render(rows: list[dict]) -> str:
             f"{r['nn']:.3f}", f"{r['csls']:.3f}", fit,
         ])
     head = ["task", "seed dictionary", "iterations", "wall s", "process CPU s", "load avg start / end", "P@1 NN",
-            "P@1 CSLS", "verdict (confidence)"]
+            "P@1 CSLS", "old control-run test: aligned (confidence)"]
     return (
         f"Measured {today()} on {machine()}, shared with other jobs (load average of the machine at the start "
         "and end of each fit; 2 would be both cores busy). Produced by `nice -n 5 .venv/bin/python "

@@ -29,6 +29,13 @@ def split(X, Y, sizes):
 SPLIT = [1, 999, 1000, 1, 500, 500]
 
 
+def assert_same_lengths(got, want, rel=1e-6):
+    """Two normalisers' ``lengths_`` agree: None for the same steps, close values for the ``unit`` steps."""
+    assert [x is None for x in got.lengths_] == [x is None for x in want.lengths_]
+    assert [x for x in got.lengths_ if x is not None] == pytest.approx([x for x in want.lengths_ if x is not None],
+                                                                        rel=rel)
+
+
 @pytest.mark.parametrize(
     "make, kwargs",
     [
@@ -104,6 +111,78 @@ def test_errors_are_clear():
         fit_linear_from_batches([(X, Y[:9])], progress=False)
 
 
+@pytest.mark.parametrize("normalize", ["unit center unit", "center unit", "standardize", "unit"])
+def test_batch_fit_keeps_the_lengths_of_the_in_memory_fit(normalize, tmp_path):
+    """A map fitted from batches gives ``to_target_space`` at the target's own scale, as the in-memory fit does:
+    its normalisers keep the median row length before each ``unit`` step (not 1), also after save and load."""
+    from vecbridge.translators import load_translator
+
+    rng = np.random.default_rng(2)
+    X = (rng.standard_normal((2000, 24)) * 5 + 1).astype(np.float32)  # raw lengths ~25, not unit
+    Y = (X @ rng.standard_normal((24, 16)) * 0.3 + 2).astype(np.float32)
+    Q = (rng.standard_normal((300, 24)) * 5 + 1).astype(np.float32)
+    ref = LeastSquares(normalize=normalize).fit(X, Y)
+    got = fit_linear_from_batches(split(X, Y, [700, 1, 299, 1000]), "lstsq", normalize=normalize, progress=False)
+    assert_same_lengths(got.source_normalizer_, ref.source_normalizer_)
+    assert_same_lengths(got.target_normalizer_, ref.target_normalizer_)
+    a, b = got.transform(Q), ref.transform(Q)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got.to_target_space(a), ref.to_target_space(b), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got.target_normalizer_.inverse_transform(b), ref.target_normalizer_.inverse_transform(b),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got.source_normalizer_.inverse_transform(got.source_normalizer_.transform(Q)),
+                               ref.source_normalizer_.inverse_transform(ref.source_normalizer_.transform(Q)),
+                               rtol=1e-5, atol=1e-5)
+    if "unit" in normalize:  # the scale the defect lost: typical target lengths, not 1
+        typical = np.median(np.linalg.norm(got.to_target_space(a), axis=1))
+        assert typical == pytest.approx(np.median(np.linalg.norm(ref.to_target_space(b), axis=1)), rel=1e-5)
+        assert typical > 5
+    got.save(tmp_path / "m")
+    back = load_translator(tmp_path / "m")
+    assert_same_lengths(back.target_normalizer_, got.target_normalizer_)
+    np.testing.assert_allclose(back.to_target_space(a), ref.to_target_space(b), rtol=1e-5, atol=1e-5)
+
+
+def test_batch_fit_lengths_from_a_one_shot_iterator():
+    """``unit`` alone still takes a single pass (a generator works), and measures the lengths in it."""
+    X, Y = pairs(n=600)
+    ref = LeastSquares(normalize="unit").fit(X, Y)
+    got = fit_linear_from_batches((b for b in split(X, Y, [200, 400])), normalize="unit", progress=False)
+    assert_same_lengths(got.target_normalizer_, ref.target_normalizer_)
+    assert_same_lengths(got.source_normalizer_, ref.source_normalizer_)
+
+
+def test_fit_normalizer_from_batches_with_reduce_and_gather():
+    """The distributed protocol (``reduce`` sums, ``gather`` concatenates per-row values) gives the in-memory
+    normaliser; ``reduce`` alone cannot measure lengths, and says so."""
+    import warnings
+
+    from vecbridge.distributed import fit_normalizer_from_batches
+    from vecbridge.normalize import Normalizer
+
+    X, Y = pairs(n=900)
+    batches = split(X, Y, [300, 600])
+
+    def reduce(fn):
+        parts = [fn(a, b) for a, b in batches]
+        return {k: sum(p[k] for p in parts) for k in parts[0]}
+
+    def gather(fn):
+        parts = [fn(a, b) for a, b in batches]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    steps = "unit center unit standardize unit"
+    nx, ny = fit_normalizer_from_batches(steps, [], reduce=reduce, gather=gather)
+    for got, rows in ((nx, X), (ny, Y)):
+        ref = Normalizer(steps).fit(rows)
+        assert_same_lengths(got, ref)
+        np.testing.assert_allclose(got.transform(rows[:20]), ref.transform(rows[:20]), atol=1e-5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nx, _ = fit_normalizer_from_batches(steps, [], reduce=reduce)
+    assert any("gather" in str(w.message) for w in caught) and nx.lengths_[0] is None
+
+
 # -- torch -----------------------------------------------------------------------------
 def test_torch_path_matches_numpy():
     pytest.importorskip("torch")
@@ -137,6 +216,47 @@ def test_torch_path_matches_numpy():
     t = Tanh().fit(X, Y)
     with pytest.raises(VecbridgeError, match="not affine"):
         affine_form(t)
+
+
+def test_torch_path_runs_auto_maps():
+    """``auto`` (the default method) delegates to the map it chose; the torch path runs that map instead of
+    probing auto with a zero row its chosen map refuses (ZeroRowError for input without zero rows)."""
+    pytest.importorskip("torch")
+    from vecbridge.stream import batch_function
+    from vecbridge.translators import make_translator
+
+    rng = np.random.default_rng(3)
+    X = (rng.standard_normal((300, 16)) + 0.5).astype(np.float32)
+    Q, _ = np.linalg.qr(rng.standard_normal((16, 16)))
+    Y = (X @ Q + 0.05 * rng.standard_normal((300, 16))).astype(np.float32)
+    t = make_translator("auto", effort="quick", progress=False).fit(X, Y)
+    assert "unit" in t.chosen_.source_normalizer_.steps  # a map that refuses zero rows
+    want = t.transform(X[:100] * 1.1)
+    np.testing.assert_allclose(batch_function(t, "cpu-torch")(X[:100] * 1.1), want, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_unit_rows_match_numpy_for_extreme_magnitudes():
+    """``unit_rows`` rescales rows whose squared length over- or underflows float32; the torch kernel does the
+    same (rows scaled by 1e20 and 1e-21 give the numpy unit rows, zero rows stay zero), and so does the torch
+    batch function of a map that normalises lengths."""
+    torch = pytest.importorskip("torch")
+    from vecbridge.distributed.torch_backend import _torch_normalize, resolve_device, torch_batch_function
+    from vecbridge.normalize import unit_rows
+
+    rng = np.random.default_rng(6)
+    base = rng.standard_normal((4, 8)).astype(np.float32)
+    rows = np.vstack([base, base * 1e20, base * 1e-21, base * 3e-19, np.zeros((1, 8))]).astype(np.float32)
+    got = _torch_normalize(torch, ["unit"], [None], torch.from_numpy(rows.copy())).numpy()
+    want = unit_rows(rows)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(got[4:8], got[:4], atol=1e-5)  # scale-free, as numpy
+    np.testing.assert_allclose(got[8:12], got[:4], atol=1e-5)
+    assert not got[-1].any()
+    X = rng.standard_normal((500, 8)).astype(np.float32)
+    Y = X @ np.linalg.qr(rng.standard_normal((8, 8)))[0].astype(np.float32)
+    t = Procrustes(normalize="unit center unit").fit(X, Y)
+    Qr = np.vstack([X[:3], X[:3] * 1e-21, X[:3] * 1e20]).astype(np.float32)
+    np.testing.assert_allclose(torch_batch_function(t, resolve_device("cpu-torch"))(Qr), t.transform(Qr), atol=1e-5)
 
 
 def test_auto_device_without_gpu_stays_on_numpy():
@@ -200,6 +320,13 @@ def test_ray_translate_and_fit_on_local_cluster(ray_local, tmp_path):
     ref = LeastSquares(bias=True, normalize="unit center").fit(X, Y)
     np.testing.assert_allclose(got_t.W_, ref.W_, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got_t.b_, ref.b_, rtol=1e-4, atol=1e-4)
+    # the normalisers keep the in-memory fit's lengths (one per row gathered), so the target scale comes back
+    got_u = fit_linear_dataset(pairs_ds, "lstsq", normalize="unit center unit", batch_size=256)
+    ref_u = LeastSquares(normalize="unit center unit").fit(X, Y)
+    assert_same_lengths(got_u.target_normalizer_, ref_u.target_normalizer_)
+    assert_same_lengths(got_u.source_normalizer_, ref_u.source_normalizer_)
+    np.testing.assert_allclose(got_u.to_target_space(got_u.transform(X[:50])),
+                               ref_u.to_target_space(ref_u.transform(X[:50])), rtol=1e-5, atol=1e-5)
 
 
 def test_options_are_checked_before_any_pass():

@@ -572,6 +572,11 @@ def test_the_stored_texts_decide_between_pairs_few_pairs_and_none(tmp_path):
     t, info = fit_lancedb_map(tmp_path / "db", "docs", None, target_table="a", encoder=enc, pair_rows=200, **opts)
     assert info["mode"] == "pairs" and info["n_pairs"] == 200 == enc.calls and info["n_target_sample"] == 0
     assert recovered(t) > 0.999
+    assert "target_sample_unused" not in info
+    # a target sample given as well is not used by a fit on pairs, and the result says so instead of counting it
+    _, info = fit_lancedb_map(tmp_path / "db", "docs", sample, target_table="a2", encoder=enc, pair_rows=200, **opts)
+    assert info["mode"] == "pairs" and info["n_target_sample"] == 0 and info["target_sample_unused"] == len(sample)
+    enc.calls = 200
     assert t.fit_info_["migration"]["mode"] == "pairs"
     offsets = info["pair_offsets"]
     assert len(set(offsets)) == 200 and all(0 <= o < len(old) for o in offsets)

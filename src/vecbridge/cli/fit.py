@@ -42,9 +42,9 @@ def add_parser(sub) -> None:
     p.add_argument("tgt", metavar="TGT", help="target vectors (any supported format)")
     p.add_argument("-o", "--output", required=True, metavar="MAP_DIR", help="folder to write the map to")
     p.add_argument("--method", default=None,
-                   help="auto (default: chosen from the inputs, see docs/methods.md), lstsq, procrustes, multistep, "
-                        "cca, recommended, rcsls, mlp, lowrank, selflearn; without pairs: cluster-match, "
-                        "spectral-match, selflearn, vec2vec")
+                   help="auto (default: chosen from the inputs; what it chooses: docs/defaults.md), lstsq, procrustes, "
+                        "multistep, cca, recommended, rcsls, mlp, lowrank, selflearn; without pairs: cluster-match, "
+                        "spectral-match, selflearn, vec2vec (each method: the method table in README.md)")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--dictionary", metavar="PAIRS.tsv", help="source_key<TAB>target_key training pairs")
     how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")
@@ -58,8 +58,8 @@ def add_parser(sub) -> None:
                    help="use only the first N pairs (of --dictionary, --paired, --identical, --numerals or "
                         "--shared-keys) as a seed dictionary")
     p.add_argument("--force", action="store_true",
-                   help="save the map even when the fit is judged not aligned, and fit even with fewer pairs "
-                        "than a well-posed fit needs (otherwise: a message, nothing saved, exit code 3)")
+                   help="save the map even when the fit is judged not aligned (otherwise: nothing saved, exit "
+                        "code 3), and fit even with fewer pairs than a well-posed fit needs (otherwise: exit code 1)")
     p.add_argument("--normalize", default=None, help='normalisation steps for both sides, e.g. "unit center unit"')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a method hyper-parameter (repeatable)")
     add_seed(p, None, "the method, for methods that draw at random")

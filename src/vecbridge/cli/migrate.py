@@ -163,6 +163,9 @@ def run(args) -> int:
         elif f["mode"] == "pairs":
             info(args, f"fitted on pairs: {f['method']}{chosen} on {f['n_pairs']} stored texts re-embedded with "
                        f"{args.gate_encoder}; saved in {f['map']}")
+            if f.get("target_sample_unused"):
+                info(args, f"the target sample ({f['target_sample_unused']} vectors) was not used: "
+                           f"{f['n_pairs']} pairs are enough for a fit on pairs")
         else:
             seeds = f", seeded by {f['n_pairs']} re-embedded stored texts" if f["mode"] == "few pairs" else ""
             info(args, f"fitted without pairs{seeds}: {f['method']}{chosen} on {f['n_stored_sample']} stored and "

@@ -12,14 +12,24 @@ same solvers (:func:`~vecbridge.translators.linear.lstsq_from_moments`,
 statistics. With ``bias=True`` the statistics are centred at the end,
 ``X^T X - n m_x m_x^T`` and ``X^T Y - n m_x m_y^T``.
 
-Normalisation (``normalize="unit center unit"`` etc.): ``unit`` needs no
-statistics; each ``center`` / ``standardize`` step needs its mean (and spread)
-first, which costs one extra pass over the data per such step.
+Normalisation (``normalize="unit center unit"`` etc.): each ``center`` /
+``standardize`` step needs its mean (and spread) first, which costs one extra
+pass over the data per such step. A ``unit`` step needs no statistics to
+transform, but the fitted normaliser keeps the median length of the rows that
+enter it (``Normalizer.lengths_``, what ``inverse_transform`` and
+``to_target_space`` give back): an exact median, so one float per row and
+``unit`` step is kept while fitting (``4 n`` bytes per side and step; the
+vectors themselves are never held). These lengths are gathered in the passes
+above; those of ``unit`` steps after the last ``center`` / ``standardize`` in
+the pass that accumulates the moments. So the normalisers, too, equal the
+in-memory fit's (their means up to float rounding), and so does the map's
+output in the target's own coordinates.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Union
@@ -219,44 +229,116 @@ class _SideSums:
         return mean.astype(np.float32), scale
 
 
-def _partial(norm: Normalizer, upto: int, X: np.ndarray) -> np.ndarray:
-    for step, stat in zip(norm.steps[:upto], norm.stats_[:upto]):
+def _partial(norm: Normalizer, upto: int, X: np.ndarray, record: Iterable[int] = ()
+             ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """``X`` through the first ``upto`` steps of ``norm``, and the row lengths (float32, as
+    ``Normalizer.fit`` measures them) of the rows entering each step in ``record`` (steps before ``upto``)."""
+    record = set(record)
+    lengths = {}
+    for i, (step, stat) in enumerate(zip(norm.steps[:upto], norm.stats_[:upto])):
+        if i in record:
+            lengths[i] = np.linalg.norm(X, axis=1)
         X = Normalizer._apply(step, stat, X)
-    return X
+    return X, lengths
+
+
+def _passes(steps: list[str], trailing: bool) -> list[tuple[int | None, list[int]]]:
+    """The passes that fit ``steps``: each ``center`` / ``standardize`` step with the ``unit`` steps between it
+    and the previous one (their lengths are measured in the same pass), then, when ``trailing``, the ``unit``
+    steps after the last of them (as ``(None, units)``)."""
+    out: list[tuple[int | None, list[int]]] = []
+    prev = -1
+    for j in _stateful(steps) + [len(steps)]:
+        units = [i for i in range(prev + 1, j) if steps[i] == "unit"]
+        if j < len(steps):
+            out.append((j, units))
+        elif units and trailing:
+            out.append((None, units))
+        prev = j
+    return out
+
+
+def _trailing_units(steps: list[str]) -> list[int]:
+    """The ``unit`` steps after the last ``center`` / ``standardize`` step."""
+    last = max(_stateful(steps), default=-1)
+    return [i for i in range(last + 1, len(steps)) if steps[i] == "unit"]
+
+
+def _median_of(parts: list[np.ndarray]) -> float:
+    """The median of the concatenated float32 row lengths, as ``Normalizer.fit`` computes it."""
+    return float(np.median(np.concatenate(parts).astype(np.float32, copy=False)))
 
 
 def fit_normalizer_from_batches(
-    steps: str | list[str] | None, source: PairBatches, reduce: Callable | None = None
+    steps: str | list[str] | None, source: PairBatches, reduce: Callable | None = None,
+    gather: Callable | None = None, *, _trailing: bool = True,
 ) -> tuple[Normalizer, Normalizer]:
-    """Fit the source and target :class:`~vecbridge.normalize.Normalizer` over batches of pairs.
+    """Fit the source and target :class:`~vecbridge.normalize.Normalizer` over batches of pairs: the same
+    statistics (``stats_``) and median lengths before each ``unit`` step (``lengths_``) as ``Normalizer.fit``
+    on all the rows stacked.
 
-    One pass per ``center`` / ``standardize`` step (none for ``unit`` only).
-    ``reduce`` (for distributed data) replaces the local pass: called as
-    ``reduce(fn)`` with ``fn(X, Y) -> dict of arrays`` it must return the sums of
-    those dicts over all batches.
+    One pass per ``center`` / ``standardize`` step, plus one when ``unit`` steps follow the last of them
+    (``"unit"`` alone: one pass). The lengths are exact medians: one float32 per row and ``unit`` step is
+    held until its pass ends.
+
+    ``reduce`` (for distributed data) replaces the local pass: called as ``reduce(fn)`` with
+    ``fn(X, Y) -> dict of arrays`` it must return the sums of those dicts over all batches. ``gather``
+    goes with it for the ``unit`` lengths: called as ``gather(fn)`` with ``fn(X, Y) -> dict of (n,)
+    arrays`` (one value per row of the batch) it must return each array concatenated over all batches.
+    Without ``gather`` the lengths are not measured (left None, so ``inverse_transform`` gives unit
+    lengths) and a warning says so.
     """
     steps = parse_steps(steps)
     norms = [Normalizer(steps), Normalizer(steps)]
     for n in norms:
         n.stats_ = [None] * len(steps)
-    for j in _stateful(steps):
-        def partial_sums(X, Y, j=j):
-            out = {}
-            for tag, side, M in (("x", 0, X), ("y", 1, Y)):
-                Z = _partial(norms[side], j, np.asarray(M, dtype=np.float32)).astype(np.float64)
-                out[f"s_{tag}"], out[f"ss_{tag}"] = Z.sum(axis=0), np.square(Z).sum(axis=0)
-            out["n"] = np.array([X.shape[0]], dtype=np.int64)
-            return out
+        n.lengths_ = [None] * len(steps)
+    for j, units in _passes(steps, _trailing):
+        upto = len(steps) if j is None else j
 
+        def walk(X, Y, sums=True, upto=upto, units=units):
+            """The sums of the rows entering step ``j`` (when ``sums``) and the lengths of the rows entering
+            the ``units`` steps, of one batch, in one walk through the steps."""
+            out, lengths = {}, {}
+            stop = upto if sums else max(units, default=-1) + 1
+            for tag, side, M in (("x", 0, X), ("y", 1, Y)):
+                Z, lens = _partial(norms[side], stop, np.asarray(M, dtype=np.float32), units)
+                lengths.update({f"len_{tag}_{i}": v for i, v in lens.items()})
+                if sums:
+                    Z = Z.astype(np.float64)
+                    out[f"s_{tag}"], out[f"ss_{tag}"] = Z.sum(axis=0), np.square(Z).sum(axis=0)
+            out["n"] = np.array([X.shape[0]], dtype=np.int64)
+            return out, lengths
+
+        tot = None
+        lengths: dict[str, list[np.ndarray]] = {}
         if reduce is not None:
-            tot = reduce(partial_sums)
+            if j is not None:
+                tot = reduce(lambda X, Y, walk=walk: walk(X, Y, units=())[0])
+            if units and gather is not None:
+                got = gather(lambda X, Y, walk=walk: walk(X, Y, False)[1])
+                lengths = {k: [np.asarray(v)] for k, v in got.items()}
+            elif units:
+                warnings.warn("fit_normalizer_from_batches: reduce without gather cannot measure the row lengths "
+                              "of the 'unit' steps; inverse_transform / to_target_space will give unit lengths",
+                              stacklevel=2)
         else:
-            tot = None
+            seen = False
             for X, Y in _batches(source):
-                p = partial_sums(X, Y)
-                tot = p if tot is None else {k: tot[k] + p[k] for k in tot}
-            if tot is None:
+                seen = True
+                p, lens = walk(X, Y, j is not None)
+                if j is not None:
+                    tot = p if tot is None else {k: tot[k] + p[k] for k in tot}
+                for k, v in lens.items():
+                    lengths.setdefault(k, []).append(v)
+            if not seen:
                 raise VecbridgeError("no pairs to fit the normalisation on")
+        for tag, side in (("x", 0), ("y", 1)):
+            for i in units:
+                if f"len_{tag}_{i}" in lengths:
+                    norms[side].lengths_[i] = _median_of(lengths[f"len_{tag}_{i}"])
+        if j is None:
+            continue
         n = int(np.asarray(tot["n"]).reshape(-1)[0])
         for tag, side in (("x", 0), ("y", 1)):
             sums = _SideSums(n, np.asarray(tot[f"s_{tag}"]), np.asarray(tot[f"ss_{tag}"]))
@@ -293,6 +375,8 @@ def linear_translator_from_moments(
                        Normalizer(normalize).fit(np.zeros((1, dy), np.float32)))
         if _stateful(normalizers[0].steps):
             raise VecbridgeError("centring / standardising needs the fitted normalizers; pass normalizers=")
+        for norm in normalizers:  # the row lengths are unknown here (not the zero row's): unit lengths
+            norm.lengths_ = [None] * len(norm.steps)
     t.source_normalizer_, t.target_normalizer_ = normalizers
     t.source_normalizer_.dim_ = int(dx)
     t.target_normalizer_.dim_ = int(dy)
@@ -340,7 +424,12 @@ def fit_linear_from_batches(
             f"normalize={normalize!r} needs more than one pass over the pairs; pass a list of batches "
             "or a function returning a fresh iterator"
         )
-    nx, ny = fit_normalizer_from_batches(steps, source)
+    # the lengths of the unit steps after the last centring are measured in the pass below (a single pass when
+    # normalize has no centring, so that a one-shot iterator still works)
+    nx, ny = fit_normalizer_from_batches(steps, source, _trailing=False)
+    trailing = _trailing_units(steps)
+    lengths_x: dict[int, list[np.ndarray]] = {i: [] for i in trailing}
+    lengths_y: dict[int, list[np.ndarray]] = {i: [] for i in trailing}
     accumulate = LinearMoments.of
     if device not in (None, "cpu", "numpy"):
         from .torch_backend import resolve_device, torch_moment_sums
@@ -352,11 +441,18 @@ def fit_linear_from_batches(
     total: LinearMoments | None = None
     with progress_bar(None, "accumulating X^T X", progress, unit="pairs") as bar:
         for X, Y in _batches(source):
-            Xn, Yn = nx.transform(X), ny.transform(Y)
+            Xn, lx = _partial(nx, len(steps), X, trailing)
+            Yn, ly = _partial(ny, len(steps), Y, trailing)
+            for i in trailing:
+                lengths_x[i].append(lx[i])
+                lengths_y[i].append(ly[i])
             m = accumulate(Xn, Yn)
             total = m if total is None else total + m
             bar.update(X.shape[0])
     if total is None:
         raise VecbridgeError("no pairs to fit on (the batches were empty)")
+    for i in trailing:
+        nx.lengths_[i] = _median_of(lengths_x[i])
+        ny.lengths_[i] = _median_of(lengths_y[i])
     return linear_translator_from_moments(total, method, ridge=ridge, bias=bias, scale=scale,
                                           normalize=normalize, normalizers=(nx, ny))

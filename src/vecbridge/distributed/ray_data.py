@@ -153,6 +153,25 @@ def _reduce(ds: Any, fn, x_column: str, y_column: str, batch_size: int | None) -
     return total
 
 
+def _gather(ds: Any, fn, x_column: str, y_column: str, batch_size: int | None) -> dict[str, np.ndarray]:
+    """``fn(X, Y) -> dict of (n,) arrays`` (one value per row) over all batches of ``ds``, each array
+    concatenated: one value per row of the dataset comes to the driver."""
+
+    def per_row(table):
+        X, Y = column_vectors(table, x_column), column_vectors(table, y_column)
+        return {k: np.asarray(v) for k, v in fn(X, Y).items()}
+
+    parts: dict[str, list[np.ndarray]] = {}
+    rows = ds.select_columns([x_column, y_column]).map_batches(per_row, batch_format="pyarrow",
+                                                               batch_size=batch_size)
+    for batch in rows.iter_batches(batch_format="numpy", batch_size=None):
+        for k, v in batch.items():
+            parts.setdefault(k, []).append(np.asarray(v))
+    if not parts:
+        raise VecbridgeError("the dataset is empty; nothing to fit")
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
 def fit_linear_dataset(
     ds: Any,
     method: str = "lstsq",
@@ -169,12 +188,17 @@ def fit_linear_dataset(
 
     Each block contributes ``n``, sums, ``X^T X`` and ``X^T Y`` (see :mod:`.moments`); the
     driver adds them and solves. One pass, plus one per ``center``/``standardize`` step
-    of ``normalize``. Equal to the in-memory fit to float tolerance.
+    of ``normalize``, plus one per run of ``unit`` steps: for each ``unit`` step the
+    length of every row entering it comes to the driver (one float32 per pair and side,
+    ``8 n`` bytes per step; the vectors never do), so that the normalisers keep the exact
+    median lengths ``to_target_space`` gives back. Equal to the in-memory fit to float
+    tolerance, in the target's own coordinates too.
     """
     check_linear_options(method, ridge, bias, scale)
     _ray()
     nx, ny = fit_normalizer_from_batches(
-        normalize, [], reduce=lambda fn: _reduce(ds, fn, x_column, y_column, batch_size)
+        normalize, [], reduce=lambda fn: _reduce(ds, fn, x_column, y_column, batch_size),
+        gather=lambda fn: _gather(ds, fn, x_column, y_column, batch_size),
     )
     def moments(X, Y):
         return LinearMoments.of(nx.transform(X), ny.transform(Y)).to_arrays()

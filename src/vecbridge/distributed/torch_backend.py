@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..compute import resolve_device  # noqa: F401  (the device vocabulary of every --device, re-exported)
-from ..errors import VecbridgeError
+from ..errors import VecbridgeError, ZeroRowError
+from ..normalize import TINY_NORM
 from ..optional import require
 
 #: rows moved to the device at a time
@@ -32,8 +33,11 @@ def affine_form(translator: Any, seed: int = 0, rtol: float = 1e-4) -> tuple[np.
     """``W`` (d_in, d_out) and ``b`` (d_out,) float32 with ``_transform(Z) == Z @ W + b`` on normalised rows Z.
 
     Known linear classes are read directly; any other translator is probed with the
-    zero row and the unit rows, and the probe is checked on 64 random rows
-    (seeded): a map that is not affine raises ``VecbridgeError``.
+    unit rows and the negated first one (no zero row, which a map that normalises
+    lengths refuses), and the probe is checked on 64 random rows (seeded): a map
+    that is not affine raises ``VecbridgeError``. A map that delegates to another
+    (``auto``) is not affine in its own normalised rows; :func:`torch_batch_function`
+    takes the form of the map it delegates to (:func:`working_map`).
     """
     translator._check_fitted()
     method = getattr(translator, "method", "")
@@ -45,10 +49,18 @@ def affine_form(translator: Any, seed: int = 0, rtol: float = 1e-4) -> tuple[np.
         return np.asarray(translator.W_, np.float32) * s, np.zeros(d_out, np.float32)
     if method == "identity":
         return np.eye(d_in, dtype=np.float32), np.zeros(d_out, np.float32)
-    probe = np.vstack([np.zeros((1, d_in), np.float32), np.eye(d_in, dtype=np.float32)])
-    out = np.asarray(translator._transform(probe), dtype=np.float64)
-    b = out[0]
-    W = out[1:] - b
+    probe = np.vstack([np.eye(d_in, dtype=np.float32), -np.eye(1, d_in, dtype=np.float32)])
+    try:
+        out = np.asarray(translator._transform(probe), dtype=np.float64)
+    except ZeroRowError:  # pragma: no cover - the probe holds no zero row; a map that still refuses is not affine
+        out = None
+    if out is None or out.shape != (d_in + 1, d_out):
+        raise VecbridgeError(
+            f"the {method or type(translator).__name__} map is not affine, so the torch path cannot run it; "
+            "use device='cpu'"
+        )
+    b = (out[0] + out[d_in]) / 2  # f(e_0) = W_0 + b, f(-e_0) = -W_0 + b
+    W = out[:d_in] - b
     Z = np.random.default_rng(seed).standard_normal((64, d_in)).astype(np.float32)
     want = np.asarray(translator._transform(Z), dtype=np.float64)
     got = Z.astype(np.float64) @ W + b
@@ -60,11 +72,43 @@ def affine_form(translator: Any, seed: int = 0, rtol: float = 1e-4) -> tuple[np.
     return W.astype(np.float32), b.astype(np.float32)
 
 
+def working_map(translator: Any) -> Any:
+    """The translator that does ``translator``'s work: for a map that delegates through a fitted ``chosen_``
+    (``auto``) and normalises nothing itself, the map it chose (recursively); otherwise ``translator``."""
+    translator._check_fitted()
+    while isinstance(getattr(type(translator), "chosen_", None), property) and \
+            not translator.source_normalizer_.steps:
+        inner = translator.chosen_
+        if inner is translator or not hasattr(inner, "_transform"):
+            break
+        inner._check_fitted()
+        translator = inner
+    return translator
+
+
+def _torch_unit_rows(torch, X):
+    """``normalize.unit_rows`` in torch: rows scaled to unit length, zero rows kept zero; a row whose length
+    over- or underflows float32 is first divided by its largest absolute entry (in float64 where the device
+    has it), so that it gives the same unit row as numpy."""
+    n = torch.linalg.vector_norm(X, dim=1, keepdim=True)
+    extreme = ~torch.isfinite(n) | (n < float(TINY_NORM))  # zero rows too: they stay zero
+    if not bool(extreme.any()):
+        return X / torch.where(n > 0, n, torch.ones_like(n))
+    out = X / torch.where(extreme, torch.ones_like(n), n)
+    rows = extreme.reshape(-1).nonzero().reshape(-1)
+    wide = torch.float32 if X.device.type == "mps" else torch.float64
+    R = X[rows].to(wide)
+    m = R.abs().amax(dim=1, keepdim=True)
+    R = R / torch.where(m > 0, m, torch.ones_like(m))
+    rn = torch.linalg.vector_norm(R, dim=1, keepdim=True)
+    out[rows] = (R / torch.where(rn > 0, rn, torch.ones_like(rn))).to(X.dtype)
+    return out
+
+
 def _torch_normalize(torch, steps, stats, X):
     for step, stat in zip(steps, stats or []):
         if step == "unit":
-            n = torch.linalg.vector_norm(X, dim=1, keepdim=True)
-            X = X / torch.where(n > 0, n, torch.ones_like(n))
+            X = _torch_unit_rows(torch, X)
         else:
             mean, scale = stat
             X = (X - mean) / scale
@@ -74,13 +118,15 @@ def _torch_normalize(torch, steps, stats, X):
 def torch_batch_function(translator: Any, device: Any) -> Callable[[np.ndarray], np.ndarray]:
     """The map's batch function ``(n, d_in) float32 -> (n, d_out) float32`` computed by torch on ``device``.
 
-    Same results as ``translator.transform`` to float32 tolerance.
+    Same results as ``translator.transform`` to float32 tolerance. An ``auto`` map runs the map it chose
+    (:func:`working_map`).
     """
     from ..errors import DimensionError
     from ..translators.base import as_float32_matrix, refuse_zero_rows
 
     torch = _torch()
     dev = device if not isinstance(device, str) else resolve_device(device) or torch.device("cpu")
+    translator = working_map(translator)
     W, b = affine_form(translator)
     norm = translator.source_normalizer_
     tW = torch.from_numpy(W).to(dev)

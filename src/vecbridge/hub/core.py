@@ -464,8 +464,6 @@ class Hub:
 
             jv = judge_translator(tr, Xa, Xb, seed=int(self.seed))
             v = {"verdict": jv.verdict, "confidence": round(jv.confidence, 4), "verdict_reason": jv.reason}
-        if fi.get("aligned") is False:
-            v["verdict"] = "not aligned"
         n = min(len(Xa), EDGE_ROWS)
         W = linalg.procrustes_onto(Xa[:n], tr.transform(Xa[:n]))
         return {"W": W, **v, "method": fi.get("chosen_method") or tr.method,

@@ -681,8 +681,11 @@ def fit_map_in_state(
     info = {"map": str(map_dir), "reused": False, "mode": mode, "n_pairs": int(len(P)),
             "method": fi.get("chosen_method") or t.method, "verdict": fi.get("verdict"),
             "confidence": fi.get("confidence"), "verdict_reason": fi.get("verdict_reason"),
-            "n_stored_sample": len(X), "n_target_sample": 0 if S is None else len(S),
+            "n_stored_sample": len(X), "n_target_sample": 0 if S is None or mode == "pairs" else len(S),
             "fit_seconds": fi.get("fit_seconds"), "pair_offsets": offsets}
+    if S is not None and mode == "pairs":
+        # enough pairs for a fit on pairs: the map and its statistics come from the pairs, the sample is not used
+        info["target_sample_unused"] = fi["migration"]["target_sample_unused"] = int(len(S))
     if fi.get("verdict") == "not aligned" and not force:
         raise NotAlignedError(f"the map fitted with {mode} ({info['method']}, {len(X)} stored vectors, {len(Y)} "
                               f"target vectors) was judged not aligned: {fi.get('verdict_reason')}. Nothing was migrated; check that the target sample "

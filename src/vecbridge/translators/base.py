@@ -358,7 +358,12 @@ class Translator:
             check.set_params(progress=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            check.fit(Xa, Ya, known_pairs=train, force=True)
+            if pairs is not None:
+                # through the same route as the map being judged: two Embeddings and key pairs, so that its
+                # normalisation statistics come from the same rows (the items both sides hold)
+                check.fit(X, Y, pairs=[(X.keys[i], Y.keys[j]) for i, j in train], force=True)
+            else:
+                check.fit(Xa, Ya, known_pairs=train, force=True)
         out = judge_pairs(check.transform(Xa[test[:, 0]]), check.transform_target(Ya[test[:, 1]]), seed=seed)
         out["n_train"] = int(len(train))
         return out

@@ -33,13 +33,19 @@ full similarity matrices are never materialised. Measured costs: docs/words.md.
 (weight ``seed_weight`` each), for spaces so weakly isomorphic that induction
 alone drifts away from a good seed.
 
-Unsupervised runs say whether they worked. Self-learning always converges to
-*something*, so a high objective alone proves nothing; the test
-(:func:`alignment_confidence`) compares the map with the garbage optima the
-same loop reaches from random dictionaries on the same data, and with a
-random map. ``fit_info_["confidence"]`` is how far above those optima the map
-lies, and ``fit_info_["aligned"]`` is False when it is not clearly above them
-(the CLI then refuses to save the map without ``--force``).
+Every fit says whether it worked. Self-learning always converges to
+*something*, so a high objective alone proves nothing; the fit ends with the
+verdict every map fitted without (enough) pairs gets (:mod:`vecbridge.verdict`):
+``fit_info_["verdict"]`` ("aligned", "uncertain" or "not aligned"),
+``fit_info_["confidence"]`` (in [0, 1]), ``["verdict_reason"]`` and
+``["verdict_details"]``. ``vecbridge fit`` refuses to save a map judged "not
+aligned" (exit code 3) unless ``--force``. The control-run test
+(:func:`alignment_confidence`: the map against the garbage optima the same loop
+reaches from random dictionaries, and against a random map) is still computed
+on every fit, for information only: ``fit_info_["alignment_confidence"]``
+(its answer under ``"aligned"`` there; ``fit_info_["aligned"]`` is the
+verdict's "aligned"); with ``n_controls=0`` (what ``auto`` uses) it skips the
+control runs and only the random map calibrates it.
 """
 
 from __future__ import annotations
@@ -476,8 +482,11 @@ class SelfLearning(SharedSpaceOutput, Translator):
     normalize : str
         Normalisation of both whole vocabularies (default ``"unit center unit"``).
     min_confidence, min_agreement, n_controls
-        The verdict of :func:`alignment_confidence` (``n_controls=0`` skips
-        the control runs; then only the random map calibrates).
+        The old control-run test (:func:`alignment_confidence`), kept in
+        ``fit_info_["alignment_confidence"]`` for information; it decides nothing
+        (``n_controls=0`` skips the control runs; then only the random map
+        calibrates). The map is judged by the shared verdict
+        (``fit_info_["verdict"]``, ``confidence_``, ``aligned_``).
     seed : int
     backend : {"auto", "numpy", "torch"}
         Selection of the top candidates (``torch.topk`` or numpy partitions; both exact) when ``device`` is
@@ -660,9 +669,9 @@ class SelfLearning(SharedSpaceOutput, Translator):
             n_controls=int(self.n_controls), min_confidence=float(self.min_confidence),
             min_agreement=float(self.min_agreement), seed=int(self.seed), compute=compute.replace(progress=False),
         )
-        old = conf.as_dict()  # the earlier self-calibrated test: kept for information, no longer the gate
-        info["aligned"] = old.pop("aligned")
-        info["alignment_confidence"] = old
+        # the earlier self-calibrated test (its answer in ``alignment_confidence["aligned"]``): kept for
+        # information, no longer the gate; ``verdict`` below is
+        info["alignment_confidence"] = conf.as_dict()
         info["alignment_confidence_measure"] = (
             "(objective - best objective of self-learning from random dictionaries) / "
             "(that - objective of a random map), on the most frequent words; aligned when >= min_confidence "
@@ -697,6 +706,7 @@ class SelfLearning(SharedSpaceOutput, Translator):
         from ..verdict import judge_translator, rows_kind  # the verdict every pairless method shares (the CLI's gate)
 
         info.update(judge_translator(self, Xn, Zn, rows=rows_kind(data.src, data.tgt), seed=int(self.seed)).as_dict())
+        info["aligned"] = info["verdict"] == "aligned"
 
     @property
     def confidence_(self) -> float | None:
@@ -705,7 +715,9 @@ class SelfLearning(SharedSpaceOutput, Translator):
 
     @property
     def aligned_(self) -> bool | None:
-        return getattr(self, "fit_info_", {}).get("aligned")
+        """Whether the shared verdict says "aligned" (False for "uncertain" and "not aligned")."""
+        verdict = getattr(self, "fit_info_", {}).get("verdict")
+        return None if verdict is None else verdict == "aligned"
 
     def induced_pairs(self, src: Embeddings, tgt: Embeddings) -> list[tuple[str, str]]:
         """The last induced dictionary as key pairs (needs the Embeddings the map was fitted on)."""
