@@ -266,3 +266,23 @@ def test_retrieval_and_evaluation_arguments_are_checked():
         dictionary_precision(S, S, [("w1", "w1")], ks=(1.5,))
     with pytest.raises(VecbridgeError, match="single string"):
         hit_rate(S, S, keys="w1")
+
+
+def test_a_query_mapped_to_zero_is_a_miss_in_precision_and_hit_rate():
+    """A mapped zero vector is tied with every target: a miss (as rank_of ranks it last), not a hit for the
+    first target row by index order, under every retrieval method."""
+    src = Embeddings.from_array(np.array([angle(18), [0.0, 0.0]], dtype=np.float32), keys=["a", "z"])
+    for method in ("nn", "csls"):  # (with two queries, the inverted softmax saturates: every target ties)
+        res = dictionary_precision(src, TGT, [("a", "twenty"), ("z", "zero")], ks=(1, 6), retrieval=method)
+        assert res["p_at_1"] == 0.5 and res["p_at_6"] == 0.5, (method, res)
+    zero = Embeddings.from_array(np.zeros((len(TGT), 2), np.float32), keys=TGT.keys)
+    assert hit_rate(zero, TGT, ks=(1, 6))["hit_at_6"] == 0.0
+
+
+def test_paired_metrics_on_a_test_set_that_holds_every_pair_twice():
+    """Duplicated test rows tie exactly; ties count against the true match, so a perfect map has top-1 0 and
+    mean rank 2 here (it used to read top-1 0.15 from float32 rounding)."""
+    rng = np.random.default_rng(1)
+    X = np.repeat(rng.normal(size=(20, 384)).astype(np.float32), 2, axis=0)
+    m = paired_metrics(X, X.copy())
+    assert m["top1"] == 0.0 and m["mean_rank"] == 2.0 and m["mean_cosine"] <= 1.0

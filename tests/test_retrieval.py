@@ -296,3 +296,16 @@ def test_progress_bar_can_be_forced_and_silenced(capsys):
     assert "neighbours" in capsys.readouterr().err
     nearest_neighbors(Q, T, k=2, progress=False)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("method", ["nn", "csls", "isf"])
+def test_rank_of_counts_a_duplicate_of_the_gold_as_a_tie(method):
+    """Two identical targets tie exactly, although the gold's score and the others' come from different float32
+    products: the tie counts against the gold (the rank is 2, not 1 by a rounding bit)."""
+    Qd = np.array([[-2, -1, -2], [-1, 0, 2]], np.float32)
+    Td = np.array([[-1, 1, 2], [-1, 1, 2]], np.float32)
+    assert rank_of(Qd, Td, [0, 0], method=method, csls_k=1).tolist() == [2, 2]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 384)).astype(np.float32)
+    Y = np.repeat(X, 2, axis=0)  # every target twice: a perfect map ranks each gold second
+    assert rank_of(X, Y, np.arange(0, 80, 2), method=method).tolist() == [2] * 40

@@ -98,8 +98,9 @@ def _first_hits(
     if not n_cov:
         return np.empty(0, dtype=np.int64)
     pool = source_pool if source_pool is not None else mapped_src
+    Q = mapped_src.vectors[np.asarray(q_rows, dtype=np.int64)]
     top, _ = nearest_neighbors(
-        mapped_src.vectors[np.asarray(q_rows, dtype=np.int64)],
+        Q,
         tgt.vectors,
         k=max(ks),
         method=method,
@@ -108,7 +109,12 @@ def _first_hits(
         source_pool=pool.vectors if method != "nn" else None,
         **opts,
     )
-    return _first_hit_position(top, np.asarray(pair_q, dtype=np.int64), np.asarray(pair_t, dtype=np.int64), n_cov)
+    first = _first_hit_position(top, np.asarray(pair_q, dtype=np.int64), np.asarray(pair_t, dtype=np.int64), n_cov)
+    # a query mapped to the zero vector has no direction: tied with every target, it is a miss (as in rank_of),
+    # not a hit for the first rows of the target file
+    zero = ~np.any(Q != 0, axis=1)
+    first[zero] = top.shape[1]
+    return first
 
 
 def _scores(
@@ -366,7 +372,7 @@ def paired_metrics(
     else:
         foscttm = 0.0
     out: dict[str, Any] = {
-        "mean_cosine": float(_rowwise_cosine(M, Y).mean()),
+        "mean_cosine": float(np.clip(_rowwise_cosine(M, Y), -1.0, 1.0).mean()),
         "top1": float(np.mean(ranks == 1)),
         "mean_rank": float(np.mean(ranks)),
         "mrr": float(np.mean(1.0 / ranks)),

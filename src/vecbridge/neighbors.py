@@ -685,6 +685,12 @@ def isf_log_normalizer(
     return out
 
 
+#: scores this close to the gold's (relative to the size of the score's terms) count as ties in
+#: :func:`gold_ranks`: float32 products of 384-d unit rows differ by ~1e-6 between two BLAS paths, while real
+#: targets are rarely that close
+TIE_TOL = 1e-5
+
+
 def gold_ranks(
     queries: Any,
     targets: Any,
@@ -699,7 +705,9 @@ def gold_ranks(
 ) -> np.ndarray:
     """(n_q,) int64: 1-based rank of each query's gold target (``gold`` (n_q,) target rows) by the score
     ``scale * s - target_offset``: 1 + the number of *other* targets scoring at least as high (ties count
-    against the gold, so a degenerate query, tied with everything, ranks last)."""
+    against the gold, so a degenerate query, tied with everything, ranks last). A score within ``TIE_TOL``
+    times (max(1, |scale|) + |the gold's offset|) of the gold's is a tie: the gold's score and the others' come
+    from different float32 products, which round a duplicate of the gold target differently in the last bits."""
     compute = as_compute(compute)
     Q, T = _prepare(queries, targets, similarity)
     gold = np.asarray(gold, dtype=np.int64)
@@ -714,6 +722,8 @@ def gold_ranks(
             s_g = s_g * P.scale
         if P.offset is not None:
             s_g = s_g - P.offset[g]
+        # a tie counts against the gold (see above); the rounding grows with the terms of the score
+        s_g = s_g - TIE_TOL * (max(1.0, abs(float(P.scale))) + (0 if P.offset is None else np.abs(P.offset[g])))
         rows = np.arange(b - a)
         for t0, t1 in _spans(P.n_t, P.cols):
             S = P.tile(a, b, t0, t1)

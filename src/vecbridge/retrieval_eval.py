@@ -383,7 +383,10 @@ def evaluate_retrieval(
         re-normalised, not re-embedded). Maps without ``transform_target`` (plain functions) are
         the same in both.
     ignore_unknown : qrels rows that name a query missing from a query set given, or a document missing from
-        ``docs_old``, are skipped and counted (``result["qrels"]["ignored"]``) instead of being an error.
+        ``docs_old``, are skipped and counted (``result["qrels"]["ignored"]``) instead of being an error. The
+        metrics are then those of the documents the index holds: a relevant document that is not in
+        ``docs_old`` is not in recall's denominator nor in the best possible order of nDCG, and a query whose
+        relevant documents are all missing is not scored (unlike trec_eval, which counts them as misses).
     compute : backend, threads, memory of the searches (:class:`~vecbridge.compute.Compute`).
     labels : how to name each input in messages (default :data:`LABELS`).
 
