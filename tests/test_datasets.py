@@ -286,7 +286,7 @@ def test_cli_data_list_and_build(capsys):
     assert "minilm-l6-int8" in capsys.readouterr().out
     assert main(["data", "build", "glove", "--param", "limit=500"]) == 0
     assert "n=500 dim=50" in capsys.readouterr().err
-    assert main(["data", "build", "nope"]) == 1
+    assert main(["data", "build", "nope"]) == 2  # an unknown name is a usage error
     capsys.readouterr()
     assert main(["data", "build"]) == 2 and "needs a NAME" in capsys.readouterr().err
     assert main(["data", "list", "extra"]) == 2 and "takes no NAME" in capsys.readouterr().err

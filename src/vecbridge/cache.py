@@ -35,6 +35,7 @@ makes a new entry instead of reusing a stale one.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import importlib.metadata
 import json
@@ -44,7 +45,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,23 @@ def _data_size(path: Path) -> int:
     return path.stat().st_size
 
 
+#: the list :func:`recording_reads` appends each loaded entry to (None: not recording)
+_READS: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar("vecbridge_cache_reads",
+                                                                                    default=None)
+
+
+@contextlib.contextmanager
+def recording_reads() -> Iterator[list[tuple[str, str]]]:
+    """Record the entries loaded inside the block: ``(builder, data file path)``, in the order read (what
+    ``vecbridge data build`` reports as the cached file of a data set)."""
+    read: list[tuple[str, str]] = []
+    token = _READS.set(read)
+    try:
+        yield read
+    finally:
+        _READS.reset(token)
+
+
 @dataclass(frozen=True)
 class CacheEntry:
     """One keyed entry: ``<root>/<builder>/<key><ext>`` and its sidecar."""
@@ -242,6 +260,9 @@ class CacheEntry:
         """Read a complete entry: dict of arrays (npz), JSON value (json), pyarrow Table (parquet), Path (dir)."""
         if not self.is_complete():
             raise CacheError(f"cache entry {self.path} is missing or incomplete; build it first")
+        reads = _READS.get()
+        if reads is not None:
+            reads.append((self.builder, str(self.path)))
         if self.kind == "npz":
             return _read_npz(self.path)
         if self.kind == "json":

@@ -384,6 +384,51 @@ def paired_metrics(
 
 
 # -- a translator end to end ------------------------------------------------------------
+def chosen_map(translator: Any) -> Any:
+    """The map that does the work: for an ``auto`` map the one auto chose (its ``chosen_``), else ``translator``."""
+    try:
+        inner = getattr(translator, "chosen_", None)
+    except VecbridgeError:  # an auto map not fitted yet
+        inner = None
+    return inner if inner is not None else translator
+
+
+def chosen_method(translator: Any) -> str | None:
+    """The method auto chose for an ``auto`` map (``fit_info_["chosen_method"]``), None for any other map."""
+    inner = chosen_map(translator)
+    if inner is translator:
+        return None
+    fit = getattr(translator, "fit_info_", None) or {}
+    return fit.get("chosen_method") or getattr(inner, "method", type(inner).__name__)
+
+
+def method_label(translator: Any) -> str:
+    """A map's method as people read it: ``"procrustes (chosen by auto)"`` for an auto map, else its name."""
+    own = getattr(translator, "method", type(translator).__name__)
+    chosen = chosen_method(translator)
+    return f"{chosen} (chosen by {own})" if chosen else own
+
+
+def normalisation_label(translator: Any) -> str:
+    """The normalisation steps the map applies (an auto map: those of the chosen map), e.g. ``"unit center unit"``;
+    ``"none"`` when there are none, with the target's steps added where they differ from the source's."""
+    inner = chosen_map(translator)
+    steps = [" ".join(getattr(getattr(inner, f"{side}_normalizer_", None), "steps", None) or []) or "none"
+             for side in ("source", "target")]
+    return steps[0] if steps[0] == steps[1] else f"{steps[0]} (target: {steps[1]})"
+
+
+def fitted_without_pairs(translator: Any) -> bool | None:
+    """True when the map was fitted on no pairs (``fit_info_["pairs_from"]`` "none (unsupervised)"), False when
+    it was fitted on pairs, None when its record does not say (e.g. a map saved without one)."""
+    fit = getattr(translator, "fit_info_", None) or {}
+    source = fit.get("pairs_from")
+    if source is not None:
+        return str(source).startswith("none")
+    n_pairs = fit.get("n_pairs")
+    return None if n_pairs is None else int(n_pairs) == 0
+
+
 def evaluate_translator(
     translator: Any,
     src: Any,
@@ -412,7 +457,8 @@ def evaluate_translator(
       (:func:`paired_metrics`); arrays are accepted as well as Embeddings.
 
     Returns a flat JSON-able dict: the mode's metrics plus ``mode``,
-    ``method`` (the translator's) and the sizes of both sides.
+    ``method`` (the translator's own: ``"auto"`` for an auto map), for an auto map
+    ``chosen_method`` (the method auto chose, which made the figures) and the sizes of both sides.
     """
     if pairs is not None and paired:
         raise VecbridgeError(
@@ -422,6 +468,8 @@ def evaluate_translator(
     mapped = translator.transform(src)
     target = translator.transform_target(tgt)
     head: dict[str, Any] = {"method": getattr(translator, "method", type(translator).__name__)}
+    if chosen_method(translator):
+        head["chosen_method"] = chosen_method(translator)
     common = dict(csls_k=csls_k, isf_temperature=isf_temperature, memory_budget_mb=memory_budget_mb, progress=progress,
                   compute=compute)
     if paired:
@@ -452,4 +500,5 @@ def evaluate_translator(
     return {**head, **metrics}
 
 
-__all__ = ["dictionary_precision", "hit_rate", "paired_metrics", "evaluate_translator"]
+__all__ = ["dictionary_precision", "hit_rate", "paired_metrics", "evaluate_translator", "chosen_map", "chosen_method",
+           "method_label", "normalisation_label", "fitted_without_pairs"]

@@ -6,7 +6,10 @@ interactive terminal, as tqdm's own ``disable=None`` does). ``--quiet`` on the C
 
 from __future__ import annotations
 
+import logging
 import sys
+from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -37,4 +40,44 @@ def progress_bar(total: int | None, desc: str, progress: bool | None = None, uni
     return tqdm(total=total, desc=desc, unit=unit, disable=not progress_enabled(progress), **opts)
 
 
-__all__ = ["progress_enabled", "progress_bar"]
+class _StderrLines(logging.Handler):
+    """Each record as a ``PROG: message`` line on stderr (through tqdm, so that a progress bar stays intact)."""
+
+    def __init__(self, prog: str):
+        super().__init__(logging.INFO)
+        self.prog = prog
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = f"{self.prog}: {record.getMessage()}"
+            try:
+                from tqdm.auto import tqdm
+
+                tqdm.write(line, file=sys.stderr)
+            except ImportError:
+                print(line, file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging's own convention
+            self.handleError(record)
+
+
+@contextmanager
+def log_lines(logger: str, prog: str, enabled: bool = True) -> Iterator[None]:
+    """While the block runs, print ``logger``'s info messages as ``PROG: message`` lines on stderr, on a
+    terminal or not (the command line's running report; ``enabled=False`` with --quiet). The library itself
+    configures no handler, so its users see these messages only when they configure logging."""
+    if not enabled:
+        yield
+        return
+    log = logging.getLogger(logger)
+    handler, level = _StderrLines(prog), log.level
+    log.addHandler(handler)
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+__all__ = ["progress_enabled", "progress_bar", "log_lines"]

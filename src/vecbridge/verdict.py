@@ -144,6 +144,19 @@ MEANING = {
     "not aligned": "the map matches rows no more often than maps built from no information (confidence {c:.2f}); "
                    "it is most likely garbage",
 }
+#: the same for a verdict from held-out pairs (:func:`judge_pairs`): ``t`` the top-1 rate, ``n`` the held-out
+#: pairs (retrieval among their own targets only, not the whole vocabulary), ``p`` chance (the random maps)
+PAIRS_MEANING = {
+    "aligned": "held-out pairs: the right target is the nearest for {t:.2f} of {n} (searched among those {n} "
+               "targets only), against {p:.3f} by chance (random maps); far above chance (confidence {c:.2f} of "
+               "the way from chance to all {n} right, not a share of words translated); expect it to translate",
+    "uncertain": "held-out pairs: the right target is the nearest for {t:.2f} of {n} (searched among those {n} "
+                 "targets only), against {p:.3f} by chance (random maps); above chance but only a little "
+                 "(confidence {c:.2f}); it may be partly right: check it on pairs you trust before relying on it",
+    "not aligned": "held-out pairs: the right target is the nearest for {t:.2f} of {n} (searched among those {n} "
+                   "targets only), no more often than by chance ({p:.3f}, random maps) beyond what luck gives "
+                   "(confidence {c:.2f}); it is most likely garbage",
+}
 
 
 @dataclass
@@ -578,7 +591,8 @@ def judge_pairs(mapped: np.ndarray, target: np.ndarray, seed: int = 0, n_control
     noise = MIN_MARGIN_SD * float(np.sqrt(p0 * (1.0 - p0) / max(n, 1)))
     conf = float(np.clip((top1 - p0 - noise) / max(1.0 - p0, 1e-6), 0.0, 1.0))
     verdict = "not aligned" if conf < HELD_OUT_NOT_ALIGNED_BELOW else "aligned" if conf >= ALIGNED_FROM else "uncertain"
-    return {"verdict": verdict, "confidence": round(conf, 4), "verdict_reason": MEANING[verdict].format(c=conf),
+    reason = PAIRS_MEANING[verdict].format(c=conf, t=top1, n=n, p=p0)
+    return {"verdict": verdict, "confidence": round(conf, 4), "verdict_reason": reason,
             "statistic": "top-1 of held-out pairs against random orthogonal maps", "top1": round(top1, 4),
             "controls_top1": [round(c, 4) for c in controls], "chance_noise": round(noise, 4), "n_eval": n}
 

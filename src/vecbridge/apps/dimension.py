@@ -139,7 +139,10 @@ def change_dimension(
         from .structure import load_structure_data
 
         data = load_structure_data()
+    chosen = translator.fit_info_.get("chosen_method")  # auto: the method it chose
+    label = f"{chosen} (chosen by auto)" if chosen else method
     info = {"n_shared": len(shared), "n_train": len(train), "n_test": len(test), "method": method,
+            **({"chosen_method": chosen} if chosen else {}),
             "normalize": normalize, "retrieval": retrieval, "seed": seed,
             "src": src.describe(), "tgt": tgt.describe(), "src_dim": src.dim, "tgt_dim": tgt.dim}
 
@@ -154,7 +157,7 @@ def change_dimension(
     rows = [
         {"space": f"source ({src.describe()})", "dim": src.dim, **none_hits, **score(src)},
         {"space": f"target ({tgt.describe()})", "dim": tgt.dim, **none_hits, **score(tgt)},
-        {"space": f"source mapped by {method}", "dim": mapped.dim, **hits(mapped), **score(mapped)},
+        {"space": f"source mapped by {label}", "dim": mapped.dim, **hits(mapped), **score(mapped)},
     ]
     if pca_baseline and tgt.dim < src.dim:
         pca = pca_reduce(src, tgt.dim)

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..embeddings import Embeddings
 from ..errors import ParameterError, VecbridgeError
+from ..jsonvalue import json_value
 from .structure import structure_row, structure_scores
 
 ORIGIN_NATIVE = "native"
@@ -224,6 +225,8 @@ def merge_embeddings(
 
     # 2. final map on all pairs
     translator = make_translator(method, **params).fit(a, b, pairs=pairs, force=force)
+    if translator.fit_info_.get("chosen_method"):
+        info["chosen_method"] = translator.fit_info_["chosen_method"]
     cov = getattr(translator, "coverage_", None)
     if cov is not None:
         info["pair_coverage"] = cov.as_dict()
@@ -330,7 +333,7 @@ def write_merged(
     summary = dict(result.info)
     if evaluation is not None:
         summary["evaluation"] = evaluation
-    write_text_atomic(paths["summary"], json.dumps(_jsonable(summary), indent=2) + "\n", overwrite=overwrite)
+    write_text_atomic(paths["summary"], json.dumps(json_value(summary), indent=2) + "\n", overwrite=overwrite)
     return paths
 
 
@@ -360,9 +363,11 @@ def evaluate_merged(
 ) -> dict[str, Any]:
     """Structure scores of the merged model, separately on native and translated words.
 
-    Groups: ``native`` (every word of the item is native), ``translated`` (at
-    least one word is translated; items with another word missing from the
-    model count as uncovered) and ``all``. Analogy
+    Groups: ``native`` (no word of the item is translated), ``translated`` (at
+    least one word is translated) and ``all`` (every item). The groups split
+    the items, so their counts add up: ``native`` + ``translated`` = ``all``,
+    and an item with a word missing from the model counts as uncovered in its
+    group (for ``native``: covered means every word is a native word). Analogy
     candidates are the first ``restrict_vocab`` native words plus the first
     ``restrict_vocab`` translated words, so translated answers can be found.
 
@@ -373,11 +378,11 @@ def evaluate_merged(
     prov = result.provenance()
     cand = result.native_keys[:restrict_vocab] + result.translated_keys[:restrict_vocab]
 
-    def native(ws):
-        return all(prov.get(w) == ORIGIN_NATIVE for w in ws)
-
     def translated(ws):
         return any(prov.get(w) == ORIGIN_TRANSLATED for w in ws)
+
+    def native(ws):  # the complement of translated: items of B's words alone, missing ones counted as uncovered
+        return not translated(ws)
 
     from .structure import load_structure_data
 
@@ -390,18 +395,6 @@ def evaluate_merged(
         rows.append({"group": group, **structure_row(scores)})
     out["rows"] = rows
     return out
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 __all__ = [

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 from ..errors import VecbridgeError
-from .options import add_command, add_quiet, info, parse_params
+from .options import add_command, add_overwrite, add_quiet, info, parse_params
 
 EXAMPLE = """  vecbridge data list
   vecbridge data build bbc
   vecbridge data build word2vec --param corpus=austen --param dim=200 --param seed=3
+  vecbridge data build word2vec -o bbc100.vec          # also write the vectors to a file (.vec .txt .bin .npy .kv ...)
   vecbridge data build sentences --param model=minilm-l6 --param n_unpaired=16000
   vecbridge data encoders
   vecbridge data cache
@@ -25,6 +27,11 @@ def add_parser(sub) -> None:
     p.add_argument("name", nargs="?", help="data set to build (or 'sentences': BBC task encodings of one model); "
                                            "for clear: the cache folder (builder) to clear, default all")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="builder parameter (repeatable)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="build: also write the word vectors (data sets of kind words) to FILE, in the format its "
+                        "extension names: .vec/.txt word2vec text, .bin word2vec binary, .npy (+ <stem>.keys.txt), "
+                        ".npz, .parquet, .kv gensim KeyedVectors")
+    add_overwrite(p, "FILE (-o)")
     p.add_argument("--yes", "-y", action="store_true",
                    help="clear: delete without asking (needed when not run from a terminal)")
     add_quiet(p)
@@ -44,8 +51,12 @@ def run(args) -> int:
     if args.action in ("list", "encoders", "cache") and (args.name or args.param):
         extra = " ".join([*([args.name] if args.name else []), *(f"--param {p}" for p in args.param or [])])
         raise ParameterError(f"data {args.action} takes no NAME or --param (got {extra})")
+    if args.action != "build" and args.output is not None:
+        raise ParameterError(f"-o/--output is for 'data build NAME' only (got data {args.action} -o {args.output})")
     if args.action == "build" and not args.name:
         raise ParameterError("data build needs a NAME (see 'vecbridge data list')")
+    if args.action == "build":
+        check_build_name(args.name)
     if args.action == "list":
         for d in datasets.list_datasets():
             apt = " [apt-get]" if d.needs_apt else ""
@@ -68,7 +79,10 @@ def run(args) -> int:
     if args.action == "clear":
         return clear_cache(args)
     params = parse_params(args.param)
+    check_unknown_params(args.name, params, args.param)
     check_build_params(args.name, params)
+    if args.output is not None:
+        check_export(args.name, args.output, args.overwrite)  # before any work
     t0 = time.perf_counter()
     if args.name == "sentences":
         model = params.pop("model", None)
@@ -80,9 +94,87 @@ def run(args) -> int:
         src, tgt, train, test = datasets.word_task(args.name, **params)
         summary = f"word task {args.name}: {src!r} -> {tgt!r}, {len(train)} train / {len(test)} test words"
     else:
-        summary = f"{args.name}: {_summary(datasets.load(args.name, **params))}"
+        from ..cache import recording_reads
+
+        with recording_reads() as read:
+            obj = datasets.load(args.name, **params)
+        summary = f"{args.name}: {_summary(obj)}"
     info(args, f"{summary} ({time.perf_counter() - t0:.1f} s; cache {cache_root()})")
+    if args.name in datasets.REGISTRY:
+        own = [path for builder, path in read if builder == args.name]
+        others = list(dict.fromkeys(path for builder, path in read if builder != args.name))
+        if own:
+            info(args, f"cached file: {own[-1]}")
+        elif others:
+            info(args, f"not cached itself: built on each load from the cached files {', '.join(others)}")
+        else:
+            info(args, "not cached: read from its package on each load")
+    if args.output is not None:
+        from ..apps.wordfiles import write_word_vectors
+
+        path = write_word_vectors(obj, args.output, overwrite=args.overwrite)
+        info(args, f"wrote {path} ({len(obj)} words x {obj.dim}-d)")
     return 0
+
+
+def known_names() -> str:
+    from .. import datasets
+
+    return (f"data sets {', '.join(datasets.REGISTRY)}; word tasks {', '.join(datasets.WORD_TASKS)}; "
+            "and 'sentences' (see 'vecbridge data list')")
+
+
+def check_build_name(name: str) -> None:
+    """An unknown NAME is a usage error (exit 2) listing the names ``data build`` knows."""
+    from .. import datasets
+    from ..datasets.registry import DataParameterError
+
+    if name != "sentences" and name not in datasets.WORD_TASKS and name not in datasets.REGISTRY:
+        raise DataParameterError(f"unknown data set {name!r}; data build takes one of: {known_names()}")
+
+
+def check_unknown_params(name: str, params: dict, items: list[str] | None) -> None:
+    """A ``--param`` a registry data set does not take: a usage error showing it as typed, with the names it
+    takes (and the closest one)."""
+    import difflib
+
+    from .. import datasets
+    from ..datasets.registry import DataParameterError
+
+    if name not in datasets.REGISTRY:
+        return  # word tasks and sentences: their functions say what they take
+    takes = sorted(datasets.REGISTRY[name].params)
+    typed = {item.partition("=")[0].strip(): item for item in items or []}
+    unknown = [k for k in params if k not in takes]
+    if not unknown:
+        return
+    shown = " ".join(f"--param {typed.get(k, k)}" for k in unknown)
+    close = [f"--param {m[0]}={typed[k].partition('=')[2] if k in typed else json.dumps(params[k])}"
+             for k in unknown if (m := difflib.get_close_matches(k, takes, n=1))]
+    raise DataParameterError(f"{shown}: data set {name!r} takes the parameters {', '.join(takes) or 'none'}; "
+                             f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among them"
+                             + (f" (did you mean {' '.join(close)}?)" if close else ""))
+
+
+def check_export(name: str, output: str, overwrite: bool) -> None:
+    """``-o FILE`` before any build: a data set of word vectors, a file name whose extension names a format, and
+    no existing file unless ``--overwrite`` (as every command's outputs)."""
+    from .. import datasets
+    from ..apps.wordfiles import GENSIM_KV_SUFFIXES
+    from ..atomic import check_writable
+    from ..errors import ParameterError
+    from ..io.detect import format_from_extension
+
+    words = [d.name for d in datasets.list_datasets() if d.kind == "words"]
+    if name not in words:
+        what = (f"a data set of kind {datasets.REGISTRY[name].kind}" if name in datasets.REGISTRY
+                else "a word task (two spaces and a split)" if name in datasets.WORD_TASKS else "sentence encodings")
+        raise ParameterError(f"-o {output}: writes word vectors, and {name!r} is {what}; -o takes the data sets of "
+                             f"word vectors: {', '.join(words)}")
+    if Path(output).suffix.lower() not in GENSIM_KV_SUFFIXES and format_from_extension(output) is None:
+        raise ParameterError(f"-o {output}: cannot tell the format from the file name; end it in .vec or .txt "
+                             "(word2vec text), .bin (word2vec binary), .npy, .npz, .parquet or .kv (gensim)")
+    check_writable(output, overwrite)
 
 
 #: builder parameters that count things: a value below 1 can never work

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from .options import (
     add_command,
@@ -65,19 +66,52 @@ def run(args) -> int:
     )
     from ..dictionary import identical_pairs
     from .fit import EXIT_NOT_ALIGNED, refused_as_not_aligned
+    from .merge import method_label, verdict_line, verdict_summary
 
-    v = result.translator.held_out_verdict(src, tgt, pairs=identical_pairs(src, tgt), seed=args.seed or 0)
-    if v is not None:
-        result.translator.fit_info_.update(verdict=v["verdict"], confidence=v["confidence"],
-                                           verdict_reason=v["verdict_reason"])
-        problem = f"the map did not align on held-out shared words: {v['verdict_reason']}"
+    translator = result.translator
+    method, by_auto = method_label(translator)
+    inner = getattr(translator, "chosen_", translator)  # auto: the method it chose, checked as fit checks it
+    pairs = identical_pairs(src, tgt)
+    v = inner.held_out_verdict(src, tgt, pairs=pairs, seed=args.seed or 0)
+    measured_on = "held-out shared words"
+    if v is None:
+        why = _no_verdict_reason(inner, src, tgt, len(pairs))
+        summary = verdict_summary(None, measured_on, 0, None, why)
+        print(f"vecbridge dimension: warning: no verdict on the map: {why}; the map is saved without one, so check "
+              "it before trusting it", file=sys.stderr)
+    else:
+        summary = verdict_summary(v, measured_on, v["n_eval"], v.get("n_train"))
+        translator.fit_info_.update(verdict=v["verdict"], confidence=v["confidence"],
+                                    verdict_reason=v["verdict_reason"])
+        problem = f"the map did not align on {v['n_eval']:,} {measured_on}: {v['verdict_reason']}"
         if v["verdict"] == "not aligned" and refused_as_not_aligned("vecbridge dimension", problem, args.force):
             return EXIT_NOT_ALIGNED
-    path = result.translator.save(args.output, overwrite=args.overwrite)
+    path = translator.save(args.output, overwrite=args.overwrite)
     if args.json:
-        print(json.dumps({"rows": result.rows, "info": result.info, "map": str(path)}))
+        print(json.dumps({"rows": result.rows, "info": result.info, "method": method, "chosen_by_auto": by_auto,
+                          "verdict": summary, "map": str(path)}))
     else:
         for row in result.rows:
             print("  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        i = result.info
+        print(f"hit@k: {i['n_test']:,} held-out shared words (of {i['n_shared']:,}; the map fitted on the other "
+              f"{i['n_train']:,}), {i['retrieval']} retrieval among all {len(tgt):,} target words")
+        print(verdict_line(method, by_auto, summary))
     info(args, f"map {src.dim}-d -> {tgt.dim}-d saved to {path}")
     return 0
+
+
+def _no_verdict_reason(inner, src, tgt, n: int) -> str:
+    """Why :meth:`~vecbridge.Translator.held_out_verdict` formed no verdict on ``n`` shared words (its rule: a
+    fifth held out, at least 10 and at most 2,000, and enough left for a well-posed fit)."""
+    held = max(10, min(2000, int(n * 0.2)))
+    needed = max(2, inner.min_pairs(src.dim, tgt.dim))
+    if n - held < needed:
+        m = n
+        while m - max(10, min(2000, int(m * 0.2))) < needed:
+            m += 1
+        return (f"SRC and TGT share {n:,} words, too few to hold {held:,} out (a fifth, at least 10) and still fit "
+                f"{inner.method} on the rest, which needs {needed:,} ({src.dim}-d -> {tgt.dim}-d); inputs that "
+                f"share at least {m:,} words get one")
+    return (f"of the {held:,} shared words held out of {n:,}, fewer than 10 are distinct words on both sides "
+            "(each source and each target row is used once)")

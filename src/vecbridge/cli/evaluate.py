@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..evaluation import evaluate_translator
+    from ..evaluation import evaluate_translator, fitted_without_pairs, method_label
 
     from ..hub import load_map
 
@@ -69,13 +69,19 @@ def run(args) -> int:
             seen = max(counts) if counts else None
         else:
             seen = counter(pairs=[(k, k) for k in src.keys if k in tgt.index])
-        result["test_pairs_seen_in_training"] = seen
+        if seen is None and fitted_without_pairs(translator):
+            seen = 0  # a map fitted on no pairs keeps no record of them, and none of the test pairs can be one
+        result["test_pairs_seen_in_training"] = seen  # None only where the map kept no record of its pairs
         if seen:
             print(f"vecbridge evaluate: warning: {seen} of the test pairs were training pairs of this map; the "
                   "figures are not held-out (evaluate on pairs the fit did not see)", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:
+        # the method that made the figures: "procrustes (chosen by auto)" for an auto map (JSON: method and
+        # chosen_method apart)
+        result["method"] = method_label(translator)
+        result.pop("chosen_method", None)
         width = max(len(k) for k in result)
         for k, v in result.items():
             print(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")

@@ -10,6 +10,7 @@ import numpy as np
 from ..compute import Compute
 from ..dictionary import first_pairs, identical_pairs, numeral_pairs, read_dictionary
 from ..errors import ParameterError, VecbridgeError
+from ..progress import log_lines
 from ..translators import check_map_output, make_translator, translator_class
 from ..translators.whitening import PRESETS
 from .options import (
@@ -77,6 +78,9 @@ def build_translator(args):
     except VecbridgeError as e:
         raise ParameterError(f"--method {method}: {e}") from None
     if args.normalize is not None:
+        from .diagnose import check_normalize
+
+        check_normalize(args.normalize)  # exit 2 naming the flag, before any file is read
         if cls is not None and "normalize" not in cls._param_names():
             raise ParameterError(f"--normalize: method {method!r} takes no normalisation of its own"
                                  + (" (auto normalises every candidate itself; name a method to choose one)"
@@ -148,13 +152,34 @@ def held_out_gate(args, translator, src, tgt, pairs, known) -> str | None:
     info(args, f"checking {inner.method} on held-out pairs (a second fit on the others)")
     v = inner.held_out_verdict(src, tgt, pairs=pairs, known_pairs=known, seed=args.seed or 0)
     if v is None:
-        print(f"vecbridge fit: warning: too few pairs to hold 10 out and still fit {inner.method} on the rest, so "
-              "the map is saved without a verdict; check it on pairs you trust", file=sys.stderr)
+        print(f"vecbridge fit: warning: {too_few_to_hold_out(inner, src, tgt, pairs, known)}, so the map is saved "
+              "without a verdict; check it on pairs you trust", file=sys.stderr)
         return None
     fi = translator.fit_info_
     fi.update(verdict=v["verdict"], confidence=v["confidence"], verdict_reason=v["verdict_reason"],
               verdict_details={k: v[k] for k in ("statistic", "top1", "controls_top1", "n_eval", "n_train")})
+    n = v["n_eval"]
+    chance = max(float(np.mean(v["controls_top1"])) if v["controls_top1"] else 0.0, 1.0 / max(n, 1))
+    info(args, f"held-out check: top-1 {v['top1']:.2f} among {n:,} held-out pairs (chance {chance:.3f}), "
+               f"{inner.method} fitted again on the other {v['n_train']:,}: the share whose right target is the "
+               f"nearest of those {n:,} targets, not of all of TGT (usually lower: measure it with vecbridge "
+               "evaluate)")
     return v["verdict"]
+
+
+def too_few_to_hold_out(inner, src, tgt, pairs, known) -> str:
+    """Why :meth:`Translator.held_out_verdict` gave no verdict, with its numbers (:meth:`Translator.held_out_sizes`:
+    a fifth of the pairs held out, at least 10; the rest must be enough for a well-posed fit)."""
+    from ..dictionary import pair_rows
+
+    n = len(known) if known is not None else len(pair_rows(src, tgt, pairs)[0])
+    held, needed = inner.held_out_sizes(n, src.dim, tgt.dim)
+    if n - held < needed:
+        return (f"too few pairs for a held-out check of {inner.method}: of {n:,} pairs, {held:,} would be held out "
+                f"(a fifth, at least 10), leaving {max(n - held, 0):,} to fit on where {inner.method} needs "
+                f"{needed:,} ({src.dim}-d -> {tgt.dim}-d)")
+    return (f"too few distinct held-out pairs for a held-out check of {inner.method}: of the {held:,} held out of "
+            f"{n:,} pairs, fewer than 10 are left once each source and target row is used once")
 
 
 def pairless_gate(args, translator, src, tgt) -> str:
@@ -181,9 +206,13 @@ def run(args) -> int:
     tgt = read_input(args.tgt, args.tgt_format, args)
     pairs, known = fit_pairs(args, src, tgt)
     t0 = time.perf_counter()
-    translator.fit(src, tgt, pairs=pairs, known_pairs=known, force=args.force)
+    with log_lines("vecbridge.auto", "vecbridge fit", not getattr(args, "quiet", False)):
+        translator.fit(src, tgt, pairs=pairs, known_pairs=known, force=args.force)
     seconds = time.perf_counter() - t0
     fi = translator.fit_info_
+    chosen = fi.get("chosen_method")
+    if chosen and fi.get("why"):  # what auto tried, before any gate: in every outcome
+        info(args, f"auto: {fi.get('mode')}; chose {chosen}: {fi['why']}")
     if hasattr(translator, "coverage_"):
         info(args, f"pairs: {translator.coverage_.summary()}")
     verdict = fi.get("verdict") or ({False: "not aligned", True: "aligned"}.get(fi.get("aligned")))
@@ -200,10 +229,7 @@ def run(args) -> int:
               f"{fi.get('verdict_reason', '')} Saving the map; check it on pairs you trust.", file=sys.stderr)
     fi["files"] = {"source": args.src, "target": args.tgt, "dictionary": args.dictionary}
     path = translator.save(args.output, overwrite=args.overwrite)
-    chosen = fi.get("chosen_method")
     method = f"{chosen} (chosen by auto)" if chosen else translator.method
-    if chosen and fi.get("why"):
-        info(args, f"auto: {fi.get('mode')}; chose {chosen}: {fi['why']}")
     parts = [f"fitted {method} {src.dim}-d -> {tgt.dim}-d", f"pairs used: {fi.get('n_pairs', 0)}"]
     if fi.get("pairless_score") is not None:
         parts.append(f"pairless score {fi['pairless_score']}")

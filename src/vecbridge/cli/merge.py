@@ -11,6 +11,7 @@ from typing import Any
 # the normalisation a map gets when --normalize is not given and its method takes one (the API's default)
 from ..apps.merge import DEFAULT_MAP_NORMALIZE as DEFAULT_NORMALIZE
 from ..dictionary import read_dictionary
+from ..jsonvalue import json_value
 from .options import (
     add_command,
     add_overwrite,
@@ -58,6 +59,8 @@ def add_parser(sub) -> None:
     add_seed(p, 0, "the held-out draw")
     p.add_argument("--evaluate", action="store_true",
                    help="score analogies, WordSim353, SimLex on native and translated words (needs gensim)")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary (method, verdict, counts, held-out check, evaluation) as one JSON object")
     p.add_argument("--force", action="store_true",
                    help="fit even on fewer shared words than the method needs to be well-posed, and write the merge "
                         "even when held-out shared words say the map is not aligned (otherwise exit 3)")
@@ -103,6 +106,46 @@ def _read_model(path: str, fmt: str | None, args: argparse.Namespace, name: str)
     return read_input(path, fmt, args, name=name)
 
 
+def method_label(translator: Any) -> tuple[str, bool]:
+    """The method a fitted map uses, and whether auto chose it (``fit_info_["chosen_method"]``)."""
+    chosen = (getattr(translator, "fit_info_", None) or {}).get("chosen_method")
+    return (str(chosen), True) if chosen else (str(translator.method), False)
+
+
+def verdict_summary(v: dict[str, Any] | None, measured_on: str, n_held_out: int, n_fit: int | None,
+                    why_none: str | None = None) -> dict[str, Any]:
+    """The verdict of a command's own map as its text and JSON report it: ``verdict`` ("aligned", "uncertain",
+    "not aligned", or None when none could be formed), ``confidence``, ``reason``, and what it was measured on
+    (``measured_on``, ``n_held_out`` of them, the check map fitted on ``n_fit`` others)."""
+    if v is None:
+        return {"verdict": None, "confidence": None, "reason": why_none, "measured_on": measured_on,
+                "n_held_out": int(n_held_out), "n_fit": n_fit}
+    return {"verdict": v["verdict"], "confidence": v.get("confidence"), "reason": v.get("verdict_reason"),
+            "measured_on": measured_on, "n_held_out": int(n_held_out), "n_fit": n_fit}
+
+
+def verdict_line(method: str, by_auto: bool, summary: dict[str, Any]) -> str:
+    """``method lstsq; verdict aligned (confidence 0.97) on 800 held-out shared words (...)``: one line of text."""
+    shown = f"{method} (chosen by auto)" if by_auto else method
+    n, what = summary["n_held_out"], summary["measured_on"]
+    if summary["verdict"] is None:
+        return f"method {shown}; no verdict ({summary['reason'] or f'{n:,} {what}'})"
+    conf = summary["confidence"]
+    fit = f", the check map fitted on the other {summary['n_fit']:,}" if summary.get("n_fit") is not None else ""
+    return (f"method {shown}; verdict {summary['verdict']}"
+            + (f" (confidence {conf:.2f})" if conf is not None else "") + f" on {n:,} {what}{fit}")
+
+
+def _evaluation_lines(evaluation: dict[str, Any]) -> list[str]:
+    lines = ["evaluation: score, then covered/selected items (covered: every word of the item is in the merged "
+             "model, for analogies among the candidate answers); native = items with no translated word, "
+             "translated = items with at least one, all = every item, so native + translated = all"]
+    for row in evaluation["rows"]:
+        cells = [f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "group"]
+        lines.append(f"  {row['group']}: " + "  ".join(cells))
+    return lines
+
+
 def run(args) -> int:
     from ..apps.merge import evaluate_merged, merge_embeddings, merge_output_paths, write_merged
     from ..atomic import check_writable
@@ -122,30 +165,46 @@ def run(args) -> int:
                               params=params, confidence=args.confidence, space=args.space,
                               holdout=args.holdout, seed=args.seed, force=args.force,
                               progress=False if args.quiet else None)
-    verdict = result.info.get("holdout", {}).get("verdict")
-    if verdict is None:
-        held = result.info.get("holdout", {}).get("n_test_pairs", 0)
-        print(f"vecbridge merge: warning: no verdict on the map: {held} held-out shared words (--holdout "
-              f"{args.holdout}), at least 10 are needed; check the merge before trusting it", file=sys.stderr)
-    if verdict == "not aligned":
+    i = result.info
+    h = i.get("holdout", {})
+    measured_on = "held-out dictionary pairs" if args.dictionary else "held-out shared words"
+    held = h.get("n_test_pairs", 0)
+    why_none = (f"{held} {measured_on} (--holdout {args.holdout}), at least 10 are needed"
+                if h.get("verdict") is None else None)
+    summary = verdict_summary(h if h.get("verdict") is not None else None, measured_on, held,
+                              h.get("n_train_pairs"), why_none)
+    method, by_auto = method_label(result.translator)
+    if summary["verdict"] is None:
+        print(f"vecbridge merge: warning: no verdict on the map: {why_none}; check the merge before trusting it",
+              file=sys.stderr)
+    if summary["verdict"] == "not aligned":
         from .fit import EXIT_NOT_ALIGNED, refused_as_not_aligned
 
-        problem = ("the map from A to B did not align on the held-out shared words: "
-                   + result.info["holdout"]["verdict_reason"])
+        problem = f"the map from A to B did not align on the {measured_on}: " + h["verdict_reason"]
         if refused_as_not_aligned("vecbridge merge", problem, args.force, anyway="Writing the merge anyway",
                                   nothing="Nothing written", act="write it"):
             return EXIT_NOT_ALIGNED
+    if i["n_translated"] == 0:
+        kept_out = i.get("n_a_paired_but_kept_out", 0)
+        print(f"vecbridge merge: warning: A ({args.a}) adds no word to B ({args.b}): every word of A is already in B"
+              + (f" or paired by --dictionary ({kept_out} such words are kept out)" if kept_out else "")
+              + f", so the merge is B's {i['n_native']} words unchanged (0 translated words)", file=sys.stderr)
     evaluation = evaluate_merged(result) if args.evaluate else None
     written = write_merged(result, args.output, args.format, overwrite=args.overwrite, evaluation=evaluation)
-    i = result.info
+    if args.json:
+        print(json.dumps(json_value({"method": method, "chosen_by_auto": by_auto, "verdict": summary, "info": i,
+                                    "evaluation": evaluation["rows"] if evaluation is not None else None,
+                                    "written": {k: str(p) for k, p in written.items()}})))
     info(args, f"merged {i['n_native']} native + {i['n_translated']} translated words "
-               f"({args.method}, fitted on {result.translator.fit_info_['n_pairs']} pairs)")
-    if "holdout" in i:
-        h = i["holdout"]
-        info(args, f"held-out check: {h['n_test_pairs']} shared words translated as if new, "
-                   f"hit@1 {h['hit_at_1']:.3f} (nearest native word is the right one)")
+               f"({method}{' (chosen by auto)' if by_auto else ''}, "
+               f"fitted on {result.translator.fit_info_['n_pairs']} pairs)")
+    if h:
+        hit = "n/a" if h.get("hit_at_1") is None else f"{h['hit_at_1']:.3f}"
+        info(args, f"held-out check: {h['n_test_pairs']} {measured_on} translated as if new, "
+                   f"hit@1 {hit} (nearest native word is the right one)")
+    info(args, verdict_line(method, by_auto, summary))
     if evaluation is not None:
-        for row in evaluation["rows"]:
-            info(args, json.dumps(row))
+        for line in _evaluation_lines(evaluation):
+            info(args, line)
     info(args, "wrote " + ", ".join(str(p) for p in written.values()))
     return 0

@@ -33,6 +33,17 @@ def run(args) -> int:
         translator = load_translator(args.map)
         query, pool = translator.transform(query), translator.transform(emb.vectors)
     space = read_input(args.target, args.target_format, args) if args.target else emb
+    out_dim = getattr(translator, "n_features_out_", None) if args.map else None
+    if out_dim is not None and space.dim != out_dim:
+        raise VecbridgeError(f"--target {args.target} holds {space.dim}-d vectors but the map {args.map} translates "
+                             f"into a {out_dim}-d space: give as --target the vectors of the map's target space "
+                             "(the TGT it was fitted with)")
+    if not args.map and space.dim != emb.dim:
+        raise VecbridgeError(f"EMB {args.emb} holds {emb.dim}-d vectors and --target {args.target} {space.dim}-d: "
+                             "they are different spaces, so KEY's vector cannot be compared with TGT's. Give "
+                             "--map MAP_DIR, a map from EMB's space into TGT's (fit one with 'vecbridge fit "
+                             f"{args.emb} {args.target} --shared-keys -o MAP_DIR' when both hold the same words), or "
+                             "leave --target out to search EMB itself")
     targets = translator.transform_target(space.vectors) if args.map else space.vectors
     same_space = not args.map and not args.target
     k = min(args.k + int(same_space), len(space))

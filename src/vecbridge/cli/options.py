@@ -437,11 +437,54 @@ def add_strict_option(p: argparse.ArgumentParser) -> None:
                         "(default: a warning); see docs/reliability.md")
 
 
+def _map_dims(translator: Any) -> dict[str, int | None]:
+    """The dimension of the map's source and target sides (from the fitted map, else its fingerprints)."""
+    fps = (getattr(translator, "fit_info_", None) or {}).get("fingerprints") or {}
+    out: dict[str, int | None] = {}
+    for side, attr in (("source", "n_features_in_"), ("target", "n_features_out_")):
+        d = getattr(translator, attr, None)
+        if d is None:
+            d = (fps.get(side) or {}).get("dim")
+        out[side] = int(d) if d is not None else None
+    return out
+
+
+def check_dimension(args: argparse.Namespace, translator: Any, vectors: Any, side: str = "source",
+                    what: str = "IN") -> None:
+    """Fail at once (:class:`~vecbridge.errors.DimensionError`, exit code 1) when ``vectors`` are not as wide as
+    the map's ``side`` space, with a hint that the inputs may be swapped where they are as wide as its other side."""
+    from ..errors import DimensionError
+
+    shape = getattr(vectors, "shape", None)
+    if not shape:
+        return
+    dims = _map_dims(translator)
+    other = "target" if side == "source" else "source"
+    d, want, d_other = int(shape[-1]), dims.get(side), dims.get(other)
+    if want is None or d == want:
+        return
+    message = f"{what}: the vectors are {d}-d, but this map takes {want}-d {side} vectors"
+    if d == d_other:
+        src_d, tgt_d = dims["source"], dims["target"]
+        message += f"; they have the size of its {other} vectors ({d_other}-d): "
+        if getattr(args, "src", None) is not None and getattr(args, "tgt", None) is not None:
+            message += (f"SRC and TGT may be swapped (give the map's {src_d}-d source vectors as SRC, then its "
+                        f"{tgt_d}-d target vectors as TGT)")
+        else:
+            message += (f"are these {other}-side vectors? This map translates {src_d}-d source vectors into its "
+                        f"{tgt_d}-d target space (to translate the other way, fit a map with SRC and TGT swapped)")
+    else:
+        message += " (vectors of another model?)"
+    raise DimensionError(message)
+
+
 def check_space(args: argparse.Namespace, translator: Any, vectors: Any, side: str = "source", what: str = "IN") -> None:
-    """Warn (or, with ``--strict``, fail with exit code 5) when ``vectors`` do not look like the map's
-    ``side`` space (:meth:`vecbridge.Translator.check_input`); silent for maps without a fingerprint."""
+    """Fail with exit code 1 when ``vectors`` are not as wide as the map's ``side`` space (:func:`check_dimension`);
+    otherwise warn (or, with ``--strict``, fail with exit code 5) when they do not look like that space
+    (:meth:`vecbridge.Translator.check_input`); silent for maps without a fingerprint."""
     from ..errors import StrictInputError
 
+    check_dimension(args, translator, vectors, side, what)
     check_input = getattr(translator, "check_input", None)
     if check_input is None:
         return

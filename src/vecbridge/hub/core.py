@@ -51,6 +51,7 @@ from ..containment import check_name
 from ..errors import DimensionError, KeyMissingError, ManifestError, NotFittedError, OutputExistsError, \
     ParameterError, VecbridgeError
 from ..normalize import Normalizer, parse_steps
+from ..jsonvalue import json_value
 from ..translators.base import MANIFEST, WEIGHTS, Translator, as_float32_matrix, check_saved_folder, saved_format
 from ..fingerprint import check_fingerprint, compare_to_fingerprint, space_fingerprint
 from ..verdict import judge_pairs
@@ -737,7 +738,7 @@ class Hub:
         self._check_fitted()
         from ..version import __version__
 
-        return _plain({
+        return json_value({
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "vecbridge_version": __version__,
@@ -774,21 +775,6 @@ class Hub:
             save_file(self._state_arrays(), str(tmp / WEIGHTS), metadata={"format": FORMAT_NAME})
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         return path
-
-
-def _plain(obj: Any) -> Any:
-    """``obj`` with numpy scalars and arrays, tuples and paths turned into JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def check_hub_output(path: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -27,6 +27,8 @@ The mode follows from the pairs ``fit`` receives:
 
 ``fit_info_`` records ``auto`` (True), ``mode``, ``chosen_method``, every candidate with its score
 (``candidates``), ``verdict``, ``confidence``, ``verdict_reason`` and ``pairless_score``.
+What auto does as it goes (each candidate's start, and its outcome, score and seconds) is logged at info level
+to the logger ``vecbridge.auto``: silent unless the application configures logging; ``vecbridge fit`` prints it.
 The fitted map *is* the chosen method's map: ``transform`` delegates to it, and ``save`` writes its state
 (arrays prefixed ``chosen.``) with its manifest under ``"chosen"`` in auto's manifest, so a reloaded auto
 map transforms identically.
@@ -34,6 +36,7 @@ map transforms identically.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, ClassVar
 
@@ -47,6 +50,11 @@ from ..verdict import judge_translator, rows_kind
 from .base import FitData, Translator
 from .factory import make_translator
 from .registry import translator_class
+
+#: what auto is doing, one line per candidate (info level): silent unless the application configures logging;
+#: ``vecbridge fit`` prints it to stderr (not with --quiet)
+log = logging.getLogger("vecbridge.auto")
+log.addHandler(logging.NullHandler())
 
 #: screening stops once a candidate is judged aligned with at least this confidence (keyed vocabularies)
 EARLY_STOP = 0.5
@@ -187,24 +195,31 @@ class AutoTranslator(Translator):
         cands: list[dict[str, Any]] = []
         fitted: list[tuple[float, int, Translator, str]] = []
         bar = progress_bar(len(order) + identity, "auto: trying methods", self.progress)
+        early = EARLY_STOP if keyed else SAMPLE_EARLY_STOP
+        log.info("auto: %s; candidates in order: %s (the search stops once one other than the identity is judged "
+                 "aligned with confidence >= %.2f)", self.fit_info_.get("mode"),
+                 ", ".join((["identity"] if identity else []) + order), early)
 
         def complete(name: str) -> dict[str, Any] | None:
             """Fit ``name`` with its full settings and record it; None when it could not be fitted."""
             bar.set_description(f"auto: {name}")
+            slow = name != "identity" and self.effort != "quick"
+            log.info("auto: trying %s%s ...", name, " (can take minutes)" if slow else "")
             t1 = time.perf_counter()
             try:
-                t = self._judged_fit(name, data, self.effort, None if name == order[0] else NOT_FAVOURITE.get(name))
+                t = self._judged_fit(name, data, self.effort, None if name in order[:1] else NOT_FAVOURITE.get(name))
             except VecbridgeError as e:
                 cands.append({"method": name, "error": str(e)})
+                log.info("auto: %s could not be fitted (%.1f s): %s", name, time.perf_counter() - t1, e)
                 return None
             fi = t.fit_info_
             row = {"method": name, "verdict": fi.get("verdict"), "confidence": float(fi.get("confidence") or 0.0),
                    "seconds": round(time.perf_counter() - t1, 2)}
             cands.append(row)
             fitted.append((row["confidence"], -len(fitted), t, name))
+            log.info("auto: %s: %s, confidence %.2f (%.1f s)", name, row["verdict"], row["confidence"],
+                     row["seconds"])
             return row
-
-        early = EARLY_STOP if keyed else SAMPLE_EARLY_STOP
 
         def settled() -> str | None:
             """Why the search may stop: a map other than the identity judged aligned with confidence >= early."""
@@ -235,26 +250,32 @@ class AutoTranslator(Translator):
                 bar.update(1)
                 continue
             if why is None:
+                log.info("auto: screening %s with quick settings ...", name)
                 t1 = time.perf_counter()
                 try:
                     fi = self._judged_fit(name, data, "quick").fit_info_
                 except VecbridgeError as e:
                     cands.append({"method": name, "error": str(e)})
+                    log.info("auto: %s could not be fitted (%.1f s): %s", name, time.perf_counter() - t1, e)
                     bar.update(1)
                     continue
                 conf, verdict = float(fi.get("confidence") or 0.0), fi.get("verdict")
                 screen = {"verdict": verdict, "confidence": round(conf, 4),
                           "seconds": round(time.perf_counter() - t1, 2)}
                 if conf < best[0] + SCREEN_LEAD:
-                    cands.append({"method": name, "screen": screen, "skipped": (
-                        f"its quick screen ({verdict}, confidence {conf:.2f}) does not promise more than "
-                        f"the aligned map so far ({best[0]:.2f})")})
+                    skipped = (f"its quick screen ({verdict}, confidence {conf:.2f}) does not promise more than "
+                               f"the aligned map so far ({best[0]:.2f})")
+                    cands.append({"method": name, "screen": screen, "skipped": skipped})
+                    log.info("auto: %s not completed (%.1f s): %s", name, screen["seconds"], skipped)
                 else:
+                    log.info("auto: %s's quick screen (%s, confidence %.2f, %.1f s) promises more than the aligned "
+                             "map so far (%.2f): completing it", name, verdict, conf, screen["seconds"], best[0])
                     row = complete(name)
                     if row is not None:
                         row["screen"] = screen
             else:
                 cands.append({"method": name, "skipped": why})
+                log.info("auto: %s skipped: %s", name, why)
             bar.update(1)
         bar.close()
         if not fitted:
@@ -301,9 +322,11 @@ class AutoTranslator(Translator):
         cands: list[dict[str, Any]] = []
         scored: list[tuple[float, int, str, dict[str, Any]]] = []
         bar = progress_bar(len(names) * len(folds), "auto: cross-validating", self.progress)
+        log.info("auto: %s; candidates: %s", self.fit_info_.get("mode"), ", ".join(n for n, _ in names))
         for i, (name, extra) in enumerate(names):
             if scored and time.perf_counter() - t0 > float(self.time_budget):
                 cands.append({"method": name, "skipped": "time budget spent"})
+                log.info("auto: %s skipped: time budget spent", name)
                 continue
             t1 = time.perf_counter()
             try:
@@ -315,11 +338,14 @@ class AutoTranslator(Translator):
                     bar.update(1)
             except (VecbridgeError, ImportError) as e:
                 cands.append({"method": name, "error": str(e)})
+                log.info("auto: %s could not be fitted (%.1f s): %s", name, time.perf_counter() - t1, e)
                 continue
             s = float(np.mean(scores))
             cands.append({"method": name, "params": extra, "cv_top1": round(s, 4),
                           "seconds": round(time.perf_counter() - t1, 2)})
             scored.append((s, -i, name, extra))
+            log.info("auto: %s: %d-fold cross-validated top-1 %.3f (%.1f s)", name, len(folds), cands[-1]["cv_top1"],
+                     cands[-1]["seconds"])
         bar.close()
         if not scored:
             raise self._none_fitted(cands)

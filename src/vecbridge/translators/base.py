@@ -38,6 +38,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..dictionary import PairCoverage, identical_pairs, pair_rows
 from ..embeddings import Embeddings
+from ..jsonvalue import json_value
 from ..fingerprint import (
     SpaceCheck,
     check_fingerprint,
@@ -343,8 +344,8 @@ class Translator:
             rows = np.asarray(known_pairs, dtype=np.int64).reshape(-1, 2)
         rng = np.random.default_rng(seed)
         rows = rows[rng.permutation(len(rows))]
-        h = max(10, min(int(max_held_out), int(len(rows) * float(share))))
-        if len(rows) - h < max(2, self.min_pairs(Xa.shape[1], Ya.shape[1])):
+        h, needed = self.held_out_sizes(len(rows), Xa.shape[1], Ya.shape[1], share, max_held_out)
+        if len(rows) - h < needed:
             return None
         test, train = rows[:h], rows[h:]
         keep = np.zeros(len(test), bool)  # one held-out pair per source row and per target row
@@ -367,6 +368,13 @@ class Translator:
         out = judge_pairs(check.transform(Xa[test[:, 0]]), check.transform_target(Ya[test[:, 1]]), seed=seed)
         out["n_train"] = int(len(train))
         return out
+
+    def held_out_sizes(self, n_pairs: int, d_in: int, d_out: int, share: float = 0.2,
+                       max_held_out: int = 2000) -> tuple[int, int]:
+        """``(held out, needed)`` of :meth:`held_out_verdict` for ``n_pairs`` pairs: how many pairs it holds out
+        (``share`` of them, at least 10, at most ``max_held_out``) and how many the refit needs on the rest."""
+        held = max(10, min(int(max_held_out), int(n_pairs * float(share))))
+        return held, max(2, self.min_pairs(d_in, d_out))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -637,7 +645,7 @@ class Translator:
             "vecbridge_version": __version__,
             "method": self.method,
             "class": type(self).__name__,
-            "params": _jsonable(self.get_params()),
+            "params": json_value(self.get_params()),
             "state": self._state_scalars(),
             "source": {
                 "name": src.get("name"),
@@ -654,8 +662,8 @@ class Translator:
                 "fingerprint": fingerprints.get("target"),
             },
             "direction": f"{src.get('name') or 'source'} -> {tgt.get('name') or 'target'}",
-            "fit": _jsonable(info),
-            "metrics": _jsonable(getattr(self, "metrics_", {})),
+            "fit": json_value(info),
+            "metrics": json_value(getattr(self, "metrics_", {})),
         }
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -880,22 +888,6 @@ def _try_loaded(t: Translator, path: Path) -> None:
         raise ManifestError(f"{path}: manifest and weights do not fit together: the manifest says "
                             f"{t.n_features_in_}-d -> {t.n_features_out_}-d, the weights give {out.shape[1]}-d "
                             f"output (target side {out_t.shape[1]}-d)")
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, PairCoverage):
-        return obj.as_dict()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 class UnsupervisedTranslator(Translator):

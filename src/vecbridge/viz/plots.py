@@ -215,11 +215,13 @@ def before_after_panels(
             panels.append(Panel(f"Before: {name} ({X.shape[1]}-d)", [Series(name, lab, xy, PALETTE[ci], MARKERS[ci])],
                                 [], *axes, show))
     if translator is not None:
+        from ..evaluation import method_label
+
         M = translator.transform(S)
         Tt = translator.transform_target(T)
         xy, axes = project_2d(np.concatenate([M, Tt]), projection, **kw)
         n = len(chosen)
-        method = getattr(translator, "method", "map")
+        method = method_label(translator) if hasattr(translator, "method") else "map"  # auto: the chosen method
         panels.append(Panel(f"After: {sn} translated by {method}, with {tn}", [
             Series(f"translated: {sn} -> {tn}", s_lab, xy[:n], PALETTE[2], MARKERS[2]),
             Series(f"target: {tn}", t_lab, xy[n:], PALETTE[1], MARKERS[1])], [(0, 1)], *axes, show))

@@ -235,28 +235,30 @@ def map_report(
     ``structure``, analogy / WordSim353 / SimLex-999 scores of the source, the
     target and the translated source.
     """
-    from ..evaluation import evaluate_translator
+    from ..evaluation import evaluate_translator, fitted_without_pairs, method_label, normalisation_label
     from .plots import before_after_panels
 
     panels, info = before_after_panels(src, tgt, translator, words=words, pairs=pairs, sample=sample,
                                        projection=projection, seed=seed)
     fit = getattr(translator, "fit_info_", {}) or {}
     map_row = {
-        "method": getattr(translator, "method", type(translator).__name__),
+        "method": method_label(translator),  # an auto map: "procrustes (chosen by auto)"
         "source": f"{src.describe()} ({src.dim}-d, {len(src)} keys)",
         "target": f"{tgt.describe()} ({tgt.dim}-d, {len(tgt)} keys)",
         "fitted on pairs": fit.get("n_pairs"),
         "pairs from": fit.get("pairs_from"),
-        "normalisation": " ".join(translator.source_normalizer_.steps) or "none",
+        "normalisation": normalisation_label(translator),  # an auto map: the chosen map's (auto's own is none)
     }
     tables: list[Table] = [("The map", [map_row])]
     ev = evaluate_translator(translator, src, tgt, pairs=test_pairs, retrieval=retrieval, progress=progress)
     keep = {k: v for k, v in ev.items() if isinstance(v, (int, float, str)) or v is None}
+    keep.pop("chosen_method", None)
+    keep["method"] = map_row["method"]  # the method that made the figures, as in the map's table
     tables.append((f"Evaluation ({ev.get('mode')}, retrieval {retrieval})", [keep]))
     notes = [f"{info['n_plotted']} pairs plotted by {projection.upper()}"
              + (f"; {info['n_skipped']} chosen words missing from a space (e.g. {', '.join(info['skipped_examples'][:5])})"
                 if info["n_skipped"] else "")]
-    if ev.get("mode") == "hit_rate":
+    if ev.get("mode") == "hit_rate" and not fitted_without_pairs(translator):  # a pairless map saw no key pair
         notes.append("Hit rate is measured over every key both spaces share, including the keys the map was fitted "
                      "on: an optimistic figure. Pass held-out pairs for an honest one.")
     if structure:
@@ -281,13 +283,14 @@ def write_map_report(
     **kwargs: Any,
 ) -> Path:
     """Load the map saved in ``map_dir`` and write its report to ``path`` (see :func:`map_report`)."""
+    from ..evaluation import method_label
     from ..translators import load_translator
 
     translator = load_translator(map_dir)
     panels, tables, notes = map_report(translator, src, tgt, **kwargs)
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     sub = f"map {map_dir} · {src.describe()} → {tgt.describe()} · written {stamp}"
-    return render_html(panels, path, title=title or f"vecbridge map report: {translator.method}", subtitle=sub,
+    return render_html(panels, path, title=title or f"vecbridge map report: {method_label(translator)}", subtitle=sub,
                        tables=tables, notes=notes, overwrite=overwrite)
 
 
