@@ -290,7 +290,7 @@ def test_cli_errors(files, capsys):
     assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "o.npy"), "--from", "s0", "--to", "zz",
                  "--quiet"]) == 1
     assert "no space 'zz'" in capsys.readouterr().err
-    assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "o.npy"), "--quiet"]) == 1
+    assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "o.npy"), "--quiet"]) == 2  # usage
     assert "--from and --to" in capsys.readouterr().err
     # noise: fewer than two spaces align -> exit 3, nothing saved
     np.save(d / "noise.npy", np.random.default_rng(9).standard_normal((N, 24)).astype(np.float32))
@@ -425,3 +425,114 @@ def test_an_item_on_two_rows_of_one_space_is_in_one_space():
         pass
     assert h.fit_info_["items_in_two_or_more_spaces"] == 0
     assert "generalised Procrustes" not in h.fit_info_.get("mode", "")
+
+
+# -- audit: the service checks hub requests as it checks maps; CLI messages in CLI terms -------------------------
+@pytest.fixture()
+def hub_and_map(tmp_path, planted, paired_hub):
+    from vecbridge.translators.linear import Procrustes
+
+    _, _, spaces = planted
+    paired_hub.save(tmp_path / "hub")
+    Procrustes(normalize="unit center unit").fit(spaces["s0"], spaces["s1"]).save(tmp_path / "m")
+    return {"h": str(tmp_path / "hub"), "m": str(tmp_path / "m")}
+
+
+def test_service_checks_hub_vectors_against_the_from_space(hub_and_map, planted, paired_hub):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    from vecbridge.serve import create_app
+
+    _, _, spaces = planted
+    wrong = {"hub": "h", "from": "s0", "to": "s2", "vectors": spaces["s1"][:200].tolist()}  # s1's vectors as s0's
+    right = {**wrong, "vectors": spaces["s0"][:200].tolist()}
+    with TestClient(create_app(hub_and_map)) as c:
+        r = c.post("/translate", json=wrong)
+        assert r.status_code == 200 and "do not look like" in r.json()["warning"], r.text
+        r = c.post("/translate", json=right)
+        assert r.status_code == 200 and "warning" not in r.json()
+        r = c.post("/translate", json={**right, "space": "target"})
+        view = paired_hub.translator("s0", "s2")
+        assert r.status_code == 200 and r.json()["space"] == "target"
+        np.testing.assert_allclose(r.json()["vectors"], view.to_target_space(view.transform(spaces["s0"][:200])),
+                                   atol=1e-5)
+        r = c.post("/translate", json={**right, "space": "shared"})
+        assert r.status_code == 422 and r.json()["field"] == "space"
+        r = c.post("/translate", json={**right, "map_name": "m"})
+        assert r.status_code == 200 and '"map_name"' in r.json()["warning"]
+    with TestClient(create_app(hub_and_map, strict=True)) as c:
+        r = c.post("/translate", json=wrong)
+        assert r.status_code == 422 and r.json()["field"] == "vectors" and "do not look like" in r.json()["error"]
+        assert c.post("/translate", json=right).status_code == 200
+        assert c.post("/translate", json={**wrong, "vectors": wrong["vectors"][:5]}).status_code == 200  # too few
+
+
+def test_service_says_when_a_map_name_is_a_hub_and_the_reverse(hub_and_map, planted):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    from vecbridge.serve import create_app
+
+    _, _, spaces = planted
+    x = spaces["s0"][:2].tolist()
+    with TestClient(create_app(hub_and_map)) as c:
+        for r in (c.post("/translate", json={"map": "h", "vectors": x}), c.post("/translate", json={"map": "h"}),
+                  c.post("/maps/h/translate", json={"vectors": x})):
+            assert r.status_code == 404 and r.json()["field"] == "map", r.text
+            assert '"h" is a hub' in r.json()["error"] and '{"hub": "h", "from":' in r.json()["error"]
+        r = c.post("/translate", json={"hub": "m", "from": "s0", "to": "s1", "vectors": x})
+        assert r.status_code == 404 and '"m" is a map' in r.json()["error"]
+        r = c.post("/translate", json={"hub": "h", "from": "s0", "to": "s1", "vectors": [[1.0, 2.0]]})
+        assert r.status_code == 422 and "space 's0' of hub 'h' takes 24-d vectors" in r.json()["error"]
+
+
+def test_serve_start_up_line_lists_hubs(hub_and_map, monkeypatch, capsys):
+    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("fastapi")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: None)
+    assert main(["serve", f"m={hub_and_map['m']}", f"h={hub_and_map['h']}", "--port", "8123"]) == 0
+    assert "serving map m and hub h on http://127.0.0.1:8123" in capsys.readouterr().err
+
+
+def test_cli_hub_usage_errors_name_the_flag(files, planted, capsys):
+    d = files
+    a, b = f"s0={d / 's0.npy'}", f"s1={d / 's1.npy'}"
+    assert main(["hub", "fit", "--name", a, "--name", b, "--paired", "-o", str(d / "h"), "--quiet"]) == 0
+    for given, missing in ((["--from", "s0"], "--to"), (["--to", "s1"], "--from")):
+        assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "o.npy"), *given, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"{missing} is missing" in err and "from_space" not in err and "to_space" not in err, err
+    assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "o.npy"), "--quiet"]) == 2
+    assert "from_space" not in capsys.readouterr().err
+    assert main(["hub", "add", str(d / "h"), "--name", a, "--name", b, "--paired", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "'s0' and 's1' are already in the hub" in err and "another --name" in err and "got 0 new" not in err
+
+
+def test_cli_translate_space_target_writes_the_target_model_coordinates(files, planted, capsys):
+    _, _, spaces = planted
+    d = files
+    assert main(["hub", "fit", "--name", f"s0={d / 's0.npy'}", "--name", f"s1={d / 's1.npy'}", "--paired",
+                 "-o", str(d / "h"), "--quiet"]) == 0
+    view = load_hub(d / "h").translator("s0", "s1")
+    want = view.to_target_space(view.transform(spaces["s0"]))
+    for out in ("t.npy", "t.npz"):  # streamed (.npy) and in memory
+        assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / out), "--from", "s0", "--to", "s1",
+                     "--space", "target", "--quiet"]) == 0
+    np.testing.assert_allclose(np.load(d / "t.npy"), want, atol=1e-5)
+    from vecbridge.io import read_embeddings
+
+    np.testing.assert_allclose(read_embeddings(d / "t.npz").vectors, want, atol=1e-5)
+    # a partial or finished run of the other --space is not taken for this one
+    assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "t.npy"), "--from", "s0", "--to", "s1",
+                 "--quiet"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "m.npy"), "--from", "s0", "--to", "s1",
+                 "--quiet"]) == 0
+    np.testing.assert_allclose(np.load(d / "m.npy"), view.transform(spaces["s0"]), atol=1e-5)
+    with pytest.raises(SystemExit) as e:
+        main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "x.npy"), "--space", "shared"])
+    assert e.value.code == 2 and "--space: invalid choice: 'shared'" in capsys.readouterr().err

@@ -99,7 +99,7 @@ def test_client_errors_are_clear(client, body, status, words):
 def test_errors_name_the_field(client):
     body = {"map": "old2new", "vectors": [[0.0] * D_IN, [0.0] * 3 + ["x"] + [0.0] * (D_IN - 4)]}
     r = client.post("/translate", json=body)
-    assert r.status_code == 422 and r.json()["field"] == "vectors[1][3]" and "'x'" in r.json()["error"]
+    assert r.status_code == 422 and r.json()["field"] == "vectors[1][3]" and '"x"' in r.json()["error"]  # as sent
     r = client.post("/translate", json={"map": "old2new", "vectors": [[0.0] * (D_IN + 2)]})
     assert r.status_code == 422 and r.json()["field"] == "vectors[0]"
     r = client.post("/translate", json={"map": "nope", "vectors": [[0.0] * D_IN]})
@@ -110,7 +110,7 @@ def test_one_flat_vector_is_named_as_sent_and_the_path_and_body_must_agree(clien
     flat = [0.1] * D_IN
     flat[3] = "x"
     r = client.post("/translate", json={"map": "old2new", "vectors": flat})
-    assert r.status_code == 422 and r.json()["field"] == "vectors[3]" and "'x'" in r.json()["error"]
+    assert r.status_code == 422 and r.json()["field"] == "vectors[3]" and '"x"' in r.json()["error"]
     r = client.post("/translate", json={"map": "old2new", "vectors": [0.1, [0.1] * D_IN]})
     assert r.status_code == 422 and r.json()["field"] == "vectors[1]"
     r = client.post("/translate", json={"map": "old2new", "vectors": [0.1] * (D_IN + 1)})
@@ -216,7 +216,7 @@ def test_rows_are_counted_without_parsing(body, more):
 def test_openapi_declares_the_bodies_and_the_errors(client):
     spec = client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
-    assert set(schemas["TranslateRequest"]["properties"]) == {"map", "vectors"}
+    assert set(schemas["TranslateRequest"]["properties"]) == {"map", "vectors", "space"}
     assert set(schemas["ErrorBody"]["properties"]) == {"error", "field"} and "HTTPValidationError" not in schemas
     for path in ("/translate", "/maps/{name}/translate"):
         op = spec["paths"][path]["post"]
@@ -334,3 +334,56 @@ def test_concurrent_load_on_localhost(live_server, maps):
         results = list(pool.map(worker, range(8)))
     assert sum(r[0] for r in results) >= 8 and sum(r[1] for r in results) >= 8
     assert httpx.get(f"{live_server}/health", timeout=5).json()["status"] == "ok"
+
+
+# -- audit: the request's fields as the caller wrote them, "space" -----------------------------------------------
+def test_a_body_without_vectors_names_the_fields_it_has(client):
+    r = client.post("/translate", json={"map": "old2new", "vector": [[0.0] * D_IN]})  # a typo
+    assert r.status_code == 400 and r.json()["field"] == "vectors", r.text
+    msg = r.json()["error"]
+    assert '"vectors" is missing' in msg and '"vector"' in msg and 'did you mean "vectors"' in msg
+    assert "non-empty list" not in msg
+
+
+def test_values_are_echoed_as_json(client):
+    r = client.post("/translate", json={"map": "old2new", "vectors": [[True, False] + [0.0] * (D_IN - 2)]})
+    assert r.status_code == 422 and "vectors[0][0] is true" in r.json()["error"] and "True" not in r.json()["error"]
+    r = client.post("/translate", json={"map": None, "vectors": [[0.0] * D_IN]})
+    assert r.status_code == 400 and "None" not in r.json()["error"]
+    r = client.post("/translate", json={"map": True, "vectors": [[0.0] * D_IN]})
+    assert r.status_code == 400 and "got true" in r.json()["error"]
+
+
+def test_fields_a_map_request_does_not_use_are_named_in_a_warning(client):
+    x = [[0.1] * D_IN]
+    r = client.post("/translate", json={"map": "old2new", "vectors": x})
+    assert r.status_code == 200 and "warning" not in r.json()
+    r = client.post("/translate", json={"map": "old2new", "from": "a", "to": "b", "vectors": x})
+    assert r.status_code == 200, r.text
+    warning = r.json()["warning"]
+    assert '"from" and "to"' in warning and "not fields of a map request" in warning and '"hub"' in warning
+    r = client.post("/maps/old2new/translate", json={"vectors": x, "spaec": "target"})
+    assert r.status_code == 200 and '"spaec"' in r.json()["warning"] and r.json()["space"] == "map"
+
+
+def test_space_chooses_the_map_output_or_the_target_model_coordinates(client, maps):
+    _, loaded = maps
+    t = loaded["rotate"]  # unit-normalised: its target coordinates differ from its output
+    X = np.random.default_rng(5).standard_normal((6, D_IN)).astype(np.float32)
+    default = client.post("/translate", json={"map": "rotate", "vectors": X.tolist()}).json()
+    assert default["space"] == "map"
+    np.testing.assert_allclose(default["vectors"], t.transform(X), atol=1e-5)
+    for url, body in (("/translate", {"map": "rotate"}), ("/maps/rotate/translate", {})):
+        r = client.post(url, json={**body, "vectors": X.tolist(), "space": "target"})
+        assert r.status_code == 200 and r.json()["space"] == "target", r.text
+        want = t.to_target_space(t.transform(X))
+        np.testing.assert_allclose(r.json()["vectors"], want, atol=1e-5)
+        assert np.abs(want - t.transform(X)).max() > 1e-2
+        r = client.post(url, json={**body, "vectors": X.tolist(), "space": "map"})
+        np.testing.assert_allclose(r.json()["vectors"], t.transform(X), atol=1e-5)
+    for bad in ("model", "Target", None, 1, ["target"]):
+        r = client.post("/translate", json={"map": "rotate", "vectors": X.tolist(), "space": bad})
+        assert r.status_code == 422 and r.json()["field"] == "space", (bad, r.text)
+        assert '"space" must be "map"' in r.json()["error"] and "Literal" not in r.json()["error"]
+    spec = client.get("/openapi.json").json()["components"]["schemas"]["TranslateRequest"]["properties"]["space"]
+    assert spec["enum"] == ["map", "target"] and spec["default"] == "map" and "migrate" in spec["description"]

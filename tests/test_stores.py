@@ -981,3 +981,170 @@ def test_state_must_be_a_folder(tmp_path, spaces, capsys):
             migrate_lancedb(tmp_path / "db", "docs", m, target_table="t", state=str(state), progress=False)
     assert "t" not in lancedb.connect(str(tmp_path / "db")).list_tables().tables
     assert np.load(tmp_path / "X.npy").shape == (5, D_OLD)
+
+
+# -- a map migrate fits on pairs is judged; --strict writes nothing; what a run says (audit round 3) -------------------
+def _shuffled_texts_store(tmp_path, old, seed=1):
+    """A table whose text column is shuffled against its vectors: row i keeps "text j" for another j."""
+    perm = np.random.default_rng(seed).permutation(len(old))
+    db = lancedb.connect(str(tmp_path / "shuf"))
+    db.create_table("docs", pa.table({"id": [f"doc-{i}" for i in range(len(old))],
+                                      "text": [f"text {j}" for j in perm],
+                                      "vector": pa.FixedSizeListArray.from_arrays(pa.array(old.reshape(-1)),
+                                                                                  old.shape[1])}))
+    return db
+
+
+def test_cli_migrate_judges_a_map_fitted_on_pairs_and_refuses_one_not_aligned(tmp_path, monkeypatch, capsys):
+    """Stored texts that are not the texts of their vectors give pairs that carry no map: the map fitted on them
+    is judged on held-out pairs (as vecbridge fit does), exit 3, nothing migrated or saved; the same store with
+    the right texts is judged aligned, and without --min-retention the gate's figure is not called a pass."""
+    import vecbridge.encoders
+
+    old, _, R, _ = _clustered_pair(0)
+    monkeypatch.setattr(vecbridge.encoders, "get_encoder", lambda name, **kw: _PlantedEncoder(old @ R))
+    db = _shuffled_texts_store(tmp_path, old)
+    opts = ["--to-table", "docs_new", "--encoder", "planted", "--pair-rows", "200", "--sample-rows", "1000",
+            "--gate-sample", "100", "--report", str(tmp_path / "r.json")]
+    assert _cli(["migrate", "lancedb", str(tmp_path / "shuf"), "docs"] + opts) == 3
+    err = capsys.readouterr().err
+    assert "not aligned" in err and "held-out pairs" in err and "--force" in err and "force=True" not in err
+    assert "docs_new" not in db.list_tables().tables
+    assert not list((tmp_path / "shuf").glob(".vecbridge-migrate/*.map"))
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["status"] == "not aligned" and rep["fit"]["verdict"] == "not aligned"
+    assert rep["fit"]["mode"] == "pairs" and rep["fit"]["verdict_details"]["n_eval"] >= 10 and "migration" not in rep
+    # the right texts: judged aligned, migrated; the gate's figure is information without --min-retention
+    make_table(tmp_path / "db", old)
+    assert _cli(["migrate", "lancedb", str(tmp_path / "db"), "docs"] + opts) == 0
+    err = capsys.readouterr().err
+    assert "held-out check: top-1" in err and "verdict aligned" in err and "cross-validated top-1" in err
+    assert "passed" not in err and "no threshold set (--min-retention)" in err
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["status"] == "migrated" and rep["fit"]["verdict"] == "aligned" and rep["fit"]["cv_top1"] > 0.9
+    assert rep["migration"]["rows_done"] == len(old)
+    # a map reused on a re-run warns with the reason saved when it was fitted
+    manifest = next((tmp_path / "db" / ".vecbridge-migrate").glob("*.map")) / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["fit"].update(verdict="uncertain", verdict_reason="planted reason for the test")
+    manifest.write_text(json.dumps(m))
+    assert _cli(["migrate", "lancedb", str(tmp_path / "db"), "docs"] + opts) == 0
+    assert "warning: the map is uncertain: planted reason for the test" in capsys.readouterr().err
+
+
+def test_a_map_fitted_on_too_few_pairs_to_hold_some_out_says_so(tmp_path):
+    from vecbridge.stores.lancedb import fit_lancedb_map
+
+    old, _, R, _ = _clustered_pair(0)
+    make_table(tmp_path / "db", old)
+    with pytest.warns(UserWarning, match="too few pairs for a held-out check of procrustes.*without a verdict"):
+        t, info = fit_lancedb_map(tmp_path / "db", "docs", None, target_table="a", encoder=_PlantedEncoder(old @ R),
+                                  pair_rows=17, sample_rows=500, method="procrustes", progress=False)
+    assert info["mode"] == "pairs" and info["verdict"] is None and info["verdict_reason"].startswith("too few pairs")
+
+
+def _two_spaces_store(tmp_path):
+    """A table of the *new* model's vectors, a map whose source is the old space (wrong for it) and one whose
+    source is the new space (right)."""
+    old, _, R, _ = _clustered_pair(2, n=600)
+    new = old @ R
+    make_table(tmp_path / "db", new)
+    Procrustes().fit(old, new).save(tmp_path / "wrong")
+    Procrustes().fit(new, old).save(tmp_path / "right")
+    return new
+
+
+def test_strict_space_mismatch_leaves_no_target_and_no_journal(tmp_path, capsys):
+    new = _two_spaces_store(tmp_path)
+    db = lancedb.connect(str(tmp_path / "db"))
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--strict", "--quiet", "--batch-rows", "200"]
+    for target in (["--to-table", "docs_new"], ["--to-column", "v2"]):
+        tables, journals = db.list_tables().tables, sorted((tmp_path / "db").glob(".vecbridge-migrate/*"))
+        assert _cli(base + ["--map", str(tmp_path / "wrong")] + target) == 5
+        assert "do not look like the map's source space" in capsys.readouterr().err
+        assert db.list_tables().tables == tables and db.open_table("docs").schema.names == ["id", "text", "vector"]
+        assert sorted((tmp_path / "db").glob(".vecbridge-migrate/*")) == journals
+        # the corrected command runs at once (no partial migration with another map to restart)
+        assert _cli(base + ["--map", str(tmp_path / "right")] + target) == 0
+    assert db.open_table("docs_new").count_rows() == len(new) and "v2" in db.open_table("docs").schema.names
+    pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import client
+
+    cl = client(tmp_path / "chroma", create=True)
+    cl.create_collection("docs", embedding_function=None).add(ids=[f"d{i}" for i in range(len(new))], embeddings=new)
+    base = ["migrate", "chroma", str(tmp_path / "chroma"), "docs", "--to-collection", "docs_new", "--strict", "--quiet"]
+    assert _cli(base + ["--map", str(tmp_path / "wrong")]) == 5
+    assert [c.name if hasattr(c, "name") else c for c in client(tmp_path / "chroma").list_collections()] == ["docs"]
+    assert not (tmp_path / "chroma" / ".vecbridge-migrate").exists()
+    assert _cli(base + ["--map", str(tmp_path / "right")]) == 0
+
+
+def test_cli_migrate_says_how_long_which_map_and_where_the_journal_is(tmp_path, capsys):
+    X, Y = _small_store(tmp_path)
+    argv = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--map", str(tmp_path / "map"), "--to-table", "t",
+            "--report", str(tmp_path / "r.json")]
+    assert _cli(argv) == 0
+    err = capsys.readouterr().err
+    journal = tmp_path / "db" / ".vecbridge-migrate" / "lancedb__docs__t.json"
+    assert "200 of 200 vectors 8-d -> 8-d in " in err and f"map {tmp_path / 'map'}" in err and str(journal) in err
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["status"] == "migrated" and isinstance(rep["seconds"], float)
+    mig = rep["migration"]
+    assert isinstance(mig["seconds"], float) and mig["map"] == str(tmp_path / "map") and mig["journal"] == str(journal)
+    assert journal.is_file()
+    # a map the migration fits itself: a line before the fit, and its folder in the summary
+    assert _cli(["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "u", "--target-sample",
+                 str(tmp_path / "Y.npy"), "--sample-rows", "200", "--method", "identity", "--force"]) == 0
+    err = capsys.readouterr().err
+    assert "fitting the map without pairs on 200 stored and 200 target vectors with identity (can take minutes)" in err
+    assert "map " + str(tmp_path / "db" / ".vecbridge-migrate" / "lancedb__docs__u.map") in err
+
+
+def test_cli_migrate_interrupted_says_what_is_done_and_resumes(tmp_path, monkeypatch, capsys):
+    from vecbridge.stores.lancedb import NewTableWriter
+
+    _small_store(tmp_path)
+    write, calls = NewTableWriter.write, []
+
+    def interrupted_after_the_first_batch(self, batch, Y):
+        calls.append(batch.start)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        write(self, batch, Y)
+
+    monkeypatch.setattr(NewTableWriter, "write", interrupted_after_the_first_batch)
+    argv = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--map", str(tmp_path / "map"), "--to-table", "t",
+            "--batch-rows", "50", "--report", str(tmp_path / "r.json")]
+    assert _cli(argv) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: 50 of 200 rows" in err and "re-run the same command to resume" in err
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["status"] == "interrupted" and rep["migration"]["rows_done"] == 50
+    assert rep["migration"]["map"] == str(tmp_path / "map") and not rep["migration"]["finished"]
+    monkeypatch.undo()
+    assert _cli(argv) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["status"] == "migrated" and rep["migration"]["resumed_from"] == 50
+    assert lancedb.connect(str(tmp_path / "db")).open_table("t").count_rows() == 200
+
+
+def test_auto_keeps_the_warnings_of_candidates_it_did_not_choose_and_shows_none(tmp_path, monkeypatch, recwarn):
+    """The cross-validation fits of a candidate warn into its row of fit_info_["candidates"] (and the manifest),
+    not on the screen; only the chosen method's own fit may warn."""
+    import vecbridge.translators.whitening as whitening
+    from vecbridge import load_translator, make_translator
+
+    monkeypatch.setattr(whitening, "MAX_TARGET_CONDITION", 1.0)  # "recommended" always falls back, and says so
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 16)).astype(np.float32)
+    Z = X @ np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    Z[:, :4] = rng.normal(size=(300, 4))  # lstsq fits this best
+    t = make_translator("auto").fit(X, Z, known_pairs=np.stack([np.arange(300)] * 2, axis=1))
+    assert t.fit_info_["chosen_method"] != "recommended"
+    assert not [w for w in recwarn.list if "ill-conditioned" in str(w.message)]
+    rows = {c["method"]: c for c in t.fit_info_["candidates"]}
+    assert any("ill-conditioned" in m for m in rows["recommended"]["warnings"])
+    assert "warnings" not in rows["procrustes"]
+    t.save(tmp_path / "m")
+    saved = {c["method"]: c for c in load_translator(tmp_path / "m").fit_info_["candidates"]}
+    assert saved["recommended"]["warnings"] == rows["recommended"]["warnings"]

@@ -209,6 +209,13 @@ def run_add(args) -> int:
     named = _named_inputs(args)
     hub = load_hub(args.hub)
     new = [n for n in named if n not in hub.spaces_]
+    if not new:
+        given = [f"'{n}'" for n in named]
+        given = given[0] if len(given) == 1 else ", ".join(given[:-1]) + " and " + given[-1]
+        raise VecbridgeError(
+            f"{given} {'is' if len(named) == 1 else 'are'} already in the hub (its spaces: {', '.join(hub.names)}): "
+            "hub add places one new space against spaces of the hub; give the new space with another --name, or "
+            "fit the hub again with 'vecbridge hub fit' to refit a space it has")
     if len(new) != 1:
         raise VecbridgeError(
             f"give exactly one new space with --name (the others must be spaces of the hub, to place it); got "

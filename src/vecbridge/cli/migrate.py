@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
+import time
+import warnings
+from contextlib import contextmanager
 
-from ..errors import ParameterError
+from ..errors import ParameterError, VecbridgeError
 from .options import (
     HelpFormatter,
     add_command,
     add_device,
-    add_overwrite,
     add_quiet,
     add_seed,
     add_strict_option,
@@ -53,7 +56,8 @@ def _common(p) -> None:
     m.add_argument("--pair-rows", type=int_range(0), default=1000,
                    help="with --encoder and a store that keeps texts: sampled stored texts re-embedded as pairs "
                         "for that fit (default 1000; 0: none). As many pairs as the smaller dimension or more: a "
-                        "fit on pairs; fewer: they seed the fit without pairs (--target-sample then needed)")
+                        "fit on pairs, judged on held-out pairs as 'vecbridge fit' judges one (exit 3 when not "
+                        "aligned); fewer: they seed the fit without pairs (--target-sample then needed)")
     m.add_argument("--method", default="auto", metavar="NAME",
                    help="method of that fit (default auto: it chooses; see 'vecbridge fit --help')")
     m.add_argument("--param", action="append", default=None, metavar="KEY=VALUE", help="a parameter of that method")
@@ -66,15 +70,20 @@ def _common(p) -> None:
     g.add_argument("--encoder", "--gate-encoder", dest="gate_encoder", default=None, metavar="NAME",
                    help="the NEW model, to re-embed the sampled texts (see 'vecbridge embed --list' / encoders)")
     g.add_argument("--min-retention", type=nonnegative_float, default=None,
-                   help="fail (exit 4) when the metric is below this")
+                   help="fail (exit 4) when the metric is below this (without it the figure is only reported)")
     g.add_argument("--gate-metric", default="overlap_at_k", choices=["overlap_at_k", "recall_at_k", "recall_retention"])
     g.add_argument("--gate-sample", type=int_range(2), default=500, help="calibration rows sampled (default 500)")
     g.add_argument("--gate-k", type=positive_int, default=10, help="k of overlap@k / recall@k (default 10)")
     g.add_argument("--gate-queries", default=None, metavar="FILE", help="query texts, one per line (default: the documents)")
     add_seed(g, 0, "the calibration sample and the stored vectors sampled for a fit")
     g.add_argument("--gate-only", action="store_true", help="run the gate and stop")
-    p.add_argument("--report", default=None, metavar="JSON", help="write the migration / gate report here")
-    add_overwrite(p, "the --report file")
+    p.add_argument("--report", default=None, metavar="JSON",
+                   help="write the migration / gate report here (JSON: status, seconds, the fit, the gate, the "
+                        "migration with its map and progress journal). A report of an earlier run of migrate is "
+                        "replaced without --overwrite (re-running the command resumes that run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a --report file that exists and is not a report of vecbridge migrate (one of an "
+                        "earlier migrate run is replaced without it)")
     add_quiet(p)
     add_strict_option(p)
 
@@ -106,13 +115,29 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    """The command: the library's errors and warnings in the flags' words (:func:`_flags_only`), and Ctrl-C
+    answered with what was done and how to go on (exit 130, the report written with status "interrupted")."""
+    out: dict = {}
+    t0 = time.perf_counter()
+    try:
+        with _flag_words():
+            return _run(args, out, t0)
+    except KeyboardInterrupt as e:
+        return _interrupted(args, out, t0, getattr(e, "migration_report", None))
+    except VecbridgeError as e:
+        if e.args and isinstance(e.args[0], str) and _flags_only(e.args[0]) != e.args[0]:
+            e.args = (_flags_only(e.args[0]), *e.args[1:])
+        raise
+
+
+def _run(args, out: dict, t0: float) -> int:
     from ..errors import NotAlignedError, QualityGateError
+    from ..progress import log_lines
     from ..stores.migrate import GATE_EXIT_CODE
     from ..translators import load_translator
     from .fit import EXIT_NOT_ALIGNED
 
     progress = False if args.quiet else None
-    out: dict = {}
     # the target first: one the migration would refuse (the source itself) stops it before a map is fitted
     if args.store == "lancedb":
         from ..stores.lancedb import check_target
@@ -149,30 +174,17 @@ def run(args) -> int:
         translator = load_translator(args.map)
     else:
         try:
-            translator, out["fit"] = _fit_map(args, progress)
+            with log_lines("vecbridge.migrate", "vecbridge migrate", not args.quiet), \
+                    log_lines("vecbridge.auto", "vecbridge migrate", not args.quiet):
+                translator, out["fit"] = _fit_map(args, progress)
         except NotAlignedError as e:
-            _write_report(args, {"fit": {"verdict": "not aligned", "error": str(e)}})
-            print(f"vecbridge migrate: {e} (exit code {EXIT_NOT_ALIGNED})", file=sys.stderr)
+            fit = {k: v for k, v in (getattr(e, "info", None) or {}).items() if k not in ("pair_offsets", "map")}
+            out["fit"] = {**fit, "verdict": "not aligned", "error": _flags_only(str(e))}
+            _write_report(args, out, "not aligned", t0)
+            print(f"vecbridge migrate: {_flags_only(str(e))} (exit code {EXIT_NOT_ALIGNED})", file=sys.stderr)
             return EXIT_NOT_ALIGNED
-        f = out["fit"]
-        exclude = f.pop("pair_offsets", None)
-        chosen = " (chosen by auto)" if args.method == "auto" else ""
-        if f["reused"]:
-            info(args, f"using the map fitted for this migration before: {f['map']} ({f['mode']}, {f['method']}, "
-                       f"verdict {f['verdict']})")
-        elif f["mode"] == "pairs":
-            info(args, f"fitted on pairs: {f['method']}{chosen} on {f['n_pairs']} stored texts re-embedded with "
-                       f"{args.gate_encoder}; saved in {f['map']}")
-            if f.get("target_sample_unused"):
-                info(args, f"the target sample ({f['target_sample_unused']} vectors) was not used: "
-                           f"{f['n_pairs']} pairs are enough for a fit on pairs")
-        else:
-            seeds = f", seeded by {f['n_pairs']} re-embedded stored texts" if f["mode"] == "few pairs" else ""
-            info(args, f"fitted without pairs{seeds}: {f['method']}{chosen} on {f['n_stored_sample']} stored and "
-                       f"{f['n_target_sample']} target vectors; verdict {f['verdict']} (confidence {f['confidence']}); "
-                       f"saved in {f['map']}")
-        if f["verdict"] == "uncertain":
-            print(f"vecbridge migrate: warning: {f.get('verdict_reason') or 'the map is uncertain'}", file=sys.stderr)
+        exclude = out["fit"].pop("pair_offsets", None)
+        _say_fit(args, out["fit"])
     if args.target_texts is not None and args.min_retention is None and not args.gate_only:
         args.gate_encoder = None  # --encoder embedded the target texts; the gate runs only when asked for
     if args.min_retention is not None and args.gate_encoder is None:
@@ -201,32 +213,124 @@ def run(args) -> int:
                 q = chroma_quality_gate(args.path, args.collection, translator, args.gate_encoder, **gate)
         except QualityGateError as e:
             out["quality"] = e.report.to_dict()
-            _write_report(args, out)
+            _write_report(args, out, "quality gate failed", t0)
             print(f"vecbridge migrate: {e}", file=sys.stderr)
             return GATE_EXIT_CODE
         out["quality"] = q.to_dict()
-        info(args, f"quality gate passed: {q.metric} = {q.value:.3f} on {q.n_documents} documents "
-                   f"(k={q.k}{'' if q.threshold is None else f', threshold {q.threshold}'})")
+        if q.threshold is None:  # measured, not judged: no threshold to pass
+            info(args, f"quality: {q.metric} {q.value:.3f} on {q.n_documents} documents (k={q.k}); no threshold "
+                       "set (--min-retention)")
+        else:
+            info(args, f"quality gate passed: {q.metric} = {q.value:.3f} on {q.n_documents} documents "
+                       f"(k={q.k}, threshold {q.threshold})")
         if args.gate_only:
-            _write_report(args, out)
+            _write_report(args, out, "quality gate only", t0)
             return 0
     common = dict(batch_rows=args.batch_rows, resume=not args.restart, device=args.device, state=args.state,
                   progress=progress,
                   check_space=lambda X: check_space(args, translator, X, "source", "the stored vectors"))
-    if args.store == "lancedb":
-        from ..stores.lancedb import migrate_lancedb
+    the_map = args.map if args.map is not None else out["fit"]["map"]
+    try:
+        if args.store == "lancedb":
+            from ..stores.lancedb import migrate_lancedb
 
-        rep = migrate_lancedb(args.db, args.table, translator, target_table=args.to_table, new_column=args.to_column,
-                              vector_column=args.vector_column, id_column=args.id_column, **common)
-    else:
-        from ..stores.chroma import migrate_chroma
+            rep = migrate_lancedb(args.db, args.table, translator, target_table=args.to_table,
+                                  new_column=args.to_column, vector_column=args.vector_column,
+                                  id_column=args.id_column, **common)
+        else:
+            from ..stores.chroma import migrate_chroma
 
-        rep = migrate_chroma(args.path, args.collection, translator, target_collection=args.to_collection, **common)
+            rep = migrate_chroma(args.path, args.collection, translator, target_collection=args.to_collection,
+                                 **common)
+    except KeyboardInterrupt as e:
+        done = getattr(e, "migration_report", None)
+        if done is not None:
+            done.map = the_map
+        raise
+    rep.map = the_map
     rep.quality = out.get("quality")
     out["migration"] = rep.to_dict()
-    _write_report(args, out)
+    _write_report(args, out, "migrated", t0)
     info(args, rep.summary())
     return 0
+
+
+def _say_fit(args, f: dict) -> None:
+    """What the migration's own fit gave (or which saved map it reuses), and its warnings."""
+    chosen = " (chosen by auto)" if args.method == "auto" else ""
+    verdict = f"verdict {f['verdict']}" + (f" (confidence {f['confidence']})" if f.get("confidence") is not None
+                                           else "")
+    if f["reused"]:
+        info(args, f"using the map fitted for this migration before: {f['map']} ({f['mode']}, {f['method']}, "
+                   f"{verdict if f['verdict'] else 'no verdict'})")
+    elif f["mode"] == "pairs":
+        cv = f"; cross-validated top-1 {f['cv_top1']:.3f}" if f.get("cv_top1") is not None else ""
+        info(args, f"fitted on pairs: {f['method']}{chosen}{cv} on {f['n_pairs']} stored texts re-embedded with "
+                   f"{args.gate_encoder}; saved in {f['map']}")
+        d = f.get("verdict_details") or {}
+        if f["verdict"] and d:
+            n = d["n_eval"]
+            chance = max(sum(d["controls_top1"]) / len(d["controls_top1"]) if d["controls_top1"] else 0.0, 1 / n)
+            info(args, f"held-out check: top-1 {d['top1']:.2f} among {n:,} held-out pairs (chance {chance:.3f}), "
+                       f"{f['method']} fitted again on the other {d['n_train']:,}: {verdict}")
+        if f.get("target_sample_unused"):
+            info(args, f"the target sample ({f['target_sample_unused']} vectors) was not used: "
+                       f"{f['n_pairs']} pairs are enough for a fit on pairs")
+    else:
+        seeds = f", seeded by {f['n_pairs']} re-embedded stored texts" if f["mode"] == "few pairs" else ""
+        info(args, f"fitted without pairs{seeds}: {f['method']}{chosen} on {f['n_stored_sample']} stored and "
+                   f"{f['n_target_sample']} target vectors; {verdict}; saved in {f['map']}")
+    if f["verdict"] == "uncertain":
+        print(f"vecbridge migrate: warning: the map is uncertain: {f.get('verdict_reason') or 'no reason recorded'}",
+              file=sys.stderr)
+    elif f["verdict"] == "not aligned":  # kept with --force (now or when it was fitted)
+        print(f"vecbridge migrate: warning: the map was judged not aligned: {f.get('verdict_reason')}; migrating "
+              "anyway (--force)", file=sys.stderr)
+
+
+def _interrupted(args, out: dict, t0: float, rep) -> int:
+    """Ctrl-C: say what was done and how to go on, write the report (status "interrupted"); exit code 130."""
+    if rep is not None:
+        out["migration"] = rep.to_dict()
+        print(f"vecbridge migrate: interrupted: {rep.rows_done} of {rep.n_rows} rows of {rep.source!r} are in "
+              f"{rep.target!r} and recorded in the progress journal {rep.journal}; re-run the same command to resume "
+              "from there", file=sys.stderr)
+    else:
+        kept = ""
+        fit = out.get("fit")
+        if fit and fit.get("map"):
+            kept = f"; the map fitted for it is saved in {fit['map']} and reused when the same command runs again"
+        print(f"vecbridge migrate: interrupted before the migration started: nothing was migrated{kept}",
+              file=sys.stderr)
+    try:
+        _write_report(args, out, "interrupted", t0)
+    except (OSError, VecbridgeError) as e:  # the exit code and message above matter more than the report
+        print(f"vecbridge migrate: the --report could not be written: {e}", file=sys.stderr)
+    return 130
+
+
+#: ``--flag / python_name=VALUE`` in the library's messages, which name both
+_BOTH_NAMES = re.compile(r"(--[a-z][-a-z0-9]*) / [a-z_][a-z0-9_]*=(?:True|False|None|'[^']*'|\d+)?")
+
+
+def _flags_only(message: str) -> str:
+    """A library message in the command line's words: ``--restart / resume=False`` -> ``--restart``."""
+    return re.sub(r"; [a-z_][a-z0-9_]*= in Python", "", _BOTH_NAMES.sub(r"\1", message))
+
+
+@contextmanager
+def _flag_words():
+    """While the command runs, warnings are shown in the command line's words (:func:`_flags_only`)."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        shown(_flags_only(str(message)), category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def _target_vectors(args, progress):
@@ -280,11 +384,14 @@ def _is_migrate_report(path: str) -> bool:
     return isinstance(doc, dict) and doc.get("kind") == REPORT_KIND
 
 
-def _write_report(args, out: dict) -> None:
+def _write_report(args, out: dict, status: str, t0: float) -> None:
+    """The --report (when asked for): ``status`` (migrated, not aligned, quality gate failed, quality gate only,
+    interrupted), the command's seconds, and ``out``."""
     if args.report:
         import json
 
         from ..atomic import write_json_atomic
 
-        doc = {"kind": REPORT_KIND, **json.loads(json.dumps(out, default=str))}
+        doc = {"kind": REPORT_KIND, "status": status, "seconds": round(time.perf_counter() - t0, 2),
+               **json.loads(json.dumps(out, default=str))}
         write_json_atomic(args.report, doc, indent=2, sort_keys=False)

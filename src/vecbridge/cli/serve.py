@@ -1,4 +1,4 @@
-"""``vecbridge serve``: an HTTP translation service for saved maps."""
+"""``vecbridge serve``: an HTTP translation service for saved maps and hubs."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ EXAMPLE = """  vecbridge serve old2new=maps/old2new new2old=maps/new2old --port 
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "serve", "Serve saved maps over HTTP (FastAPI + uvicorn).", EXAMPLE, run)
+    p = add_command(sub, "serve", "Serve saved maps and hubs over HTTP (FastAPI + uvicorn).", EXAMPLE, run)
     p.add_argument("maps", nargs="+", metavar="MAP",
-                   help="map folders (named by folder name), NAME=DIR, or one folder holding map folders")
+                   help="map or hub folders (named by folder name), NAME=DIR, or one folder holding map folders")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=port_number, default=8000, help="TCP port, 1-65535 (default 8000)")
     p.add_argument("--max-rows", type=positive_int, default=10_000, help="vectors per request (default 10000)")
@@ -21,8 +21,8 @@ def add_parser(sub) -> None:
     add_device(p)
     add_quiet(p)
     p.add_argument("--strict", action="store_true",
-                   help="answer 422 to a batch that does not look like the map's source space (default: translate "
-                        "it and add a \"warning\" to the answer)")
+                   help="answer 422 to a batch that does not look like the map's source space (a hub's \"from\" "
+                        "space) (default: translate it and add a \"warning\" to the answer)")
 
 
 def run(args) -> int:
@@ -38,6 +38,13 @@ def run(args) -> int:
     maps = args.maps[0] if len(args.maps) == 1 and "=" not in args.maps[0] else args.maps
     app = create_app(maps, max_rows=args.max_rows, max_body_bytes=body_bytes,
                      device=args.device, strict=args.strict)
-    info(args, f"serving {', '.join(sorted(app.state.maps))} on http://{args.host}:{args.port}")
+    info(args, f"serving {served(app.state.maps, app.state.hubs)} on http://{args.host}:{args.port}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
     return 0
+
+
+def served(maps, hubs) -> str:
+    """What the start-up line names: ``maps a, b and hub h``."""
+    parts = [f"{kind}{'s' if len(names) > 1 else ''} {', '.join(sorted(names))}"
+             for kind, names in (("map", maps), ("hub", hubs)) if names]
+    return " and ".join(parts) or "nothing"

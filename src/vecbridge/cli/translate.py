@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..translators.base import Translator
 from .options import (
     add_command,
     add_device,
@@ -17,7 +23,8 @@ from .options import (
 )
 
 EXAMPLE = """  vecbridge translate glove2w2v glove.txt -o glove_in_w2v.txt --format word2vec
-  vecbridge translate old2new docs.parquet -o docs_new.parquet     # streams; re-run to resume"""
+  vecbridge translate old2new docs.parquet -o docs_new.parquet     # streams; re-run to resume
+  vecbridge translate old2new docs.npy -o docs_new.npy --space target   # the new model's own coordinates"""
 
 
 def add_parser(sub) -> None:
@@ -30,6 +37,11 @@ def add_parser(sub) -> None:
     p.add_argument("--format", default=None,
                    help="output format (default: from OUT's extension: .vec/.txt word2vec text, .bin binary, .npy, "
                         ".npz, .parquet; name it for any other extension)")
+    p.add_argument("--space", choices=["map", "target"], default="map",
+                   help="the space of OUT's vectors: map (default), the map's output space (the target's space after "
+                        "the map's normalisation; for a hub, the --to space as the hub normalises it); target, the "
+                        "target model's own coordinates (that normalisation undone), as 'vecbridge migrate' writes "
+                        "them and as the new model's own vectors are")
     add_overwrite(p, "OUT")
     add_read_options(p, "in")
     add_strict_option(p)
@@ -48,6 +60,9 @@ def run(args) -> int:
     from ..hub import load_map
 
     translator = load_map(args.map, args.from_space, args.to_space)  # a map folder, or a hub with --from / --to
+    if args.space == "target" and not translator.output_in_target_space():
+        raise ParameterError(f"--space target: the map {args.map} translates into a shared space, not the target "
+                             "model's own, so it has no target coordinates to give; leave out --space")
     if args.limit is None and stream_format(args.input, args.in_format) and stream_format(args.output, args.format):
         from ..io import read_embeddings
 
@@ -55,12 +70,14 @@ def run(args) -> int:
         head = read_embeddings(args.input, format=args.in_format, limit=2000, progress=False,
                                on_error="skip" if args.lenient else "raise", **cols)
         check_space(args, translator, head.vectors, "source", f"IN ({args.input})")
+        target = args.space == "target"  # the device runs the map; the target normalisation is undone after it
         report = translate_file(
-            translator, args.input, args.output, input_format=args.in_format, output_format=args.format,
+            TargetCoordinates(translator, args.device) if target else translator, args.input, args.output,
+            input_format=args.in_format, output_format=args.format,
             key_column=cols.get("key_column"), vector_column=cols.get("vector_column"),
             encoding=cols.get("encoding", "utf-8"),
             chunk_rows=args.chunk_rows, on_error="skip" if args.lenient else "raise", overwrite=args.overwrite,
-            resume=not args.restart, device=args.device, progress=False if args.quiet else None,
+            resume=not args.restart, device="cpu" if target else args.device, progress=False if args.quiet else None,
         )
         info(args, report.summary())
         return 0
@@ -68,6 +85,8 @@ def run(args) -> int:
         info(args, f"note: --chunk-rows and --restart apply to streaming (.parquet / .npy in and out); "
                    f"{args.input} -> {args.output} is translated in memory")
     transform = batch_function(translator, args.device)  # the device applies here too (linear maps)
+    if args.space == "target":
+        transform = TargetCoordinates(translator, args.device).transform
     emb = read_input(args.input, args.in_format, args)
     check_space(args, translator, emb.vectors, "source", f"IN ({args.input})")
     out = emb.with_vectors(transform(emb.vectors), translated_by=translator.method)
@@ -76,3 +95,36 @@ def run(args) -> int:
     path = write_embeddings(out, args.output, format=args.format, overwrite=args.overwrite)
     info(args, f"translated {len(out)} vectors {emb.dim}-d -> {out.dim}-d; wrote {path}")
     return 0
+
+
+class TargetCoordinates(Translator):
+    """``--space target``: a map's batch function (on ``device``), then :meth:`Translator.to_target_space` (in
+    numpy): the target model's own coordinates, as ``vecbridge migrate`` writes them. Given to
+    :func:`vecbridge.stream.translate_file` in place of the map (with ``device="cpu"``: the device is used here),
+    it has its own fingerprint, so a partial run of the other ``--space`` is not resumed into this one."""
+
+    def __init__(self, inner: Any = None, device: str = "cpu"):
+        from ..stream import batch_function
+
+        self.inner, self.method = inner, inner.method
+        self.n_features_in_, self.n_features_out_ = inner.n_features_in_, inner.n_features_out_
+        self.source_normalizer_, self.target_normalizer_ = inner.source_normalizer_, inner.target_normalizer_
+        self.fit_info_ = getattr(inner, "fit_info_", {})
+        if hasattr(inner, "scale_"):
+            self.scale_ = inner.scale_
+        self._run = batch_function(inner, device)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"map": self.inner.get_params(), "space": "target"}
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return self.inner._state_arrays()
+
+    def manifest(self) -> dict[str, Any]:
+        return self.inner.manifest()
+
+    def transform(self, X: Any) -> Any:
+        return self.inner.to_target_space(self._run(X))
+
+    def output_in_target_space(self) -> bool:
+        return False  # its output is the target model's own coordinates already

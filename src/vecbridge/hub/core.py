@@ -915,11 +915,17 @@ __all__ = ["Hub", "HubMap", "HubSpace", "HubNotAlignedError", "load_hub", "is_hu
 
 def load_map(path: str | os.PathLike, src: str | None = None, dst: str | None = None) -> Translator:
     """The translator saved at ``path``: a map folder, or a hub folder with the two spaces ``src`` -> ``dst``
-    (the CLI's ``--from`` / ``--to``)."""
+    (the CLI's ``--from`` / ``--to``; its messages name those flags). A hub without both: ParameterError (a
+    usage error, exit code 2)."""
     if is_hub_folder(path):
         if not src or not dst:
-            raise VecbridgeError(f"{path} is a hub; say which spaces with --from and --to (from_space=, to_space=) "
-                                 f"(its spaces: {', '.join(s['name'] for s in read_hub_manifest(path)['spaces'])})")
+            spaces = ", ".join(s["name"] for s in read_hub_manifest(path)["spaces"])
+            if not src and not dst:
+                raise ParameterError(f"{path} is a hub: say which of its spaces to translate between with --from "
+                                     f"and --to (its spaces: {spaces})")
+            flag, what = ("--to", "into") if not dst else ("--from", "from")
+            raise ParameterError(f"{path} is a hub: {flag} is missing; say which of its spaces to translate {what} "
+                                 f"with {flag} SPACE (its spaces: {spaces})")
         return load_hub(path).translator(src, dst)
     if src or dst:
         raise VecbridgeError(f"--from / --to choose two spaces of a hub; {path} is not a hub folder")

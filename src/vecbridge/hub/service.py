@@ -1,8 +1,13 @@
 """Hub requests of the translation service (:mod:`vecbridge.serve.app`).
 
 ``POST /translate`` with ``{"hub": NAME, "from": SPACE, "to": SPACE, "vectors": [[...], ...]}`` translates
-with the hub ``NAME`` from one of its spaces to another; the answer is ``{"hub", "from", "to", "n", "dim",
-"vectors"}``. The vectors are checked exactly as for a map (:func:`vecbridge.serve.app.parse_request`).
+with the hub ``NAME`` from one of its spaces to another; the answer is ``{"hub", "from", "to", "space", "n",
+"dim", "vectors"}``. The vectors are checked and translated exactly as for a map
+(:func:`vecbridge.serve.app.parse_request` and :func:`vecbridge.serve.app.translate_rows`): a batch that does
+not look like the ``from`` space (its fingerprint) gets a ``"warning"``, or 422 under ``serve --strict``;
+``"space": "target"`` gives the ``to`` model's own coordinates (the hub's normalisation of that space undone)
+instead of the ``to`` space as the hub normalises it (``"map"``, the default); fields a hub request does not
+use are ignored and named in the ``"warning"``.
 Errors: 400 a body naming both a map and a hub, or ``from`` / ``to`` missing or not strings; 404 an unknown
 hub or space (``field`` names which).
 """
@@ -13,14 +18,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from ..errors import RequestError, VecbridgeError
+from ..errors import RequestError
 
 
-def hub_route(body: bytes, hubs: dict[str, Any]) -> tuple[str, str, str] | None:
+def hub_route(body: bytes, hubs: dict[str, Any], maps: Any = ()) -> tuple[str, str, str] | None:
     """``(hub, from, to)`` named by a request body, checked against ``hubs``; None when it names no hub
-    (or is not JSON: the map path reports that)."""
+    (or is not JSON: the map path reports that). ``maps``: the service's map names (a "hub" naming one is told
+    how to ask a map)."""
     if b'"hub"' not in body:
         return None
     try:
@@ -33,8 +37,16 @@ def hub_route(body: bytes, hubs: dict[str, Any]) -> tuple[str, str, str] | None:
         raise RequestError(400, 'name a map ("map") or a hub ("hub", "from", "to"), not both', "hub")
     name = doc["hub"]
     if not isinstance(name, str):
-        raise RequestError(400, f'"hub" must be the name of a hub (a string), got {name!r}', "hub")
+        try:
+            shown = json.dumps(name)  # as the caller wrote it: true, null, 3
+        except (TypeError, ValueError, RecursionError):
+            shown = type(name).__name__
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise RequestError(400, f'"hub" must be the name of a hub (a string), got {shown}', "hub")
     if name not in hubs:
+        if name in maps:
+            raise RequestError(404, f'{json.dumps(name)} is a map, not a hub: send {{"map": {json.dumps(name)}, '
+                                    '"vectors": [...]} (no "from" or "to")', "hub")
         raise RequestError(404, f"unknown hub {name!r}; available: {sorted(hubs)}", "hub")
     spaces = hubs[name].names
     out = []
@@ -49,26 +61,20 @@ def hub_route(body: bytes, hubs: dict[str, Any]) -> tuple[str, str, str] | None:
     return name, out[0], out[1]
 
 
-def hub_answer(route: tuple[str, str, str], body: bytes, hubs: dict[str, Any], parse_request: Callable[..., Any],
-               max_rows: int, device: str = "cpu") -> dict[str, Any]:
-    """Translate the request's vectors along ``route`` (from :func:`hub_route`); ``parse_request`` is the
-    service's own check of a body's vectors (:func:`vecbridge.serve.app.parse_request`, passed in so that
-    this module does not import the service). RequestError for bad rows."""
-    from ..stream import batch_function
-
+def hub_answer(route: tuple[str, str, str], body: bytes, hubs: dict[str, Any], parse: Callable[..., Any],
+               translate: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """Translate the request's vectors along ``route`` (from :func:`hub_route`). ``parse`` and ``translate`` are
+    the service's own check of a body and its one check-and-translate path, the same as for a map (passed in
+    so that this module does not import the service): ``parse(body, label, {label: translator}, kind, what)``
+    (:func:`vecbridge.serve.app.parse_request`) and ``translate(key, what, translator, parsed, kind)``
+    (:func:`vecbridge.serve.app.translate_rows`: the fingerprint check, its warning or 422 under ``--strict``,
+    ``"space"``). RequestError for bad rows."""
     name, src, dst = route
     view = hubs[name].translator(src, dst)
     label = f"{name}:{src}->{dst}"
-    _, X = parse_request(body, label, {label: view}, max_rows)
-    try:
-        Y = batch_function(view, device)(X)
-    except VecbridgeError as e:
-        raise RequestError(422, f"hub {name!r} cannot translate these vectors from {src!r}: {e}", "vectors") from None
-    finite = np.isfinite(Y).all(axis=1)
-    if not finite.all():
-        i = int(np.argmin(finite))
-        raise RequestError(422, f"vector {i}: the output is not finite (values too extreme for float32)", f"vectors[{i}]")
-    return {"hub": name, "from": src, "to": dst, "n": int(Y.shape[0]), "dim": int(Y.shape[1]), "vectors": Y.tolist()}
+    parsed = parse(body, label, {label: view}, kind="hub", what=f"space {src!r} of hub {name!r}")
+    out = translate(("hub", name, src, dst), f"hub {name!r} (from {src!r} to {dst!r})", view, parsed, kind="hub")
+    return {"hub": name, "from": src, "to": dst, **out}
 
 
 def describe_hub(name: str, hub: Any) -> dict[str, Any]:

@@ -7,8 +7,13 @@ Endpoints
 ``GET /maps``
     one entry per map: name, method, source and target model names and dimensions.
 ``POST /translate``
-    body ``{"map": NAME, "vectors": [[...], ...]}`` (one vector may be given as a flat list);
-    answer ``{"map": NAME, "n": n, "dim": d_out, "vectors": [[...], ...]}`` (float32 values).
+    body ``{"map": NAME, "vectors": [[...], ...], "space": "map"}`` (one vector may be given as a flat list;
+    ``space``, optional: ``"map"``, the default, the map's output space, or ``"target"``, the target model's own
+    coordinates, as ``vecbridge migrate`` writes them: :meth:`vecbridge.Translator.to_target_space`);
+    answer ``{"map": NAME, "space": SPACE, "n": n, "dim": d_out, "vectors": [[...], ...]}`` (float32 values),
+    with a ``"warning"`` when the vectors do not look like the map's source space or the body has fields the
+    request does not use (they are ignored). A hub takes ``{"hub": NAME, "from": SPACE, "to": SPACE, ...}``
+    (:mod:`vecbridge.hub.service`).
 ``POST /maps/{name}/translate``
     the same with the map in the path and body ``{"vectors": ...}``.
 
@@ -17,22 +22,25 @@ Errors are JSON ``{"error": message, "field": where}`` with a status that says w
 404 unknown map (or no such endpoint), 405 a method the endpoint does not take, 413 body larger than
 ``max_body_bytes`` or more than ``max_rows`` vectors (counted before the body is parsed), 415 not JSON, 422
 vectors of the wrong dimension or holding NaN/Inf, non-numbers or numbers beyond float32's range (``field``
-names the value: ``vectors[3][2]``), or rows the map refuses. A client's input never gets a 500. Request
+names the value: ``vectors[3][2]``), a ``space`` other than "map" or "target", rows the map refuses, or (with
+``strict``) vectors that do not look like the map's source space. A client's input never gets a 500. Request
 bodies are validated by the pydantic model :class:`TranslateRequest`; errors are :class:`ErrorBody`; both are
 declared in ``/openapi.json``.
 
-Maps are loaded once at start-up; translating is the map's pure batch function,
-run in the server's thread pool, so concurrent requests do not block each other.
+Maps are loaded once at start-up; translating is the map's pure batch function (followed by
+:meth:`vecbridge.Translator.to_target_space` for ``"space": "target"``), run in the server's thread pool, so
+concurrent requests do not block each other.
 """
 
 # no "from __future__ import annotations": FastAPI reads the endpoints' annotations at run time
 
+import difflib
 import json
 import math
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -50,17 +58,32 @@ REF = "#/components/schemas/"
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
-class TranslateRequest(BaseModel):
-    """The body of ``POST /translate``: ``{"map": NAME, "vectors": [[...], ...]}``; one flat vector is one row.
+#: the values of a request's "space": the map's output space (``transform``), or the target model's own
+#: coordinates (``to_target_space``, what ``vecbridge migrate`` writes)
+SPACES = ("map", "target")
+#: the fields a map request and a hub request use; others are ignored, with a "warning" in the answer
+MAP_FIELDS = ("map", "vectors", "space")
+HUB_FIELDS = ("hub", "from", "to", "vectors", "space")
 
-    ``map`` may be left out where the path names the map. Other fields are ignored.
+
+class TranslateRequest(BaseModel):
+    """The body of ``POST /translate``: ``{"map": NAME, "vectors": [[...], ...], "space": "map"}``; one flat
+    vector is one row.
+
+    ``map`` may be left out where the path names the map. Other fields are ignored (the answer's "warning"
+    names them).
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")  # kept, to name them in the answer's "warning"
 
     map: str | None = Field(None, description="the map's name (GET /maps); may be left out where the path names it")
     vectors: Annotated[list[list[Number]], Field(min_length=1, description="the vectors, one list of numbers each "
                                                                            "(one vector may be sent as a flat list)")]
+    space: Literal["map", "target"] = Field(
+        "map", description='the space of the answer\'s vectors: "map" (the default), the map\'s output space '
+                           '(the target\'s space after the map\'s normalisation); "target", the target model\'s '
+                           "own coordinates, as `vecbridge migrate` writes them (the map's target normalisation "
+                           "undone)")
 
     @field_validator("vectors", mode="before")
     @classmethod
@@ -84,7 +107,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "body larger than max_body_bytes or more than max_rows vectors"},
     415: {"model": ErrorBody, "description": "the body is not JSON"},
     422: {"model": ErrorBody, "description": "vectors of the wrong dimension, holding NaN/Inf, non-numbers or "
-                                             "numbers beyond float32's range, or rows the map refuses"},
+                                             "numbers beyond float32's range, rows the map refuses, a \"space\" "
+                                             "other than \"map\" or \"target\", or (serve --strict) vectors that "
+                                             "do not look like the map's source space"},
 }
 
 
@@ -163,10 +188,56 @@ def _not_finite(what: str, field: str, doc: Any, loc: tuple) -> RequestError:
                              "numbers within float32's range", field)
 
 
-def _request_error(e: ValidationError, flat: bool = False, doc: Any = None) -> RequestError:
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value of the body as the caller wrote it (JSON: ``true``, ``null``, ``"x"``), cut to ``limit`` characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _names(keys: list[str]) -> str:
+    """``["a", "b"]`` -> ``"a" and "b"`` (JSON-quoted, as the caller wrote them)."""
+    quoted = [json.dumps(k, ensure_ascii=False) for k in keys]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _unknown_keys(doc: Any, known: tuple[str, ...]) -> list[str]:
+    """The keys of a body (a JSON object) that are not fields of the request (``known``)."""
+    return [k for k in doc if k not in known] if isinstance(doc, dict) else []
+
+
+def ignored_fields_warning(keys: list[str], kind: str = "map") -> str | None:
+    """The answer's warning for fields a ``kind`` ("map" or "hub") request does not use; None when there are none."""
+    if not keys:
+        return None
+    known = MAP_FIELDS if kind == "map" else HUB_FIELDS
+    note = f"ignored {_names(keys)}: not {'a field' if len(keys) == 1 else 'fields'} of a {kind} request " \
+           f"(it takes {_names(list(known))}"
+    if kind == "map" and {"from", "to", "hub"} & set(keys):
+        note += '; "from" and "to" choose the spaces of a hub: send "hub" instead of "map"'
+    return note + ")"
+
+
+def _missing_vectors(doc: Any, known: tuple[str, ...]) -> RequestError:
+    """The error for a body without "vectors", naming the fields it has that the request does not know."""
+    message = '"vectors" is missing: send the vectors to translate as "vectors": [[...], ...]'
+    unknown = _unknown_keys(doc, known)
+    if unknown:
+        message += f"; the body has {_names(unknown)}, not {'a field' if len(unknown) == 1 else 'fields'} of " \
+                   "this request"
+        if any(difflib.get_close_matches(k.lower(), ["vectors"], n=1, cutoff=0.6) for k in unknown):
+            message += ': did you mean "vectors"?'
+    return RequestError(400, message, "vectors")
+
+
+def _request_error(e: ValidationError, flat: bool = False, doc: Any = None,
+                   known: tuple[str, ...] = MAP_FIELDS) -> RequestError:
     """The first problem pydantic found, in the service's terms (see the module docstring for statuses).
     ``flat``: the body sent one vector as a flat list, so ``vectors[j]`` (not ``vectors[0][j]``) names a value;
-    ``doc``: the body as :func:`_body_doc` reads it (tells a number too large for float64 from NaN/Inf)."""
+    ``doc``: the body as :func:`_body_doc` reads it (tells a number too large for float64 from NaN/Inf);
+    ``known``: the fields of the request (to name the others when "vectors" is missing)."""
     err = e.errors(include_url=False)[0]
     kind, loc, given = err["type"], tuple(err["loc"]), err.get("input")
     if flat and len(loc) >= 3 and loc[0] == "vectors" and loc[1] == 0:
@@ -174,18 +245,22 @@ def _request_error(e: ValidationError, flat: bool = False, doc: Any = None) -> R
         field = _field(loc)
         if kind == "finite_number":
             return _not_finite("the vector", field, doc, loc)
-        shown = repr(given) if len(repr(given)) <= 40 else repr(given)[:37] + "..."
         if isinstance(given, int) and not isinstance(given, bool):
             return RequestError(422, f"the vector holds a number too large for float32 ({field})", field)
-        return RequestError(422, f"the vector must hold numbers only; {field} is {shown}", field)
+        return RequestError(422, f"the vector must hold numbers only; {field} is {_shown(given)}", field)
     if kind == "json_invalid":
         return RequestError(400, f"the body is not valid JSON ({err['msg'].removeprefix('Invalid JSON: ')})")
     if not loc:
         return RequestError(400, 'the body must be a JSON object {"map": NAME, "vectors": [[...], ...]}')
     field = _field(loc)
     if loc[0] == "map":
-        return RequestError(400, f'"map" must be the name of a map (a string), got {given!r}', field)
+        return RequestError(400, f'"map" must be the name of a map (a string), got {_shown(given)}', field)
+    if loc[0] == "space":
+        return RequestError(422, f'"space" must be "map" (the map\'s output space, the default) or "target" (the '
+                                 f"target model's own coordinates), got {_shown(given)}", "space")
     if len(loc) == 1:
+        if kind == "missing":
+            return _missing_vectors(doc, known)
         return RequestError(400, '"vectors" must be a non-empty list of vectors (lists of numbers)', field)
     row = loc[1]
     if len(loc) == 2:
@@ -194,23 +269,46 @@ def _request_error(e: ValidationError, flat: bool = False, doc: Any = None) -> R
         return _not_finite(f"vector {row}", field, doc, loc)
     if isinstance(given, int) and not isinstance(given, bool):
         return RequestError(422, f"vector {row} holds a number too large for float32 ({field})", field)
-    shown = repr(given) if len(repr(given)) <= 40 else repr(given)[:37] + "..."
-    return RequestError(422, f"vector {row} must hold numbers only; {field} is {shown}", field)
+    return RequestError(422, f"vector {row} must hold numbers only; {field} is {_shown(given)}", field)
 
 
-def parse_request(body: bytes, map_name: str | None, maps: dict[str, Any], max_rows: int) -> tuple[str, np.ndarray]:
-    """Check a request body; returns the map's name and the (n, d_in) float32 vectors, or raises RequestError."""
+def unknown_map(name: str, maps: Any, hubs: Any = ()) -> RequestError:
+    """404 for a map the service does not serve; when ``name`` is one of its hubs, how to ask a hub."""
+    if name in hubs:
+        return RequestError(404, f'{json.dumps(name)} is a hub, not a map: send {{"hub": {json.dumps(name)}, '
+                                 '"from": SPACE, "to": SPACE, "vectors": [...]} to POST /translate (GET /maps lists '
+                                 "its spaces)", "map")
+    return RequestError(404, f"unknown map {name!r}; available: {sorted(maps)}", "map")
+
+
+class Parsed(NamedTuple):
+    """A checked request: the map's name, the (n, d_in) float32 vectors, the answer's ``space`` ("map" or
+    "target") and the body's fields the request does not use (ignored; the answer's "warning" names them)."""
+
+    name: str
+    X: np.ndarray
+    space: str
+    ignored: list[str]
+
+
+def parse_request(body: bytes, map_name: str | None, maps: dict[str, Any], max_rows: int, *,
+                  hubs: Any = (), kind: str = "map", what: str | None = None) -> Parsed:
+    """Check a request body (RequestError when it is not right). ``map_name``: the map the path (or a hub
+    route) names; ``hubs``: the service's hub names (a "map" naming one is told how to ask a hub); ``kind``:
+    "map" or "hub", the request's kind (which fields it uses); ``what``: names the translator in messages
+    (default "map NAME")."""
+    known = MAP_FIELDS if kind == "map" else HUB_FIELDS
     check_row_count(body, max_rows)
     try:
         req = TranslateRequest.model_validate_json(body)
     except ValidationError as e:
         doc = _body_doc(body)
-        err = _request_error(e, flat=_one_flat_vector(doc), doc=doc)
+        err = _request_error(e, flat=_one_flat_vector(doc), doc=doc, known=known)
         if err.status == 422 or map_name is not None:
             raise err from None
         name = doc.get("map") if isinstance(doc, dict) else None
         if isinstance(name, str) and name not in maps:  # an unknown map is the clearer message when the body names one
-            raise RequestError(404, f"unknown map {name!r}; available: {sorted(maps)}", "map") from None
+            raise unknown_map(name, maps, hubs) from None
         raise err from None
     if map_name is not None and req.map is not None and req.map != map_name:
         raise RequestError(400, f'the path names map {map_name!r} and the body\'s "map" names {req.map!r}; '
@@ -219,17 +317,18 @@ def parse_request(body: bytes, map_name: str | None, maps: dict[str, Any], max_r
     if name is None:
         raise RequestError(400, 'say which map: "map": NAME in the body (GET /maps lists them)', "map")
     if name not in maps:
-        raise RequestError(404, f"unknown map {name!r}; available: {sorted(maps)}", "map")
+        raise unknown_map(name, maps, hubs)
     vecs = req.vectors
     if len(vecs) > max_rows:
         raise RequestError(413, f"{len(vecs)} vectors in one request; the limit is {max_rows}: split the batch",
                            "vectors")
     d_in = int(maps[name].n_features_in_)
     flat = len(vecs) == 1 and _one_flat_vector(_body_doc(body))
+    takes = what or f"map {name!r}"
     for i, v in enumerate(vecs):
         if len(v) != d_in:
             what, field = ("the vector", "vectors") if flat else (f"vector {i}", f"vectors[{i}]")
-            raise RequestError(422, f"{what} has {len(v)} values; map {name!r} takes {d_in}-d vectors", field)
+            raise RequestError(422, f"{what} has {len(v)} values; {takes} takes {d_in}-d vectors", field)
     with np.errstate(over="ignore"):
         X = np.array(vecs, dtype=np.float32)
     finite = np.isfinite(X)
@@ -237,7 +336,45 @@ def parse_request(body: bytes, map_name: str | None, maps: dict[str, Any], max_r
         i, j = (int(a[0]) for a in np.nonzero(~finite))
         what, field = ("the vector", f"vectors[{j}]") if flat else (f"vector {i}", f"vectors[{i}][{j}]")
         raise RequestError(422, f"{what} holds a number too large for float32 ({field})", field)
-    return name, X
+    ignored = [k for k in (req.model_extra or {}) if k not in known]
+    return Parsed(name, X, req.space, ignored)
+
+
+def translate_rows(what: str, translator: Any, fn: Any, parsed: Parsed, strict: bool = False,
+                   kind: str = "map") -> dict[str, Any]:
+    """The answer's ``space``, ``n``, ``dim``, ``vectors`` (and ``warning``) for checked rows: one path for maps
+    and hubs. The rows are checked against the source space's fingerprint
+    (:meth:`vecbridge.Translator.check_input`): a mismatch is a "warning", or 422 when ``strict``; ``fn`` is
+    the translator's batch function; ``space`` "target" gives the target model's own coordinates
+    (:meth:`vecbridge.Translator.to_target_space`, as ``vecbridge migrate`` writes them). ``what`` names the
+    translator in messages ("map 'old2new'")."""
+    X = parsed.X
+    if parsed.space == "target" and not getattr(translator, "output_in_target_space", lambda: False)():
+        raise RequestError(422, f'{what} translates into a shared space, not the target model\'s own, so "space": '
+                                '"target" has no meaning for it; send "space": "map" or leave "space" out', "space")
+    check_input = getattr(translator, "check_input", None)
+    space = check_input(X, "source") if check_input is not None else None
+    if space is not None and space.matches is False and strict:
+        raise RequestError(422, f"{what}: {space.reason}", "vectors")
+    try:
+        Y = fn(X)
+        if parsed.space == "target":
+            Y = translator.to_target_space(Y)
+    except VecbridgeError as e:  # the map refuses these rows (e.g. an all-zero row it cannot normalise)
+        raise RequestError(422, f"{what} cannot translate these vectors: {e}", "vectors") from None
+    finite = np.isfinite(Y).all(axis=1)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise RequestError(422, f"vector {i}: the output of {what} is not finite (values too extreme for float32)",
+                           f"vectors[{i}]")
+    out = {"space": parsed.space, "n": int(Y.shape[0]), "dim": int(Y.shape[1]), "vectors": Y.tolist()}
+    warnings = [space.reason] if space is not None and space.matches is False else []
+    note = ignored_fields_warning(parsed.ignored, kind)
+    if note:
+        warnings.append(note)
+    if warnings:
+        out["warning"] = "; ".join(warnings)
+    return out
 
 
 #: a JSON string or a bracket: the tokens :func:`_more_rows_than` looks at (numbers, commas, literals are skipped)
@@ -334,8 +471,8 @@ def create_app(
     ``max_rows``: vectors per request; ``max_body_bytes``: request body size (checked
     on ``Content-Length`` and while reading); ``device``: as in
     :func:`vecbridge.stream.batch_function`; ``strict``: answer 422 when a batch does not look like the
-    map's source space (:meth:`vecbridge.Translator.check_input`; batches of fewer than 64 rows cannot be
-    judged and pass), instead of translating it with a ``"warning"`` in the answer.
+    map's source space, or a hub's ``from`` space (:meth:`vecbridge.Translator.check_input`; batches of fewer
+    than 64 rows cannot be judged and pass), instead of translating it with a ``"warning"`` in the answer.
     """
     max_rows = _positive_int(max_rows, "max_rows", "vectors per request")
     max_body_bytes = _positive_int(max_body_bytes, "max_body_bytes", "bytes")
@@ -410,34 +547,32 @@ def create_app(
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def parse(body: bytes, map_name: str | None, maps: dict[str, Any], kind: str = "map",
+              what: str | None = None) -> Parsed:
+        return parse_request(body, map_name, maps, max_rows, hubs=hubs, kind=kind, what=what)
+
+    def translate_checked(key: Any, what: str, translator: Any, parsed: Parsed, kind: str = "map") -> dict[str, Any]:
+        """:func:`translate_rows` with this service's batch function for ``key`` (a map's name, or a hub's route)
+        and its ``strict``: the one check-and-translate path of maps and hubs."""
+        fn = functions.get(key)
+        if fn is None:
+            fn = functions.setdefault(key, batch_function(translator, device))
+        return translate_rows(what, translator, fn, parsed, strict=strict, kind=kind)
+
     def answer(body: bytes, map_name: str | None) -> dict[str, Any]:
         check_row_count(body, max_rows)  # before hub_route parses the body
-        route = hub_route(body, hubs) if map_name is None else None  # {"hub": ..., "from": ..., "to": ...}
+        route = hub_route(body, hubs, loaded) if map_name is None else None  # {"hub": ..., "from": ..., "to": ...}
         if route is not None:
-            return hub_answer(route, body, hubs, parse_request, max_rows, device)
-        name, X = parse_request(body, map_name, loaded, max_rows)
-        check_input = getattr(loaded[name], "check_input", None)
-        space = check_input(X, "source") if check_input is not None else None
-        if space is not None and space.matches is False and strict:
-            raise RequestError(422, f"map {name!r}: {space.reason}", "vectors")
-        try:
-            Y = functions[name](X)
-        except VecbridgeError as e:  # the map refuses these rows (e.g. an all-zero row it cannot normalise)
-            raise RequestError(422, f"map {name!r} cannot translate these vectors: {e}", "vectors") from None
-        finite = np.isfinite(Y).all(axis=1)
-        if not finite.all():
-            i = int(np.argmin(finite))
-            raise RequestError(422, f"vector {i}: the map's output is not finite (values too extreme for float32)",
-                               f"vectors[{i}]")
-        out = {"map": name, "n": int(Y.shape[0]), "dim": int(Y.shape[1]), "vectors": Y.tolist()}
-        if space is not None and space.matches is False:
-            out["warning"] = space.reason
-        return out
+            return hub_answer(route, body, hubs, parse, translate_checked)
+        parsed = parse(body, map_name, loaded)
+        name = parsed.name
+        return {"map": name, **translate_checked(name, f"map {name!r}", loaded[name], parsed)}
 
     # the endpoints read their bodies themselves (size limit first, then TranslateRequest): declare them by hand
     request_body = {"required": True, "content": {"application/json": {"schema": {"$ref": f"{REF}TranslateRequest"}}},
                     "description": "the vectors to translate (POST /translate also takes "
-                                   '{"hub": NAME, "from": SPACE, "to": SPACE, "vectors": [...]} for a hub)'}
+                                   '{"hub": NAME, "from": SPACE, "to": SPACE, "vectors": [...], "space": "map"} '
+                                   "for a hub)"}
 
     @app.post("/translate", responses=ERROR_RESPONSES, openapi_extra={"requestBody": request_body})
     async def translate(request: Request):
@@ -447,7 +582,7 @@ def create_app(
     @app.post("/maps/{name}/translate", responses=ERROR_RESPONSES, openapi_extra={"requestBody": request_body})
     async def translate_with(name: str, request: Request):
         if name not in loaded:
-            raise RequestError(404, f"unknown map {name!r}; available: {sorted(loaded)}", "map")
+            raise unknown_map(name, loaded, hubs)
         body = await read_body(request)
         return JSONResponse(await run_in_threadpool(answer, body, name))
 

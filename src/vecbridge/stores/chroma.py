@@ -36,6 +36,7 @@ from .migrate import (
     import_store,
     journal_path,
     map_dir_of,
+    map_folder,
     quality_gate,
     query_side,
     refuse_existing,
@@ -236,6 +237,7 @@ def migrate_chroma(
     # names and sizes first: nothing is written (journal, collection) before they are known to be good
     check_target(collection, target_collection)
     batch_rows = check_batch_rows(batch_rows)
+    folder = map_folder(translator)
     translator = as_translator(translator)
     cl = client(path)
     src = _get(cl, collection)
@@ -256,6 +258,7 @@ def migrate_chroma(
     max_batch = int(getattr(cl, "get_max_batch_size", lambda: 5000)())
     writer = ChromaWriter(cl, target_collection, meta, max_batch, index_configuration(src))
     report = MigrationReport("chroma", collection, target_collection, "new collection", n, d_in, d_out)
+    report.map = folder
     return run_migration(ChromaReader(src), writer, translator, jpath, settings, report,
                          batch_rows=min(batch_rows, max_batch), resume=resume, device=device, progress=progress,
                          on_batch=on_batch, check_space=check_space)

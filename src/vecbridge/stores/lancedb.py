@@ -44,6 +44,7 @@ from .migrate import (
     import_store,
     journal_path,
     map_dir_of,
+    map_folder,
     quality_gate,
     query_side,
     refuse_existing,
@@ -336,6 +337,7 @@ def migrate_lancedb(
     # names and sizes first: nothing is written (journal, table, column) before they are known to be good
     check_target(table, target_table, new_column, vector_column)
     batch_rows = check_batch_rows(batch_rows)
+    folder = map_folder(translator)
     translator = as_translator(translator)
     conn = connect(db)
     src = _open(conn, table)
@@ -373,6 +375,7 @@ def migrate_lancedb(
         mode = "new column"
     reader = LanceReader(conn, table, version, id_column, vector_column, columns)
     report = MigrationReport("lancedb", table, target, mode, reader.count(), d_in, d_out)
+    report.map = folder
     return run_migration(reader, writer, translator, jpath, settings, report, batch_rows=batch_rows,
                          resume=resume, device=device, progress=progress, on_batch=on_batch, check_space=check_space,
                          source_rows_now=int(src.count_rows()))

@@ -33,7 +33,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
+import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +53,11 @@ from ..errors import (
     VecbridgeError,
     ZeroRowError,
 )
+
+#: what a migration is doing before long steps (re-embedding texts, fitting a map), at info level: silent unless
+#: the application configures logging; ``vecbridge migrate`` prints it to stderr (not with --quiet)
+log = logging.getLogger("vecbridge.migrate")
+log.addHandler(logging.NullHandler())
 
 JOURNAL_VERSION = 1
 DEFAULT_BATCH_ROWS = 8192
@@ -92,7 +100,9 @@ class Writer(Protocol):
 
 @dataclass
 class MigrationReport:
-    """What a migration did (``quality`` is set when the gate ran)."""
+    """What a migration did (``quality`` is set when the gate ran). ``seconds``: the time this run spent migrating;
+    ``map``: the map's folder where it is known (a map given as a folder, or one a migration fitted and saved);
+    ``journal``: the progress journal, which a re-run resumes from."""
 
     store: str
     source: str
@@ -106,21 +116,32 @@ class MigrationReport:
     batches: int = 0
     finished: bool = False
     quality: dict[str, Any] | None = None
+    seconds: float | None = None
+    map: str | None = None
+    journal: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary(self) -> str:
+        """One line of what was migrated (rows, dimensions, time, quality), and one of where the map and the
+        progress journal are, when known."""
         s = (f"{self.store}: {self.source} -> {self.target} ({self.mode}): {self.rows_done} of {self.n_rows} vectors "
              f"{self.dim_in}-d -> {self.dim_out}-d")
-        if self.resumed_from:
+        if self.finished and not self.batches and self.resumed_from:
+            s += " (finished by an earlier run: nothing left to do)"
+        elif self.resumed_from:
             s += f", resumed after {self.resumed_from}"
+        if self.seconds is not None:
+            s += f" in {self.seconds:.1f} s"
         if self.quality:
             q = self.quality
             s += f"; quality: {q['metric']} = {q['value']:.3f}"
             if q.get("threshold") is not None:
                 s += f" (threshold {q['threshold']}, {'pass' if q['passed'] else 'FAIL'})"
-        return s
+        where = [f"map {self.map}"] if self.map else []
+        where += [f"progress journal {self.journal}"] if self.journal else []
+        return s + (f"\n  {'; '.join(where)}" if where else "")
 
 
 def import_store(module: str, store: str) -> ModuleType:
@@ -136,6 +157,11 @@ def as_translator(translator: Any) -> Any:
     from ..translators import Translator, load_translator
 
     return translator if isinstance(translator, Translator) else load_translator(translator)
+
+
+def map_folder(translator: Any) -> str | None:
+    """The folder of a map given as one (a path), for reports; None for a Translator object."""
+    return str(translator) if isinstance(translator, (str, os.PathLike)) else None
 
 
 def refuse_existing(kind: str, name: str, advice: str) -> NoReturn:
@@ -262,11 +288,16 @@ def run_migration(
     source_rows_now: int | None = None,
 ) -> MigrationReport:
     """The resumable batch loop shared by the stores (see the module docstring). ``source_rows_now``: the
-    source's row count as it is now, where ``reader`` reads a pinned version (default: ``reader.count()``)."""
-    from ..progress import progress_bar
-
+    source's row count as it is now, where ``reader`` reads a pinned version (default: ``reader.count()``).
+    ``check_space`` is called with the first batch of stored vectors before anything is written (no target, no
+    journal), so a refusal leaves the store as it was. A :class:`KeyboardInterrupt` leaves with the report so far
+    as its ``migration_report`` attribute (the rows committed and recorded in the journal)."""
+    t0 = time.perf_counter()
     batch_rows = check_batch_rows(batch_rows)
+    report.journal = str(journal_path)
     settings = {**settings, "output": "target model's coordinates"}  # see store_function
+    if check_space is not None and not (resume and _journal_finished(journal_path)):
+        _check_first_batch(reader, batch_rows, check_space)  # before a partial target is dropped or one is made
     fresh = not (resume and journal_path.exists())
     if fresh:
         if journal_path.exists() and _made_by_this_migration(journal_path, settings):
@@ -289,7 +320,26 @@ def run_migration(
                 "migrate into another target")
         report.rows_done = report.resumed_from = int(journal["rows_done"])
         report.finished = True
+        report.seconds = round(time.perf_counter() - t0, 2)
         return report
+    try:
+        _migrate_batches(reader, writer, translator, journal_path, journal, report, batch_rows, device, progress,
+                         on_batch)
+    except KeyboardInterrupt as e:
+        report.seconds = round(time.perf_counter() - t0, 2)
+        e.migration_report = report  # type: ignore[attr-defined] - what was done, for the caller's message
+        raise
+    report.seconds = round(time.perf_counter() - t0, 2)
+    return report
+
+
+def _migrate_batches(reader: Reader, writer: Writer, translator: Any, journal_path: Path, journal: dict[str, Any],
+                     report: MigrationReport, batch_rows: int, device: str, progress: bool | None,
+                     on_batch: Callable[[MigrationReport], None] | None) -> None:
+    """The loop of :func:`run_migration` once the journal is open: each batch translated, written, then
+    recorded in the journal (``report.rows_done`` follows the journal)."""
+    from ..progress import progress_bar
+
     writer.ensure_target()  # created after the journal: a crash in between resumes, not refuses
     start = writer.rows_committed(int(journal["rows_done"]))
     report.rows_done = report.resumed_from = start
@@ -301,9 +351,6 @@ def run_migration(
                 i = int(np.argmax(~np.isfinite(batch.X).all(axis=1)))
                 raise VecbridgeError(
                     f"{report.source}: the vector of id {batch.ids[i]!r} holds NaN or Inf; {FIX_FIRST}")
-            if check_space is not None:
-                check_space(batch.X)
-                check_space = None
             try:
                 Y = transform(batch.X)
             except ZeroRowError as e:
@@ -313,10 +360,10 @@ def run_migration(
                     f"rows in this batch), and this map normalises lengths first: a zero vector has no direction to "
                     f"translate; {FIX_FIRST}") from None
             writer.write(batch, Y)
-            report.rows_done = batch.start + len(batch.ids)
-            report.batches += 1
-            journal["rows_done"] = report.rows_done
+            journal["rows_done"] = batch.start + len(batch.ids)
             write_journal(journal_path, journal)
+            report.rows_done = int(journal["rows_done"])
+            report.batches += 1
             bar.update(len(batch.ids))
             if on_batch is not None:
                 on_batch(report)
@@ -324,7 +371,34 @@ def run_migration(
     journal["finished"] = True
     write_journal(journal_path, journal)
     report.finished = True
-    return report
+
+
+def _journal_finished(path: Path) -> bool:
+    """Whether the journal at ``path`` (if any) records a finished migration (nothing is read from the store
+    then, so its space is not checked again)."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(old, dict) and old.get("finished") is True
+
+
+def _check_first_batch(reader: Reader, batch_rows: int, check_space: Callable[[np.ndarray], None]) -> None:
+    """``check_space`` on the finite rows of the source's first batch (rows with NaN or Inf are named by the
+    loop itself, by id)."""
+    batches = reader.batches(0, batch_rows)
+    try:
+        first = next(iter(batches), None)
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    if first is None:
+        return
+    X = np.asarray(first.X)
+    finite = np.isfinite(X).all(axis=1) if X.ndim == 2 else np.zeros(0, bool)
+    if finite.any():
+        check_space(X[finite])
 
 
 def check_dim(what: str, got: int, want: int) -> None:
@@ -574,6 +648,7 @@ def _pairs_from_texts(sample: StoredSample, encoder: Any, pair_rows: int, seed: 
     if not len(with_text):
         return with_text, np.zeros((0, 0), np.float32)
     rows = np.sort(np.random.default_rng(seed + 1).permutation(with_text)[:pair_rows])
+    log.info("re-embedding %d stored texts with the new model (pairs for the map's fit) ...", len(rows))
     P = np.asarray(encode_function(encoder, progress)([sample.texts[i] for i in rows]), dtype=np.float32)
     if P.ndim != 2 or len(P) != len(rows):
         raise VecbridgeError(f"the encoder returned {P.shape} for {len(rows)} texts; expected one vector per text")
@@ -610,10 +685,14 @@ def fit_map_in_state(
     - ``no pairs``: no texts (or no encoder): a fit without pairs between the stored sample and ``new_sample``
       (needed).
 
-    Maps fitted with few or no pairs are judged by the pairless verdict. Either sample may be a function that
-    reads it (called only when a map is fitted). Returns ``(translator, info)``; ``info`` says whether the map
-    was fitted or reused, its folder, mode, method, verdict and sample sizes. Raises
-    :class:`~vecbridge.errors.NotAlignedError` (nothing saved) when the verdict is "not aligned", unless ``force``.
+    Maps fitted with few or no pairs are judged by the pairless verdict; a map fitted on pairs by the held-out
+    check of ``vecbridge fit`` (:meth:`~vecbridge.Translator.held_out_verdict`: the method, for ``auto`` the one
+    it chose, fitted again on four fifths of the pairs and judged on the rest), or, with too few pairs for that,
+    used without a verdict (a warning says so). Either sample may be a function that reads it (called only when a
+    map is fitted). Returns ``(translator, info)``; ``info`` says whether the map was fitted or reused, its
+    folder, mode, method, verdict (``verdict_reason``, ``verdict_details``), auto's cross-validated top-1
+    (``cv_top1``) and sample sizes. Raises :class:`~vecbridge.errors.NotAlignedError` (nothing saved; its
+    ``info`` attribute holds that dict) when the verdict is "not aligned", unless ``force``.
     """
     from ..errors import NotAlignedError
     from ..translators import load_translator
@@ -625,8 +704,10 @@ def fit_map_in_state(
         fi = getattr(t, "fit_info_", {}) or {}
         mig = fi.get("migration") or {}
         return t, {"map": str(map_dir), "reused": True, "mode": mig.get("mode", "no pairs"),
-                   "method": fi.get("chosen_method") or t.method, "verdict": fi.get("verdict"),
-                   "confidence": fi.get("confidence"), "pair_offsets": mig.get("pair_offsets", [])}
+                   "n_pairs": mig.get("n_pairs", 0), "method": fi.get("chosen_method") or t.method,
+                   "verdict": fi.get("verdict"), "confidence": fi.get("confidence"),
+                   "verdict_reason": fi.get("verdict_reason"), "verdict_details": fi.get("verdict_details"),
+                   "cv_top1": fi.get("cv_top1"), "pair_offsets": mig.get("pair_offsets", [])}
     # the method and its parameters first: a bad one is refused before the store is read or a text embedded
     t = method_translator(method, params, seed=seed, progress=progress)
     if t.requires_pairs and (encoder is None or int(pair_rows) <= 0):
@@ -667,32 +748,76 @@ def fit_map_in_state(
         if len(A) < 20 and mode != "pairs":
             raise VecbridgeError(f"{what} has {len(A)} rows; a fit without pairs needs thousands (at least 20)")
     known = None
+    how = method
+    if method == "auto" and mode == "pairs":
+        how = "auto (cross-validation among the supervised methods)"
     if mode == "pairs":  # the pairs alone: both sides' normalisation statistics from the same items
         Xf, Y, known = X[rows], P, np.stack([np.arange(len(P))] * 2, axis=1)
+        log.info("fitting the map on %d pairs with %s ...", len(P), how)
     else:
         Xf, Y = X, (np.vstack([S, P]) if len(P) else S)
         if len(P):
             known = np.stack([rows, len(S) + np.arange(len(P))], axis=1)
+        log.info("fitting the map without pairs%s on %d stored and %d target vectors with %s (can take minutes) ...",
+                 f", seeded by {len(P)} re-embedded stored texts" if len(P) else "", len(X), len(S), how)
     t.fit(Xf, Y, known_pairs=known)
     fi = t.fit_info_
+    cv_top1 = fi.get("cv_top1", getattr(t, "chosen_", t).fit_info_.get("cv_top1"))
+    if cv_top1 is not None:
+        fi["cv_top1"] = cv_top1
+    if mode == "pairs":  # no pairless verdict: judged on held-out pairs, as vecbridge fit does
+        _held_out_check(t, Xf, Y, known, seed)
     offsets = [] if sample.offsets is None or not len(rows) else np.asarray(sample.offsets)[rows].astype(int).tolist()
     fi["migration"] = {"mode": mode, "n_pairs": int(len(P)), "pair_offsets": offsets,
                        "pairs_from": f"{len(P)} stored texts re-embedded with the new model" if len(P) else None}
     info = {"map": str(map_dir), "reused": False, "mode": mode, "n_pairs": int(len(P)),
             "method": fi.get("chosen_method") or t.method, "verdict": fi.get("verdict"),
             "confidence": fi.get("confidence"), "verdict_reason": fi.get("verdict_reason"),
+            "verdict_details": fi.get("verdict_details"), "cv_top1": cv_top1,
             "n_stored_sample": len(X), "n_target_sample": 0 if S is None or mode == "pairs" else len(S),
             "fit_seconds": fi.get("fit_seconds"), "pair_offsets": offsets}
     if S is not None and mode == "pairs":
         # enough pairs for a fit on pairs: the map and its statistics come from the pairs, the sample is not used
         info["target_sample_unused"] = fi["migration"]["target_sample_unused"] = int(len(S))
     if fi.get("verdict") == "not aligned" and not force:
-        raise NotAlignedError(f"the map fitted with {mode} ({info['method']}, {len(X)} stored vectors, {len(Y)} "
-                              f"target vectors) was judged not aligned: {fi.get('verdict_reason')}. Nothing was migrated; check that the target sample "
-                              "comes from the same domain, or migrate anyway with --force / force=True")
+        if mode == "pairs":
+            what = (f"the map fitted on {len(P)} pairs ({info['method']}; stored texts re-embedded with the new "
+                    f"model) was judged not aligned: {fi.get('verdict_reason')}. Nothing was "
+                    "migrated or saved; check that the store's texts (LanceDB: --text-column / text_column=; Chroma: "
+                    "the documents) are the texts its vectors were embedded from, and that the encoder is the new "
+                    "model")
+        else:
+            what = (f"the map fitted with {mode} ({info['method']}, {len(X)} stored vectors, {len(Y)} target "
+                    f"vectors) was judged not aligned: {fi.get('verdict_reason')}. Nothing was migrated or saved; "
+                    "check that the target sample comes from the same domain")
+        err = NotAlignedError(f"{what}, or migrate anyway with --force / force=True")
+        err.info = info  # type: ignore[attr-defined] - the fit's figures, for a report
+        raise err
     map_dir.parent.mkdir(parents=True, exist_ok=True)
     t.save(map_dir, overwrite=True)
     return t, info
+
+
+def _held_out_check(t: Any, X: np.ndarray, Y: np.ndarray, known: np.ndarray, seed: int) -> None:
+    """The verdict of ``t`` (for auto: the method it chose) fitted on the pairs ``known`` of ``X`` and ``Y``:
+    :meth:`~vecbridge.Translator.held_out_verdict`, recorded in ``t.fit_info_`` (``verdict``, ``confidence``,
+    ``verdict_reason``, ``verdict_details``). Too few pairs to hold some out: no verdict, a warning."""
+    inner = getattr(t, "chosen_", t)
+    fi = t.fit_info_
+    log.info("checking %s on held-out pairs (fitted again on the others) ...", inner.method)
+    v = inner.held_out_verdict(X, Y, known_pairs=known, seed=seed)
+    if v is None:
+        n = len(known)
+        held, needed = inner.held_out_sizes(n, X.shape[1], Y.shape[1])
+        reason = (f"too few pairs for a held-out check of {inner.method}: of {n:,} pairs, {held:,} would be held out "
+                  f"(a fifth, at least 10), leaving {max(n - held, 0):,} to fit on where {inner.method} needs "
+                  f"{needed:,} ({X.shape[1]}-d -> {Y.shape[1]}-d)")
+        fi.update(verdict=None, confidence=None, verdict_reason=reason, verdict_details=None)
+        warnings.warn(f"{reason}, so the map is used without a verdict; re-embed more stored texts as pairs "
+                      "(--pair-rows / pair_rows=) to have it judged", stacklevel=3)
+        return
+    fi.update(verdict=v["verdict"], confidence=v["confidence"], verdict_reason=v["verdict_reason"],
+              verdict_details={k: v[k] for k in ("statistic", "top1", "controls_top1", "n_eval", "n_train")})
 
 
 def state_dir(root: str | os.PathLike) -> Path:

@@ -26,7 +26,9 @@ The mode follows from the pairs ``fit`` receives:
   ``time_budget`` seconds have passed.
 
 ``fit_info_`` records ``auto`` (True), ``mode``, ``chosen_method``, every candidate with its score
-(``candidates``), ``verdict``, ``confidence``, ``verdict_reason`` and ``pairless_score``.
+(``candidates``; in the supervised mode with the warnings its cross-validation fits raised, ``warnings``, which
+are not shown: only the chosen method's final fit warns), ``verdict``, ``confidence``, ``verdict_reason`` and
+``pairless_score``.
 What auto does as it goes (each candidate's start, and its outcome, score and seconds) is logged at info level
 to the logger ``vecbridge.auto``: silent unless the application configures logging; ``vecbridge fit`` prints it.
 The fitted map *is* the chosen method's map: ``transform`` delegates to it, and ``save`` writes its state
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -329,20 +332,29 @@ class AutoTranslator(Translator):
                 log.info("auto: %s skipped: time budget spent", name)
                 continue
             t1 = time.perf_counter()
-            try:
-                scores = []
-                for f in folds:
-                    train = np.delete(pairs, f, axis=0)
-                    t = self._fit_candidate(name, data, extra, pairs=train, force=True)
-                    scores.append(self._held_out_top1(t, data, pairs[f]))
-                    bar.update(1)
-            except (VecbridgeError, ImportError) as e:
-                cands.append({"method": name, "error": str(e)})
-                log.info("auto: %s could not be fitted (%.1f s): %s", name, time.perf_counter() - t1, e)
+            # warnings of the folds' fits are the candidate's, kept in its row (fit_info_, the manifest) and not
+            # shown: only the chosen method's final fit below warns as it goes
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    scores = []
+                    for f in folds:
+                        train = np.delete(pairs, f, axis=0)
+                        t = self._fit_candidate(name, data, extra, pairs=train, force=True)
+                        scores.append(self._held_out_top1(t, data, pairs[f]))
+                        bar.update(1)
+                except (VecbridgeError, ImportError) as e:
+                    error = e
+                else:
+                    error = None
+            said = list(dict.fromkeys(str(w.message) for w in caught))
+            if error is not None:
+                cands.append({"method": name, "error": str(error), **({"warnings": said} if said else {})})
+                log.info("auto: %s could not be fitted (%.1f s): %s", name, time.perf_counter() - t1, error)
                 continue
             s = float(np.mean(scores))
             cands.append({"method": name, "params": extra, "cv_top1": round(s, 4),
-                          "seconds": round(time.perf_counter() - t1, 2)})
+                          "seconds": round(time.perf_counter() - t1, 2), **({"warnings": said} if said else {})})
             scored.append((s, -i, name, extra))
             log.info("auto: %s: %d-fold cross-validated top-1 %.3f (%.1f s)", name, len(folds), cands[-1]["cv_top1"],
                      cands[-1]["seconds"])
