@@ -229,9 +229,11 @@ def test_parquet_columns_and_encodings_have_flags(mapped, tmp_path, capsys):
     pq.write_table(pa.table({"doc": a.keys, "title": a.keys, "v1": vec, "v2": vec}), tmp_path / "two.parquet")
     argv = ["translate", str(d / "map"), str(tmp_path / "two.parquet"), "--quiet"]
     assert cli(argv + ["-o", str(tmp_path / "o.vec")]) == 1
-    assert "--vector-column / vector_column=" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--vector-column" in err and "vector_column=" not in err  # the flag's words on the command line
     assert cli(argv + ["-o", str(tmp_path / "o.vec"), "--vector-column", "v1"]) == 1
-    assert "--key-column / key_column=" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--key-column" in err and "key_column=" not in err
     for out in ("o.vec", "o.parquet"):  # in memory and streaming
         assert cli(argv + ["-o", str(tmp_path / out), "--vector-column", "v1", "--key-column", "title"]) == 0
         cols = {"vector_column": "v1", "key_column": "title"} if out.endswith(".parquet") else {}
@@ -615,3 +617,21 @@ def test_suggest_pairs_among_counts_distinct_keys_that_src_holds(spaces, capsys)
     (d / "among2.txt").write_text("a1\na2\na2\n")
     assert cli(["suggest-pairs", str(d / "a.txt"), "-k", "3", "--among", str(d / "among2.txt")]) == 2
     assert "more than the 2 items" in capsys.readouterr().err
+
+
+def test_library_messages_are_shown_in_the_flags_words(tmp_path, capsys):
+    """The library names the flag and the Python argument (``--x / x=...``, ``x=... (CLI: --x)``); the command
+    line shows the flag only, for errors and warnings of every command."""
+    from vecbridge.cli.options import flags_only
+
+    assert flags_only("start again with --restart / resume=False") == "start again with --restart"
+    assert flags_only("or fit anyway with force=True (CLI: --force)") == "or fit anyway with --force"
+    assert flags_only("use --test-fraction / test_fraction=0.2 here") == "use --test-fraction here"
+    assert flags_only("a plain message, k=3") == "a plain message, k=3"
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "a.npy", rng.normal(size=(50, 20)).astype(np.float32))
+    np.save(tmp_path / "b.npy", rng.normal(size=(50, 20)).astype(np.float32))
+    code = main(["fit", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--paired", "--seed-pairs", "5",
+                 "--method", "procrustes", "-o", str(tmp_path / "m"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--force" in err and "force=True" not in err, err

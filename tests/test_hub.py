@@ -288,7 +288,7 @@ def test_cli_errors(files, capsys):
     assert "24-d" in capsys.readouterr().err
     # unknown space, missing --from / --to, --from on a plain map
     assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "o.npy"), "--from", "s0", "--to", "zz",
-                 "--quiet"]) == 1
+                 "--quiet"]) == 2
     assert "no space 'zz'" in capsys.readouterr().err
     assert main(["translate", str(d / "h"), str(d / "s0.npy"), "-o", str(d / "o.npy"), "--quiet"]) == 2  # usage
     assert "--from and --to" in capsys.readouterr().err

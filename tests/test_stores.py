@@ -1148,3 +1148,106 @@ def test_auto_keeps_the_warnings_of_candidates_it_did_not_choose_and_shows_none(
     t.save(tmp_path / "m")
     saved = {c["method"]: c for c in load_translator(tmp_path / "m").fit_info_["candidates"]}
     assert saved["recommended"]["warnings"] == rows["recommended"]["warnings"]
+
+
+# -- migrate audit round 4: a forced map is not forced again silently; every outcome in the report; early refusals -----
+def test_a_map_kept_with_force_is_refused_on_a_rerun_without_force(tmp_path, monkeypatch, capsys):
+    """A map judged not aligned is saved only with --force (here with --gate-only); the same command without
+    --force refuses it (exit 3, nothing migrated) instead of migrating with it and claiming --force."""
+    import vecbridge.encoders
+
+    old, _, R, _ = _clustered_pair(0, n=600)
+    monkeypatch.setattr(vecbridge.encoders, "get_encoder", lambda name, **kw: _PlantedEncoder(old @ R))
+    db = _shuffled_texts_store(tmp_path, old)
+    argv = ["migrate", "lancedb", str(tmp_path / "shuf"), "docs", "--to-table", "docs_new", "--encoder", "planted",
+            "--pair-rows", "200", "--method", "procrustes", "--gate-sample", "50", "--report", str(tmp_path / "r.json")]
+    assert _cli(argv + ["--force", "--gate-only"]) == 0
+    err = capsys.readouterr().err
+    assert "judged not aligned" in err and "kept with --force" in err and "migrating anyway" not in err
+    assert list((tmp_path / "shuf").glob(".vecbridge-migrate/*.map"))
+    assert _cli(argv) == 3
+    err = capsys.readouterr().err
+    assert "fitted for this migration before" in err and "not aligned" in err and "--force" in err
+    assert "migrating anyway" not in err and "force=True" not in err and "--restart" in err
+    assert "docs_new" not in db.list_tables().tables
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["status"] == "not aligned" and rep["fit"]["reused"] and "migration" not in rep
+    assert _cli(argv + ["--force", "--quiet"]) == 0  # forced again: migrated, and the warning says why
+    assert "migrating anyway (--force)" in capsys.readouterr().err
+    assert db.open_table("docs_new").count_rows() == len(old)
+
+
+def test_a_failed_run_replaces_the_report_of_an_earlier_one(tmp_path, capsys):
+    """A run that fails writes its --report (status error, usage error or input refused, with the message and
+    what was asked), so an earlier run's "migrated" is never left behind; a file that is not a report of migrate
+    is still never replaced."""
+    _small_store(tmp_path)
+    report = tmp_path / "r.json"
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--map", str(tmp_path / "map"), "--quiet",
+            "--report", str(report)]
+    assert _cli(base + ["--to-table", "t"]) == 0
+    assert json.loads(report.read_text())["status"] == "migrated"
+    assert _cli(base + ["--to-table", "t2", "--vector-column", "nosuch"]) == 1
+    rep = json.loads(report.read_text())
+    assert rep["status"] == "error" and "nosuch" in rep["error"] and "migration" not in rep
+    assert rep["inputs"]["target"] == {"table": "t2"} and rep["inputs"]["map"] == str(tmp_path / "map")
+    assert _cli(base + ["--to-table", "t3", "--method", "procrustes"]) == 0  # --method is for a fit: not used
+    assert _cli(base[:4] + ["--to-table", "t4", "--quiet", "--report", str(report)]) == 2  # no map, nothing to fit
+    rep = json.loads(report.read_text())
+    assert rep["status"] == "usage error" and "--map MAP_DIR" in rep["error"]
+    other = tmp_path / "notes.json"
+    other.write_text("keep me")
+    assert _cli(base[:-1] + [str(other), "--to-table", "t5", "--vector-column", "nosuch"]) == 1
+    assert other.read_text() == "keep me"
+    capsys.readouterr()
+    # exit 5 (--strict refuses the input): the report says so
+    new = _two_spaces_store(tmp_path / "b")
+    strict = ["migrate", "lancedb", str(tmp_path / "b" / "db"), "docs", "--strict", "--quiet", "--report", str(report)]
+    assert _cli(strict + ["--map", str(tmp_path / "b" / "right"), "--to-table", "ok"]) == 0
+    assert json.loads(report.read_text())["status"] == "migrated"
+    assert _cli(strict + ["--map", str(tmp_path / "b" / "wrong"), "--to-table", "bad"]) == 5
+    rep = json.loads(report.read_text())
+    assert rep["status"] == "input refused" and "source space" in rep["error"] and "migration" not in rep
+    assert lancedb.connect(str(tmp_path / "b" / "db")).open_table("ok").count_rows() == len(new)
+
+
+def test_gate_options_without_an_encoder_are_refused_before_any_fit(tmp_path, capsys):
+    old, sample, _, _ = _clustered_pair(1, n=300)
+    make_table(tmp_path / "db", old)
+    np.save(tmp_path / "s.npy", sample)
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "n", "--target-sample",
+            str(tmp_path / "s.npy"), "--report", str(tmp_path / "r.json")]
+    for extra, words in ((["--min-retention", "0.5"], "--min-retention needs --encoder"),
+                         (["--gate-only"], "--gate-only needs --encoder")):
+        assert _cli(base + extra) == 2
+        err = capsys.readouterr().err
+        assert words in err and "fitting" not in err
+        assert not (tmp_path / "db" / ".vecbridge-migrate").exists()
+        assert json.loads((tmp_path / "r.json").read_text())["status"] == "usage error"
+
+
+def test_pairs_that_would_take_every_stored_text_leave_the_gate_none_and_say_so(tmp_path, monkeypatch, capsys):
+    """--pair-rows as large as the store leaves the gate (which leaves the pairs out) no texts: refused before
+    the fit (exit 2, no map saved), in words that name --pair-rows; a saved map fitted on all the texts says how
+    to fit it again."""
+    import vecbridge.encoders
+    from vecbridge.stores.lancedb import fit_lancedb_map
+
+    X, Y = _small_store(tmp_path)  # 200 rows, texts "text i"
+    monkeypatch.setattr(vecbridge.encoders, "get_encoder", lambda name, **kw: _PlantedEncoder(Y))
+    base = ["migrate", "lancedb", str(tmp_path / "db"), "docs", "--to-table", "n", "--encoder", "planted",
+            "--method", "procrustes", "--quiet"]
+    for rows, words in (("200", "all 200 stored texts"), ("199", "199 of the 200 stored texts")):
+        assert _cli(base + ["--pair-rows", rows]) == 2
+        err = capsys.readouterr().err
+        assert words in err and f"(--pair-rows {rows})" in err and "lower --pair-rows" in err
+        assert "--gate-sample" in err and "calibration documents" in err
+        assert not (tmp_path / "db" / ".vecbridge-migrate").exists()
+    # a map saved with every text in its pairs (fitted in Python) is reused: the gate's error says how to go on
+    fit_lancedb_map(tmp_path / "db", "docs", None, target_table="n", encoder=_PlantedEncoder(Y), pair_rows=200,
+                    method="procrustes", progress=False)
+    assert _cli(base + ["--pair-rows", "100"]) == 1
+    err = capsys.readouterr().err
+    assert "all 200 stored texts went into the pairs" in err and "--restart --pair-rows 198" in err
+    assert _cli(base + ["--pair-rows", "100", "--restart"]) == 0
+    assert lancedb.connect(str(tmp_path / "db")).open_table("n").count_rows() == len(X)

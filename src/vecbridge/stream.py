@@ -169,6 +169,14 @@ def map_fingerprint(translator: Any) -> str:
     return h.hexdigest()[:32]
 
 
+def output_space(translator: Any) -> str:
+    """The space a streamed run writes (its journal records it, so that a resume keeps it): ``"map"``, the map's
+    output space, or ``"target"``, the target model's own coordinates (``vecbridge translate --space target``,
+    whose translator says so with ``output_space = "target"``)."""
+    space = getattr(translator, "output_space", None)
+    return space if isinstance(space, str) else "map"
+
+
 def _input_signature(path: Path, keys_path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Path, size and modification time of the input (and of the keys file it is read with, when it has one):
     a run is resumed, or taken for done, only over the same files."""
@@ -690,6 +698,7 @@ def translate_file(
         "input_format": source.format,
         "output_format": out_fmt,
         "map": map_fingerprint(translator),
+        "space": output_space(translator),
         "key_column": source.key_column,
         "vector_column": source.vector_column,
         "output_vector_column": out_vc,
@@ -863,7 +872,12 @@ def _open_journal(work: Path, settings: dict[str, Any], resume: bool, chunk_rows
             raise ResumeMismatchError(
                 f"{jpath}: cannot read the progress journal ({e}); start again with --restart / resume=False"
             ) from None
-        diffs = [k for k, v in settings.items() if old.get(k) != v]
+        diffs = [k for k, v in settings.items() if old.get(k) != v and not (k == "space" and k not in old)]
+        if "space" in diffs:  # the other space has another map fingerprint too: name the flag, not the hashes
+            raise ResumeMismatchError(
+                f"a partial run in {work} was made with --space {old['space']}; now --space {settings['space']}: "
+                f"re-run with --space {old['space']} to resume, or start again with --restart / resume=False"
+            )
         if diffs:
             raise ResumeMismatchError(
                 f"a partial run in {work} was made with different {', '.join(diffs)} "

@@ -158,7 +158,8 @@ def check_unknown_params(name: str, params: dict, items: list[str] | None) -> No
 
 def check_export(name: str, output: str, overwrite: bool) -> None:
     """``-o FILE`` before any build: a data set of word vectors, a file name whose extension names a format, and
-    no existing file unless ``--overwrite`` (as every command's outputs)."""
+    no existing file unless ``--overwrite`` (as every command's outputs), nor, for an ``.npy``, an existing keys
+    file where it writes its keys (``<stem>.keys.txt`` beside it)."""
     from .. import datasets
     from ..apps.wordfiles import GENSIM_KV_SUFFIXES
     from ..atomic import check_writable
@@ -175,6 +176,16 @@ def check_export(name: str, output: str, overwrite: bool) -> None:
         raise ParameterError(f"-o {output}: cannot tell the format from the file name; end it in .vec or .txt "
                              "(word2vec text), .bin (word2vec binary), .npy, .npz, .parquet or .kv (gensim)")
     check_writable(output, overwrite)
+    if format_from_extension(output) == "npy":  # and the keys file written beside it
+        from ..errors import OutputExistsError
+        from ..io.arrays import keys_path_for
+
+        keys = keys_path_for(output)
+        if keys.is_dir():
+            raise OutputExistsError(f"{keys} is a folder, and {output} writes its keys there; choose another name")
+        if keys.exists() and not overwrite:
+            raise OutputExistsError(f"{keys} already exists (the keys file written beside {output}); choose another "
+                                    "name or allow overwriting (--overwrite)")
 
 
 #: builder parameters that count things: a value below 1 can never work

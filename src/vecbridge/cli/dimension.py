@@ -85,6 +85,9 @@ def run(args) -> int:
                                     verdict_reason=v["verdict_reason"])
         problem = f"the map did not align on {v['n_eval']:,} {measured_on}: {v['verdict_reason']}"
         if v["verdict"] == "not aligned" and refused_as_not_aligned("vecbridge dimension", problem, args.force):
+            if args.json:  # the verdict the exit code follows, and no map saved
+                print(json.dumps({"rows": result.rows, "info": result.info, "method": method,
+                                  "chosen_by_auto": by_auto, "verdict": summary, "map": None}))
             return EXIT_NOT_ALIGNED
     path = translator.save(args.output, overwrite=args.overwrite)
     if args.json:

@@ -7,8 +7,9 @@ or the file system refuses); 2 a usage error: a bad option value (argparse's own
 ``--param`` the method refuses); 3 a fit refused as not aligned; 4 a quality gate failed; 5 a strict
 input check failed; 130 interrupted.
 
-Messages name the command-line flag to act on and the Python argument beside it where they differ
-(``--overwrite / overwrite=True``), so the same text serves both."""
+The library's messages name the command-line flag to act on and the Python argument beside it where they
+differ (``--overwrite / overwrite=True``), so the same text serves both; the command line shows them with the
+flags only (:func:`~vecbridge.cli.options.flags_only`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import warnings
 
 from ..version import __version__
 from ..errors import ParameterError, StrictInputError, VecbridgeError
-from .options import ArgumentParser, HelpFormatter, param_error_message
+from .options import ArgumentParser, HelpFormatter, flags_only, param_error_message
 
 #: exit codes (see the module docstring)
 EXIT_ERROR = 1
@@ -80,7 +81,7 @@ def _one_line(prog: str, default):
 
     def show(message, category, filename, lineno, file=None, line=None):
         if "vecbridge" in str(filename) and issubclass(category, UserWarning):
-            print(f"{prog}: warning: {message}", file=file or sys.stderr)
+            print(f"{prog}: warning: {flags_only(str(message))}", file=file or sys.stderr)
         else:
             default(message, category, filename, lineno, file, line)
 
@@ -91,13 +92,13 @@ def _run(args, prog: str) -> int:
     try:
         return int(args.func(args) or 0)
     except ParameterError as e:
-        print(f"{prog}: error: {param_error_message(e, getattr(args, 'param', None))}", file=sys.stderr)
+        print(f"{prog}: error: {flags_only(param_error_message(e, getattr(args, 'param', None)))}", file=sys.stderr)
         return EXIT_USAGE
     except StrictInputError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {flags_only(str(e))}", file=sys.stderr)
         return EXIT_STRICT
     except VecbridgeError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {flags_only(str(e))}", file=sys.stderr)
         return EXIT_ERROR
     except UnicodeError as e:
         print(f"{prog}: error: {_unicode_message(e)}", file=sys.stderr)

@@ -146,6 +146,14 @@ def _evaluation_lines(evaluation: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _print_json(method: str, by_auto: bool, summary: dict[str, Any], info_: dict[str, Any],
+                evaluation: dict[str, Any] | None, written: dict[str, Any] | None) -> None:
+    """``--json``: the summary as one JSON object on stdout; ``written`` null when nothing was written (exit 3)."""
+    print(json.dumps(json_value({"method": method, "chosen_by_auto": by_auto, "verdict": summary, "info": info_,
+                                "evaluation": evaluation["rows"] if evaluation is not None else None,
+                                "written": {k: str(p) for k, p in written.items()} if written is not None else None})))
+
+
 def run(args) -> int:
     from ..apps.merge import evaluate_merged, merge_embeddings, merge_output_paths, write_merged
     from ..atomic import check_writable
@@ -183,6 +191,8 @@ def run(args) -> int:
         problem = f"the map from A to B did not align on the {measured_on}: " + h["verdict_reason"]
         if refused_as_not_aligned("vecbridge merge", problem, args.force, anyway="Writing the merge anyway",
                                   nothing="Nothing written", act="write it"):
+            if args.json:  # the verdict the exit code follows, and nothing written
+                _print_json(method, by_auto, summary, i, None, None)
             return EXIT_NOT_ALIGNED
     if i["n_translated"] == 0:
         kept_out = i.get("n_a_paired_but_kept_out", 0)
@@ -192,9 +202,7 @@ def run(args) -> int:
     evaluation = evaluate_merged(result) if args.evaluate else None
     written = write_merged(result, args.output, args.format, overwrite=args.overwrite, evaluation=evaluation)
     if args.json:
-        print(json.dumps(json_value({"method": method, "chosen_by_auto": by_auto, "verdict": summary, "info": i,
-                                    "evaluation": evaluation["rows"] if evaluation is not None else None,
-                                    "written": {k: str(p) for k, p in written.items()}})))
+        _print_json(method, by_auto, summary, i, evaluation, written)
     info(args, f"merged {i['n_native']} native + {i['n_translated']} translated words "
                f"({method}{' (chosen by auto)' if by_auto else ''}, "
                f"fitted on {result.translator.fit_info_['n_pairs']} pairs)")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 import warnings
 from contextlib import contextmanager
 
-from ..errors import ParameterError, VecbridgeError
+from ..errors import ParameterError, StrictInputError, VecbridgeError
 from .options import (
     HelpFormatter,
     add_command,
@@ -18,9 +17,11 @@ from .options import (
     add_strict_option,
     check_output,
     check_space,
+    flags_only,
     info,
     int_range,
     nonnegative_float,
+    param_error_message,
     parse_params,
     positive_int,
     store_name,
@@ -74,7 +75,8 @@ def _common(p) -> None:
     g.add_argument("--gate-metric", default="overlap_at_k", choices=["overlap_at_k", "recall_at_k", "recall_retention"])
     g.add_argument("--gate-sample", type=int_range(2), default=500, help="calibration rows sampled (default 500)")
     g.add_argument("--gate-k", type=positive_int, default=10, help="k of overlap@k / recall@k (default 10)")
-    g.add_argument("--gate-queries", default=None, metavar="FILE", help="query texts, one per line (default: the documents)")
+    g.add_argument("--gate-queries", default=None, metavar="FILE",
+                   help="query texts, one per line (default: the documents)")
     add_seed(g, 0, "the calibration sample and the stored vectors sampled for a fit")
     g.add_argument("--gate-only", action="store_true", help="run the gate and stop")
     p.add_argument("--report", default=None, metavar="JSON",
@@ -107,7 +109,8 @@ def add_parser(sub) -> None:
                     help="texts (default 'text'): re-embedded by --encoder for the quality gate and, with no "
                          "map, as pairs for the fit")
     _common(lp)
-    cp = stores.add_parser("chroma", help="a Chroma collection (persistent client folder)", formatter_class=HelpFormatter)
+    cp = stores.add_parser("chroma", help="a Chroma collection (persistent client folder)",
+                           formatter_class=HelpFormatter)
     cp.add_argument("path", metavar="PATH", help="the Chroma persistent folder")
     cp.add_argument("collection", metavar="COLLECTION", help="source collection (documents are the gate's texts)")
     cp.add_argument("--to-collection", type=store_name("collection"), required=True, help="the new collection")
@@ -115,22 +118,68 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    """The command: the library's errors and warnings in the flags' words (:func:`_flags_only`), and Ctrl-C
-    answered with what was done and how to go on (exit 130, the report written with status "interrupted")."""
-    out: dict = {}
+    """The command: the library's errors and warnings in the flags' words
+    (:func:`~vecbridge.cli.options.flags_only`), and Ctrl-C answered with what was done and how to go on (exit 130,
+    the report written with status "interrupted"). The --report, once checked, is written in every outcome: an
+    error leaves one saying so (status "error", "usage error" or "input refused", with the message), never an
+    earlier run's."""
+    out: dict = {"inputs": _inputs(args)}
     t0 = time.perf_counter()
+    checked: list[bool] = []  # non-empty once the --report may be written
     try:
         with _flag_words():
-            return _run(args, out, t0)
+            return _run(args, out, t0, checked)
     except KeyboardInterrupt as e:
-        return _interrupted(args, out, t0, getattr(e, "migration_report", None))
+        return _interrupted(args, out, t0, getattr(e, "migration_report", None), bool(checked))
     except VecbridgeError as e:
-        if e.args and isinstance(e.args[0], str) and _flags_only(e.args[0]) != e.args[0]:
-            e.args = (_flags_only(e.args[0]), *e.args[1:])
+        if e.args and isinstance(e.args[0], str) and flags_only(e.args[0]) != e.args[0]:
+            e.args = (flags_only(e.args[0]), *e.args[1:])
+        if checked:
+            _failed(args, out, t0, e)
+        raise
+    except (OSError, UnicodeError) as e:
+        if checked:
+            _failed(args, out, t0, e)
         raise
 
 
-def _run(args, out: dict, t0: float) -> int:
+def _inputs(args) -> dict:
+    """What the command was asked to migrate, where to, and from what, for the report."""
+    if args.store == "lancedb":
+        where = {"db": args.db, "table": args.table, "vector_column": args.vector_column}
+        target = {"table": args.to_table} if args.to_table is not None else {"column": args.to_column}
+    else:
+        where = {"path": args.path, "collection": args.collection}
+        target = {"collection": args.to_collection}
+    return {"store": args.store, **where, "target": target, "map": args.map, "target_sample": args.target_sample,
+            "target_texts": args.target_texts, "encoder": args.gate_encoder}
+
+
+def _failed(args, out: dict, t0: float, e: BaseException) -> None:
+    """The report of a run that failed with ``e`` (status "usage error" for exit 2, "input refused" for exit 5,
+    "error" otherwise), with the message in the flags' words; a report that cannot be written is only said."""
+    if isinstance(e, ParameterError):
+        status, message = "usage error", param_error_message(e, getattr(args, "param", None))
+    elif isinstance(e, OSError) and e.filename is not None and e.strerror:
+        status, message = "error", f"{e.filename}: {e.strerror}"
+    else:
+        status, message = ("input refused" if isinstance(e, StrictInputError) else "error"), str(e)
+    out["error"] = flags_only(message) or type(e).__name__
+    try:
+        _write_report(args, out, status, t0)
+    except (OSError, VecbridgeError) as w:  # the error itself matters more than the report
+        print(f"vecbridge migrate: the --report could not be written: {w}", file=sys.stderr)
+
+
+def _usage(args, out: dict, t0: float, message: str) -> int:
+    """A usage error found by the command itself: said, written in the report, exit code 2."""
+    print(f"vecbridge migrate: {message}", file=sys.stderr)
+    out["error"] = message
+    _write_report(args, out, "usage error", t0)
+    return 2
+
+
+def _run(args, out: dict, t0: float, checked: list) -> int:
     from ..errors import NotAlignedError, QualityGateError
     from ..progress import log_lines
     from ..stores.migrate import GATE_EXIT_CODE
@@ -138,15 +187,6 @@ def _run(args, out: dict, t0: float) -> int:
     from .fit import EXIT_NOT_ALIGNED
 
     progress = False if args.quiet else None
-    # the target first: one the migration would refuse (the source itself) stops it before a map is fitted
-    if args.store == "lancedb":
-        from ..stores.lancedb import check_target
-
-        check_target(args.table, args.to_table, args.to_column, args.vector_column)
-    else:
-        from ..stores.chroma import check_target
-
-        check_target(args.collection, args.to_collection)
     if args.report:  # before any work: never an input (the map's own files included), never a file unasked
         from pathlib import Path
 
@@ -161,14 +201,27 @@ def _run(args, out: dict, t0: float) -> int:
         # a report of an earlier run of migrate is replaced (re-running the command resumes it); any other file
         # only with --overwrite
         check_writable(args.report, args.overwrite or _is_migrate_report(args.report))
+    checked.append(True)  # from here on, every outcome is written in the --report
+    # the target first: one the migration would refuse (the source itself) stops it before a map is fitted
+    if args.store == "lancedb":
+        from ..stores.lancedb import check_target
+
+        check_target(args.table, args.to_table, args.to_column, args.vector_column)
+    else:
+        from ..stores.chroma import check_target
+
+        check_target(args.collection, args.to_collection)
     if args.target_texts is not None and args.gate_encoder is None:
-        print("vecbridge migrate: --target-texts needs --encoder (the new model, to embed them)", file=sys.stderr)
-        return 2
+        return _usage(args, out, t0, "--target-texts needs --encoder (the new model, to embed them)")
     if args.map is None and args.target_sample is None and args.target_texts is None and args.gate_encoder is None:
-        print("vecbridge migrate: give the map (--map MAP_DIR), or what to fit one from: --encoder NAME (the new "
-              "model, to re-embed a sample of the stored texts) and/or --target-sample FILE / --target-texts FILE "
-              "(new-model vectors of other texts of the domain)", file=sys.stderr)
-        return 2
+        return _usage(args, out, t0, "give the map (--map MAP_DIR), or what to fit one from: --encoder NAME (the "
+                                     "new model, to re-embed a sample of the stored texts) and/or --target-sample "
+                                     "FILE / --target-texts FILE (new-model vectors of other texts of the domain)")
+    # before any fit: the gate's own options need the encoder (--target-texts has one: it embeds them)
+    if args.min_retention is not None and args.gate_encoder is None:
+        return _usage(args, out, t0, "--min-retention needs --encoder (the new model, to re-embed texts)")
+    if args.gate_only and args.gate_encoder is None:
+        return _usage(args, out, t0, "--gate-only needs --encoder")
     exclude = None
     if args.map is not None:
         translator = load_translator(args.map)
@@ -178,23 +231,20 @@ def _run(args, out: dict, t0: float) -> int:
                     log_lines("vecbridge.auto", "vecbridge migrate", not args.quiet):
                 translator, out["fit"] = _fit_map(args, progress)
         except NotAlignedError as e:
-            fit = {k: v for k, v in (getattr(e, "info", None) or {}).items() if k not in ("pair_offsets", "map")}
-            out["fit"] = {**fit, "verdict": "not aligned", "error": _flags_only(str(e))}
+            got = getattr(e, "info", None) or {}
+            drop = ("pair_offsets",) if got.get("reused") else ("pair_offsets", "map")  # a fresh one is not saved
+            fit = {k: v for k, v in got.items() if k not in drop}
+            out["fit"] = {**fit, "verdict": "not aligned", "error": flags_only(str(e))}
             _write_report(args, out, "not aligned", t0)
-            print(f"vecbridge migrate: {_flags_only(str(e))} (exit code {EXIT_NOT_ALIGNED})", file=sys.stderr)
+            print(f"vecbridge migrate: {flags_only(str(e))} (exit code {EXIT_NOT_ALIGNED})", file=sys.stderr)
             return EXIT_NOT_ALIGNED
         exclude = out["fit"].pop("pair_offsets", None)
         _say_fit(args, out["fit"])
-    if args.target_texts is not None and args.min_retention is None and not args.gate_only:
+    if not _gate_runs(args):
         args.gate_encoder = None  # --encoder embedded the target texts; the gate runs only when asked for
-    if args.min_retention is not None and args.gate_encoder is None:
-        print("vecbridge migrate: --min-retention needs --encoder (the new model, to re-embed texts)",
-              file=sys.stderr)
-        return 2
-    if args.gate_only and args.gate_encoder is None:
-        print("vecbridge migrate: --gate-only needs --encoder", file=sys.stderr)
-        return 2
     if args.gate_encoder is not None:
+        if exclude:  # the rows the map was fitted on are left out of the gate: some must be left
+            _check_gate_room(args, len(exclude), out["fit"])
         queries = None
         if args.gate_queries:
             with open(args.gate_queries, encoding="utf-8") as f:
@@ -283,12 +333,63 @@ def _say_fit(args, f: dict) -> None:
     if f["verdict"] == "uncertain":
         print(f"vecbridge migrate: warning: the map is uncertain: {f.get('verdict_reason') or 'no reason recorded'}",
               file=sys.stderr)
-    elif f["verdict"] == "not aligned":  # kept with --force (now or when it was fitted)
-        print(f"vecbridge migrate: warning: the map was judged not aligned: {f.get('verdict_reason')}; migrating "
-              "anyway (--force)", file=sys.stderr)
+    elif f["verdict"] == "not aligned":  # a fresh fit or a reused map passes here only with --force given now
+        going_on = "kept with --force" if args.gate_only else "migrating anyway (--force)"
+        if not args.force:  # not reached from the command (the library refuses the map then): no --force to claim
+            going_on = "kept when it was fitted" if args.gate_only else "migrating with it"
+        print(f"vecbridge migrate: warning: the map was judged not aligned: {f.get('verdict_reason')}; {going_on}",
+              file=sys.stderr)
 
 
-def _interrupted(args, out: dict, t0: float, rep) -> int:
+def _gate_runs(args) -> bool:
+    """Whether the quality gate runs: with --encoder, except where it only embedded --target-texts (the gate runs
+    then only when asked for: --min-retention or --gate-only)."""
+    if args.gate_encoder is None:
+        return False
+    return args.target_texts is None or args.min_retention is not None or args.gate_only
+
+
+def _store_rows(args) -> tuple[int, bool]:
+    """The source's rows, and whether it can keep texts (LanceDB: the --text-column is there)."""
+    if args.store == "lancedb":
+        from ..stores.lancedb import connect, open_store_table
+
+        tbl = open_store_table(connect(args.db), args.table)
+        return int(tbl.count_rows()), args.text_column in tbl.schema.names
+    from ..stores.chroma import client, get_store_collection
+
+    return int(get_store_collection(client(args.path), args.collection).count()), True
+
+
+def _pairs_leave_no_gate(args) -> None:
+    """Before a fit whose pairs would take all the stored texts but one or none: the gate, which leaves the pairs
+    out, would have fewer than the 2 it needs, after the fit (which can take minutes) and its map saved."""
+    if not _gate_runs(args) or args.pair_rows <= 0:
+        return
+    n, texts = _store_rows(args)
+    most = min(args.pair_rows, args.sample_rows, n)  # pairs are drawn among the sampled rows with a text
+    if texts and n >= 2 and n - most < 2:
+        what = f"all {n}" if most == n else f"{most} of the {n}"
+        raise ParameterError(
+            f"{what} stored texts would go into the pairs (--pair-rows {args.pair_rows}), and the quality gate leaves "
+            f"them out: it would have fewer than the 2 calibration documents it needs; lower --pair-rows (to at most "
+            f"{n - 2}) to leave some for the quality gate (--gate-sample)")
+
+
+def _check_gate_room(args, n_pairs: int, fit: dict) -> None:
+    """After the fit: the pairs it used (left out of the gate) leave the gate at least 2 rows, else an error that
+    says so (the map is saved and would be reused: fitting it on fewer pairs needs --restart)."""
+    n, _ = _store_rows(args)
+    if n >= 2 and n - n_pairs < 2:
+        what = f"all {n}" if n_pairs >= n else f"{n_pairs} of the {n}"
+        raise VecbridgeError(
+            f"{what} stored texts went into the pairs of the map (--pair-rows), and the quality gate leaves them "
+            f"out: it has fewer than the 2 calibration documents it needs. The map is saved in {fit.get('map')} and "
+            f"reused as it is; fit it again on fewer pairs, to leave some for the quality gate (--gate-sample): "
+            f"--restart --pair-rows {max(n - 2, 0)} or fewer")
+
+
+def _interrupted(args, out: dict, t0: float, rep, checked: bool = True) -> int:
     """Ctrl-C: say what was done and how to go on, write the report (status "interrupted"); exit code 130."""
     if rep is not None:
         out["migration"] = rep.to_dict()
@@ -303,28 +404,21 @@ def _interrupted(args, out: dict, t0: float, rep) -> int:
         print(f"vecbridge migrate: interrupted before the migration started: nothing was migrated{kept}",
               file=sys.stderr)
     try:
-        _write_report(args, out, "interrupted", t0)
+        if checked:  # never a --report that was not checked yet (an input, a file unasked)
+            _write_report(args, out, "interrupted", t0)
     except (OSError, VecbridgeError) as e:  # the exit code and message above matter more than the report
         print(f"vecbridge migrate: the --report could not be written: {e}", file=sys.stderr)
     return 130
 
 
-#: ``--flag / python_name=VALUE`` in the library's messages, which name both
-_BOTH_NAMES = re.compile(r"(--[a-z][-a-z0-9]*) / [a-z_][a-z0-9_]*=(?:True|False|None|'[^']*'|\d+)?")
-
-
-def _flags_only(message: str) -> str:
-    """A library message in the command line's words: ``--restart / resume=False`` -> ``--restart``."""
-    return re.sub(r"; [a-z_][a-z0-9_]*= in Python", "", _BOTH_NAMES.sub(r"\1", message))
-
-
 @contextmanager
 def _flag_words():
-    """While the command runs, warnings are shown in the command line's words (:func:`_flags_only`)."""
+    """While the command runs, warnings are shown in the command line's words
+    (:func:`~vecbridge.cli.options.flags_only`)."""
     shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        shown(_flags_only(str(message)), category, filename, lineno, file, line)
+        shown(flags_only(str(message)), category, filename, lineno, file, line)
 
     warnings.showwarning = show
     try:
@@ -354,7 +448,8 @@ def _target_vectors(args, progress):
 def _fit_map(args, progress):
     opts = dict(sample_rows=args.sample_rows, state=args.state, resume=not args.restart, force=args.force,
                 seed=args.seed, progress=progress, method=args.method, params=parse_params(args.param))
-    opts.update(encoder=args.gate_encoder, pair_rows=args.pair_rows)
+    opts.update(encoder=args.gate_encoder, pair_rows=args.pair_rows,
+                before_fit=lambda: _pairs_leave_no_gate(args))  # only when a map is fitted, not reused
     Y = None
     if args.target_sample is not None or args.target_texts is not None:
         Y = lambda: _target_vectors(args, progress)  # noqa: E731 (read only when a map is fitted)
@@ -386,7 +481,8 @@ def _is_migrate_report(path: str) -> bool:
 
 def _write_report(args, out: dict, status: str, t0: float) -> None:
     """The --report (when asked for): ``status`` (migrated, not aligned, quality gate failed, quality gate only,
-    interrupted), the command's seconds, and ``out``."""
+    interrupted, usage error, input refused, error), the command's seconds, and ``out`` (``inputs``: what was
+    asked; ``error``: the message of a run that failed)."""
     if args.report:
         import json
 

@@ -452,7 +452,9 @@ def _map_dims(translator: Any) -> dict[str, int | None]:
 def check_dimension(args: argparse.Namespace, translator: Any, vectors: Any, side: str = "source",
                     what: str = "IN") -> None:
     """Fail at once (:class:`~vecbridge.errors.DimensionError`, exit code 1) when ``vectors`` are not as wide as
-    the map's ``side`` space, with a hint that the inputs may be swapped where they are as wide as its other side."""
+    the map's ``side`` space, with a hint at what the input may be: SRC and TGT swapped (only where SRC is as wide
+    as the map's target side and TGT as its source side), a file of the map's other side, or, for a hub, the
+    ``--from`` / ``--to`` space(s) as wide as the input."""
     from ..errors import DimensionError
 
     shape = getattr(vectors, "shape", None)
@@ -463,19 +465,71 @@ def check_dimension(args: argparse.Namespace, translator: Any, vectors: Any, sid
     d, want, d_other = int(shape[-1]), dims.get(side), dims.get(other)
     if want is None or d == want:
         return
+    if _hub_route(translator) is not None:
+        raise DimensionError(_hub_dimension_message(translator, d, side, what))
     message = f"{what}: the vectors are {d}-d, but this map takes {want}-d {side} vectors"
     if d == d_other:
         src_d, tgt_d = dims["source"], dims["target"]
-        message += f"; they have the size of its {other} vectors ({d_other}-d): "
+        message += f"; they have the size of its {other} vectors ({d_other}-d)"
         if getattr(args, "src", None) is not None and getattr(args, "tgt", None) is not None:
-            message += (f"SRC and TGT may be swapped (give the map's {src_d}-d source vectors as SRC, then its "
-                        f"{tgt_d}-d target vectors as TGT)")
+            this, that = ("SRC", "TGT") if side == "source" else ("TGT", "SRC")
+            that_d = _input_width(args, that.lower())
+            if that_d == want:  # each file is as wide as the other side: swapped
+                message += (f", and {that} has the size of its {side} vectors ({want}-d): SRC and TGT may be swapped "
+                            f"(give the map's {src_d}-d source vectors as SRC, then its {tgt_d}-d target vectors "
+                            "as TGT)")
+            else:
+                message += (f": is {this} a file of the map's {other} side? Give the map's {want}-d {side} vectors "
+                            f"as {this}")
         else:
-            message += (f"are these {other}-side vectors? This map translates {src_d}-d source vectors into its "
+            message += (f": are these {other}-side vectors? This map translates {src_d}-d source vectors into its "
                         f"{tgt_d}-d target space (to translate the other way, fit a map with SRC and TGT swapped)")
     else:
         message += " (vectors of another model?)"
     raise DimensionError(message)
+
+
+def _input_width(args: argparse.Namespace, name: str) -> int | None:
+    """The width of input ``name`` (``src`` / ``tgt``) of the command, from its first row; None when unreadable."""
+    from ..io import read_embeddings
+
+    path = getattr(args, name, None)
+    if path is None:
+        return None
+    try:
+        emb = read_embeddings(path, format=getattr(args, f"{name}_format", None), limit=1, progress=False,
+                              on_error="skip" if getattr(args, "lenient", False) else "raise",
+                              **read_settings(args, name))
+        return int(emb.dim)
+    except Exception:  # noqa: BLE001 - only a hint depends on it
+        return None
+
+
+def _hub_route(translator: Any) -> tuple[Any, str, str] | None:
+    """A hub's map (:class:`~vecbridge.hub.HubMap`): the hub and its ``--from`` and ``--to`` spaces; else None."""
+    hub, src, dst = (getattr(translator, a, None) for a in ("_hub", "_src", "_dst"))
+    if hub is None or not isinstance(getattr(hub, "spaces_", None), dict):
+        return None
+    return hub, src, dst
+
+
+def _hub_dimension_message(translator: Any, d: int, side: str, what: str) -> str:
+    """``check_dimension`` for a hub's map: the space chosen is not as wide as the input; name the spaces that are."""
+    hub, src, dst = _hub_route(translator)
+    flag, chosen = ("--from", src) if side == "source" else ("--to", dst)
+    want = hub.spaces_[chosen].dim
+    message = f"{what}: the vectors are {d}-d, but the hub's space {chosen} ({flag} {chosen}) is {want}-d"
+    fits = [n for n, sp in hub.spaces_.items() if sp.dim == d]
+    other_flag, other = ("--to", dst) if side == "source" else ("--from", src)
+    also = f" (and another {other_flag} than {other})" if other in fits else ""
+    if len(fits) == 1:
+        return (message + f"; its space {fits[0]} is {d}-d: if these are vectors of {fits[0]}, give {flag} {fits[0]}"
+                + also)
+    if fits:
+        return (message + f"; its spaces {', '.join(fits)} are {d}-d: give the one these vectors are of with "
+                f"{flag} SPACE" + also)
+    spaces = ", ".join(f"{n} ({sp.dim}-d)" for n, sp in hub.spaces_.items())
+    return message + f", and none of its spaces is {d}-d (its spaces: {spaces}); vectors of another model?"
 
 
 def check_space(args: argparse.Namespace, translator: Any, vectors: Any, side: str = "source", what: str = "IN") -> None:
@@ -494,3 +548,16 @@ def check_space(args: argparse.Namespace, translator: Any, vectors: Any, side: s
         if getattr(args, "strict", False):
             raise StrictInputError(message)
         print(f"vecbridge {args.command}: warning: {message}; pass --strict to make this an error", file=sys.stderr)
+
+
+#: ``--flag / python_name=VALUE`` and ``python_name=VALUE (CLI: --flag)`` in the library's messages, which name
+#: both so that one text serves Python and the command line
+_BOTH_NAMES = re.compile(r"(--[a-z][-a-z0-9]*) / [a-z_][a-z0-9_]*=(?:True|False|None|'[^']*'|[-+0-9.e]+)?")
+_CLI_AFTER = re.compile(r"\b[a-z_][a-z0-9_]*=(?:True|False|None|'[^']*'|[-+0-9.e]+)? \(CLI: (--[a-z][-a-z0-9]*)\)")
+
+
+def flags_only(message: str) -> str:
+    """A library message in the command line's words: ``--restart / resume=False`` -> ``--restart``,
+    ``force=True (CLI: --force)`` -> ``--force``."""
+    message = _CLI_AFTER.sub(r"\1", _BOTH_NAMES.sub(r"\1", message))
+    return re.sub(r"; [a-z_][a-z0-9_]*= in Python", "", message)

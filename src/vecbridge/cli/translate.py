@@ -101,7 +101,11 @@ class TargetCoordinates(Translator):
     """``--space target``: a map's batch function (on ``device``), then :meth:`Translator.to_target_space` (in
     numpy): the target model's own coordinates, as ``vecbridge migrate`` writes them. Given to
     :func:`vecbridge.stream.translate_file` in place of the map (with ``device="cpu"``: the device is used here),
-    it has its own fingerprint, so a partial run of the other ``--space`` is not resumed into this one."""
+    it has its own fingerprint, so a partial run of the other ``--space`` is not resumed into this one; its
+    ``output_space`` is recorded in the run's journal, so that the refusal names ``--space``."""
+
+    #: the space its output is in (:func:`vecbridge.stream.output_space`)
+    output_space = "target"
 
     def __init__(self, inner: Any = None, device: str = "cpu"):
         from ..stream import batch_function

@@ -915,20 +915,28 @@ __all__ = ["Hub", "HubMap", "HubSpace", "HubNotAlignedError", "load_hub", "is_hu
 
 def load_map(path: str | os.PathLike, src: str | None = None, dst: str | None = None) -> Translator:
     """The translator saved at ``path``: a map folder, or a hub folder with the two spaces ``src`` -> ``dst``
-    (the CLI's ``--from`` / ``--to``; its messages name those flags). A hub without both: ParameterError (a
-    usage error, exit code 2)."""
+    (the CLI's ``--from`` / ``--to``; its messages name those flags and these arguments). A hub without both, a
+    space the hub lacks, or ``src`` / ``dst`` given for a map folder: ParameterError (a usage error, exit code 2)."""
     if is_hub_folder(path):
+        names = [s["name"] for s in read_hub_manifest(path)["spaces"]]
+        spaces = ", ".join(names)
         if not src or not dst:
-            spaces = ", ".join(s["name"] for s in read_hub_manifest(path)["spaces"])
             if not src and not dst:
                 raise ParameterError(f"{path} is a hub: say which of its spaces to translate between with --from "
                                      f"and --to (its spaces: {spaces})")
             flag, what = ("--to", "into") if not dst else ("--from", "from")
             raise ParameterError(f"{path} is a hub: {flag} is missing; say which of its spaces to translate {what} "
                                  f"with {flag} SPACE (its spaces: {spaces})")
+        for flag, arg, name in (("--from", "src", src), ("--to", "dst", dst)):
+            if name not in names:
+                raise ParameterError(f"{flag} / {arg}={name!r}: hub {path} has no space {name!r}; its spaces: {spaces}")
         return load_hub(path).translator(src, dst)
     if src or dst:
-        raise VecbridgeError(f"--from / --to choose two spaces of a hub; {path} is not a hub folder")
+        given = " and ".join(f"{flag} / {arg}={name!r}" for flag, arg, name in
+                             (("--from", "src", src), ("--to", "dst", dst)) if name)
+        both = bool(src and dst)
+        raise ParameterError(f"{given}: {'these choose spaces' if both else 'this chooses a space'} of a hub, and "
+                             f"{path} is not a hub folder; leave {'them' if both else 'it'} out to use it as a map")
     from ..translators import load_translator
 
     return load_translator(path)

@@ -24,8 +24,9 @@ from ..errors import RequestError
 def hub_route(body: bytes, hubs: dict[str, Any], maps: Any = ()) -> tuple[str, str, str] | None:
     """``(hub, from, to)`` named by a request body, checked against ``hubs``; None when it names no hub
     (or is not JSON: the map path reports that). ``maps``: the service's map names (a "hub" naming one is told
-    how to ask a map)."""
-    if b'"hub"' not in body:
+    how to ask a map). Decided by the parsed body, so that a key written with escapes (``"\\u0068ub"``) counts;
+    a body that holds neither ``"hub"`` nor an escape ``\\u`` cannot have that key, and is not parsed here."""
+    if b'"hub"' not in body and b"\\u" not in body:
         return None
     try:
         doc = json.loads(body)

@@ -197,9 +197,16 @@ def _shown(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+#: the most field names a message lists (the others are counted)
+_MAX_NAMES = 10
+
+
 def _names(keys: list[str]) -> str:
-    """``["a", "b"]`` -> ``"a" and "b"`` (JSON-quoted, as the caller wrote them)."""
-    quoted = [json.dumps(k, ensure_ascii=False) for k in keys]
+    """``["a", "b"]`` -> ``"a" and "b"`` (JSON-quoted, as the caller wrote them; a long name cut as :func:`_shown`
+    cuts values, and past :data:`_MAX_NAMES` names the rest counted)."""
+    quoted = [_shown(k) for k in keys[:_MAX_NAMES]]
+    if len(keys) > _MAX_NAMES:
+        return ", ".join(quoted) + f" and {len(keys) - _MAX_NAMES:,} others"
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 

@@ -58,7 +58,7 @@ def client(path: Any, *, create: bool = False):
     return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
 
 
-def _get(cl: Any, name: str):
+def get_store_collection(cl: Any, name: str):
     try:
         return cl.get_collection(name, embedding_function=None)
     except Exception as e:  # chromadb raises NotFoundError / ValueError depending on the version
@@ -69,7 +69,7 @@ def _get(cl: Any, name: str):
 
 def _exists(cl: Any, name: str) -> bool:
     try:
-        _get(cl, name)
+        get_store_collection(cl, name)
         return True
     except VecbridgeError:
         return False
@@ -175,7 +175,7 @@ class ChromaWriter:
 
     def ensure_target(self) -> None:
         if _exists(self.cl, self.name):  # a resumed run: the collection this migration created
-            self.col = _get(self.cl, self.name)
+            self.col = get_store_collection(self.cl, self.name)
             return
         extra = {} if self.configuration is None else {"configuration": self.configuration}
         self.col = self.cl.create_collection(self.name, metadata=self.metadata, embedding_function=None, **extra)
@@ -240,7 +240,7 @@ def migrate_chroma(
     folder = map_folder(translator)
     translator = as_translator(translator)
     cl = client(path)
-    src = _get(cl, collection)
+    src = get_store_collection(cl, collection)
     n = int(src.count())
     d_in = int(translator.n_features_in_)
     if n:
@@ -285,7 +285,7 @@ def fit_chroma_map(
     map_dir = map_dir_of(root, "chroma", collection, target_collection)
 
     def stored() -> StoredSample:
-        col = _get(client(path), collection)
+        col = get_store_collection(client(path), collection)
         rows = rows_at(col, draw(np.random.default_rng(seed), int(col.count()), int(sample_rows)),
                        ["embeddings", "documents"])
         X = np.asarray(rows["embeddings"], dtype=np.float32) if rows["ids"] else np.zeros((0, 0), np.float32)
@@ -313,7 +313,7 @@ def chroma_quality_gate(
 ) -> QualityReport:
     """The quality gate on a seeded sample of a collection's documents (rows without a document are left out;
     so are the row offsets in ``exclude``, the rows a map was fitted on)."""
-    col = _get(client(path), collection)
+    col = get_store_collection(client(path), collection)
     rows = rows_at(col, draw(np.random.default_rng(seed), int(col.count()), sample, exclude), ["embeddings", "documents"])
     with_text = [i for i, t in enumerate(rows["documents"]) if isinstance(t, str) and t]
     X = [np.asarray(rows["embeddings"][i], dtype=np.float32) for i in with_text]
@@ -327,5 +327,5 @@ def chroma_quality_gate(
 
 def query_with_map(path: Any, collection: str, translator: Any, queries: np.ndarray, k: int = 10) -> dict[str, Any]:
     """Query side: map new-model queries (n, d_new) into the old space and query the old collection."""
-    col = _get(client(path), collection)
+    col = get_store_collection(client(path), collection)
     return col.query(query_embeddings=query_side(translator, queries), n_results=k)

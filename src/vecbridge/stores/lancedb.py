@@ -65,7 +65,7 @@ def connect(db: Any):
     return import_store("lancedb", "LanceDB").connect(str(db))
 
 
-def _open(conn: Any, name: str, what: str = "table"):
+def open_store_table(conn: Any, name: str, what: str = "table"):
     try:
         return conn.open_table(name)
     except (ValueError, FileNotFoundError):
@@ -132,7 +132,7 @@ class LanceReader:
 
     def __init__(self, conn: Any, table: str, version: int, id_column: str, vector_column: str,
                  columns: list[str] | None):
-        self.tbl = _open(conn, table)
+        self.tbl = open_store_table(conn, table)
         self.tbl.checkout(version)
         self.id_column, self.vector_column = id_column, vector_column
         self.columns = columns
@@ -179,7 +179,7 @@ class NewTableWriter:
             self.conn.drop_table(self.name)
 
     def holds(self, rows: int) -> bool:
-        return _exists(self.conn, self.name) and int(_open(self.conn, self.name).count_rows()) == rows
+        return _exists(self.conn, self.name) and int(open_store_table(self.conn, self.name).count_rows()) == rows
 
     def ensure_target(self) -> None:
         if not _exists(self.conn, self.name):
@@ -210,7 +210,7 @@ class NewColumnWriter:
         self.tbl = None
 
     def check_new(self) -> None:
-        tbl = _open(self.conn, self.table)
+        tbl = open_store_table(self.conn, self.table)
         if self.column in tbl.schema.names:
             raise VecbridgeError(
                 f"table {self.table!r} already has a column {self.column!r}; a migration never overwrites a column "
@@ -231,18 +231,18 @@ class NewColumnWriter:
                                  "Make them unique, or migrate into a new table instead")
 
     def drop_partial(self) -> None:
-        tbl = _open(self.conn, self.table)
+        tbl = open_store_table(self.conn, self.table)
         if self.column in tbl.schema.names:
             tbl.drop_columns([self.column])
 
     def holds(self, rows: int) -> bool:
-        return self.column in _open(self.conn, self.table).schema.names
+        return self.column in open_store_table(self.conn, self.table).schema.names
 
     def ensure_target(self) -> None:
-        self.tbl = _open(self.conn, self.table)
+        self.tbl = open_store_table(self.conn, self.table)
         if self.column not in self.tbl.schema.names:
             self.tbl.add_columns(self.field)
-            self.tbl = _open(self.conn, self.table)
+            self.tbl = open_store_table(self.conn, self.table)
 
     def rows_committed(self, journal_rows: int) -> int:
         return journal_rows  # updates by id are idempotent: redoing a batch is harmless
@@ -340,7 +340,7 @@ def migrate_lancedb(
     folder = map_folder(translator)
     translator = as_translator(translator)
     conn = connect(db)
-    src = _open(conn, table)
+    src = open_store_table(conn, table)
     schema = src.schema
     d_in = vector_dim(schema, vector_column, f"table {table!r}")
     check_dim(f"table {table!r}, column {vector_column!r}", d_in, int(translator.n_features_in_))
@@ -411,7 +411,7 @@ def fit_lancedb_map(
     conn = connect(db)
     root = _state_root(conn, state)
     if new_column is not None:  # a new column is written by id: ids that cannot be are refused before the fit
-        schema = _open(conn, table).schema
+        schema = open_store_table(conn, table).schema
         if id_column not in schema.names:
             raise FormatError(f"table {table!r} has no id column {id_column!r}; its columns: {schema.names} "
                               "(--id-column / id_column=)")
@@ -420,7 +420,7 @@ def fit_lancedb_map(
     map_dir = map_dir_of(root, "lancedb", table, _target_key(target_table, new_column))
 
     def stored() -> StoredSample:
-        names = set(_open(conn, table).schema.names)
+        names = set(open_store_table(conn, table).schema.names)
         texts_kept = fit_options.get("encoder") is not None and text_column in names
         t, offsets = lancedb_sample(conn, table, [vector_column] + ([text_column] if texts_kept else []),
                                     int(sample_rows), seed)
@@ -440,7 +440,7 @@ def lancedb_sample(db: Any, table: str, columns: list[str], size: int, seed: int
                    exclude: Any = None) -> tuple[Any, np.ndarray]:
     """A seeded random sample of ``size`` rows (Arrow table, scan order) of ``columns``, none of the row
     offsets in ``exclude``, and the offsets drawn."""
-    src = _open(connect(db), table)
+    src = open_store_table(connect(db), table)
     rows = sample_rows_except(np.random.default_rng(seed), int(src.count_rows()), size, exclude)
     return src.take_offsets([int(r) for r in rows]).select(columns).to_arrow(), rows
 
@@ -483,7 +483,7 @@ def search_with_query_map(db: Any, table: str, translator: Any, queries: np.ndar
 
     Returns one Arrow table of the ``k`` nearest rows per query (LanceDB's ``_distance`` included).
     """
-    tbl = _open(connect(db), table)
+    tbl = open_store_table(connect(db), table)
     Q = query_side(translator, queries)
     out = []
     for q in Q:

@@ -478,7 +478,8 @@ def retrieval_retention(
     migrated = np.asarray(migrated, dtype=np.float32)
     reembedded = np.asarray(reembedded, dtype=np.float32)
     if migrated.shape != reembedded.shape:
-        raise DimensionError(f"migrated {migrated.shape} and re-embedded {reembedded.shape} documents must match row for row")
+        raise DimensionError(f"migrated {migrated.shape} and re-embedded {reembedded.shape} documents must match "
+                             "row for row")
     k = int(min(k, migrated.shape[0]))
     top_m, _ = nearest_neighbors(queries, migrated, k=k, progress=False)
     top_r, _ = nearest_neighbors(queries, reembedded, k=k, progress=False)
@@ -552,7 +553,8 @@ def quality_gate(
     if metric not in metrics or metrics[metric] is None:
         raise VecbridgeError(
             f"metric {metric!r} is not available here (it needs the documents as queries); "
-            f"choose from {[m for m in ('overlap_at_k', 'recall_at_k', 'recall_retention') if metrics.get(m) is not None]}"
+            "choose from "
+            f"{[m for m in ('overlap_at_k', 'recall_at_k', 'recall_retention') if metrics.get(m) is not None]}"
         )
     value = float(metrics[metric])
     passed = threshold is None or value >= threshold
@@ -575,7 +577,8 @@ def encode_function(encoder: Any, progress: bool | None) -> Callable[[list[str]]
         return lambda texts: encoder.encode(texts, progress=progress)
     if callable(encoder):
         return encoder
-    raise VecbridgeError(f"encoder must be a name, an Encoder or a function texts -> vectors, got {type(encoder).__name__}")
+    raise VecbridgeError("encoder must be a name, an Encoder or a function texts -> vectors, got "
+                         f"{type(encoder).__name__}")
 
 
 #: stored vectors sampled to fit a map without pairs (``migrate --target-sample``)
@@ -668,6 +671,7 @@ def fit_map_in_state(
     progress: bool | None = None,
     method: str = "auto",
     params: dict[str, Any] | None = None,
+    before_fit: Callable[[], None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """The map old -> new for a migration that has no map yet, fitted from what the store and the user have,
     saved in ``map_dir`` (inside the migration state) so that a resumed run uses the same map. With ``resume``
@@ -692,7 +696,10 @@ def fit_map_in_state(
     map is fitted). Returns ``(translator, info)``; ``info`` says whether the map was fitted or reused, its
     folder, mode, method, verdict (``verdict_reason``, ``verdict_details``), auto's cross-validated top-1
     (``cv_top1``) and sample sizes. Raises :class:`~vecbridge.errors.NotAlignedError` (nothing saved; its
-    ``info`` attribute holds that dict) when the verdict is "not aligned", unless ``force``.
+    ``info`` attribute holds that dict) when the verdict is "not aligned", unless ``force``; so does a reused map
+    judged "not aligned" when it was fitted (saved then with ``force``), unless ``force`` is given again.
+    ``before_fit`` (optional) is called only when a map is to be fitted (not when one is reused), before the store
+    is read or a text embedded: the caller's own checks of a fit that would be wasted.
     """
     from ..errors import NotAlignedError
     from ..translators import load_translator
@@ -703,16 +710,27 @@ def fit_map_in_state(
         t = load_translator(map_dir)
         fi = getattr(t, "fit_info_", {}) or {}
         mig = fi.get("migration") or {}
-        return t, {"map": str(map_dir), "reused": True, "mode": mig.get("mode", "no pairs"),
-                   "n_pairs": mig.get("n_pairs", 0), "method": fi.get("chosen_method") or t.method,
-                   "verdict": fi.get("verdict"), "confidence": fi.get("confidence"),
-                   "verdict_reason": fi.get("verdict_reason"), "verdict_details": fi.get("verdict_details"),
-                   "cv_top1": fi.get("cv_top1"), "pair_offsets": mig.get("pair_offsets", [])}
+        info = {"map": str(map_dir), "reused": True, "mode": mig.get("mode", "no pairs"),
+                "n_pairs": mig.get("n_pairs", 0), "method": fi.get("chosen_method") or t.method,
+                "verdict": fi.get("verdict"), "confidence": fi.get("confidence"),
+                "verdict_reason": fi.get("verdict_reason"), "verdict_details": fi.get("verdict_details"),
+                "cv_top1": fi.get("cv_top1"), "pair_offsets": mig.get("pair_offsets", [])}
+        if info["verdict"] == "not aligned" and not force:  # kept with force when fitted: force it again to use it
+            err = NotAlignedError(
+                f"the map fitted for this migration before ({map_dir}; {info['mode']}, {info['method']}) was judged "
+                f"not aligned: {info['verdict_reason'] or 'no reason recorded'}. It was kept only because it was "
+                "forced then; nothing was migrated. Migrate anyway with --force / force=True, or fit a new map "
+                "with --restart / resume=False")
+            err.info = info  # type: ignore[attr-defined] - the saved map's figures, for a report
+            raise err
+        return t, info
     # the method and its parameters first: a bad one is refused before the store is read or a text embedded
     t = method_translator(method, params, seed=seed, progress=progress)
     if t.requires_pairs and (encoder is None or int(pair_rows) <= 0):
         raise _needs_pairs(method, "no encoder was given to re-embed stored texts" if encoder is None else
                            "pairs from stored texts are off (--pair-rows 0)")
+    if before_fit is not None:
+        before_fit()
     got = old_sample() if callable(old_sample) else old_sample
     sample = got if isinstance(got, StoredSample) else StoredSample(got)
     X = as_float32_matrix(sample.vectors, "the stored vectors' sample")
