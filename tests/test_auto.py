@@ -73,6 +73,25 @@ def test_auto_with_pairs_chooses_a_supervised_method_by_cross_validation(rotated
     assert fi["chosen_method"] != "identity" and _top1(t, X[300:], Y[300:]) > 0.9
 
 
+def test_auto_cross_validation_retrieves_samples_among_held_out_targets_and_words_in_the_vocabulary():
+    """Samples: a fold's pairs are scored among the fold's targets (what evaluate --paired reports); keyed
+    vocabularies: among the first CV_POOL target words too. Decoys equal to the golds placed first in the target
+    rows win every tie in the vocabulary's pool and none among the held-out targets."""
+    from vecbridge.translators.auto import AutoTranslator
+    from vecbridge.translators.base import FitData
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 8)).astype(np.float32)
+    Y = np.concatenate([X[:20], X])  # rows 0-19: decoys equal to the targets 20-39 of the first 20 sources
+    test = np.c_[np.arange(20), np.arange(20, 40)]
+    t = make_translator("identity").fit(X, Y[20:], known_pairs=np.c_[np.arange(40), np.arange(40)])
+    as_samples = FitData(X=X, Y=Y)
+    keys = [f"w{i}" for i in range(60)]
+    as_words = FitData(X=X, Y=Y, src=Embeddings(keys[:40], X), tgt=Embeddings(keys, Y), pairs=None)
+    assert AutoTranslator._held_out_top1(t, as_samples, test) == 1.0
+    assert AutoTranslator._held_out_top1(t, as_words, test) == 0.0
+
+
 def test_auto_with_few_pairs_uses_them_as_seeds(rotated):
     X, Y = rotated
     t = make_translator("auto", effort="quick", methods=("selflearn",)).fit(X, Y, known_pairs=np.c_[np.arange(5), np.arange(5)])

@@ -21,8 +21,8 @@ The mode follows from the pairs ``fit`` receives:
   seeded by the pairs and cluster-match with the pairs as known pairs, chosen by the same verdict;
 - **enough pairs**: the supervised methods whose dependencies are installed (Procrustes, the multi-step
   pipeline, least squares, the identity where the dimensions agree, RCSLS), chosen by ``cv_folds``-fold
-  cross-validation on the pairs (mean top-1 of held-out pairs, cosine retrieval among the held-out targets
-  and the first ``CV_POOL`` target rows). Candidates are tried in that order and no new one starts once
+  cross-validation on the pairs (mean top-1 of held-out pairs, cosine retrieval among the held-out targets,
+  for keyed vocabularies also among the first ``CV_POOL`` target rows). Candidates are tried in that order and no new one starts once
   ``time_budget`` seconds have passed.
 
 ``fit_info_`` records ``auto`` (True), ``mode``, ``chosen_method``, every candidate with its score
@@ -371,9 +371,15 @@ class AutoTranslator(Translator):
 
     @staticmethod
     def _held_out_top1(t: Translator, data: FitData, test: np.ndarray) -> float:
-        """Share of held-out pairs whose mapped source is nearest (cosine) to its own target, among the
-        held-out targets and the first ``CV_POOL`` target rows."""
-        pool = np.unique(np.concatenate([np.arange(min(CV_POOL, len(data.Y))), test[:, 1]]))
+        """Share of held-out pairs whose mapped source is nearest (cosine) to its own target: for keyed
+        vocabularies among the held-out targets and the first ``CV_POOL`` target rows (a word is translated
+        into the target's vocabulary), for samples among the held-out targets only (what ``evaluate --paired``
+        and fit's held-out check report)."""
+        held = np.unique(test[:, 1])
+        if rows_kind(data.src, data.tgt) != "ranked":
+            pool = held
+        else:
+            pool = np.unique(np.concatenate([np.arange(min(CV_POOL, len(data.Y))), held]))
         A = unit_rows(t.transform(data.X[test[:, 0]]))
         B = unit_rows(t.transform_target(data.Y[pool]))
         nearest = pool[(A @ B.T).argmax(1)]
