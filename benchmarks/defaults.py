@@ -417,7 +417,10 @@ def render() -> None:
         "while nothing is aligned, on a slower instance of the same machine type: there the single methods' "
         "rows of spectral-match and self-learning (the fastest) and of cluster-match on `w2v-sg100-cbow100` were "
         "measured again beside it; the other single rows are from the faster instance, so time ratios against "
-        "them overstate auto's cost (the section 'When nothing aligns' below).\n\n"
+        "them overstate auto's cost (the section 'When nothing aligns' below). `w2v-sg100-cbow100` was measured "
+        "once more, auto beside every single method in one run, on 2026-12-07 from 22:04 UTC (AMD EPYC), after "
+        "the neighbour passes' tiles were balanced across the threads: auto pays for self-learning's failed fit "
+        "(23.7 s) before cluster-match (42.3 s), hence 1.74 times cluster-match alone.\n\n"
         + report.markdown_table(heads, summary_rows(pairless, "top1"))
         + "\n\n### Every fit\n\n" + table
         + "\n\n## With pairs\n\nAuto chooses among the supervised methods by 3-fold cross-validation on the "

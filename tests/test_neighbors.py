@@ -288,6 +288,17 @@ def test_tile_shape_fits_the_budget(n_q, n_t, mb, threads):
         assert -(-n_q // rows) >= threads  # a tile for every thread
 
 
+@pytest.mark.parametrize("n_q,threads,multiple", [(10_071, 2, 32), (10_071, 2, 1), (8_000, 4, 32), (20_000, 2, 1),
+                                                   (4_100, 3, 32), (30_001, 2, 32)])
+def test_tiles_come_in_a_multiple_of_the_threads_of_about_equal_size(n_q, threads, multiple):
+    """No thread idles for a round while the others finish (10,071 rows were 5 tiles of 2,048 on 2 threads)."""
+    big = tile_shape(n_q, 1000, 1 << 20, n_threads=1)[0]  # the rows a tile may hold
+    rows, _ = tile_shape(n_q, 1000, 1 << 20, n_threads=threads, row_multiple=multiple)
+    tiles = -(-n_q // rows)
+    assert rows % multiple == 0 and rows <= big and tiles % threads == 0, (rows, tiles)
+    assert n_q - (tiles - 1) * rows >= rows - multiple * tiles  # the last tile is not a remnant
+
+
 def test_results_do_not_depend_on_the_budget():
     rng = np.random.default_rng(11)
     Q, T = rng.normal(size=(333, 16)).astype(np.float32), rng.normal(size=(4000, 16)).astype(np.float32)

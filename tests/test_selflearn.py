@@ -393,3 +393,19 @@ def test_whitened_final_is_kept_when_well_conditioned(spaces):
     src, tgt = spaces
     t = SelfLearning(**FAST).fit(src, tgt, pairs=identical_pairs(src, tgt)[:25])
     assert t.fit_info_["final"] == "whiten" and t.fit_info_["whitened_target_condition"] < 100
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_sorted_similarity_profile_is_the_sorted_square_root_of_the_gram_matrix(threads):
+    """Each row of sqrt(X X^T) (eigen-decomposition in float64) sorted descending, unit/centre/unit-normalised;
+    the same on any number of threads."""
+    from vecbridge.normalize import Normalizer
+    from vecbridge.translators.selflearn import sorted_similarity_profile
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(301, 12)).astype(np.float32)
+    w, V = np.linalg.eigh(X.astype(np.float64) @ X.T.astype(np.float64))
+    root = (V * np.sqrt(np.clip(w, 0, None))) @ V.T
+    want = Normalizer("unit center unit").fit_transform(np.sort(root, axis=1)[:, ::-1].astype(np.float32))
+    got = sorted_similarity_profile(X, Compute(n_jobs=threads))
+    np.testing.assert_allclose(got, want, atol=2e-5)

@@ -248,17 +248,26 @@ def alignment_confidence(
 
 
 # ---------------------------------------------------------------- unsupervised starts
-def sorted_similarity_profile(X: np.ndarray) -> np.ndarray:
+def sorted_similarity_profile(X: np.ndarray, compute: Compute | None = None) -> np.ndarray:
     """Rows of ``sqrt(X X^T)`` sorted descending, then unit/centre/unit-normalised: (n, n) float32.
 
     X: (n, d) normalised vectors. The sorted similarity distribution of a word
     does not change under any rotation of the space, so the profiles of two
     near-isomorphic spaces can be compared directly (Artetxe et al. 2018).
+    ``compute``: the threads that sort blocks of rows.
     """
     U, s, _ = np.linalg.svd(np.asarray(X, dtype=np.float64), full_matrices=False)
-    M = (U * s) @ U.T
-    M = -np.sort(-M, axis=1)
-    return Normalizer("unit center unit").fit_transform(M.astype(np.float32))
+    # rounding to float32 keeps the order, so sorting after it gives the same profile as before it
+    M = ((U * s) @ U.T).astype(np.float32)
+    compute = as_compute(compute)
+    n_blocks = max(1, min(compute.n_threads(), len(M)))
+
+    def sort_rows(span: tuple[int, int]) -> None:
+        M[span[0]:span[1]] = np.sort(M[span[0]:span[1]], axis=1)[:, ::-1]
+
+    with compute.threads(n_blocks) as run:
+        run(sort_rows, [(a, min(len(M), a + -(-len(M) // n_blocks))) for a in range(0, len(M), -(-len(M) // n_blocks))])
+    return Normalizer("unit center unit").fit_transform(M)
 
 
 def similarity_init(
@@ -270,8 +279,8 @@ def similarity_init(
     ``compute``: backend, threads, memory (``backend``/``n_jobs``, when given, override its fields)."""
     compute = as_compute(compute, backend=backend, n_jobs=n_jobs)
     n = int(min(n, len(X), len(Z)))
-    Px = sorted_similarity_profile(X[:n])
-    Pz = sorted_similarity_profile(Z[:n])
+    Px = sorted_similarity_profile(X[:n], compute)
+    Pz = sorted_similarity_profile(Z[:n], compute)
     s, t, _ = induce_dictionary(Px, Pz, csls_k=csls_k, direction="union", compute=compute)
     return s, t
 
