@@ -1251,3 +1251,21 @@ def test_pairs_that_would_take_every_stored_text_leave_the_gate_none_and_say_so(
     assert "all 200 stored texts went into the pairs" in err and "--restart --pair-rows 198" in err
     assert _cli(base + ["--pair-rows", "100", "--restart"]) == 0
     assert lancedb.connect(str(tmp_path / "db")).open_table("n").count_rows() == len(X)
+
+
+def test_store_size_counts_rows_and_says_whether_texts_are_kept(tmp_path, spaces):
+    from vecbridge.stores.lancedb import store_size
+
+    old = spaces[0][:37]
+    make_table(tmp_path / "db", old)
+    assert store_size(tmp_path / "db", "docs") == (37, True)
+    assert store_size(tmp_path / "db", "docs", text_column="body") == (37, False)
+    with pytest.raises(VecbridgeError, match="nope"):
+        store_size(tmp_path / "db", "nope")
+    pytest.importorskip("chromadb")
+    from vecbridge.stores.chroma import client
+    from vecbridge.stores.chroma import store_size as chroma_size
+
+    col = client(tmp_path / "chroma", create=True).create_collection("docs", embedding_function=None)
+    col.add(ids=[f"d{i}" for i in range(5)], embeddings=old[:5], documents=[f"t{i}" for i in range(5)])
+    assert chroma_size(tmp_path / "chroma", "docs") == (5, True)

@@ -352,13 +352,12 @@ def _gate_runs(args) -> bool:
 def _store_rows(args) -> tuple[int, bool]:
     """The source's rows, and whether it can keep texts (LanceDB: the --text-column is there)."""
     if args.store == "lancedb":
-        from ..stores.lancedb import connect, open_store_table
+        from ..stores.lancedb import store_size
 
-        tbl = open_store_table(connect(args.db), args.table)
-        return int(tbl.count_rows()), args.text_column in tbl.schema.names
-    from ..stores.chroma import client, get_store_collection
+        return store_size(args.db, args.table, args.text_column)
+    from ..stores.chroma import store_size as chroma_size
 
-    return int(get_store_collection(client(args.path), args.collection).count()), True
+    return chroma_size(args.path, args.collection)
 
 
 def _pairs_leave_no_gate(args) -> None:

@@ -72,6 +72,12 @@ def open_store_table(conn: Any, name: str, what: str = "table"):
         raise VecbridgeError(f"no {what} {name!r} in the LanceDB database {getattr(conn, 'uri', conn)}") from None
 
 
+def store_size(db: Any, table: str, text_column: str = "text") -> tuple[int, bool]:
+    """``(rows, holds texts)`` of ``table``: its row count, and whether it has the column ``text_column``."""
+    tbl = open_store_table(connect(db), table)
+    return int(tbl.count_rows()), text_column in tbl.schema.names
+
+
 def _exists(conn: Any, name: str) -> bool:
     try:
         conn.open_table(name)
