@@ -145,7 +145,7 @@ def part_update(data):
         results[name] = fn()
         timings[name] = time.perf_counter() - t
     rep = compare_updates(old, results, n_probe=8, structure_data=data, k=5)
-    cols = ["model", "n_words", "n_new", "drift", "aligned_drift"] + STRUCT_COLS
+    cols = ["model", "n_words", "n_new", "n_old_changed", "drift", "aligned_drift"] + STRUCT_COLS
     nb_rows = []
     for w in rep["probe_words"]:
         row = {"word": w}

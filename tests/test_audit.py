@@ -131,6 +131,17 @@ def test_a_fitted_map_is_used_as_it_is_and_defences_are_reported(planted):
     assert rows["rotate"]["attribute_naive"] is not None
 
 
+def test_a_map_judged_not_aligned_whose_readings_are_far_above_chance_is_noted_as_real(planted):
+    """The report's note (report.json / report.html, library users included) says what the CLI warning says."""
+    p = planted
+    oracle = make_translator("procrustes").fit(p["H"] @ p["R"], p["H"])
+    oracle.fit_info_.update({"verdict": "not aligned", "confidence": 0.0, "verdict_reason": "forced by the test"})
+    r = run_audit(p["leaked"], p["encoder"], p["public"], ATTRIBUTES, truth=p["truth"], method=oracle,
+                  n_bootstrap=0, defences=[], fit_rows=400)
+    assert r["translation"]["verdict"] == "not aligned" and r["attribute"]["top1"] > 0.8
+    assert "well above chance" in r["notes"][0] and not any("should be near chance" in n for n in r["notes"])
+
+
 def test_defence_specs():
     d = parse_defence("noise=0.05+rotate")
     assert [s.name for s in d.steps] == ["noise", "rotate"] and str(d) == "noise=0.05+rotate"
@@ -287,7 +298,8 @@ def test_cli_bad_inputs_are_clear_errors(files, capsys, tmp_path, extra, code, m
 def test_cli_never_writes_its_files_over_an_input_and_splits_lines_on_newlines_only(files, capsys, tmp_path):
     import hashlib
 
-    from vecbridge.cli.audit import not_aligned_warning, read_lines
+    from vecbridge.audit.engine import not_aligned_warning
+    from vecbridge.cli.audit import read_lines
 
     d = files
     od = tmp_path / "od"

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -74,6 +75,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
                 shutil.rmtree(final)
             os.replace(tmp, final)
         elif tmp.exists():
+            keep_mode(tmp, final)
             os.replace(tmp, final)
         else:
             raise VecbridgeError(f"nothing was written to {tmp} (building {final})")
@@ -137,6 +139,8 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, compress: bo
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
+        if overwrite:
+            keep_mode(tmp, path)  # a replaced file keeps its permission bits
         _publish(tmp, path, overwrite)
     except OSError as e:
         with contextlib.suppress(FileNotFoundError):
@@ -148,6 +152,19 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, compress: bo
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def keep_mode(new: str | os.PathLike, replaced: str | os.PathLike) -> None:
+    """Give the file ``new`` the permission bits of ``replaced``, the regular file it is about to replace (so that
+    replacing a file, e.g. with ``--overwrite``, keeps who may read and write it); nothing when ``replaced`` is
+    not there or not a regular file."""
+    try:
+        st = os.stat(replaced)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        with contextlib.suppress(OSError):
+            os.chmod(new, stat.S_IMODE(st.st_mode))
 
 
 def _umask() -> int:
@@ -172,4 +189,5 @@ def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
     tmp.unlink()
 
 
-__all__ = ["TMP_MARK", "atomic_path", "atomic_output", "check_writable", "write_json_atomic", "write_text_atomic"]
+__all__ = ["TMP_MARK", "atomic_path", "atomic_output", "check_writable", "keep_mode", "write_json_atomic",
+           "write_text_atomic"]

@@ -15,52 +15,111 @@ from .errors import FormatError, ParameterError, VecbridgeError
 Pair = tuple[str, str]
 
 
-def read_dictionary(path: str | os.PathLike, encoding: str = "utf-8") -> list[Pair]:
-    """Read ``source_key<TAB>target_key`` lines (a space also separates when there is no tab).
+#: what separates the two keys of a line that holds no tab: ASCII whitespace, as in the vector readers
+#: (a no-break space or another Unicode space is part of a key there, and so here)
+_ASCII_SPACE = " \t\n\r\x0b\x0c"
+_FIELDS = re.compile(f"[{_ASCII_SPACE}]+")
 
-    Blank lines and lines starting with ``#`` are ignored. A line with fewer or
-    more than two fields raises ``FormatError`` naming the file and line.
-    Duplicate pairs are kept once (a source key may have several targets).
+
+def read_lines(path: str | os.PathLike, encoding: str = "utf-8", what: str = "file") -> list[tuple[int, str]]:
+    """``(line number, text)`` of every line of a small text file, lines ending at ``\\n`` only.
+
+    A ``\\r`` before the ``\\n`` is removed; a ``\\r`` elsewhere stays in the line (it is not a line end,
+    as in the vector readers). A UTF-8 byte-order mark is not part of the first line. A file that is not
+    valid ``encoding`` text raises ``FormatError`` naming the file and the line; ``what`` names the file's
+    kind in the other errors (missing file, a folder).
+    """
+    plain = str(encoding).lower().replace("_", "-") in ("utf-8", "utf8")
+    codec = "utf-8-sig" if plain else encoding
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise FormatError("no such file", path) from None
+    except IsADirectoryError:
+        raise FormatError(f"is a directory; give a {what}", path) from None
+    except PermissionError:
+        raise FormatError("permission denied", path) from None
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as e:
+        line = data[: e.start].decode(codec, errors="replace").count("\n") + 1
+        raise FormatError(f"not valid {encoding} text ({e.reason} at byte {e.start}); name the file's encoding "
+                          "(CLI: --encoding, e.g. latin-1)", path, line) from None
+    except LookupError:
+        raise ParameterError(f"unknown text encoding {encoding!r} (--encoding)") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [(i, ln[:-1] if ln.endswith("\r") else ln) for i, ln in enumerate(lines, 1)]
+
+
+def _fields(line: str) -> list[str]:
+    """The fields of a dictionary line: split on tabs when it holds one (a key may then hold spaces), else on
+    ASCII whitespace; each field stripped of ASCII whitespace, trailing empty fields (a trailing tab) dropped."""
+    if "\t" in line:
+        parts = [p.strip(_ASCII_SPACE) for p in line.split("\t")]
+        while parts and not parts[-1]:
+            parts.pop()
+        return parts
+    return _FIELDS.split(line.strip(_ASCII_SPACE))
+
+
+def read_dictionary(path: str | os.PathLike, encoding: str = "utf-8") -> list[Pair]:
+    """Read ``source_key<TAB>target_key`` lines (ASCII whitespace also separates when a line holds no tab).
+
+    Fields are split as the vector readers split them: on tabs when the line holds one, else on ASCII
+    whitespace (space, tab, ``\\r``, vertical tab, form feed), so a no-break space is part of a key. Lines
+    end at ``\\n`` (a ``\\r`` before it is removed); a trailing tab is ignored; blank lines are skipped.
+
+    Comments: a line whose first non-blank character is ``#`` is a comment when that ``#`` stands alone
+    (``# note``, ``#<TAB>note``, ``#``) or when the line does not hold exactly two fields (``#note``,
+    ``#source target language``). Otherwise it is a pair, so keys that start with ``#`` (hashtags such as
+    ``#ai<TAB>#ai``) are read. Comment lines are counted and said in a ``ReadWarning`` (how many, and the
+    first line numbers).
+
+    Any other line with fewer or more than two fields raises ``FormatError`` naming the file and line, as
+    does a file that is not valid ``encoding`` text. Duplicate pairs are kept once (a source key may have
+    several targets), also said in a ``ReadWarning``.
     """
     pairs: list[Pair] = []
     seen: set[Pair] = set()
     duplicates = 0
-    # a UTF-8 byte-order mark is not part of the first key (as in the vector readers)
-    plain = str(encoding).lower().replace("_", "-") in ("utf-8", "utf8")
-    try:
-        with open(path, encoding="utf-8-sig" if plain else encoding) as fh:
-            for lineno, line in enumerate(fh, 1):
-                line = line.rstrip("\r\n")
-                if not line.strip() or line.startswith("#"):
-                    continue
-                parts = line.split("\t") if "\t" in line else line.split()
-                parts = [p.strip() for p in parts]
-                if len(parts) != 2 or not parts[0] or not parts[1]:
-                    raise FormatError(
-                        f"expected 'source<TAB>target', got {len(parts)} field(s): {line[:80]!r}", path, lineno
-                    )
-                pair = (parts[0], parts[1])
-                if pair not in seen:
-                    seen.add(pair)
-                    pairs.append(pair)
-                else:
-                    duplicates += 1
-    except UnicodeDecodeError as e:
-        raise FormatError(f"not valid {encoding} text ({e.reason} at byte {e.start}); name the file's encoding "
-                          "(CLI: --encoding, e.g. latin-1)", path) from None
-    except FileNotFoundError:
-        raise FormatError("no such file", path) from None
-    except IsADirectoryError:
-        raise FormatError("is a directory; give a dictionary file (source<TAB>target per line)", path) from None
+    comments: list[int] = []
+    for lineno, line in read_lines(path, encoding, what="dictionary file (source<TAB>target per line)"):
+        if not line.strip(_ASCII_SPACE):
+            continue
+        parts = _fields(line)
+        if parts[0].startswith("#") and (len(parts) != 2 or parts[0] == "#" or parts[0][1] in _ASCII_SPACE):
+            comments.append(lineno)
+            continue
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            raise FormatError(
+                f"expected 'source<TAB>target', got {len(parts)} field(s): {line[:80]!r}", path, lineno
+            )
+        pair = (parts[0], parts[1])
+        if pair not in seen:
+            seen.add(pair)
+            pairs.append(pair)
+        else:
+            duplicates += 1
     if not pairs:
-        raise FormatError("the dictionary holds no pairs", path)
-    if duplicates:
+        raise FormatError("the dictionary holds no pairs"
+                          + (f" ({len(comments)} lines starting with # read as comments)" if comments else ""), path)
+    if comments or duplicates:
         import warnings
 
         from .io.read_report import ReadWarning
 
-        warnings.warn(f"{path}: {duplicates} repeated pairs kept once ({len(pairs)} distinct pairs)", ReadWarning,
-                      stacklevel=2)
+        if comments:
+            n, where = len(comments), ", ".join(map(str, comments[:3])) + (", ..." if len(comments) > 3 else "")
+            warnings.warn(f"{path}: {n} line{'s' if n != 1 else ''} starting with # read as comment"
+                          f"{'s' if n != 1 else ''}, not as pairs (line{'s' if n != 1 else ''} {where}); "
+                          f"{len(pairs)} pair{'s' if len(pairs) != 1 else ''} read",
+                          ReadWarning, stacklevel=2)
+        if duplicates:
+            warnings.warn(f"{path}: {duplicates} repeated pairs kept once ({len(pairs)} distinct pairs)", ReadWarning,
+                          stacklevel=2)
     return pairs
 
 
@@ -72,7 +131,8 @@ def write_dictionary(pairs: Iterable[Pair], path: str | os.PathLike) -> None:
 
 @dataclass
 class PairCoverage:
-    """How a list of pairs met two vocabularies. Nothing is dropped without being counted here."""
+    """How a list of pairs met two vocabularies. No pair is dropped without being counted here (the comment
+    lines of a dictionary file are counted by :func:`read_dictionary`)."""
 
     n_pairs: int = 0
     n_used: int = 0
@@ -192,10 +252,11 @@ def keys_to_pair(
     ``k`` clusters by k-means (seeded by ``seed``), and for each cluster, largest first, the nearest
     item not yet taken is picked. ``among``: only these keys (for :class:`Embeddings`) or rows (for
     an array) may be picked, e.g. the items whose text you still have; the clusters are still those
-    of the whole source, so the picks represent all of it. Returns keys (Embeddings) or row indices
-    (array), in cluster order. What it buys over pairs drawn at random is measured in
-    docs/unsupervised.md ("Few-pair mode"): with 10 pairs the outcome varies a lot from draw to draw
-    either way.
+    of the whole source, so the picks represent all of it. Items whose vectors are exactly equal count
+    as one: never two of them are picked, and ``k`` above the number of distinct vectors among the
+    items that may be picked is refused. Returns keys (Embeddings) or row indices (array), in cluster
+    order. What it buys over pairs drawn at random is measured in docs/unsupervised.md ("Few-pair
+    mode"): with 10 pairs the outcome varies a lot from draw to draw either way.
     """
     from .normalize import Normalizer
     from .clustering import euclidean_kmeans
@@ -219,6 +280,12 @@ def keys_to_pair(
             raise VecbridgeError(f"'among' holds row indices outside 0..{len(X) - 1}")
     if not 1 <= int(k) <= len(pool):
         raise VecbridgeError(f"k must be between 1 and the {len(pool)} items that may be picked, got {k}")
+    same = vector_groups(X[pool])  # items with one vector are one item to pair: never two of them picked
+    n_distinct = int(same.max()) + 1
+    if int(k) > n_distinct:
+        raise VecbridgeError(f"k={k}: the {len(pool)} items that may be picked hold only {n_distinct} distinct "
+                             f"vectors ({len(pool) - n_distinct} repeat another item's vector), so at most "
+                             f"{n_distinct} items can be told apart; ask for {n_distinct} or fewer")
     Z = Normalizer(normalize).fit(X).transform(X) if normalize else X
     centroids, labels = euclidean_kmeans(Z, int(k), np.random.default_rng(seed))
     sizes = np.bincount(labels, minlength=int(k))
@@ -229,9 +296,20 @@ def keys_to_pair(
     for c in np.argsort(-sizes, kind="stable"):
         order = np.argsort(-S[:, c], kind="stable")
         i = order[~taken[order]][0]
-        taken[i] = True
+        taken[same == same[i]] = True
         picked.append(int(pool[i]))
     return [src.keys[i] for i in picked] if is_emb else picked
+
+
+def vector_groups(X: np.ndarray) -> np.ndarray:
+    """(n,) int64: a group number per row of ``X`` (n, d), equal for rows with exactly equal vectors and numbered
+    0, 1, ... so that ``max() + 1`` is the number of distinct vectors."""
+    X = np.ascontiguousarray(X)
+    if len(X) == 0:
+        return np.zeros(0, dtype=np.int64)
+    X = X + 0.0  # -0.0 and 0.0 are one value
+    rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()
+    return np.unique(rows, return_inverse=True)[1].astype(np.int64).ravel()
 
 
 def first_pairs(pairs: Sequence[Pair], n: int) -> list[Pair]:

@@ -24,6 +24,34 @@ def _as_matrix(vectors: Any) -> np.ndarray:
     return arr
 
 
+def _as_keys(keys: Any) -> list[str]:
+    """``keys`` as a new list of str; integers become their decimal text; anything else raises ``TypeError``."""
+    if isinstance(keys, str):
+        raise TypeError(f"keys must be a sequence of str, one per row; got a single str ({keys[:40]!r}), which "
+                        f"would be one key per character: give a list, e.g. [{keys[:40]!r}] for one key")
+    if isinstance(keys, (bytes, bytearray)):
+        raise TypeError(f"keys must be a sequence of str, one per row; got {type(keys).__name__} ({keys[:40]!r}): "
+                        "give a list of str (decode bytes first)")
+    if isinstance(keys, np.ndarray) and keys.ndim != 1:
+        raise TypeError(f"keys must be a 1-D sequence of str, one per row; got an array of shape {keys.shape}")
+    try:
+        out = list(keys)
+    except TypeError:
+        raise TypeError(f"keys must be a sequence of str, one per row; got {type(keys).__name__}") from None
+    if all(type(k) is str for k in out):
+        return out
+    for i, k in enumerate(out):
+        if isinstance(k, str):
+            out[i] = str(k)  # a str subclass (numpy.str_) as a plain str
+        elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+            out[i] = str(int(k))
+        else:
+            hint = " (decode bytes first, e.g. k.decode('utf-8'))" if isinstance(k, (bytes, np.bytes_)) else ""
+            what = "None" if k is None else f"{type(k).__name__} {k!r}"
+            raise TypeError(f"keys must be str; the key at row {i} (0-based) is {what}{hint}")
+    return out
+
+
 def first_duplicate(keys: Sequence[str]) -> tuple[str, int, int] | None:
     """Return ``(key, first_row, second_row)`` of the first repeated key, or None."""
     seen: dict[str, int] = {}
@@ -49,9 +77,14 @@ class Embeddings:
     Parameters
     ----------
     keys : sequence of str, length n
-        Unique keys (words, ids). Duplicates raise ``FormatError``.
+        Unique keys (words, ids). Duplicates raise ``FormatError``. Each key must be a ``str`` (integers are
+        taken as their decimal text, ``7`` -> ``"7"``); bytes, None and other objects raise ``TypeError``
+        (decode bytes first), and so does a single str or bytes given as the whole sequence (``"abc"`` is
+        one key, not three: give ``["abc"]``).
     vectors : array of shape (n, d)
-        Stored as C-contiguous float32. NaN/Inf rows raise ``FormatError``.
+        Stored as C-contiguous float32. An array that is float32 and C-contiguous already is used as it is,
+        not copied (numpy's convention): changing it changes these embeddings; pass ``vectors.copy()`` to
+        keep them apart. NaN/Inf rows raise ``FormatError``.
     meta : dict
         A little metadata: ``name`` (model name), ``normalization`` (list of
         steps applied), ``source`` (where it was read from). Free-form otherwise.
@@ -62,7 +95,7 @@ class Embeddings:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.keys = [str(k) for k in self.keys]
+        self.keys = _as_keys(self.keys)
         self.vectors = np.ascontiguousarray(_as_matrix(self.vectors))
         if len(self.keys) != self.vectors.shape[0]:
             raise DimensionError(
@@ -90,7 +123,7 @@ class Embeddings:
         arr = _as_matrix(vectors)
         if keys is None:
             keys = [str(i) for i in range(arr.shape[0])]
-        return cls(list(keys), arr, meta)
+        return cls(_as_keys(keys), arr, meta)
 
     # -- basic properties -------------------------------------------------
     @property

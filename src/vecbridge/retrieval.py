@@ -248,6 +248,7 @@ def nearest_neighbors(
     memory_budget_mb: float | None = None,
     progress: bool | None = None,
     exclude_self: bool = False,
+    self_rows: Any = None,
     compute: Compute | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best targets of every query, by cosine, CSLS or the inverted softmax.
@@ -276,6 +277,11 @@ def nearest_neighbors(
         i of the targets): a row is never its own neighbour, and it is left out
         of its own ``r_T``, and of ``r_S`` / the ISF normaliser when
         ``source_pool`` is None.
+    self_rows : (n_q,) row numbers: query i is row ``self_rows[i]`` of the targets (a few keys' neighbours in
+        their own space, without scoring every row). As with ``exclude_self`` over the whole set, that row is
+        never returned and is left out of the query's ``r_T``; the source pool is the targets themselves
+        (``source_pool`` must be None), and each target's own row is left out of its ``r_S`` / ISF
+        normaliser. k is capped at ``n_t - 1``.
     compute : :class:`~vecbridge.compute.Compute` (backend, threads, memory, progress).
 
     Returns
@@ -290,6 +296,9 @@ def nearest_neighbors(
     _check_available(len(Tu), exclude_self, "retrieve", len(Qu))
     compute = _compute(compute, memory_budget_mb, progress)
     kw = dict(compute=compute, block_size=block_size, target_block_size=target_block_size)
+    if self_rows is not None:
+        return _own_space_neighbors(Qu, Tu, self_rows, k, method, csls_k, isf_temperature, source_pool,
+                                    exclude_self, **kw)
     if method == "csls":
         _check_k(csls_k, "csls_k")
         Pu, is_queries = _pool(source_pool, Qu)
@@ -302,6 +311,48 @@ def nearest_neighbors(
         top = top_k(Qu, Tu, k, scale=scale, target_offset=offset, exclude_self=exclude_self, similarity="dot",
                     desc=f"{method} neighbours", **kw)
     return top.indices, top.values
+
+
+def _own_space_neighbors(
+    Qu: np.ndarray, Tu: np.ndarray, self_rows: Any, k: int, method: str, csls_k: int, temperature: float,
+    source_pool: Any, exclude_self: bool, compute: Compute, block_size: int | None, target_block_size: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest_neighbors` with ``self_rows``: queries that are rows of the targets, each row left out of
+    its own list and of every hubness term, as ``exclude_self`` leaves it out over the whole set."""
+    if exclude_self:
+        raise ParameterError("give exclude_self or self_rows, not both")
+    if source_pool is not None:
+        raise ParameterError("self_rows makes the targets the source pool; leave source_pool as None")
+    rows = np.asarray(self_rows)
+    n_q, n_t = len(Qu), len(Tu)
+    if rows.shape != (n_q,) or (n_q and not np.issubdtype(rows.dtype, np.integer)):
+        raise ParameterError(f"self_rows must hold one target row number per query, shape ({n_q},); "
+                             f"got {rows.shape} of {rows.dtype}")
+    rows = rows.astype(np.int64)
+    if n_q and (rows.min() < 0 or rows.max() >= n_t):
+        raise ParameterError(f"self_rows holds row numbers outside 0..{n_t - 1}")
+    if n_q and not np.allclose(Qu, Tu[rows], atol=1e-5):
+        bad = int(np.argmax(~np.isclose(Qu, Tu[rows], atol=1e-5).all(axis=1)))
+        raise VecbridgeError(f"self_rows: query {bad} is not row {rows[bad]} of the targets")
+    _check_available(n_t, True, "retrieve")
+    kw = dict(similarity="dot", compute=compute, block_size=block_size, target_block_size=target_block_size)
+    scale, offset, q_offset = 1.0, None, None
+    if method == "csls":
+        r = _knn_mean(Tu, Tu, _check_k(csls_k, "csls_k"), exclude_self=True, desc="csls r_S", **kw)
+        scale, offset, q_offset = 2.0, r, r[rows]  # r_T of a query that is row i is r_S of row i
+    elif method == "isf":
+        temperature = _check_temperature(temperature)
+        scale = temperature
+        offset = isf_log_normalizer(Tu, Tu, temperature, exclude_self=True, **kw).astype(np.float32)
+    k = min(int(k), n_t - 1)
+    top = top_k(Qu, Tu, k + 1, scale=scale, target_offset=offset, query_offset=q_offset,
+                desc=f"{method} neighbours", **kw)
+    idx = np.empty((n_q, k), dtype=np.int64)
+    val = np.empty((n_q, k), dtype=np.float32)
+    for i in range(n_q):
+        keep = np.flatnonzero(top.indices[i] != rows[i])[:k]
+        idx[i], val[i] = top.indices[i, keep], top.values[i, keep]
+    return idx, val
 
 
 # -- rank of a gold target -------------------------------------------------------------

@@ -614,10 +614,23 @@ def _short(metric: str) -> str:
     return metric.replace("recall_at_", "R@").replace("ndcg_at_", "nDCG@").replace("mrr", "MRR")
 
 
-def format_table(result: Mapping[str, Any], retention_of: Sequence[str] = ("recall_at_10", "ndcg_at_10")) -> str:
-    """The rows of :func:`evaluate_retrieval`'s result as a plain-text table (missing rows: ``-``, why below)."""
+def retention_metrics(metrics: Sequence[str]) -> list[str]:
+    """The metrics whose retention (row / re-index) :func:`format_table` shows: recall at 10 when it was asked for,
+    else at the deepest recall cut-off asked, and nDCG at its cut-off."""
+    recalls = [m for m in metrics if m.startswith("recall_at_")]
+    recall = ("recall_at_10" if "recall_at_10" in recalls
+              else max(recalls, key=lambda m: int(m.rsplit("_", 1)[1])) if recalls else None)
+    return [m for m in metrics if m == recall or m.startswith("ndcg_at_")]
+
+
+def format_table(result: Mapping[str, Any], retention_of: Sequence[str] | None = None) -> str:
+    """The rows of :func:`evaluate_retrieval`'s result as a plain-text table (missing rows: ``-``, why below).
+
+    ``retention_of``: the metrics shown again relative to the re-index, ``"... vs (e)"`` (default:
+    :func:`retention_metrics` of the cut-offs the result was computed with).
+    """
     metrics = list(result["metrics"])
-    keep = [m for m in retention_of if m in metrics]
+    keep = [m for m in (retention_metrics(metrics) if retention_of is None else retention_of) if m in metrics]
     head = ["row"] + [_short(m) for m in metrics] + [f"{_short(m)} vs (e)" for m in keep]
     lines = [head]
     for r in ROWS:
@@ -646,4 +659,4 @@ def format_table(result: Mapping[str, Any], retention_of: Sequence[str] = ("reca
 
 __all__ = ["DEFAULT_CANDIDATES", "DEFAULT_KS", "DEFAULT_NDCG_K", "LABELS", "ROWS", "ROW_TITLES", "Qrels",
            "evaluate_retrieval", "format_table", "metric_names", "ranking_metrics", "read_qrels", "read_query_texts",
-           "write_qrels", "write_query_texts"]
+           "retention_metrics", "write_qrels", "write_query_texts"]

@@ -20,7 +20,9 @@ flat however many rows there are. Progress survives a crash:
   row is lost or written twice;
 - at the end the parts are joined into OUT (written to a temporary name and
   renamed), and the folder is removed. An existing OUT is never replaced
-  without ``overwrite=True``;
+  without ``overwrite=True`` (a replaced OUT keeps its permission bits);
+- a run stopped by a bad row of the input (a ``FormatError`` naming the file and
+  row) removes the folder too: a mended input is another input, never resumed;
 - beside OUT a small completion record, ``.<OUT name>.vecbridge-done.json``,
   keeps what was done (input, map, rows, OUT's size and time), so a re-run of a
   finished translation says it is done and returns (the report's
@@ -41,6 +43,7 @@ matrix and, when keys are known, ``<stem>.keys.txt`` (as
 from __future__ import annotations
 
 import codecs
+import contextlib
 import filecmp
 import hashlib
 import json
@@ -391,7 +394,8 @@ class NpySource:
     format = "npy"
 
     def __init__(self, path: Path, keys_path: str | os.PathLike | None = None, encoding: str = "utf-8"):
-        from .io.arrays import check_sibling_keys, count_keys, find_sibling_keys
+        from .io.arrays import (COUNTED_SAMPLE, check_sibling_keys, count_keys, find_sibling_keys, iter_keys,
+                                keys_count_error, warn_counted_keys)
 
         self.path = path
         self.encoding = encoding
@@ -412,11 +416,14 @@ class NpySource:
         if kp is not None:
             n_keys = count_keys(kp, encoding)
             if n_keys != self.n_rows:
-                raise FormatError(
-                    f"keys file {kp} holds {n_keys} keys but the array has {self.n_rows} rows; "
-                    "each row needs exactly one key (one per line)",
-                    path,
-                )
+                tail = list(iter_keys(kp, encoding, self.n_rows)) if 0 < n_keys - self.n_rows <= 100 else None
+                raise keys_count_error(kp, n_keys, self.n_rows, path, tail)
+            sample = []
+            for k in iter_keys(kp, encoding):
+                sample.append(k)
+                if len(sample) >= COUNTED_SAMPLE:
+                    break
+            warn_counted_keys(sample, kp, sampled=len(sample) < n_keys)
 
     def chunks(self, start: int, chunk_rows: int) -> Iterator[Chunk]:
         from .io.arrays import iter_keys
@@ -539,12 +546,10 @@ class NpyOutput:
                 f.truncate(nbytes)
 
     def write(self, start: int, Y: np.ndarray, keys: list[str] | None) -> int:
+        """Rows ``start...`` of the output, and their keys (checked by the caller: no line break)."""
         self.arr[start : start + Y.shape[0]] = Y
         self.arr.flush()
         if self.keys_file is not None:
-            for k in keys or []:
-                if "\n" in k or "\r" in k:
-                    raise FormatError(f"key {k!r} contains a line break, which a keys file cannot hold; write parquet")
             with open(self.keys_file, "ab") as f:
                 f.write("".join(k + "\n" for k in keys or []).encode("utf-8"))
                 f.flush()
@@ -554,29 +559,70 @@ class NpyOutput:
     def keys_bytes(self) -> int:
         return self.keys_file.stat().st_size if self.keys_file is not None and self.keys_file.exists() else 0
 
-    def finalize(self, output: Path, overwrite: bool, source_keys: Path | None) -> Path | None:
+    def finalize(self, output: Path, overwrite: bool, source_keys: Path | None,
+                 encoding: str = "utf-8") -> Path | None:
+        """Move the array to ``output`` and the keys beside it (``<stem>.keys.txt``): the keys gathered per chunk,
+        or those of the input's keys file (``source_keys``, read in ``encoding``), written as the in-memory writer
+        writes them: UTF-8, one per line, ``\\n`` endings, no byte-order mark. A replaced file keeps its
+        permission bits."""
         from .io.arrays import keys_path_for
-        from .atomic import check_writable
+        from .atomic import check_writable, keep_mode
 
         self.arr.flush()
         del self.arr
         self.arr = None
         kout = keys_path_for(output)
         check_writable(output, overwrite)
-        keys_src = self.keys_file if self.keys_file is not None else source_keys
+        keys_src = self.keys_file
+        if keys_src is None and source_keys is not None:
+            keys_src = self.work / "keys-out.txt"
+            _write_keys_utf8(source_keys, encoding, keys_src)
         if keys_src is not None:
             if keys_src == self.keys_file and not keys_src.exists() and kout.exists():
                 pass  # moved there by an earlier run killed before it moved the array
             elif keys_src != self.keys_file and kout.exists() and filecmp.cmp(keys_src, kout, shallow=False):
-                pass  # copied there by an earlier run killed before it moved the array
+                pass  # written there by an earlier run killed before it moved the array
             else:
                 check_writable(kout, overwrite)
-                if keys_src == self.keys_file:
-                    os.replace(keys_src, kout)
-                else:
-                    shutil.copyfile(keys_src, kout)
+                keep_mode(keys_src, kout)
+                os.replace(keys_src, kout)
+        keep_mode(self.path, output)
         os.replace(self.path, output)
         return kout if keys_src is not None else None
+
+
+def _write_keys_utf8(source: Path, encoding: str, dest: Path) -> None:
+    """The keys of the keys file ``source`` (read as :func:`vecbridge.io.arrays.iter_keys` reads them) into
+    ``dest`` as UTF-8 with ``\\n`` endings, synced to disk."""
+    from .io.arrays import iter_keys
+
+    tmp = dest.with_name(dest.name + ".tmp")
+    with open(tmp, "wb") as f:
+        block: list[str] = []
+        for k in iter_keys(source, encoding):
+            block.append(k + "\n")
+            if len(block) >= 65536:
+                f.write("".join(block).encode("utf-8"))
+                block = []
+        f.write("".join(block).encode("utf-8"))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, dest)
+
+
+def _check_line_keys(keys: list[str | None] | None, chunk: Chunk, source: Any) -> None:
+    """Refuse a key holding a line break before it reaches the keys file written beside an ``.npy`` (one key per
+    line), naming the input file and the row (and the keys file's line, for an ``.npy`` input)."""
+    for i, k in enumerate(keys or []):
+        if k is not None and ("\n" in k or "\r" in k):
+            row = chunk.start + i
+            where = f"row {row} (0-based)"
+            kp = getattr(source, "keys_path", None)
+            if kp is not None:
+                where += f", line {row + 1} of its keys file {kp}"
+            raise FormatError(f"{where}: the key {k!r} holds a line break, which the keys file written beside an "
+                              ".npy output (one key per line) cannot hold; write Parquet output instead (OUT ending "
+                              "in .parquet), or fix the key", source.path)
 
 
 # -- the driver ------------------------------------------------------------------------
@@ -619,7 +665,8 @@ def translate_file(
     on_error : ``"raise"`` (default): a null, ragged or NaN/Inf vector, a null key, or a key that an
         earlier row holds (at any row: the keys seen are kept) raises ``FormatError`` naming the file,
         row (0-based) and key. ``"skip"``: such rows are left out (of a repeated key, the first row is
-        kept) and counted in ``report.skipped`` (Parquet output only).
+        kept) and counted in ``report.skipped`` (Parquet output only). With ``.npy`` output, a key holding a
+        line break (which the keys file beside it cannot hold) raises ``FormatError`` naming the file and row.
     overwrite : replace an existing OUT (else :class:`~vecbridge.errors.OutputExistsError`, unless OUT
         is the complete result of an earlier run with the same input and map: then the report of that
         run is returned with ``already_done`` set). Missing parent folders of OUT are created.
@@ -746,10 +793,12 @@ def translate_file(
         writer.truncate_keys(journal["keys_bytes"])
 
     with progress_bar(source.n_rows, f"translating {in_path.name}", progress, unit="rows",
-                      initial=journal["rows_read"]) as bar:
+                      initial=journal["rows_read"]) as bar, _discard_on_bad_input(work):
         for chunk in source.chunks(journal["rows_read"], rows):
             n = chunk.X.shape[0]
             keep = _check_chunk(chunk, source, on_error, report, seen)
+            if out_fmt == "npy":
+                _check_line_keys(source.keys_of(chunk), chunk, source)
             X = chunk.X if keep is None else chunk.X[keep]
             Y = transform(X) if X.shape[0] else np.empty((0, d_out), dtype=np.float32)
             if out_fmt == "parquet":
@@ -790,11 +839,23 @@ def translate_file(
     if out_fmt == "parquet":
         writer.finalize(journal["parts"], out_path, overwrite, meta, compression)
     else:
-        kp = writer.finalize(out_path, overwrite, getattr(source, "keys_path", None))
+        kp = writer.finalize(out_path, overwrite, getattr(source, "keys_path", None), encoding)
         report.keys_path = str(kp) if kp is not None else None
     _write_done_record(out_path, settings, report)
     _remove_work(work)
     return report
+
+
+@contextlib.contextmanager
+def _discard_on_bad_input(work: Path) -> Iterator[None]:
+    """Remove the work folder when the input turns out to be unusable (a ``FormatError`` naming its file and row):
+    a resume would meet the same row, and a mended input is another input, which is never resumed. Other failures
+    (an interruption, a full disk) keep it, to resume."""
+    try:
+        yield
+    except FormatError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 def _write_done_record(out_path: Path, settings: dict[str, Any], report: StreamReport) -> None:

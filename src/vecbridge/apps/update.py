@@ -47,6 +47,7 @@ import copy
 import inspect
 import os
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ ORIGIN_OLD_KEPT = "old-kept"
 ORIGIN_OLD_UPDATED = "old-updated"
 ORIGIN_NEW = "new"
 
+_ESCAPED = re.compile("[\udc80-\udcff]")
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 
 
@@ -77,8 +79,9 @@ def read_corpus(path: str | os.PathLike, *, lowercase: bool = True, min_tokens: 
     """Tokenised sentences of a text file (one sentence or paragraph a line) or of a folder of ``*.txt`` files.
 
     Lines with fewer than ``min_tokens`` tokens are left out (empty lines
-    always). ``encoding``: of every file (an undecodable byte is an error naming the file);
-    by default UTF-8, and a file that is not UTF-8 is read as Latin-1.
+    always). ``encoding``: of every file (an undecodable byte is an error naming the file and line).
+    By default UTF-8, and a byte that is not valid UTF-8 is read as a Latin-1 character (the rest of its
+    line and file stay UTF-8), with a warning naming the file, the number of such lines and the first.
     """
     path = Path(path)
     if path.is_dir():
@@ -91,24 +94,42 @@ def read_corpus(path: str | os.PathLike, *, lowercase: bool = True, min_tokens: 
         raise VecbridgeError(f"{path}: no such corpus file or folder")
     out = []
     for f in files:
-        raw = f.read_bytes()
-        try:
-            text = raw.decode(encoding or "utf-8")
-        except UnicodeDecodeError as e:
-            if encoding is not None:
-                line = raw[: e.start].count(b"\n") + 1
-                raise VecbridgeError(
-                    f"{f}, line {line}: not valid {encoding} text ({e.reason}); name the file's encoding "
-                    "(--encoding / encoding=)"
-                ) from None
-            text = raw.decode("latin-1")
-        for line in text.splitlines():
+        for line in _corpus_lines(f, encoding):
             toks = tokenize(line, lowercase)
             if toks and len(toks) >= min_tokens:
                 out.append(toks)
     if not out:
         raise VecbridgeError(f"{path}: no tokens found; the corpus must be plain text, one sentence a line")
     return out
+
+
+def _corpus_lines(f: Path, encoding: str | None) -> list[str]:
+    """The text lines of one corpus file; see :func:`read_corpus` for the encodings."""
+    raw = f.read_bytes()
+    try:
+        return raw.decode(encoding or "utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        if encoding is not None:
+            line = raw[: e.start].count(b"\n") + 1
+            raise VecbridgeError(
+                f"{f}, line {line}: not valid {encoding} text ({e.reason}); name the file's encoding "
+                "(--encoding / encoding=)"
+            ) from None
+    lines: list[str] = []
+    bad: list[int] = []
+    for number, chunk in enumerate(raw.split(b"\n"), 1):
+        text = chunk.decode("utf-8", errors="surrogateescape")  # a byte that is not UTF-8: U+DC80..U+DCFF
+        if _ESCAPED.search(text):
+            text = _ESCAPED.sub(lambda m: chr(ord(m.group()) - 0xDC00), text)  # that byte as Latin-1
+            bad.append(number)
+        lines.extend(text.splitlines())
+    many = len(bad) != 1
+    warnings.warn(
+        f"{f}: {len(bad)} line{'s' if many else ''} (the first: line {bad[0]}) {'hold' if many else 'holds'} bytes "
+        "that are not valid UTF-8, read as Latin-1 characters (the rest of the file as UTF-8); if the file has "
+        "another encoding, name it (--encoding / encoding=)",
+        UserWarning, stacklevel=3)
+    return lines
 
 
 # -- gensim helpers ------------------------------------------------------------------------------
@@ -223,12 +244,15 @@ class UpdateResult:
 def _assemble(old: Embeddings, trained: Embeddings, replace_old: bool, strategy: str, name: str) -> tuple:
     vecs = old.vectors.copy()
     origin = [ORIGIN_OLD_KEPT] * len(old)
-    if replace_old:
-        rows_t, _ = trained.rows_of(old.keys)
-        present = np.asarray([k in trained.index for k in old.keys])
-        vecs[present] = trained.vectors[rows_t]
-        for i in np.flatnonzero(present):
-            origin[i] = ORIGIN_OLD_UPDATED
+    if replace_old:  # an old word counts as updated only when its vector changed
+        present = np.flatnonzero([k in trained.index for k in old.keys])
+        if len(present):
+            rows_t, _ = trained.rows_of([old.keys[i] for i in present])
+            taken = trained.vectors[rows_t]
+            changed = present[(taken != old.vectors[present]).any(axis=1)]
+            vecs[present] = taken
+            for i in changed:
+                origin[i] = ORIGIN_OLD_UPDATED
     new_rows = [i for i, k in enumerate(trained.keys) if k not in old.index]
     keys = list(old.keys) + [trained.keys[i] for i in new_rows]
     if new_rows:
@@ -286,10 +310,17 @@ def update_warmstart(
         (``min_count`` applies to the new corpus).
     seed, workers : reproducible with ``workers=1``.
 
+    A gensim ``Word2Vec`` goes on training with its own ``window``, ``sg``,
+    ``workers`` and ``seed`` (``info["model_settings"]``); those given here
+    apply to bare vectors only.
+
     Returns
     -------
     :class:`UpdateResult`; ``info["drift"]`` is the mean cosine of the old
-    words seen in the new corpus to their old vectors.
+    words whose vectors the training changed to their old vectors (None when
+    none changed), over ``info["n_old_updated"]`` words; ``info["n_old_unchanged"]``
+    counts the old words whose vectors stayed exactly as they were (absent
+    from the new text, below ``min_count`` there, or held by ``lockf=0``).
     """
     if not 0.0 <= lockf <= 1.0:
         raise VecbridgeError(f"lockf must be in [0, 1], got {lockf}")
@@ -315,8 +346,10 @@ def update_warmstart(
         lf[:n_before] = np.float32(lockf)
         info["path"] = "build_vocab(update=True)"
         info["n_intersected"] = n_before
-        # a trained model goes on with its own settings: window, sg and workers given here do not apply
-        info["model_settings"] = {"window": int(model.window), "sg": int(model.sg), "workers": int(model.workers)}
+        # a trained model goes on with its own settings: window, sg, workers and seed given here do not apply
+        info["model_settings"] = {"window": int(model.window), "sg": int(model.sg), "workers": int(model.workers),
+                                  "seed": int(model.seed)}
+        info["seed"] = int(model.seed)
     else:
         if not isinstance(old, Embeddings):
             raise VecbridgeError(f"old must be Embeddings or a gensim Word2Vec, got {type(old).__name__}")
@@ -336,13 +369,17 @@ def update_warmstart(
 
 
 def _drift_info(old: Embeddings, emb: Embeddings, origin: list[str]) -> dict[str, Any]:
+    """Counts of old words whose vector changed (``n_old_updated``) or not (``n_old_unchanged``), and the drift:
+    the mean cosine of the changed ones to their old vectors (None when none changed)."""
     rows = [i for i, o in enumerate(origin) if o == ORIGIN_OLD_UPDATED]
+    n_unchanged = origin.count(ORIGIN_OLD_KEPT)
     if not rows:
-        return {"n_old_updated": 0, "drift": None}
+        return {"n_old_updated": 0, "n_old_unchanged": n_unchanged, "drift": None}
     keys = [emb.keys[i] for i in rows]
     old_rows, _ = old.rows_of(keys)
     cos = _cos_rows(emb.vectors[np.asarray(rows)], old.vectors[old_rows])
-    return {"n_old_updated": len(rows), "drift": float(cos.mean()), "drift_p10": float(np.quantile(cos, 0.1))}
+    return {"n_old_updated": len(rows), "n_old_unchanged": n_unchanged, "drift": float(cos.mean()),
+            "drift_p10": float(np.quantile(cos, 0.1))}
 
 
 # -- align -----------------------------------------------------------------------------------------
@@ -397,6 +434,30 @@ def stable_anchors(
                      "neighbourhood_k": min(k, len(cand) - 1)}
 
 
+def check_anchor_settings(dim: int, n_candidates: int = 2000, stable_fraction: float = 0.5) -> int:
+    """Refuse anchor settings that can never keep enough anchors to align ``dim``-dimensional vectors.
+
+    :func:`stable_anchors` keeps at most ``max(3, round(n_candidates * stable_fraction))`` anchors (fewer when
+    the two models share fewer words), and Procrustes needs at least ``dim`` of them. Returns the most anchors
+    the settings can keep; raises :class:`ParameterError` naming ``--anchors`` / ``--stable-fraction`` when that
+    is below ``dim``.
+    """
+    check_training_settings(n_candidates=n_candidates, stable_fraction=stable_fraction)
+    most = min(n_candidates, max(3, int(round(n_candidates * stable_fraction))))
+    if most < dim:
+        need = int(np.ceil(dim / stable_fraction))
+        while max(3, int(round(need * stable_fraction))) < dim:  # rounding
+            need += 1
+        fix = f"raise --anchors / n_candidates= to {need} or more"
+        if n_candidates >= dim:
+            fix += f", or --stable-fraction / stable_fraction= to {np.ceil(dim / n_candidates * 1000) / 1000:g} or more"
+        raise ParameterError(
+            f"--anchors {n_candidates} with --stable-fraction {stable_fraction:g} keeps at most {most} anchor "
+            f"word{'s' if most != 1 else ''}, and aligning {dim}-d vectors needs at least {dim} (one per "
+            f"dimension); {fix}")
+    return most
+
+
 def update_align(
     old: Embeddings,
     sentences: Sequence[Sequence[str]],
@@ -439,13 +500,22 @@ def update_align(
     if old_words not in ("keep", "replace"):
         raise VecbridgeError(f"old_words must be 'keep' or 'replace', got {old_words!r}")
     old = old if isinstance(old, Embeddings) else model_embeddings(old)
+    check_anchor_settings(old.dim, n_candidates, stable_fraction)  # before training
     sentences = list(sentences)
     model = train_word2vec(sentences, vector_size=old.dim, window=window, min_count=min_count, sg=sg,
                            negative=negative, epochs=epochs, seed=seed, workers=workers)
     new = model_embeddings(model)
     anchors, a_info = stable_anchors(old, new, n_candidates=n_candidates, stable_fraction=stable_fraction,
                                      k=neighbourhood_k)
-    tr = make_translator("procrustes", scale=True).fit(new, old, pairs=[(w, w) for w in anchors])
+    tr = make_translator("procrustes", scale=True)
+    need = tr.min_pairs(old.dim, new.dim)
+    if len(anchors) < need:  # the settings allowed enough; the new corpus shares too few words with the old model
+        raise VecbridgeError(
+            f"the model trained on the new text shares {a_info['n_shared']} words with the old one, which keeps "
+            f"{len(anchors)} anchor words (--anchors {n_candidates}, --stable-fraction {stable_fraction:g}); "
+            f"aligning {old.dim}-d vectors needs at least {need}: give more new text (or a lower --min-count) or "
+            "a higher --stable-fraction, or use --strategy warmstart")
+    tr.fit(new, old, pairs=[(w, w) for w in anchors])
     aligned = tr.transform(new)
     info: dict[str, Any] = {"strategy": "align", "old_words": old_words, "epochs": epochs, "min_count": min_count,
                             "seed": seed, "n_sentences": len(sentences), "n_vocab_new_corpus": len(new),
@@ -559,7 +629,7 @@ def compare_updates(
     Returns
     -------
     dict with ``rows`` (one per model, the old one first: words, new words,
-    drift, structure columns), ``neighbours`` ({model: {word: [...]}}) and
+    drift, old words changed and unchanged, structure columns), ``neighbours`` ({model: {word: [...]}}) and
     ``probe_words``.
     """
     from .structure import load_structure_data, structure_row, structure_scores
@@ -580,6 +650,9 @@ def compare_updates(
         row: dict[str, Any] = {"model": name, "n_words": len(emb),
                                "n_new": 0 if r is None else r.origin.count(ORIGIN_NEW)}
         row["drift"] = 1.0 if r is None else r.info.get("drift")
+        if r is not None:
+            row["n_old_changed"] = r.info.get("n_old_updated", 0)
+            row["n_old_unchanged"] = r.info.get("n_old_unchanged", 0)
         if r is not None and "aligned_drift" in r.info:
             row["aligned_drift"] = r.info["aligned_drift"]
         if data:
@@ -587,7 +660,8 @@ def compare_updates(
         rows.append(row)
         neighbours[name] = neighbours_of(emb, probe, k=k)
     return {"rows": rows, "neighbours": neighbours, "probe_words": probe,
-            "drift_definition": "mean cosine of the old words the update changed to their old vectors (1 = unchanged)"}
+            "drift_definition": "mean cosine of the old words whose vectors the update changed to their old vectors "
+                                "(n_old_changed of them; None when no old vector changed, n_old_unchanged kept theirs)"}
 
 
 __all__ = [
@@ -597,6 +671,7 @@ __all__ = [
     "tokenize",
     "model_embeddings",
     "check_training_settings",
+    "check_anchor_settings",
     "read_corpus",
     "size_lockf",
     "intersect_vectors",

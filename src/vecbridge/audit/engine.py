@@ -182,8 +182,6 @@ def run_audit(
 
     main = attack(L, method)
     tr = main["translation"]
-    if tr.verdict == "not aligned":
-        notes.append("the translation is not aligned: readings of the translated vectors should be near chance")
     if L.shape[1] != dk:
         notes.append(f"LEAKED is {L.shape[1]}-d and the encoder {dk}-d: no naive reading")
 
@@ -197,6 +195,8 @@ def run_audit(
         defence_rows.append(_defence_row(str(d), util, attack(Ld, again)))
 
     summary = _summary(ctx, main, ideal, defence_rows, max_leak)
+    if tr.verdict == "not aligned":
+        notes.insert(0, not_aligned_warning(summary.get("attribute") or {}, len(L)))
     summary.update({
         "version": __version__, "encoder": encoder_name(encoder), "rows": len(L),
         "dims": {"leaked": int(L.shape[1]), "known": int(dk)}, "n_public": len(public), "attributes": attrs,
@@ -210,6 +210,19 @@ def run_audit(
                          "fit_seconds": round(tr.fit_seconds, 2)}
     summary["words"]["vocabulary"] = vocab
     return AuditReport(summary, _predictions(ctx, main, keys, vocab))
+
+
+def not_aligned_warning(attribute: dict[str, Any], n: int) -> str:
+    """What a "not aligned" translation means for the readings: near chance as expected, unless the attribute
+    top-1 (with truth labels) lies clearly above chance (3 binomial standard deviations over the n rows)."""
+    top1, chance = attribute.get("top1"), attribute.get("chance")
+    if top1 is not None and chance is not None and n > 0:
+        if top1 - chance > 3 * (chance * (1 - chance) / n) ** 0.5:
+            return (f"the translation was judged not aligned, yet the attribute top-1 ({top1:.3f}) is well above "
+                    f"chance ({chance:.3f}): the readings are real (LEAKED may already be in the encoder's space, "
+                    "or the verdict missed this map); report them as such")
+    return ("the translation did not align (verdict not aligned); readings of the translated vectors should be "
+            "near chance: that is the finding")
 
 
 # -- inputs ---------------------------------------------------------------------------------------------
@@ -463,4 +476,4 @@ def _predictions(ctx: _Context, main: dict[str, Any], keys: list[str] | None, vo
     return rows
 
 
-__all__ = ["run_audit", "resolve_truth", "NORMALIZE", "MIN_LEAKED", "MIN_PUBLIC"]
+__all__ = ["run_audit", "resolve_truth", "not_aligned_warning", "NORMALIZE", "MIN_LEAKED", "MIN_PUBLIC"]

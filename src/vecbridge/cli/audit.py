@@ -104,21 +104,26 @@ def read_lines(path: str, flag: str, encoding: str = "utf-8", allow_blank: bool 
     return lines
 
 
-def not_aligned_warning(attribute: dict, n: int) -> str:
-    """What a "not aligned" translation means for the readings: near chance as expected, unless the attribute
-    top-1 (with --truth) lies clearly above chance (3 binomial standard deviations over the n rows)."""
-    top1, chance = attribute.get("top1"), attribute.get("chance")
-    if top1 is not None and chance is not None and n > 0:
-        if top1 - chance > 3 * (chance * (1 - chance) / n) ** 0.5:
-            return (f"the translation was judged not aligned, yet the attribute top-1 ({top1:.3f}) is well above "
-                    f"chance ({chance:.3f}): the readings are real (LEAKED may already be in the encoder's space, "
-                    "or the verdict missed this map); report them as such")
-    return ("the translation did not align (verdict not aligned); readings of the translated vectors should be "
-            "near chance: that is the finding")
+#: the methods --method takes (fitted without pairs)
+METHODS = ("auto", "cluster-match", "spectral-match", "selflearn")
+
+
+def check_method(method: str, seed: int) -> None:
+    """``--method`` as a usage error (exit code 2) before any work: an unknown name, or a method needing pairs."""
+    from ..audit.attack import make_attack_translator
+
+    try:
+        make_attack_translator(method, seed)
+    except ParameterError:
+        raise
+    except VecbridgeError:
+        raise ParameterError(f"--method {method!r} is not a method; the audit fits without pairs: use "
+                             f"{', '.join(METHODS[:-1])} or {METHODS[-1]}") from None
 
 
 def run(args) -> int:
     from ..audit import FILES, check_audit_folder, parse_defence, run_audit
+    from ..audit.engine import not_aligned_warning
     from ..encoders import get_encoder
     from ..io import read_embeddings
 
@@ -126,6 +131,7 @@ def run(args) -> int:
         raise ParameterError("--max-leak without --truth: the gate compares the attribute top-1 with chance, which "
                              "needs the true attribute of each row of LEAKED")
     defences = [parse_defence(s) for s in args.defence or []]
+    check_method(args.method, args.seed)
     encoder = get_encoder(args.encoder)  # a name is checked now; the model loads when first used
     if args.output is not None:
         inputs = (args.leaked, args.public, args.attributes, args.truth, args.texts)
@@ -157,12 +163,14 @@ def run(args) -> int:
                        vocabulary_size=args.vocabulary, n_bootstrap=args.bootstrap, seed=args.seed,
                        progress=False if args.quiet else None)
     s = report.summary
+    warning = None
+    if s["translation"]["verdict"] == "not aligned":
+        warning = not_aligned_warning(s.get("attribute") or {}, len(leaked))  # also the report's first note
     if args.output is not None:
         folder = report.write(args.output, overwrite=args.overwrite)
         info(args, f"wrote {folder / 'report.json'}, predictions.jsonl and report.html")
-    if s["translation"]["verdict"] == "not aligned":
-        print("vecbridge audit: warning: " + not_aligned_warning(s.get("attribute") or {}, len(leaked)),
-              file=sys.stderr)
+    if warning is not None:
+        print("vecbridge audit: warning: " + warning, file=sys.stderr)
     if args.json:
         print(json.dumps(s, ensure_ascii=False))
     else:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import VecbridgeError
-from .options import add_command, add_overwrite, add_quiet, info, parse_params
+from .options import add_command, add_overwrite, add_quiet, check_npy_keys_output, info, parse_params
 
 EXAMPLE = """  vecbridge data list
   vecbridge data build bbc
@@ -177,15 +177,7 @@ def check_export(name: str, output: str, overwrite: bool) -> None:
                              "(word2vec text), .bin (word2vec binary), .npy, .npz, .parquet or .kv (gensim)")
     check_writable(output, overwrite)
     if format_from_extension(output) == "npy":  # and the keys file written beside it
-        from ..errors import OutputExistsError
-        from ..io.arrays import keys_path_for
-
-        keys = keys_path_for(output)
-        if keys.is_dir():
-            raise OutputExistsError(f"{keys} is a folder, and {output} writes its keys there; choose another name")
-        if keys.exists() and not overwrite:
-            raise OutputExistsError(f"{keys} already exists (the keys file written beside {output}); choose another "
-                                    "name or allow overwriting (--overwrite)")
+        check_npy_keys_output(output, overwrite)
 
 
 #: builder parameters that count things: a value below 1 can never work

@@ -131,6 +131,42 @@ def _encoder(name: str, mode: str):
     return get_encoder(name, **({"mode": mode} if takes_mode else {}))
 
 
+def _encoder_dim(name: str) -> int:
+    """The width of an encoder's vectors: the registry's, else (``st:`` folders) read from the folder."""
+    from ..encoders import REGISTRY
+
+    entry = REGISTRY.get(name)
+    return entry.dim if entry is not None else _encoder(name, "query").dim
+
+
+def _check_dimensions(args, docs_old, docs_new, queries_new, queries_old, old_to_new, new_to_old) -> None:
+    """The width of each encoder's vectors against the files and maps they meet, before anything is encoded."""
+    from ..errors import DimensionError
+
+    d_old = docs_old.dim
+    if args.old_encoder and args.queries:
+        d = _encoder_dim(args.old_encoder)
+        if d != d_old:
+            raise DimensionError(f"--old-encoder {args.old_encoder} makes {d}-d vectors, but --docs-old "
+                                 f"({args.docs_old}) is {d_old}-d; the old-model queries must come from the model "
+                                 "that made the documents")
+    if args.encoder and (args.queries or args.doc_texts):
+        d = _encoder_dim(args.encoder)
+        meets = []
+        if docs_new is not None and not args.doc_texts:
+            meets.append((docs_new.dim, f"--docs-new ({args.docs_new})"))
+        if queries_new is not None:
+            meets.append((queries_new.dim, f"--queries-new ({args.queries_new})"))
+        if old_to_new is not None:
+            meets.append((getattr(old_to_new, "n_features_out_", None), f"--map ({args.map}) maps into"))
+        if new_to_old is not None and args.queries:
+            meets.append((getattr(new_to_old, "n_features_in_", None), f"--bridge ({args.bridge}) takes"))
+        for width, what in meets:
+            if width is not None and width != d:
+                raise DimensionError(f"--encoder {args.encoder} makes {d}-d vectors, but {what} {width}-d "
+                                     "vectors; the new model must be the one they come from")
+
+
 def _encode(args, name: str, mode: str, ids, texts, what: str):
     from ..embeddings import Embeddings
 
@@ -192,6 +228,7 @@ def run(args) -> int:
     docs_new = _vectors(args, args.docs_new) if args.docs_new else None
     queries_new = _vectors(args, args.queries_new) if args.queries_new else None
     queries_old = _vectors(args, args.queries_old) if args.queries_old else None
+    _check_dimensions(args, docs_old, docs_new, queries_new, queries_old, old_to_new, new_to_old)
     if args.doc_texts:
         ids, texts = read_query_texts(args.doc_texts, encoding=args.encoding, flag="--doc-texts")
         docs_new = _encode(args, args.encoder, "passage", ids, texts, "document texts")

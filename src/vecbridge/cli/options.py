@@ -130,6 +130,46 @@ def encoding_name(text: str) -> str:
         ) from None
 
 
+def input_format(text: str) -> str:
+    """An argparse type: a format name the readers know (``word2vec``, ``glove``, ``npy``, ``gensim``, ...)."""
+    from ..io.detect import FORMAT_NAMES, canonical_format
+
+    try:
+        canonical_format(text)
+    except VecbridgeError:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(FORMAT_NAMES)}, got {text!r}") from None
+    return text
+
+
+input_format.__name__ = "format"
+
+
+def output_format(text: str) -> str:
+    """An argparse type: a format name the writers know (the same names as :func:`input_format`)."""
+    return input_format(text)
+
+
+output_format.__name__ = "format"
+
+
+@contextlib.contextmanager
+def format_flag(flag: str | None) -> Iterator[None]:
+    """Within the block, a file whose format cannot be told from its content is an error that names ``flag``
+    (the command's own ``--NAME-format``), not the library's ``format=``."""
+    from ..errors import FormatError
+
+    try:
+        yield
+    except FormatError as e:
+        detail = getattr(e, "undetected", None)
+        if detail is None or flag is None:
+            raise
+        from ..io.detect import FORMAT_NAMES
+
+        raise FormatError(f"{detail}; name the format with {flag} (one of {', '.join(FORMAT_NAMES)})", e.path,
+                          e.line) from None
+
+
 def column_name(text: str) -> str:
     if not text or not text.strip():
         raise argparse.ArgumentTypeError("must be a column name, got an empty string")
@@ -200,7 +240,9 @@ def add_read_options(p: argparse.ArgumentParser, *names: str) -> None:
     plus ``--limit``, ``--lenient`` and ``--quiet``."""
     g = p.add_argument_group("reading the inputs")
     for n in names:
-        g.add_argument(f"--{n}-format", default=None, help=f"format of {n.upper()} (default: detected from content)")
+        g.add_argument(f"--{n}-format", type=input_format, default=None,
+                       help=f"format of {n.upper()} (default: detected from content): word2vec, glove, "
+                            "word2vec-binary, npy, npz, parquet, gensim")
     g.add_argument("--encoding", type=encoding_name, default=None,
                    help="text encoding of keys in text/binary/npy key files (default utf-8), e.g. latin-1")
     g.add_argument("--key-column", type=column_name, default=None, help="Parquet: the key column (default: detected)")
@@ -263,10 +305,11 @@ def read_input(path: str, fmt: str | None, args: argparse.Namespace, name: str |
 
     if name is None:
         name = _input_name(path, args)
-    emb = read_embeddings(
-        path, format=fmt, limit=args.limit, on_error="skip" if args.lenient else "raise",
-        progress=False if args.quiet else None, **read_settings(args, name),
-    )
+    with format_flag(f"--{name}-format" if name else None):
+        emb = read_embeddings(
+            path, format=fmt, limit=args.limit, on_error="skip" if args.lenient else "raise",
+            progress=False if args.quiet else None, **read_settings(args, name),
+        )
     if len(emb) == 0:
         from ..errors import VecbridgeError
 
@@ -276,8 +319,10 @@ def read_input(path: str, fmt: str | None, args: argparse.Namespace, name: str |
     if skipped and getattr(args, "paired", False):
         from ..errors import VecbridgeError
 
+        unit = report.get("unit") or "row"
+        where = {"line": "first lines", "record": "first records"}.get(unit, "first rows (0-based)")
         raise VecbridgeError(
-            f"{path}: --lenient skipped {skipped} bad rows ({json.dumps(report['skipped'])}, first rows "
+            f"{path}: --lenient skipped {skipped} bad rows ({json.dumps(report['skipped'])}, {where} "
             f"{json.dumps(report.get('first'))}), and --paired pairs row i of each "
             "file with row i of the other, so every later pair would be shifted; mend or remove those rows (the "
             "same rows in every file) and run again")
@@ -336,6 +381,22 @@ def param_error_message(e: ParameterError, items: Iterable[str] | None) -> str:
 
 
 # -- outputs -----------------------------------------------------------------------------------
+def check_npy_keys_output(output: str | os.PathLike, overwrite: bool, shown: str | None = None) -> Path:
+    """The keys file that an ``.npy`` output ``output`` writes beside it, refused before any work when it is a folder
+    or exists without ``--overwrite``; ``shown``: how the output is named in messages (e.g. ``-o out.npy``)."""
+    from ..errors import OutputExistsError
+    from ..io.arrays import keys_path_for
+
+    keys = keys_path_for(output)
+    shown = shown or str(output)
+    if keys.is_dir():
+        raise OutputExistsError(f"{keys} is a folder, and {shown} writes its keys there; choose another name")
+    if keys.exists() and not overwrite:
+        raise OutputExistsError(f"{keys} already exists (the keys file written beside {shown}); choose another name "
+                                "or allow overwriting (--overwrite)")
+    return keys
+
+
 def check_output(output: str | os.PathLike | None, *inputs: str | os.PathLike | None, what: str = "OUT") -> None:
     """Refuse an output that is one of the inputs (before any work); ``what`` names it in the message.
 

@@ -1,4 +1,4 @@
-"""``vecbridge plot``: PNG of chosen words (or a sample) before and after a map."""
+"""``vecbridge plot``: a PNG, PDF or SVG of chosen words (or a sample) before and after a map."""
 
 from __future__ import annotations
 
@@ -10,27 +10,31 @@ from .options import (
     add_overwrite,
     add_read_options,
     add_seed,
+    add_strict_option,
     check_output,
+    check_space,
     info,
     positive_int,
     read_input,
 )
 
 EXAMPLE = """  vecbridge plot glove2w2v glove.txt w2v.vec -o numbers.png --words one,two,three,four,five,six
-  vecbridge plot minilm2e5 minilm.npy e5.npy -o clouds.png --sample 300 --projection umap"""
+  vecbridge plot minilm2e5 minilm.npy e5.npy -o clouds.pdf --sample 300 --projection umap"""
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "plot", "Plot source, target and translated points in 2-D (PCA or UMAP) as a PNG.",
-                    EXAMPLE, run)
+    p = add_command(sub, "plot", "Plot source, target and translated points in 2-D (PCA or UMAP) as a PNG, PDF or "
+                    "SVG file.", EXAMPLE, run)
     p.add_argument("map", metavar="MAP_DIR", help="a saved map (vecbridge fit); 'none' plots the spaces only")
     p.add_argument("src", metavar="SRC", help="source vectors")
     p.add_argument("tgt", metavar="TGT", help="target vectors")
-    p.add_argument("-o", "--output", required=True, metavar="PLOT.png")
+    p.add_argument("-o", "--output", required=True, metavar="PLOT.png",
+                   help="the file to write; its suffix picks the type: .png, .pdf or .svg")
     add_choice_options(p)
     p.add_argument("--title", default=None, help="figure title")
     add_overwrite(p, "an existing file")
     add_read_options(p, "src", "tgt")
+    add_strict_option(p)
 
 
 def add_choice_options(p) -> None:
@@ -60,24 +64,36 @@ def chosen(args):
     return words, pairs, labels
 
 
+def check_spaces(args, translator, src, tgt) -> None:
+    """SRC and TGT against the map's source and target spaces: their widths (an error) and whether they look like
+    the spaces it was fitted on (a warning; with ``--strict`` an error, exit code 5)."""
+    check_space(args, translator, src.vectors, "source", f"SRC ({args.src})")
+    check_space(args, translator, tgt.vectors, "target", f"TGT ({args.tgt})")
+
+
 def run(args) -> int:
     from ..atomic import check_writable
     from ..translators import load_translator
-    from ..viz.plots import before_after_panels, render_png
+    from ..viz.plots import before_after_panels, plot_format, render_png
 
     check_output(args.output, args.src, args.tgt, args.dictionary, None if args.map.lower() == "none" else args.map)
     if Path(args.output).is_dir():
-        raise VecbridgeError(f"-o {args.output} is a folder; give the PNG file to write")
+        raise VecbridgeError(f"-o {args.output} is a folder; give the PNG file to write (or a .pdf or .svg)")
+    fmt = plot_format(args.output)
+    if fmt is None:
+        raise ParameterError(f"-o {args.output}: end the file name in .png, .pdf or .svg (the type of plot to write)")
     check_writable(args.output, args.overwrite)  # before any work, not after the plot is drawn
     words, pairs, labels = chosen(args)
     translator = None if args.map.lower() == "none" else load_translator(args.map)
     src = read_input(args.src, args.src_format, args)
     tgt = read_input(args.tgt, args.tgt_format, args)
+    if translator is not None:
+        check_spaces(args, translator, src, tgt)
     panels, meta = before_after_panels(src, tgt, translator, words=words, pairs=pairs, sample=args.sample,
                                        projection=args.projection, labels=labels, seed=args.seed)
     if meta["n_skipped"]:
         info(args, f"{meta['n_skipped']} chosen keys are missing from a space and not plotted, "
                    f"e.g. {', '.join(meta['skipped_examples'][:5])}")
-    path = render_png(panels, args.output, title=args.title, overwrite=args.overwrite)
+    path = render_png(panels, args.output, title=args.title, overwrite=args.overwrite, format=fmt)
     info(args, f"plotted {meta['n_plotted']} pairs in {len(panels)} panels: {path}")
     return 0

@@ -16,7 +16,9 @@ from .options import (
     add_strict_option,
     check_output,
     check_space,
+    format_flag,
     info,
+    output_format,
     positive_int,
     read_input,
     read_settings,
@@ -34,9 +36,9 @@ def add_parser(sub) -> None:
     p.add_argument("--to", dest="to_space", default=None, metavar="SPACE", help="a hub's space to translate into")
     p.add_argument("input", metavar="IN", help="source-space vectors (any supported format)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the translated vectors")
-    p.add_argument("--format", default=None,
+    p.add_argument("--format", type=output_format, default=None,
                    help="output format (default: from OUT's extension: .vec/.txt word2vec text, .bin binary, .npy, "
-                        ".npz, .parquet; name it for any other extension)")
+                        ".npz, .parquet, .kv gensim; name it for any other extension)")
     p.add_argument("--space", choices=["map", "target"], default="map",
                    help="the space of OUT's vectors: map (default), the map's output space (the target's space after "
                         "the map's normalisation; for a hub, the --to space as the hub normalises it); target, the "
@@ -54,9 +56,14 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..io import write_embeddings
+    from ..io.detect import FORMAT_NAMES, format_from_extension
     from ..stream import batch_function, stream_format, translate_file
 
     check_output(args.output, args.input, args.map)
+    if args.format is None and format_from_extension(args.output) is None:  # before the work, not after it
+        raise ParameterError(f"-o {args.output}: cannot tell the output format from the file name; end it in .vec, "
+                             f".txt, .bin, .npy, .npz, .parquet or .kv, or name it with --format (one of "
+                             f"{', '.join(FORMAT_NAMES)})")
     from ..hub import load_map
 
     translator = load_map(args.map, args.from_space, args.to_space)  # a map folder, or a hub with --from / --to
@@ -67,8 +74,14 @@ def run(args) -> int:
         from ..io import read_embeddings
 
         cols = read_settings(args, "in")
-        head = read_embeddings(args.input, format=args.in_format, limit=2000, progress=False,
-                               on_error="skip" if args.lenient else "raise", **cols)
+        import warnings
+
+        from ..io import ReadWarning
+
+        with format_flag("--in-format"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ReadWarning)  # a sample: the streamed run reads and reports the file
+            head = read_embeddings(args.input, format=args.in_format, limit=2000, progress=False,
+                                   on_error="skip" if args.lenient else "raise", **cols)
         check_space(args, translator, head.vectors, "source", f"IN ({args.input})")
         target = args.space == "target"  # the device runs the map; the target normalisation is undone after it
         report = translate_file(
@@ -84,6 +97,10 @@ def run(args) -> int:
     if args.chunk_rows is not None or args.restart:
         info(args, f"note: --chunk-rows and --restart apply to streaming (.parquet / .npy in and out); "
                    f"{args.input} -> {args.output} is translated in memory")
+    if not args.overwrite:
+        from ..atomic import check_writable
+
+        check_writable(args.output, False)  # refused now, not after reading and translating IN
     transform = batch_function(translator, args.device)  # the device applies here too (linear maps)
     if args.space == "target":
         transform = TargetCoordinates(translator, args.device).transform

@@ -22,11 +22,16 @@ imported only then (``pip install 'vecbridge[encoders]'``).
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import EncoderError
+from ..errors import EncoderError, ParameterError
 from .interface import Encoder, set_offline_env
+
+
+class EncoderOptionError(ParameterError, EncoderError):
+    """An option an encoder does not take, or one its name fixes (a usage error: CLI exit code 2)."""
 
 
 @dataclass(frozen=True)
@@ -92,14 +97,30 @@ def get_encoder(name: str, **opts: Any) -> Encoder:
         )
     fixed = sorted(set(opts) & set(info.defaults))
     if fixed:
-        raise EncoderError(f"bad options for encoder {name!r}: {', '.join(fixed)} is fixed by the name "
-                           f"(it takes: {info.options or 'none'})")
+        raise EncoderOptionError(f"bad options for encoder {name!r}: {', '.join(fixed)} is fixed by the name "
+                                 f"(it takes: {info.options or 'none'})")
+    unknown = sorted(set(opts) - set(option_names(name)))
+    if unknown:
+        raise EncoderOptionError(f"bad options for encoder {name!r}: it does not take {', '.join(unknown)} "
+                                 f"(it takes: {info.options or 'none'})")
     module, _, function = info.factory.partition(":")
     factory = getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), function)
     try:
         return factory(**info.defaults, **opts)
-    except TypeError as e:
-        raise EncoderError(f"bad options for encoder {name!r}: {e} (it takes: {info.options or 'none'})") from e
+    except (TypeError, ValueError) as e:  # a value of the wrong type
+        given = ", ".join(f"{k}={v!r}" for k, v in opts.items())
+        raise EncoderOptionError(f"bad option values for encoder {name!r}: {given} (it takes: "
+                                 f"{info.options or 'none'})") from e
 
 
-__all__ = ["Encoder", "EncoderError", "EncoderInfo", "REGISTRY", "get_encoder", "list_encoders", "set_offline_env"]
+def option_names(name: str) -> list[str]:
+    """The options encoder ``name`` (a registry name) takes, e.g. ``["mode", "num_threads"]`` for e5-small."""
+    info = REGISTRY.get(name)
+    if info is None:
+        return []
+    text = re.sub(r"\([^)]*\)", "", info.options)  # "max_length (128), num_threads" -> the names
+    return [o.strip() for o in text.split(",") if o.strip()]
+
+
+__all__ = ["Encoder", "EncoderError", "EncoderInfo", "EncoderOptionError", "REGISTRY", "get_encoder", "list_encoders",
+           "option_names", "set_offline_env"]

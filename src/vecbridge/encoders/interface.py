@@ -38,6 +38,10 @@ class Encoder:
     weights) and implement ``_load()`` (called once, lazily) and ``_encode_batch(texts)``.
     ``sort_by_length`` batches texts of similar length together (less padding) and restores
     the input order afterwards.
+
+    ``max_tokens``: the longest input the model reads, in tokens; a longer text is cut there (None: no limit
+    known). After each :meth:`encode`, ``last_truncated`` holds how many of its texts were cut, or None where
+    the encoder cannot count them; subclasses that can count add to ``_truncated`` in ``_encode_batch``.
     """
 
     name: str = "encoder"
@@ -45,9 +49,13 @@ class Encoder:
     packages: tuple[str, ...] = ()
     sort_by_length: bool = True
     default_batch_size: int = 64
+    max_tokens: int | None = None
+    counts_truncation: bool = False
 
     def __init__(self) -> None:
         self._loaded = False
+        self.last_truncated: int | None = None
+        self._truncated = 0
 
     # -- identity -----------------------------------------------------------
     @property
@@ -94,13 +102,16 @@ class Encoder:
 
         Returns
         -------
-        float32 array of shape (n, dim) (``(1, dim)`` for a single str)
+        float32 array of shape (n, dim) (``(1, dim)`` for a single str). Texts longer than ``max_tokens``
+        are cut there; ``last_truncated`` then says how many were (None: not counted by this encoder).
         """
         items = check_texts(texts)
         bs = self.default_batch_size if batch_size is None else int(batch_size)
         if bs < 1:
             raise EncoderError(f"batch_size must be >= 1, got {bs}")
         out = np.zeros((len(items), self.dim), dtype=np.float32)
+        self._truncated = 0
+        self.last_truncated = None
         if not items:
             return out
         self.load()
@@ -117,4 +128,5 @@ class Encoder:
                 bar.update(len(rows))
         finally:
             bar.close()
+        self.last_truncated = self._truncated if self.counts_truncation else None
         return unit_rows(out) if normalize else out

@@ -54,12 +54,14 @@ class OnnxBertEncoder(Encoder):
     """
 
     default_batch_size = 32
+    counts_truncation = True
 
     def __init__(self, name: str, model_path: Path, packages: tuple[str, ...], dim: int = 384,
                  output: str | None = None, max_length: int = 128, num_threads: int | None = None):
         super().__init__()
         self.name, self.model_path, self.packages, self.dim = name, Path(model_path), packages, dim
         self.output, self.max_length, self.num_threads = output, int(max_length), num_threads
+        self.max_tokens = self.max_length
         self._session: Any = None
         self._tokenizer: Any = None
         self._inputs: list[str] = []
@@ -84,6 +86,7 @@ class OnnxBertEncoder(Encoder):
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         enc = self._tokenizer.encode_batch(texts)
+        self._truncated += sum(1 for e in enc if e.overflowing)  # cut at max_length tokens
         ids = np.asarray([e.ids for e in enc], dtype=np.int64)
         mask = np.asarray([e.attention_mask for e in enc], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": mask}

@@ -80,7 +80,20 @@ class SentenceTransformerEncoder(Encoder):
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self._dim = int(get_dim())
 
+    @property
+    def max_tokens(self) -> int | None:  # type: ignore[override]
+        limit = getattr(self._model, "max_seq_length", None) if self._model is not None else self.max_seq_length
+        return int(limit) if limit else None
+
+    @property
+    def counts_truncation(self) -> bool:  # type: ignore[override]
+        model = self._model
+        return model is not None and getattr(model, "tokenizer", None) is not None and bool(self.max_tokens)
+
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        if self.counts_truncation:  # texts over max_seq_length tokens are cut: count them
+            ids = self._model.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+            self._truncated += sum(1 for i in ids if len(i) > self.max_tokens)
         return self._model.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False,
                                   normalize_embeddings=False)
 

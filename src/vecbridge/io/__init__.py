@@ -11,6 +11,9 @@ Formats (names for ``format=``):
                           ``<stem>.vocab`` / ``<stem>.txt``; else row numbers)
 ``"npz"``                 arrays ``vectors`` (or the only 2-D one) and optional ``keys``
 ``"parquet"``             key column + list-of-floats vector column
+``"gensim"``              gensim ``KeyedVectors.save`` file (``.kv``, ``.gensim``): a
+                          Python pickle, read with gensim (``vecbridge[gensim]``);
+                          **load only files you trust** (unpickling can run code)
 ========================  ==========================================================
 
 Text and word2vec binary files may be gzip-compressed (read transparently;
@@ -36,7 +39,7 @@ import numpy as np
 from ..embeddings import Embeddings
 from ..errors import FormatError, OutputExistsError, ParameterError, VecbridgeError
 from .arrays import find_sibling_keys, read_keys
-from .detect import FORMATS, canonical_format, check_regular_file, detect_format, format_from_extension
+from .detect import FORMAT_NAMES, FORMATS, canonical_format, check_regular_file, detect_format, format_from_extension
 from .files import stem_of
 from .gensim_kv import from_gensim, to_gensim
 from .read_report import SKIP_REASONS, ReadReport, ReadWarning
@@ -50,6 +53,7 @@ __all__ = [
     "read_keys",
     "find_sibling_keys",
     "FORMATS",
+    "FORMAT_NAMES",
     "SKIP_REASONS",
     "ReadReport",
     "ReadWarning",
@@ -75,12 +79,13 @@ def read_embeddings(
     Parameters
     ----------
     path : file to read.
-    format : one of ``FORMATS``; None detects it from the content (:func:`detect_format`).
+    format : one of ``FORMAT_NAMES``; None detects it from the content (:func:`detect_format`). A gensim
+        ``.kv`` file is a pickle: read only files you trust.
     limit : read only the first ``limit`` rows (the first ``limit`` good rows when
         skipping) and stop reading the file there.
     on_error : ``"raise"`` (default): a bad row (ragged, non-numeric, NaN/Inf, duplicate
-        key, undecodable key) or a header that disagrees with the rows raises
-        ``FormatError`` naming the file and line. ``"skip"``: bad rows are skipped
+        key, undecodable key, a key holding a control character such as NUL) or a header
+        that disagrees with the rows raises ``FormatError`` naming the file and line. ``"skip"``: bad rows are skipped
         (for duplicates the first occurrence is kept), counted per reason in
         ``meta["read_report"]`` (see :class:`ReadReport`), and a one-line
         :class:`ReadWarning` is issued.
@@ -133,6 +138,10 @@ def read_embeddings(
             keys, vectors, report, extra = read_npz(
                 spath, limit=limit, on_error=on_error, encoding=encoding, keys_path=keys_path, progress=progress
             )
+        elif fmt == "gensim":
+            from .gensim_kv import read_kv
+
+            keys, vectors, report = read_kv(spath, limit=limit, on_error=on_error)
         else:  # parquet
             from .parquet import read_parquet
 
@@ -200,7 +209,8 @@ def write_embeddings(
     Text formats write ``%.9g`` floats (float32 round-trips exactly) and refuse keys
     holding whitespace (``FormatError`` naming the key). Parquet uses ``key_column``
     / ``vector_column``, else the names the embeddings were read with, else
-    ``"key"`` / ``"vector"``.
+    ``"key"`` / ``"vector"``. ``.kv`` / ``.gensim`` (``format="gensim"``) write a gensim ``KeyedVectors``
+    file (needs gensim).
     """
     if not isinstance(emb, Embeddings):
         raise TypeError(f"write_embeddings needs an Embeddings, got {type(emb).__name__}")
@@ -210,7 +220,7 @@ def write_embeddings(
         if fmt is None:
             raise FormatError(
                 f"cannot tell the format from the file name {path.name!r}; name it (--format / format=, one of "
-                f"{', '.join(FORMATS)})"
+                f"{', '.join(FORMAT_NAMES)})"
             )
         if fmt == "word2vec" and emb.meta.get("format") == "glove" and path.name.lower().removesuffix(".gz").endswith(
             ".txt"
@@ -232,6 +242,10 @@ def write_embeddings(
         from .arrays import write_npy
 
         return write_npy(emb, path, overwrite=overwrite, progress=progress)
+    if fmt == "gensim":
+        from .gensim_kv import write_kv
+
+        return write_kv(emb, path, overwrite=overwrite)
     if fmt == "npz":
         from .arrays import write_npz
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
+import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from ..atomic import atomic_output, check_writable
 from ..progress import progress_bar
 from .detect import is_number
 from .files import RowBuffer, beyond_float32, to_float32
-from .read_report import ReadReport, RowPolicy
+from .read_report import ReadReport, ReadWarning, RowPolicy
 
 #: sibling key files looked for next to ``<stem>.npy``, in this order
 KEY_SUFFIXES = (".keys.txt", ".vocab", ".txt")
@@ -163,6 +165,43 @@ def check_sibling_keys(keys_path: str | os.PathLike, array_path: str | os.PathLi
     )
 
 
+#: a line of a word2vec ``-save-vocab`` file (``word count``), which a keys file is not
+_COUNTED_KEY = re.compile(r"\S+[ \t]+\d+")
+#: keys looked at to tell a vocabulary-with-counts file from a keys file while streaming
+COUNTED_SAMPLE = 1000
+
+
+def warn_counted_keys(keys: Iterable[str], keys_path: str | os.PathLike, sampled: bool = False) -> None:
+    """Warn (:class:`ReadWarning`, naming ``keys_path``) when every one of ``keys`` (the first lines of the file,
+    when ``sampled``) has the form ``key count``, as a word2vec ``-save-vocab`` file has: keys are whole lines, so
+    the counts become part of the keys."""
+    keys = list(keys)
+    if not keys or not all(_COUNTED_KEY.fullmatch(k) for k in keys):
+        return
+    name = Path(keys_path).name
+    lines = f"each of its first {len(keys)} lines" if sampled else f"every line ({len(keys)})"
+    warnings.warn(
+        f"{keys_path}: {lines} has the form 'key count' (e.g. {keys[0]!r}), as a vocabulary file with counts (word2vec "
+        f"-save-vocab) has, but keys are whole lines, so the keys read are {keys[0]!r}, ...; if the numbers are not "
+        f"part of the keys, keep only the first field (e.g. cut -d' ' -f1 {name} > KEYS.txt) and read that",
+        ReadWarning,
+        stacklevel=3,
+    )
+
+
+def keys_count_error(keys_path: str | os.PathLike, n_keys: int, n_rows: int, array_path: str | os.PathLike,
+                     tail: list[str] | None = None) -> FormatError:
+    """The error for a keys file of ``n_keys`` keys beside an array of ``n_rows`` rows; ``tail``: its keys after
+    the first ``n_rows`` (when more), to say that the extra lines are blank."""
+    message = (f"keys file {keys_path} holds {n_keys} keys but the array has {n_rows} rows; each row needs exactly "
+               "one key (one per line)")
+    if tail and n_keys > n_rows and all(not k.strip() for k in tail):
+        first = n_rows + 1
+        lines = f"line {first} is" if len(tail) == 1 else f"lines {first}-{n_keys} are"
+        message += f": {lines} blank (remove the blank line{'s' if len(tail) > 1 else ''} at the end of the file)"
+    return FormatError(message, array_path)
+
+
 def _check_matrix(arr_shape: tuple[int, ...], dtype: np.dtype, path: str, what: str) -> None:
     if len(arr_shape) != 2:
         raise FormatError(f"{what} has shape {arr_shape}; expected a 2-D (rows, dim) array", path)
@@ -218,11 +257,8 @@ def _resolve_keys(
         keys_path = found
     keys = read_keys(keys_path, encoding)
     if len(keys) != n:
-        raise FormatError(
-            f"keys file {keys_path} holds {len(keys)} keys but the array has {n} rows; "
-            "each row needs exactly one key (one per line)",
-            path,
-        )
+        raise keys_count_error(keys_path, len(keys), n, path, keys[n:])
+    warn_counted_keys(keys, keys_path)
     return keys, os.fspath(keys_path)
 
 

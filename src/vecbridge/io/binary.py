@@ -94,6 +94,13 @@ def read_binary(
             if not starts:
                 break  # end of data
             raw = b"".join([data[s : s + rec] for s in starts])
+            if r == 0 and _looks_like_text(raw):
+                raise FormatError(
+                    "the records hold text (digits and spaces), not float32 bytes: this looks like a word2vec "
+                    "text file (.vec); read it as text (--in-format word2vec / format='word2vec', or leave the "
+                    "format out to detect it)",
+                    spath,
+                )
             block = np.frombuffer(raw, dtype="<f4").reshape(len(starts), dim).astype(np.float32, copy=False)
             finite = np.isfinite(block).all(axis=1)
             keep = np.zeros(len(starts), dtype=bool)
@@ -133,22 +140,38 @@ def read_binary(
             r += len(keys_b)
         report.seen = r
         report.stopped_at_limit = limit is not None and len(keys) >= limit and r < n_header
+        # records have no end mark: a count that disagrees with the header means records out of step, so it is
+        # an error even when bad rows are skipped; only a file cut short whose records were all in step (no key
+        # of control or undecodable bytes) is read up to the cut with on_error="skip", with a note
         if not report.stopped_at_limit:
             if r < n_header:
-                policy.file_level(
-                    f"the header says {n_header} records, but the file ends after {r} (truncated file?)", 1
+                message = f"the header says {n_header} records, but the file ends after {r} (truncated file?)"
+                if report.skipped.get("bad_encoding"):
+                    raise FormatError(f"{message[:-1]}, or records out of step: {dim_hint})", spath, 1)
+                policy.file_level(message, 1)
+            elif (data[pos:] + (b"" if eof else f.read(4096))).strip(b"\n\r\t "):
+                raise FormatError(
+                    f"the file continues after the {n_header} records the header announces (byte offset "
+                    f"{offset + pos}): a wrong row count or dimension in the header, or not word2vec binary; "
+                    f"{dim_hint}",
+                    spath,
+                    1,
                 )
-            else:
-                trailing = data[pos:] + (b"" if eof else f.read(4096))
-                if trailing.strip(b"\n\r\t "):
-                    policy.file_level(
-                        f"the file continues after the {n_header} records the header announces "
-                        f"(byte offset {offset + pos}); fix the header's row count",
-                        1,
-                    )
     vectors = buf.finish()
     policy.finish(len(keys), stacklevel=4)
     return keys, vectors, report
+
+
+#: the bytes of numbers written as text ("-0.125 3e-05"), and the spaces and line ends between them
+_NUMBER_TEXT = b"0123456789.+-eE \t\r\n"
+
+
+def _looks_like_text(raw: bytes) -> bool:
+    """Whether the first records' value bytes (up to 4 KiB of them) are numbers written as text: every byte a
+    digit, sign, point, exponent letter or space, with spaces among them. Float32 bytes (16 or more) never are
+    in practice."""
+    head = raw[:4096]
+    return len(head) >= 16 and b" " in head and not head.translate(None, _NUMBER_TEXT)
 
 
 def write_binary(

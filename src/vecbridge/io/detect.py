@@ -10,16 +10,24 @@ from pathlib import Path
 from ..errors import FormatError
 from .files import GZIP_MAGIC
 
-#: every name ``format=`` accepts ("fasttext" is an alias of "word2vec": .vec files are word2vec text)
+#: the embeddings file formats ("fasttext" is an alias of "word2vec": .vec files are word2vec text)
 FORMATS = ("word2vec", "glove", "fasttext", "word2vec-binary", "npy", "npz", "parquet")
-CANONICAL = ("word2vec", "glove", "word2vec-binary", "npy", "npz", "parquet")
-ALIASES = {"fasttext": "word2vec", "word2vec-text": "word2vec", "word2vec_binary": "word2vec-binary"}
+#: every name ``format=`` accepts: ``FORMATS`` and gensim's ``KeyedVectors.save`` files (a Python pickle, read
+#: and written through gensim; load only files you trust)
+FORMAT_NAMES = FORMATS + ("gensim",)
+CANONICAL = ("word2vec", "glove", "word2vec-binary", "npy", "npz", "parquet", "gensim")
+ALIASES = {"fasttext": "word2vec", "word2vec-text": "word2vec", "word2vec_binary": "word2vec-binary", "kv": "gensim",
+           "gensim-kv": "gensim"}
 TEXT_FORMATS = ("word2vec", "glove")
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 PARQUET_MAGIC = b"PAR1"
 FASTTEXT_BIN_MAGIC = (793712314).to_bytes(4, "little")
+#: a Python pickle (protocol 2 or later) starts with this byte, then the protocol number
+PICKLE_MAGIC = b"\x80"
+#: what the start of a gensim ``KeyedVectors.save`` pickle names: the class's module
+GENSIM_MARK = b"gensim.models"
 BOM = b"\xef\xbb\xbf"
 
 SAMPLE_BYTES = 1 << 16
@@ -33,6 +41,8 @@ _EXTENSIONS = {
     ".npz": "npz",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".kv": "gensim",
+    ".gensim": "gensim",
 }
 _CONTROL = bytes(range(0, 9)) + bytes(range(14, 32)) + b"\x7f"
 
@@ -42,7 +52,7 @@ def canonical_format(name: str) -> str:
     key = str(name).strip().lower()
     key = ALIASES.get(key, key)
     if key not in CANONICAL:
-        raise FormatError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
+        raise FormatError(f"unknown format {name!r}; choose one of {', '.join(FORMAT_NAMES)}")
     return key
 
 
@@ -102,15 +112,17 @@ def detect_format(path: str | os.PathLike) -> str:
 
     Returns one of ``"word2vec"`` (text with an ``N D`` header; fastText .vec
     files are this), ``"glove"`` (text, no header), ``"word2vec-binary"``,
-    ``"npy"``, ``"npz"``, ``"parquet"``. Magic bytes identify npy (``\\x93NUMPY``),
-    npz (``PK``, a zip) and parquet (``PAR1``); text is recognised by its first
-    lines; gzip-compressed text and word2vec binary are looked into. The file
-    extension only breaks a tie (a 1-dimensional file whose first line could be
-    either a header or a row).
+    ``"npy"``, ``"npz"``, ``"parquet"``, ``"gensim"``. Magic bytes identify npy (``\\x93NUMPY``),
+    npz (``PK``, a zip), parquet (``PAR1``) and gensim ``KeyedVectors.save`` files (a
+    Python pickle naming gensim's classes); text is recognised by its first
+    lines (a key holding a control character does not make text binary when the
+    lines read as rows); gzip-compressed text and word2vec binary are looked into.
+    The file extension only breaks a tie (a 1-dimensional file whose first line could
+    be either a header or a row).
 
     Raises ``FileNotFoundError`` for a missing file; ``FormatError`` for a folder,
-    a pipe or device, an empty file, a fastText ``.bin`` model, or content that
-    fits no format.
+    a pipe or device, an empty file, a fastText ``.bin`` model, a pickle of anything
+    but gensim vectors, or content that fits no format.
     """
     path = Path(path)
     check_regular_file(path)
@@ -122,6 +134,13 @@ def detect_format(path: str | os.PathLike) -> str:
         if compressed:
             raise FormatError(f"gzip-compressed {fmt} is not supported; decompress it first", path)
         return fmt
+    if sample[:1] == PICKLE_MAGIC and sample[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        if GENSIM_MARK not in sample[:1024]:
+            raise FormatError("this is a Python pickle that is not a gensim KeyedVectors file; vecbridge reads no "
+                              "other pickles", path)
+        if compressed:
+            raise FormatError("gzip-compressed gensim files are not supported; decompress it first", path)
+        return "gensim"
     if sample[:4] == FASTTEXT_BIN_MAGIC:
         raise FormatError(
             "this is a fastText .bin model, not a vectors file; use the model's .vec file, or load it with "
@@ -141,13 +160,12 @@ def detect_format(path: str | os.PathLike) -> str:
         second = rest.partition(b"\n")[0].split()
         if len(second) == len(first_fields):
             return "glove"
-    raise FormatError(
-        "cannot tell the format from the content: the first line is neither a 'N D' header nor "
-        f"'key v1 v2 ...' (starts {first[:60]!r}); name the format (--src-format, --in-format... / format=, one of "
-        f"{', '.join(FORMATS)})",
-        path,
-        1,
-    )
+    detail = ("cannot tell the format from the content: the first line is neither a 'N D' header nor "
+              f"'key v1 v2 ...' (starts {first[:60]!r})")
+    err = FormatError(f"{detail}; name the format (format= in Python; on the command line, that input's format "
+                      f"option, e.g. --src-format or --in-format), one of {', '.join(FORMAT_NAMES)}", path, 1)
+    err.undetected = detail  # for a caller that names its own option (the command line's --IN-format)
+    raise err
 
 
 def _is_printable_line(line: bytes, ends: bool) -> bool:
@@ -159,6 +177,22 @@ def _is_printable_line(line: bytes, ends: bool) -> bool:
         codecs.getincrementaldecoder("utf-8")().decode(line, final=ends)
     except UnicodeDecodeError:
         return False
+    return True
+
+
+def _text_rows(data: bytes, d: int, whole: bool, lines: int = 5) -> bool:
+    """Whether the first (up to ``lines``) complete lines of ``data`` each read as a text row of ``d`` values:
+    a key, then ``d`` numbers. Raw float32 records almost never do (their bytes are not digits and spaces)."""
+    rows = [ln for ln in data.split(b"\n")[: lines + 1]]
+    if not whole or len(rows) > lines:
+        rows = rows[:-1]  # the last may be cut short by the sample
+    rows = [ln for ln in rows if ln.strip()][:lines]
+    if not rows:
+        return False
+    for ln in rows:
+        fields = ln.split()
+        if len(fields) != d + 1 or not all(is_number(t) for t in fields[1:]):
+            return False
     return True
 
 
@@ -176,6 +210,8 @@ def _after_header(path: Path, n: int, d: int, rest: bytes, whole: bool) -> str:
     fields = line.split()
     by_ext = format_from_extension(path)
     if any(c in _CONTROL for c in data[: 4 * d + 256]):
+        if (d > 1 or by_ext != "word2vec-binary") and _text_rows(data, d, whole):
+            return "word2vec"  # text rows, a key of which holds a control character: the reader names its line
         return "word2vec-binary"  # raw float bytes (text holds no control characters)
     numeric_tail = len(fields) > d and all(is_number(t) for t in fields[-d:])
     if len(fields) == d + 1 and numeric_tail:

@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import FormatError
 
 #: why a row can be skipped with ``on_error="skip"``
-SKIP_REASONS = ("ragged", "non_numeric", "non_finite", "duplicate_key", "bad_encoding", "missing")
+SKIP_REASONS = ("ragged", "non_numeric", "non_finite", "duplicate_key", "bad_encoding", "bad_key", "missing")
 
 #: how many line numbers the report keeps per reason
 FIRST_N = 5

@@ -33,8 +33,11 @@ FIRST_CHUNK_BYTES = 256 << 10
 MAX_BLIND_BYTES = 2 << 30
 #: how floats are written: 9 significant digits make every float32 round-trip exactly
 FLOAT_FORMAT = "%.9g"
-#: characters that a key in a text format cannot hold (fields are split on ASCII whitespace)
-_BAD_KEY_CHARS = re.compile("[ \t\n\r\x0b\x0c]")
+#: characters that a key in a text format cannot hold: ASCII whitespace (fields are split on it) and the other
+#: control characters (NUL, ESC, ...; no word holds one, and other tools stop at them or misread them)
+_BAD_KEY_CHARS = re.compile("[ \x00-\x1f\x7f]")
+#: the control bytes a key read from a text file may not hold (whitespace split the fields already)
+_CONTROL_KEY_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 def _parse_values(blob: bytes, dtype=np.float32) -> np.ndarray | None:
@@ -138,12 +141,21 @@ class _TextChunkReader:
         keep = np.zeros(m, dtype=bool)
         p = 0
         used = m
+        control = bool(_CONTROL_KEY_BYTES.search(b" ".join(keys_b)))  # rare: only then is each key looked at
         for i in range(m):
             while p < len(problems) and problems[p][0] == i:
                 _, reason, msg = problems[p]
                 policy.bad(reason, linenos[i], msg)
                 p += 1
             if not ok[i]:
+                continue
+            if control and (bad := _CONTROL_KEY_BYTES.search(keys_b[i])):
+                policy.bad(
+                    "bad_key",
+                    linenos[i],
+                    f"key {keys_b[i][:40]!r} holds the control character {bad.group()!r}, which no key of a text "
+                    "file holds (a damaged line?); fix or remove the line",
+                )
                 continue
             try:
                 key = keys_b[i].decode(self.encoding)
@@ -323,14 +335,25 @@ def _capacity(n_header: int | None, limit: int | None, size: int | None, nbytes:
 
 
 def check_text_keys(keys: list[str], fmt: str) -> None:
-    """Keys must be non-empty and free of whitespace to survive a text (or word2vec binary) file."""
+    """Keys must be non-empty and free of whitespace and other control characters (NUL, ESC, ...) to survive a
+    text (or word2vec binary) file; raises ``FormatError`` naming the first bad key and its row (0-based)."""
+    if all(keys) and not _BAD_KEY_CHARS.search("".join(keys)):
+        return  # the usual case, checked at once
     for i, k in enumerate(keys):
-        if not k or _BAD_KEY_CHARS.search(k):
-            what = "is empty" if not k else "contains whitespace"
-            raise FormatError(
-                f"key {k!r} (row {i}) {what}, which the {fmt} format cannot represent (fields are separated by "
-                "whitespace); replace it (e.g. spaces by '_') or write npy, npz or parquet instead"
-            )
+        bad = _BAD_KEY_CHARS.search(k)
+        if k and not bad:
+            continue
+        if not k:
+            what = "is empty"
+        elif bad.group() in " \t\n\r\x0b\x0c":
+            what = "contains whitespace"
+        else:
+            what = f"contains the control character {bad.group()!r}"
+        raise FormatError(
+            f"key {k!r} (row {i}, 0-based) {what}, which the {fmt} format cannot represent (fields are separated "
+            "by whitespace, and readers refuse control characters); replace it (e.g. spaces by '_') or write npy, "
+            "npz or parquet instead"
+        )
 
 
 def write_text(

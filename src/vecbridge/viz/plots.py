@@ -6,7 +6,7 @@ A figure is a list of :class:`Panel`; a panel holds :class:`Series` of points
 the usual pair of views for a map: the source and target spaces as they are,
 and the translated source next to the target in the map's output space.
 :func:`render_png` draws panels with matplotlib (Agg backend: no display
-needed); :mod:`vecbridge.viz.report` draws the same panels in HTML.
+needed) into a PNG, PDF or SVG file; :mod:`vecbridge.viz.report` draws the same panels in HTML.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..atomic import atomic_output, check_writable
 from ..embeddings import Embeddings
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
 from ..normalize import unit_rows
 
 PROJECTIONS = ("pca", "umap")
@@ -29,6 +29,8 @@ PROJECTIONS = ("pca", "umap")
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 MARKERS = ("o", "^", "s", "D", "v", "P", "X")
 LABEL_LIMIT = 60  # label points by default only up to this many per panel
+#: the file types :func:`render_png` writes, by the file name's suffix
+PLOT_FORMATS = ("png", "pdf", "svg")
 
 
 @dataclass
@@ -251,7 +253,14 @@ def spaces_panel(spaces: dict[str, Embeddings], words: Sequence[str], *, project
     return Panel(title or " vs ".join(names), series, [(i, i + 1) for i in range(len(names) - 1)], *axes, labels)
 
 
-# -- PNG ---------------------------------------------------------------------------------------------
+# -- PNG, PDF, SVG -----------------------------------------------------------------------------------
+def plot_format(path: str | os.PathLike) -> str | None:
+    """The file type a plot file name asks for (``png``, ``pdf`` or ``svg``, from its suffix, any case); None
+    for another suffix or none."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    return suffix if suffix in PLOT_FORMATS else None
+
+
 def render_png(
     panels: Sequence[Panel],
     path: str | os.PathLike,
@@ -260,18 +269,25 @@ def render_png(
     overwrite: bool = False,
     dpi: int = 110,
     panel_size: float = 6.0,
+    format: str | None = None,
 ) -> Path:
-    """Draw ``panels`` side by side into a PNG file (matplotlib, Agg backend).
+    """Draw ``panels`` side by side into a PNG, PDF or SVG file (matplotlib, Agg backend).
 
-    Refuses to replace an existing file unless ``overwrite``, and a folder always, before drawing. Written
-    atomically (a temporary file in the same folder, renamed; removed on failure). Returns the path.
+    ``format``: ``"png"``, ``"pdf"`` or ``"svg"``; default: from the suffix of ``path`` (PNG when it has
+    none; another suffix is an error). Refuses to replace an existing file unless ``overwrite``, and a folder
+    always, before drawing. Written atomically (a temporary file in the same folder, renamed; removed on
+    failure). Returns the path.
     """
+    path = Path(path)
+    fmt = format.lower() if format else plot_format(path) or ("png" if not path.suffix else None)
+    if fmt not in PLOT_FORMATS:
+        raise ParameterError(f"cannot write a plot as {format or path.suffix!r} ({path}); name the file .png, .pdf "
+                             "or .svg (format= one of png, pdf, svg)")
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as e:
-        raise VecbridgeError("PNG plots need matplotlib: pip install 'vecbridge[viz]'") from e
-    path = Path(path)
+        raise VecbridgeError("plots need matplotlib: pip install 'vecbridge[viz]'") from e
     check_writable(path, overwrite)  # before drawing: an existing file (without overwrite), a folder
     if not panels:
         raise VecbridgeError("nothing to draw: no panels")
@@ -301,7 +317,7 @@ def render_png(
     if title:
         fig.suptitle(title, fontsize=13)
     with atomic_output(path, overwrite=overwrite, compress=False) as f:  # a temporary file beside it, renamed
-        fig.savefig(f, format="png")
+        fig.savefig(f, format=fmt)
     return path
 
 
@@ -320,5 +336,7 @@ __all__ = [
     "choose_pairs",
     "before_after_panels",
     "spaces_panel",
+    "PLOT_FORMATS",
+    "plot_format",
     "render_png",
 ]

@@ -222,6 +222,7 @@ def map_report(
     projection: str = "pca",
     retrieval: str = "nn",
     structure: bool = False,
+    labels: bool | None = None,
     seed: int = 0,
     progress: bool | None = None,
 ) -> tuple[list[Panel], list[Table], list[str]]:
@@ -233,13 +234,15 @@ def map_report(
     (dictionary P@k on ``test_pairs`` when given, else the hit rate over the
     shared keys, by :func:`vecbridge.evaluation.evaluate_translator`) and, with
     ``structure``, analogy / WordSim353 / SimLex-999 scores of the source, the
-    target and the translated source.
+    target and the translated source. ``labels``: show the keys next to the points
+    when the page opens (True / False; None: when at most 60 pairs are plotted);
+    the page's switch turns them on and off either way.
     """
     from ..evaluation import evaluate_translator, fitted_without_pairs, method_label, normalisation_label
     from .plots import before_after_panels
 
     panels, info = before_after_panels(src, tgt, translator, words=words, pairs=pairs, sample=sample,
-                                       projection=projection, seed=seed)
+                                       projection=projection, labels=labels, seed=seed)
     fit = getattr(translator, "fit_info_", {}) or {}
     map_row = {
         "method": method_label(translator),  # an auto map: "procrustes (chosen by auto)"
@@ -280,13 +283,16 @@ def write_map_report(
     *,
     title: str | None = None,
     overwrite: bool = False,
+    translator: Any = None,
     **kwargs: Any,
 ) -> Path:
-    """Load the map saved in ``map_dir`` and write its report to ``path`` (see :func:`map_report`)."""
+    """Load the map saved in ``map_dir`` (or take ``translator``, the map already loaded from there) and write its
+    report to ``path`` (see :func:`map_report` for the other options, ``labels`` among them)."""
     from ..evaluation import method_label
     from ..translators import load_translator
 
-    translator = load_translator(map_dir)
+    if translator is None:
+        translator = load_translator(map_dir)
     panels, tables, notes = map_report(translator, src, tgt, **kwargs)
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     sub = f"map {map_dir} · {src.describe()} → {tgt.describe()} · written {stamp}"
