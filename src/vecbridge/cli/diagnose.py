@@ -7,7 +7,17 @@ import json
 from ..dictionary import read_dictionary
 from ..errors import ParameterError, VecbridgeError
 from ..jsonvalue import json_value
-from .options import add_command, add_read_options, add_seed, info, int_range, positive_int, read_input, require_keys
+from .options import (
+    PAIRS_FILE_HELP,
+    add_command,
+    add_read_options,
+    add_seed,
+    info,
+    int_range,
+    positive_int,
+    read_input,
+    require_keys,
+)
 
 EXAMPLE = """  vecbridge diagnose glove.txt w2v.bin --shared-keys
   vecbridge diagnose glove.txt w2v.bin --dictionary pairs.tsv --json
@@ -25,8 +35,7 @@ def add_parser(sub) -> None:
     how = p.add_mutually_exclusive_group()
     how.add_argument("--shared-keys", action="store_true", help="pair the keys both files share")
     how.add_argument("--dictionary", metavar="PAIRS.tsv",
-                     help="source_key<TAB>target_key pairs (a line starting with '# ' or not of two fields is a "
-                          "comment, counted in a warning; '#tag<TAB>#tag' is a pair)")
+                     help=f"source_key<TAB>target_key pairs ({PAIRS_FILE_HELP})")
     how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")
     p.add_argument("-n", "--sample", type=int_range(2), default=1000,
                    help="items compared (a random sample of the pairs; the N most frequent rows when unpaired)")

@@ -7,7 +7,15 @@ import sys
 
 from ..dictionary import read_dictionary
 from ..errors import VecbridgeError
-from .options import add_command, add_read_options, add_strict_option, check_space, read_input, require_keys
+from .options import (
+    PAIRS_FILE_HELP,
+    add_command,
+    add_read_options,
+    add_strict_option,
+    check_space,
+    read_input,
+    require_keys,
+)
 
 EXAMPLE = """  vecbridge evaluate glove2w2v glove.txt w2v.bin --dictionary test.tsv --retrieval csls --json
   vecbridge evaluate a2b a_test.npy b_test.npy --paired --json"""
@@ -21,7 +29,8 @@ def add_parser(sub) -> None:
     p.add_argument("src", metavar="SRC", help="source vectors (the whole vocabulary searched from)")
     p.add_argument("tgt", metavar="TGT", help="target vectors (the whole vocabulary searched in)")
     how = p.add_mutually_exclusive_group(required=True)
-    how.add_argument("--dictionary", metavar="TEST.tsv", help="held-out source_key<TAB>target_key pairs: P@k")
+    how.add_argument("--dictionary", metavar="TEST.tsv",
+                     help=f"held-out source_key<TAB>target_key pairs: P@k ({PAIRS_FILE_HELP})")
     how.add_argument("--paired", action="store_true", help="row i of SRC matches row i of TGT: top-1, rank, cosine")
     how.add_argument("--shared-keys", action="store_true", help="hit rate of same-vocabulary mapping on shared keys")
     p.add_argument("--retrieval", default="nn", choices=["nn", "csls", "isf"], help="neighbour retrieval rule")

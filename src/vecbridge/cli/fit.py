@@ -14,6 +14,7 @@ from ..progress import log_lines
 from ..translators import check_map_output, make_translator, translator_class
 from ..translators.whitening import PRESETS
 from .options import (
+    PAIRS_FILE_HELP,
     add_command,
     add_device,
     add_overwrite,
@@ -47,7 +48,8 @@ def add_parser(sub) -> None:
                         "multistep, cca, recommended, rcsls, mlp, lowrank, selflearn; without pairs: cluster-match, "
                         "spectral-match, selflearn, vec2vec (each method: the method table in README.md)")
     how = p.add_mutually_exclusive_group(required=True)
-    how.add_argument("--dictionary", metavar="PAIRS.tsv", help="source_key<TAB>target_key training pairs")
+    how.add_argument("--dictionary", metavar="PAIRS.tsv",
+                     help=f"source_key<TAB>target_key training pairs ({PAIRS_FILE_HELP})")
     how.add_argument("--paired", action="store_true", help="row i of SRC corresponds to row i of TGT")
     how.add_argument("--shared-keys", action="store_true", help="pair the keys both files share (same vocabulary)")
     how.add_argument("--identical", action="store_true",

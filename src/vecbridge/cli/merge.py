@@ -13,6 +13,7 @@ from ..apps.merge import DEFAULT_MAP_NORMALIZE as DEFAULT_NORMALIZE
 from ..dictionary import read_dictionary
 from ..jsonvalue import json_value
 from .options import (
+    PAIRS_FILE_HELP,
     add_command,
     add_overwrite,
     add_quiet,
@@ -49,7 +50,7 @@ def add_parser(sub) -> None:
                         '"none" for raw)')
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="a translator hyper-parameter (repeatable)")
     p.add_argument("--dictionary", metavar="PAIRS.tsv",
-                   help="a_word<TAB>b_word pairs to fit on (default: shared words)")
+                   help=f"a_word<TAB>b_word pairs to fit on (default: shared words; {PAIRS_FILE_HELP})")
     p.add_argument("--confidence", default="cosine", choices=["cosine", "csls"],
                    help="confidence of a translated word: cosine (or CSLS) to its nearest native B word")
     p.add_argument("--space", default="target", choices=["target", "normalized"],

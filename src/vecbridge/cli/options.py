@@ -381,6 +381,11 @@ def param_error_message(e: ParameterError, items: Iterable[str] | None) -> str:
 
 
 # -- outputs -----------------------------------------------------------------------------------
+#: how a pairs file is read, for the help of every --dictionary that takes source<TAB>target pairs
+PAIRS_FILE_HELP = ("one pair a line, tab- or space-separated; a line starting with '# ', or a '#' line not of two "
+                   "fields, is a comment, counted in a warning ('#tag<TAB>#tag' is a pair)")
+
+
 def check_npy_keys_output(output: str | os.PathLike, overwrite: bool, shown: str | None = None) -> Path:
     """The keys file that an ``.npy`` output ``output`` writes beside it, refused before any work when it is a folder
     or exists without ``--overwrite``; ``shown``: how the output is named in messages (e.g. ``-o out.npy``)."""

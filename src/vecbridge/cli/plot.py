@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..errors import ParameterError, VecbridgeError
 from .options import (
+    PAIRS_FILE_HELP,
     add_command,
     add_overwrite,
     add_read_options,
@@ -40,7 +41,8 @@ def add_parser(sub) -> None:
 def add_choice_options(p) -> None:
     """Which points and how to project them (shared with ``vecbridge report``)."""
     p.add_argument("--words", default=None, help="comma-separated keys to plot (present in both spaces)")
-    p.add_argument("--dictionary", metavar="PAIRS.tsv", default=None, help="plot these source<TAB>target pairs")
+    p.add_argument("--dictionary", metavar="PAIRS.tsv", default=None,
+                   help=f"plot these source<TAB>target pairs ({PAIRS_FILE_HELP})")
     p.add_argument("--sample", type=positive_int, default=200, help="otherwise plot this many shared keys, drawn with --seed")
     p.add_argument("--projection", default="pca", choices=["pca", "umap"], help="umap needs the 'viz' extra")
     p.add_argument("--labels", default="auto", choices=["auto", "on", "off"], help="write keys next to points")
