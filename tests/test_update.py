@@ -259,7 +259,7 @@ def test_update_word_model_refuses_a_setting_of_the_other_strategy(old_emb):
         update_word_model(old_emb, [["a", "b"]], "warmstart", nope=1)
 
 
-def test_cli_update_lenient_and_notes_for_options_of_the_other_strategy(tmp_path, lee, old_emb, capsys):
+def test_cli_update_lenient_and_notes_for_options_of_the_other_strategy(tmp_path, lee, old_emb, old_model, capsys):
     old = tmp_path / "old.vec"
     write_embeddings(old_emb, old)
     lines = old.read_text(encoding="utf-8").splitlines()
@@ -285,14 +285,21 @@ def test_cli_update_lenient_and_notes_for_options_of_the_other_strategy(tmp_path
     err = capsys.readouterr().err
     assert ("note: --old-words replace and --anchors 5 apply to --strategy align; with --strategy warmstart they "
             "have no effect") in err
-    # a gensim file is loaded whole: --lenient has no effect there, and a note says so
+    # a gensim model is loaded whole: --lenient has no effect there, and a note says so
+    old_model.save(str(tmp_path / "old.model"))
+    assert main(["update", str(tmp_path / "old.model"), str(corpus), "--epochs", "1", "--strategy", "align",
+                 "--anchors", "300", "-o", str(tmp_path / "k.vec"), "--lenient"]) == 0
+    assert f"note: --lenient skips bad rows of vector files; {tmp_path / 'old.model'} is a gensim model" in \
+        capsys.readouterr().err
+    # a gensim .kv file is read row by row, as the other vector files: --lenient skips its NaN row and says so
     from vecbridge.io import to_gensim
 
-    to_gensim(old_emb).save(str(tmp_path / "old.kv"))
+    kv = to_gensim(old_emb)
+    kv.vectors[3] = np.nan
+    kv.save(str(tmp_path / "old.kv"))
     assert main(["update", str(tmp_path / "old.kv"), str(corpus), "--epochs", "1", "--strategy", "align",
-                 "--anchors", "300", "-o", str(tmp_path / "k.vec"), "--lenient"]) == 0
-    assert f"note: --lenient skips bad rows of files read row by row; {tmp_path / 'old.kv'} is a gensim file" in \
-        capsys.readouterr().err
+                 "--anchors", "300", "-o", str(tmp_path / "k2.vec"), "--lenient"]) == 0
+    assert '"skipped": {"non_finite": 1}' in capsys.readouterr().err
     # no note when the options fit the strategy, or with --quiet
     assert main(["update", *common, "--strategy", "warmstart", "-o", str(tmp_path / "w2.vec"), "--lenient",
                  "--lockf", "0.5", "--quiet"]) == 0

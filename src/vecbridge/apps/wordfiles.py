@@ -1,9 +1,9 @@
-"""Word models on disk for the apps: every :mod:`vecbridge.io` format plus gensim's own files.
+"""Word models on disk for the apps: every :mod:`vecbridge.io` format (gensim ``.kv`` files included) plus
+gensim's ``.model`` files.
 
-``.kv`` / ``.gensim`` are gensim ``KeyedVectors.save`` files and ``.model`` a
-saved gensim ``Word2Vec`` (the only input that can continue training with its
-own vocabulary); everything else goes through
-:func:`vecbridge.io.read_embeddings` / :func:`vecbridge.io.write_embeddings`.
+A ``.model`` is a saved gensim ``Word2Vec``, the only input that can continue training with its own
+vocabulary; everything else goes through :func:`vecbridge.io.read_embeddings` /
+:func:`vecbridge.io.write_embeddings`.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ GENSIM_KV_SUFFIXES = (".kv", ".gensim")
 GENSIM_MODEL_SUFFIXES = (".model",)
 
 
-def _gensim_load(cls_name: str, path: Path) -> Any:
+def _load_word2vec(path: Path) -> Any:
     try:
         import gensim.models as gm
     except ImportError as e:  # pragma: no cover - environment
         raise VecbridgeError(f"{path}: reading gensim files needs gensim: pip install 'vecbridge[gensim]'") from e
     try:
-        return getattr(gm, cls_name).load(str(path))
+        return gm.Word2Vec.load(str(path))
     except Exception as e:  # gensim raises many kinds (unpickling, missing .npy side files)
-        raise VecbridgeError(f"{path}: cannot load it as a gensim {cls_name} ({type(e).__name__}: {e})") from None
+        raise VecbridgeError(f"{path}: cannot load it as a gensim Word2Vec ({type(e).__name__}: {e})") from None
 
 
 def read_word_model(path: str | os.PathLike, format: str | None = None, *, keep_model: bool = False,
@@ -35,9 +35,8 @@ def read_word_model(path: str | os.PathLike, format: str | None = None, *, keep_
                     encoding: str = "utf-8") -> Any:
     """Read word vectors as :class:`~vecbridge.Embeddings`.
 
-    ``.kv`` / ``.gensim`` files load with gensim's ``KeyedVectors``; ``.model``
-    files with ``Word2Vec`` (returned as the model itself when ``keep_model``,
-    else its vectors). Other files: :func:`vecbridge.io.read_embeddings` with
+    ``.model`` files load with gensim's ``Word2Vec`` (returned as the model itself when ``keep_model``,
+    else its vectors). Other files (gensim ``.kv`` files too): :func:`vecbridge.io.read_embeddings` with
     ``format``, ``limit``, ``on_error``, ``encoding``.
     """
     from ..io import from_gensim
@@ -45,12 +44,8 @@ def read_word_model(path: str | os.PathLike, format: str | None = None, *, keep_
     path = Path(path)
     if not path.exists():
         raise VecbridgeError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if format in ("gensim", "kv") or (format is None and suffix in GENSIM_KV_SUFFIXES):
-        emb = from_gensim(_gensim_load("KeyedVectors", path), name=path.stem)
-        return emb.head(limit) if limit else emb
-    if format == "gensim-model" or (format is None and suffix in GENSIM_MODEL_SUFFIXES):
-        model = _gensim_load("Word2Vec", path)
+    if format == "gensim-model" or (format is None and path.suffix.lower() in GENSIM_MODEL_SUFFIXES):
+        model = _load_word2vec(path)
         if keep_model:
             return model
         emb = from_gensim(model.wv, name=path.stem)
@@ -62,26 +57,18 @@ def read_word_model(path: str | os.PathLike, format: str | None = None, *, keep_
 
 def write_word_vectors(emb: Embeddings, path: str | os.PathLike, format: str | None = None, *,
                        overwrite: bool = False) -> Path:
-    """Write ``emb``: gensim ``KeyedVectors.save`` for ``.kv`` / ``.gensim`` (or ``format="gensim"``),
-    else :func:`vecbridge.io.write_embeddings`. An existing file is an error unless ``overwrite``."""
+    """Write ``emb`` with :func:`vecbridge.io.write_embeddings` (``.kv`` / ``.gensim`` or ``format="gensim"``: a
+    gensim ``KeyedVectors.save`` file). An existing file is an error unless ``overwrite``."""
     from ..atomic import check_writable
-
-    path = Path(path)
-    check_writable(path, overwrite)
-    if format in ("gensim", "kv") or (format is None and path.suffix.lower() in GENSIM_KV_SUFFIXES):
-        from ..io import to_gensim
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        to_gensim(emb).save(str(path))
-        return path
     from ..io import write_embeddings
-    from ..io.detect import FORMATS, canonical_format
+    from ..io.detect import FORMAT_NAMES, canonical_format
 
+    check_writable(path, overwrite)
     if format is not None:
         try:
             canonical_format(format)
         except FormatError:
-            raise FormatError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}, gensim (--format / "
+            raise FormatError(f"unknown format {format!r}; choose one of {', '.join(FORMAT_NAMES)} (--format / "
                               "format=)") from None
     return write_embeddings(emb, path, format=format, overwrite=overwrite)
 

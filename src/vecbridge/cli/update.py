@@ -99,8 +99,8 @@ def run(args) -> int:
     if read and any(int(v) for v in (read.get("skipped") or {}).values()):
         info(args, f"{args.model}: {json.dumps(read)}")
     elif args.lenient and read is None:
-        info(args, f"note: --lenient skips bad rows of files read row by row; {args.model} is a gensim file, "
-                   "loaded whole, so it has no effect")
+        info(args, f"note: --lenient skips bad rows of vector files; {args.model} is a gensim model, loaded whole, "
+                   "so it has no effect")
     if args.strategy == "align" and getattr(old, "dim", None):
         check_anchor_settings(old.dim, args.anchors, args.stable_fraction)  # before reading the corpus and training
     sentences = read_corpus(args.corpus, encoding=args.encoding)
