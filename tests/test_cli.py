@@ -472,7 +472,14 @@ def test_fit_with_too_few_pairs_to_hold_out_says_so(spaces, capsys):
     capsys.readouterr()
     assert main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d / "p20.tsv"), "--method",
                  "procrustes", "-o", str(d / "m20")]) == 0
-    assert "saved without a verdict" in capsys.readouterr().err
+    err = capsys.readouterr().err  # judged without pairs instead, as a fit without pairs is
+    assert "too few pairs for a held-out check" in err and "judged instead without pairs" in err
+    assert json.loads((d / "m20" / "manifest.json").read_text())["fit"]["verdict"] == "aligned"
+    # 20 wrong pairs (each source word with another's target): the same check refuses the map, nothing saved
+    (d / "w20.tsv").write_text("".join(f"a{i}\tb{(i * 7 + 3) % 300}\n" for i in range(20)))
+    assert main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d / "w20.tsv"), "--method",
+                 "procrustes", "-o", str(d / "w20"), "--quiet"]) == 3
+    assert not (d / "w20").exists()
     (d / "p30.tsv").write_text("".join(f"a{i}\tb{i}\n" for i in range(30)))
     assert main(["fit", str(d / "a.txt"), str(d / "b.npy"), "--dictionary", str(d / "p30.tsv"), "--method",
                  "procrustes", "-o", str(d / "m30"), "--quiet"]) == 0

@@ -87,7 +87,7 @@ def test_a_paired_fit_reports_the_held_out_check_with_its_numbers(tmp_path, caps
     assert main(["fit", a, b, "--dictionary", train, "--method", "procrustes", "-o", str(tmp_path / "m")]) == 0
     err = capsys.readouterr().err
     line = next(x for x in err.splitlines() if x.startswith("held-out check: "))
-    assert line.startswith("held-out check: top-1 1.00 among 40 held-out pairs (chance 0.")
+    assert line.startswith("held-out check: top-1 1.00 among 40 held-out pairs (chance 1/40 = 0.025; random maps reached 0.")
     assert "procrustes fitted again on the other 160" in line and "not of all of TGT" in line
     assert "vecbridge evaluate" in line
     # the verdict's reason says what its confidence is not

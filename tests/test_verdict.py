@@ -337,3 +337,27 @@ def test_held_out_check_of_a_keyed_fit_uses_the_same_normalisation_rows_as_the_m
     assert train == v["n_train"] < p  # the training pairs' items, not the 2,000 rows of each side
     assert not np.allclose(check.source_normalizer_.stats_[0][0], X.mean(0), atol=0.1)
     assert v["verdict"] == "aligned"
+
+
+def test_the_sample_verdict_moves_smoothly_with_the_controls_seed_and_keeps_a_tiny_right_map():
+    """Where random starts come close to the target's own k-NN similarity (50 rows, 16 measured), the confidence
+    is measured over at least the margin asked: the exactly right map is never called garbage, the verdict does
+    not change with the controls' seed (it jumped between 0 and 1), and unrelated clouds stay "not aligned"."""
+    rng = np.random.default_rng(1)
+    c = rng.normal(size=(30, 16)) * 2
+    X = (c[rng.integers(0, 30, 50)] + 0.4 * rng.normal(size=(50, 16))).astype(np.float32)
+    R = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    right = [judge_map(X @ R, X @ R, rows="sample", seed=s) for s in range(6)]
+    assert {v.verdict for v in right} == {"aligned"}  # judged on its own (a fit on 50 rows is capped afterwards)
+    other = (c[rng.integers(0, 30, 50)] + 0.4 * rng.normal(size=(50, 16))).astype(np.float32)
+    clouds = rng.normal(size=(50, 16)).astype(np.float32)
+    for s in range(3):
+        assert judge_map(clouds, other, rows="sample", seed=s).verdict == "not aligned"
+        wrong = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+        assert judge_map(X @ wrong, X @ R, rows="sample", seed=s).verdict == "not aligned"
+
+
+def test_sample_reasons_speak_of_closeness_to_the_target_not_of_matched_rows():
+    rng = np.random.default_rng(5)
+    v = judge_map(rng.normal(size=(900, 20)), rng.normal(size=(900, 20)), rows="sample")
+    assert "random starts" in v.reason and "matches rows" not in v.reason and f"{MIN_MARGIN_SD:g} needed" in v.reason

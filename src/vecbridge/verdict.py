@@ -59,7 +59,10 @@ to its ``k`` nearest mapped rows. ``confidence`` is the share of the way from th
 ceiling (:func:`sample_ceiling`): the target's own k-NN similarity (the value of a map that puts the sample
 exactly on the target's distribution), lowered where the source rows, in their own space, are more diffuse
 (noisier) than the target rows in theirs, since then no map can bring them that close (not for a map into a
-subspace, judged inside the range it chose); margin as above. "not aligned": a lead within ``MIN_MARGIN_SD``
+subspace, judged inside the range it chose); where the best control comes within ``MIN_MARGIN_SD`` spreads
+of the ceiling (tiny or very noisy samples), that distance is taken as ``MIN_MARGIN_SD`` spreads, so that the
+confidence moves with the map's lead rather than with the controls' seed; margin as above. "not aligned": a
+lead within ``MIN_MARGIN_SD``
 control spreads, or a confidence below ``SAMPLE_NOT_ALIGNED_BELOW`` (a method that matches clusters can pair
 the clusters of two unrelated clouds and beat random starts, but it cannot bring the sample onto the target's
 density), and "aligned" starts at ``SAMPLE_ALIGNED_FROM``: a map that puts the sample among the right topics
@@ -144,6 +147,18 @@ MEANING = {
     "not aligned": "the map matches rows no more often than maps built from no information (confidence {c:.2f}); "
                    "it is most likely garbage",
 }
+#: the same for a verdict on unpaired samples (the sample statistic): ``m`` the margin in control spreads
+SAMPLE_MEANING = {
+    "aligned": "the mapped sample lies among the target's rows far closer than maps refined from random starts "
+               "(confidence {c:.2f} of the way from the best of them to the target's own closeness, {m:.1f} of "
+               "their spreads above it); expect it to translate",
+    "uncertain": "the mapped sample lies closer to the target's rows than maps refined from random starts, but not "
+                 "by much (confidence {c:.2f}, {m:.1f} of their spreads above the best of them); it may be partly "
+                 "right: check it on pairs you trust before relying on it",
+    "not aligned": "the mapped sample lies no closer to the target's rows than maps refined from random starts, "
+                   "beyond their spread (confidence {c:.2f}, {m:.1f} spreads above the best of them, "
+                   f"{MIN_MARGIN_SD:g} needed); it is most likely garbage",
+}
 #: the same for a verdict from held-out pairs (:func:`judge_pairs`): ``t`` the top-1 rate, ``n`` the held-out
 #: pairs (retrieval among their own targets only, not the whole vocabulary), ``p`` chance (the random maps)
 PAIRS_MEANING = {
@@ -185,7 +200,10 @@ class Verdict:
 
     @property
     def reason(self) -> str:
-        text = MEANING[self.verdict].format(c=self.confidence)
+        if self.rows == "sample":
+            text = SAMPLE_MEANING[self.verdict].format(c=self.confidence, m=self.margin_sd)
+        else:
+            text = MEANING[self.verdict].format(c=self.confidence)
         return f"{text} ({self.note})" if self.note else text
 
     def as_dict(self) -> dict[str, Any]:
@@ -490,9 +508,12 @@ def judge_sample(
         ctrl = sample_controls(Af, Bf, Ah, Bh, int(n_refined), int(refine_iter), seed, memo=False)
     own = None if inputs is None else [unit_rows(np.asarray(x)[n_fit:n]) for x in inputs]
     ceiling = sample_ceiling(Bh, *(own or ()))
-    conf, margin = _score(m, ctrl, ceiling)
-    if ceiling - max(ctrl) < MIN_MARGIN_SD * max(float(np.std(ctrl)), MIN_SPREAD):
-        conf = 0.0  # any rotation fits the target's density as well as its own rows do: nothing to align
+    _, margin = _score(m, ctrl, ceiling)
+    # where random starts come close to the ceiling (tiny or very noisy samples), the way from the controls to it is
+    # measured at least as the margin the verdict asks for, so that the confidence moves smoothly with the value
+    # instead of jumping between 0 and 1 with the controls' seed
+    spread = max(float(np.std(ctrl)), MIN_SPREAD)
+    conf = float(np.clip((m - max(ctrl)) / max(ceiling - max(ctrl), MIN_MARGIN_SD * spread), 0.0, 1.0))
     kinds = [f"refined from a random dictionary ({refine_iter} rounds)"] * len(ctrl)
     return Verdict(_decide(conf, margin, "sample"), conf, margin, m, ceiling, ctrl, kinds, n, "sample")
 

@@ -149,20 +149,30 @@ def refused_as_not_aligned(prog: str, problem: str, force: bool, anyway: str = "
 def held_out_gate(args, translator, src, tgt, pairs, known) -> str | None:
     """The verdict of a fit with pairs (which has no pairless one): the chosen method fitted again on all but a
     fifth of the pairs and judged on that fifth (:meth:`Translator.held_out_verdict`), recorded in the map's
-    fit information. None when too few pairs could be held out."""
+    fit information. Where too few pairs can be held out, the pairless verdict on SRC and TGT (as for a fit
+    without pairs; the map saw only the pairs); None when that cannot run either (fewer than 20 rows a side)."""
     inner = getattr(translator, "chosen_", translator)
     info(args, f"checking {inner.method} on held-out pairs (a second fit on the others)")
     v = inner.held_out_verdict(src, tgt, pairs=pairs, known_pairs=known, seed=args.seed or 0)
     if v is None:
-        print(f"vecbridge fit: warning: {too_few_to_hold_out(inner, src, tgt, pairs, known)}, so the map is saved "
-              "without a verdict; check it on pairs you trust", file=sys.stderr)
-        return None
+        why = too_few_to_hold_out(inner, src, tgt, pairs, known)
+        try:
+            verdict = pairless_gate(args, translator, src, tgt)
+        except VecbridgeError as e:
+            print(f"vecbridge fit: warning: {why}, and the pairless verdict cannot run ({e}), so the map is saved "
+                  "without a verdict; check it on pairs you trust", file=sys.stderr)
+            return None
+        info(args, f"{why}: judged instead without pairs, on SRC and TGT, as a fit without pairs is: "
+                   f"{verdict} (confidence {translator.fit_info_.get('confidence')})")
+        return verdict
     fi = translator.fit_info_
     fi.update(verdict=v["verdict"], confidence=v["confidence"], verdict_reason=v["verdict_reason"],
               verdict_details={k: v[k] for k in ("statistic", "top1", "controls_top1", "n_eval", "n_train")})
     n = v["n_eval"]
-    chance = max(float(np.mean(v["controls_top1"])) if v["controls_top1"] else 0.0, 1.0 / max(n, 1))
-    info(args, f"held-out check: top-1 {v['top1']:.2f} among {n:,} held-out pairs (chance {chance:.3f}), "
+    ctrl = v["controls_top1"]
+    lucky = f"; random maps reached {min(ctrl):.3f}-{max(ctrl):.3f}" if ctrl else ""
+    info(args, f"held-out check: top-1 {v['top1']:.2f} among {n:,} held-out pairs (chance 1/{n:,} = "
+               f"{1.0 / max(n, 1):.3f}{lucky}), "
                f"{inner.method} fitted again on the other {v['n_train']:,}: the share whose right target is the "
                f"nearest of those {n:,} targets, not of all of TGT (usually lower: measure it with vecbridge "
                "evaluate)")
@@ -228,7 +238,7 @@ def run(args) -> int:
             return EXIT_NOT_ALIGNED
     elif verdict == "uncertain":
         print(f"vecbridge fit: warning: alignment uncertain (confidence {fi.get('confidence')}): "
-              f"{fi.get('verdict_reason', '')} Saving the map; check it on pairs you trust.", file=sys.stderr)
+              f"{str(fi.get('verdict_reason', '')).rstrip('.')}. The map is saved.", file=sys.stderr)
     fi["files"] = {"source": args.src, "target": args.tgt, "dictionary": args.dictionary}
     path = translator.save(args.output, overwrite=args.overwrite)
     method = f"{chosen} (chosen by auto)" if chosen else translator.method
