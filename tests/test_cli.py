@@ -217,7 +217,7 @@ def test_device_applies_to_text_files(mapped, tmp_path):
     np.testing.assert_allclose(read_embeddings(tmp_path / "torch.vec").vectors,
                                read_embeddings(tmp_path / "cpu.vec").vectors, atol=1e-5)
     rc = cli(["translate", str(d / "map"), str(d / "a.txt"), "-o", str(tmp_path / "gpu.vec"), "--device", "nope"])
-    assert rc == 1 and not (tmp_path / "gpu.vec").exists()  # an unknown device is an error, never ignored
+    assert rc == 2 and not (tmp_path / "gpu.vec").exists()  # an unknown device is a usage error, never ignored
 
 
 def test_parquet_columns_and_encodings_have_flags(mapped, tmp_path, capsys):

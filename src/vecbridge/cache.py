@@ -15,8 +15,12 @@ An entry lives in ``<root>/<builder>/`` as two files:
 - ``<key>.meta.json``: the sidecar (builder, parameters, package versions, data
   size), written *last*, also by rename.
 
-An entry counts as complete only when its sidecar exists, parses and names a
-data file of the recorded size. A build killed at any point therefore leaves
+An entry counts as complete only when its sidecar exists, parses, its
+parameters hash to the entry's key, and it names a data file of the recorded
+size. The sidecar also records a sha256 of the data: an entry whose data no
+longer matches it (a file replaced or damaged) is rebuilt by the builders, and
+:meth:`CacheEntry.load` refuses it, naming the file and ``vecbridge data clear``.
+A build killed at any point therefore leaves
 either a stray temporary file (ignored, and removed by :func:`clear`) or a
 data file without a sidecar (rebuilt on the next call), never an entry a later
 run takes for complete.
@@ -162,6 +166,58 @@ def _data_size(path: Path) -> int:
     return path.stat().st_size
 
 
+def _files_of(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def _stamp(path: Path) -> tuple:
+    """What changes when the data is rewritten: (name, size, modification time) of each of its files."""
+    return tuple((str(p), st.st_size, st.st_mtime_ns) for p in _files_of(path) for st in [p.stat()])
+
+
+def data_hash(path: Path) -> str:
+    """sha256 (hex) of an entry's data: the file's bytes, or a folder's files (relative names and bytes)."""
+    h = hashlib.sha256()
+    for p in _files_of(path):
+        if path.is_dir():
+            h.update(p.relative_to(path).as_posix().encode("utf-8") + b"\x00")
+        with open(p, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+#: data already checked against its sidecar's hash in this process: path -> (stamp, sha256)
+_VERIFIED: dict[str, tuple[tuple, str]] = {}
+
+
+def _matches(path: Path, sha: str) -> bool:
+    """True when the data at ``path`` hashes to ``sha`` (remembered while the files stay as they are)."""
+    stamp = _stamp(path)
+    seen = _VERIFIED.get(str(path))
+    if seen is not None and seen[0] == stamp:
+        return seen[1] == sha
+    got = data_hash(path)
+    _VERIFIED[str(path)] = (stamp, got)
+    return got == sha
+
+
+def _key_of(meta: Mapping[str, Any]) -> str | None:
+    """The key a sidecar's builder, parameters and versions hash to (None when they cannot be hashed)."""
+    try:
+        if not isinstance(meta.get("builder"), str):
+            return None
+        return cache_key(meta["builder"], meta.get("params") or {}, meta.get("versions") or {})
+    except (CacheError, TypeError, AttributeError):
+        return None
+
+
+def _write_denied(e: OSError, where: Path) -> CacheError:
+    """A cache folder that cannot be written to, said as such, with the variable that moves the cache."""
+    return CacheError(f"cannot write to the cache folder {where} ({e.strerror or e}); make it writable, or set "
+                      f"{ENV_VAR} to a folder you can write to")
+
+
 #: the list :func:`recording_reads` appends each loaded entry to (None: not recording)
 _READS: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar("vecbridge_cache_reads",
                                                                                     default=None)
@@ -215,17 +271,35 @@ class CacheEntry:
         return self.folder / f"{self.key}{SIDECAR_SUFFIX}"
 
     def is_complete(self) -> bool:
-        """True only when the sidecar parses and the data it describes is present with its recorded size."""
+        """True only when the sidecar parses, its parameters hash to this entry's key, and the data it describes
+        is present with its recorded size."""
         try:
             meta = json.loads(self.sidecar.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        if meta.get("key") != self.key or not self.path.exists():
+        if not isinstance(meta, dict) or meta.get("key") != self.key or not self.path.exists():
+            return False
+        if _key_of(meta) != self.key:  # an edited sidecar: it no longer describes this entry
             return False
         try:
             return _data_size(self.path) == meta.get("size")
         except OSError:
             return False
+
+    def is_valid(self) -> bool:
+        """:meth:`is_complete`, and the data hashes to the sha256 its sidecar records (sidecars written before
+        vecbridge recorded one are taken on their size)."""
+        if not self.is_complete():
+            return False
+        try:
+            sha = self.read_sidecar().get("sha256")
+            return sha is None or _matches(self.path, sha)
+        except (OSError, ValueError):
+            return False
+
+    def _damaged(self, why: str) -> CacheError:
+        return CacheError(f"the cache file {self.path} is damaged ({why}); run 'vecbridge data clear {self.builder}' "
+                          "and build it again")
 
     @contextlib.contextmanager
     def building(self):
@@ -233,7 +307,7 @@ class CacheEntry:
 
         Two processes (or test workers) that miss the same entry build it once: the second waits for the
         first, then finds the entry complete. On systems without ``fcntl`` it only re-checks."""
-        if self.is_complete():
+        if self.is_valid():
             yield False
             return
         try:
@@ -241,12 +315,16 @@ class CacheEntry:
         except ImportError:  # not POSIX: no lock
             fcntl = None
         lock = self.root / SCRATCH / f"{SCRATCH_PREFIX}lock-{self.builder}-{self.key}"
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock, "a+b") as f:
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            f = open(lock, "a+b")
+        except PermissionError as e:
+            raise _write_denied(e, lock.parent) from None
+        with f:
             if fcntl is not None:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
-                yield not self.is_complete()
+                yield not self.is_valid()
             finally:
                 if self.is_complete():
                     lock.unlink(missing_ok=True)
@@ -260,17 +338,22 @@ class CacheEntry:
         """Read a complete entry: dict of arrays (npz), JSON value (json), pyarrow Table (parquet), Path (dir)."""
         if not self.is_complete():
             raise CacheError(f"cache entry {self.path} is missing or incomplete; build it first")
+        if not self.is_valid():
+            raise self._damaged("its content is not what was written")
         reads = _READS.get()
         if reads is not None:
             reads.append((self.builder, str(self.path)))
-        if self.kind == "npz":
-            return _read_npz(self.path)
-        if self.kind == "json":
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        if self.kind == "parquet":
-            import pyarrow.parquet as pq
+        try:
+            if self.kind == "npz":
+                return _read_npz(self.path)
+            if self.kind == "json":
+                return json.loads(self.path.read_text(encoding="utf-8"))
+            if self.kind == "parquet":
+                import pyarrow.parquet as pq
 
-            return pq.read_table(self.path)
+                return pq.read_table(self.path)
+        except (ValueError, OSError, EOFError) as e:  # damaged data (ValueError covers JSON, UTF-8, zip, Arrow)
+            raise self._damaged(f"it cannot be read as {self.kind}: {type(e).__name__}") from None
         return self.path
 
     def store(self, value: Any = None, *, build_dir: Callable[[Path], None] | None = None,
@@ -281,6 +364,12 @@ class CacheEntry:
         (parquet). For kind ``dir`` pass ``build_dir(tmp_dir)``, which fills a fresh directory.
         """
         path_within(self.root, self.builder, what="cache entry")
+        try:
+            self._store(value, build_dir, extra)
+        except PermissionError as e:
+            raise _write_denied(e, self.folder) from None
+
+    def _store(self, value: Any, build_dir: Callable[[Path], None] | None, extra: Mapping[str, Any] | None) -> None:
         # a stale sidecar must go first: data and sidecar are replaced as a pair
         if self.sidecar.exists():
             self.sidecar.unlink()
@@ -304,6 +393,7 @@ class CacheEntry:
         side = {
             "key": self.key, "builder": self.builder, "kind": self.kind, "params": self.params,
             "versions": self.versions, "size": _data_size(self.path), "file": self.path.name,
+            "sha256": data_hash(self.path),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "written_by": "vecbridge",
         }
         if extra:
@@ -355,7 +445,8 @@ def _read_sidecar(side: Path) -> dict | None:
 
 
 def list_entries(builder: str | None = None) -> list[dict]:
-    """Sidecars of the entries (optionally of one builder), each with ``path`` added."""
+    """Sidecars of the entries (optionally of one builder), each with ``path`` added, and ``damaged`` True where
+    the sidecar's parameters do not hash to its key (it was edited: the entry is rebuilt on its next use)."""
     out = []
     for folder in _builder_folders(builder):
         if not folder.is_dir():
@@ -367,6 +458,7 @@ def list_entries(builder: str | None = None) -> list[dict]:
             if meta is None:
                 continue
             meta["path"] = str(folder / meta["file"])
+            meta["damaged"] = _key_of(meta) != meta["key"]
             out.append(meta)
     return out
 

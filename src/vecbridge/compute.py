@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -133,6 +134,9 @@ class Compute:
         if backend == "torch":
             torch = require("torch", "torch", "the torch backend")
             kind = self.device.split(":")[0]
+            if kind not in ("cpu", "cuda", "mps"):
+                raise ParameterError(f"device={self.device!r}: the torch backend runs on 'cpu', 'cuda', 'cuda:N' "
+                                     "or 'mps'")
             if kind == "cuda" and not torch.cuda.is_available():
                 raise ParameterError(f"device={self.device!r}, but torch sees no CUDA device; use device='cpu'")
             if kind == "mps" and not torch.backends.mps.is_available():
@@ -213,13 +217,18 @@ def as_compute(
     return compute.replace(**changes) if changes else compute
 
 
+#: the device names :func:`resolve_device` takes (``--device``), in words
+DEVICES = "auto, cpu, cpu-torch, cuda, cuda:N or mps"
+_DEVICE = re.compile(r"auto|cpu|numpy|torch|cpu-torch|torch-cpu|cuda|cuda:\d+|mps")
+
+
 def resolve_device(device: str | None = "auto"):
     """A ``torch.device`` for ``device``, or None for the numpy path.
 
     ``"auto"``: CUDA when available, else MPS when available, else None (numpy).
     ``"cpu"`` / ``"numpy"`` / None: None. ``"torch"`` / ``"cpu-torch"``: torch on the CPU
     (for testing the torch path without a GPU). ``"cuda"``, ``"cuda:1"``, ``"mps"``: that device,
-    or an error saying it is not there.
+    or an error saying it is not there. Any other name is an error (:data:`DEVICES` lists them).
     """
     if device in (None, "cpu", "numpy"):
         return None
@@ -234,17 +243,22 @@ def resolve_device(device: str | None = "auto"):
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return None
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise VecbridgeError(f"unknown device {device!r}; use {DEVICES}")
     torch = require("torch", "torch", "the torch path")
     if device in ("torch", "cpu-torch", "torch-cpu"):
         return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise VecbridgeError(f"unknown device {device!r} ({e}); use auto, cpu, cuda, cuda:N or mps") from None
+    dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise VecbridgeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use device='auto' or 'cpu'")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise VecbridgeError(f"device {device!r}: torch sees {torch.cuda.device_count()} GPU(s)")
+        raise VecbridgeError(f"device {device!r}: torch sees {torch.cuda.device_count()} GPU(s) "
+                             f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise VecbridgeError(f"device {device!r} asked for, but torch sees no MPS device (Apple GPU); "
+                                 "use device='auto' or 'cpu'")
     return dev
 
 
@@ -254,6 +268,7 @@ def resolve_backend(backend: str = "auto", device: str = "cpu") -> str:
 
 
 __all__ = [
-    "BACKENDS", "MEMORY_MB", "PROGRESS_MIN_PAIRS", "Compute", "as_compute", "resolve_backend", "resolve_device",
+    "BACKENDS", "DEVICES", "MEMORY_MB", "PROGRESS_MIN_PAIRS", "Compute", "as_compute", "resolve_backend",
+    "resolve_device",
     "limit_blas_threads", "usable_cores",
 ]

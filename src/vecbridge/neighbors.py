@@ -107,13 +107,35 @@ def _matrix(X: Any, what: str) -> np.ndarray:
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
-def _prepare(queries: Any, targets: Any, similarity: str) -> tuple[np.ndarray, np.ndarray]:
-    """Float32, C-contiguous, same dimension, unit rows for cosine."""
+def _check_finite(X: np.ndarray, what: str) -> None:
+    """A :class:`VecbridgeError` naming ``what`` and the first row of X holding NaN or Inf, if one does.
+
+    One float64 sum per row finds them (a sum of float32 values cannot overflow in float64, and NaN or Inf
+    carry through it); the rows are looked at one by one only when a sum is not finite."""
+    if X.size == 0:
+        return
+    sums = np.add.reduce(X, axis=1, dtype=np.float64)
+    if np.isfinite(sums).all():
+        return
+    bad = np.nonzero(~np.isfinite(X).all(axis=1))[0]
+    row = int(bad[0])
+    kind = "NaN" if np.isnan(X[row]).any() else "Inf"
+    more = f" ({len(bad)} rows in all)" if len(bad) > 1 else ""
+    raise VecbridgeError(f"{what}: row {row} holds {kind}{more}; search only finite vectors")
+
+
+def _prepare(queries: Any, targets: Any, similarity: str,
+             names: tuple[str, str] = ("queries", "targets")) -> tuple[np.ndarray, np.ndarray]:
+    """Float32, C-contiguous, finite, same dimension, unit rows for cosine."""
     if similarity not in SIMILARITIES:
         raise ParameterError(f"similarity must be 'cosine' or 'dot'; got {similarity!r}")
-    Q, T = _matrix(queries, "queries"), _matrix(targets, "targets")
+    Q, T = _matrix(queries, names[0]), _matrix(targets, names[1])
+    _check_finite(Q, names[0])
+    if targets is not queries:
+        _check_finite(T, names[1])
     if Q.shape[1] != T.shape[1]:
-        raise DimensionError(f"queries are {Q.shape[1]}-d but targets are {T.shape[1]}-d; compare vectors of one space")
+        raise DimensionError(f"{names[0]} are {Q.shape[1]}-d but {names[1]} are {T.shape[1]}-d; compare vectors of "
+                             "one space")
     if similarity == "cosine":
         same = targets is queries
         Q = unit_rows_lazy(Q)
@@ -651,6 +673,8 @@ def csls_top_k(
     if isinstance(csls_k, bool) or not isinstance(csls_k, (int, np.integer)) or csls_k < 1:
         raise ParameterError(f"csls_k must be a whole number >= 1; got {csls_k!r}")
     kw = dict(similarity=similarity, compute=compute, block_size=block_size, target_block_size=target_block_size)
+    if len(_matrix(queries, "queries")) == 0:  # no queries: an empty result, as top_k gives
+        return top_k(queries, targets, k, exclude_self=exclude_self, desc="csls neighbours", **kw)
     if source_pool is None:
         r_q, r_t = csls_penalties(queries, targets, csls_k, exclude_self=exclude_self, **kw)
     else:
@@ -683,7 +707,7 @@ def isf_log_normalizer(
     if not (isinstance(temperature, (int, float, np.floating)) and math.isfinite(temperature) and temperature > 0):
         raise ParameterError(f"the inverted softmax's temperature must be a positive number; got {temperature!r}")
     compute = as_compute(compute)
-    T, Pl = _prepare(targets, source_pool, similarity)
+    T, Pl = _prepare(targets, source_pool, similarity, ("targets", "source_pool"))
     _cap(1, len(Pl), exclude_self)
     P = _Pass(T, Pl, compute, scale=float(temperature), exclude_self=exclude_self, block_size=block_size,
               target_block_size=target_block_size)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import DimensionError, VecbridgeError
+from .errors import DimensionError, ManifestError, VecbridgeError
 
 STEPS = ("unit", "center", "standardize")
 _ALIASES = {"length": "unit", "l2": "unit", "centre": "center", "mean": "center", "std": "standardize"}
@@ -196,6 +196,18 @@ class Normalizer:
     @classmethod
     def from_state(cls, steps: Sequence[str], arrays: dict[str, np.ndarray], prefix: str, dim: int | None) -> Normalizer:
         norm = cls(steps)
+        own = {k for k in arrays if k.startswith(f"{prefix}.")}
+        expected = {f"{prefix}.{i}.length" for i in range(len(norm.steps))}
+        expected |= {f"{prefix}.{i}.{what}" for i, step in enumerate(norm.steps) if step != "unit"
+                     for what in ("mean", "scale")}
+        if own - expected:
+            raise ManifestError(f"the weights hold {sorted(own - expected)[0]!r}, which the saved normalisation "
+                                f"steps {norm.steps} do not use")
+        for k in sorted(own):
+            want = (1,) if k.endswith(".length") else (dim,) if dim is not None else arrays[k].shape
+            if arrays[k].dtype != np.float32 or arrays[k].shape != want:
+                raise ManifestError(f"the saved normalisation array {k!r} has shape {arrays[k].shape} dtype "
+                                    f"{arrays[k].dtype}; expected shape {want} float32")
         stats = []
         for i, step in enumerate(norm.steps):
             if step == "unit":

@@ -111,14 +111,14 @@ METHODS = ("auto", "cluster-match", "spectral-match", "selflearn")
 def check_method(method: str, seed: int) -> None:
     """``--method`` as a usage error (exit code 2) before any work: an unknown name, or a method needing pairs."""
     from ..audit.attack import make_attack_translator
+    from ..translators.registry import translator_class
 
     try:
-        make_attack_translator(method, seed)
-    except ParameterError:
-        raise
+        translator_class(method)
     except VecbridgeError:
         raise ParameterError(f"--method {method!r} is not a method; the audit fits without pairs: use "
                              f"{', '.join(METHODS[:-1])} or {METHODS[-1]}") from None
+    make_attack_translator(method, seed)  # a method needing pairs: a usage error naming --method
 
 
 def run(args) -> int:

@@ -74,7 +74,10 @@ def run(args) -> int:
     if args.action == "cache":
         print(cache_root())
         for e in list_entries():
-            print(f"  {e['builder']:15s} {e['size'] / 1e6:8.1f} MB  {e['file']}  {json.dumps(e.get('params'))[:100]}")
+            what = (f"damaged (its metadata was edited): rebuilt on next use; 'vecbridge data clear {e['builder']}' "
+                    "removes it") if e.get("damaged") else json.dumps(e.get("params"))[:100]
+            size = e["size"] / 1e6 if isinstance(e.get("size"), (int, float)) else float("nan")
+            print(f"  {e['builder']:15s} {size:8.1f} MB  {e['file']}  {what}")
         return 0
     if args.action == "clear":
         return clear_cache(args)
@@ -206,7 +209,8 @@ def _defaults_of(name: str) -> dict:
 
 
 def check_build_params(name: str, params: dict) -> None:
-    """Refuse a ``--param`` whose value cannot be of the builder's type (its default's), by the flag's name."""
+    """Refuse a ``--param`` whose value cannot be of the builder's type (its default's), by the flag's name. A
+    list-typed parameter takes ``a,b`` (or one name, or a JSON list) and is put in ``params`` as a list."""
     from ..errors import ParameterError
 
     defaults = _defaults_of(name)
@@ -231,6 +235,26 @@ def check_build_params(name: str, params: dict) -> None:
                 raise ParameterError(f"{shown}: {key} must be a number")
         elif isinstance(default, str) and not isinstance(value, str):
             raise ParameterError(f"{shown}: {key} must be text (quote it if it looks like a number)")
+        elif isinstance(default, (list, tuple)):
+            params[key] = _list_param(key, value, default)
+
+
+def _list_param(key: str, value, default) -> list:
+    """A list-typed ``--param``: a JSON list, or words separated by commas (``en`` or ``en,pt``)."""
+    from ..errors import ParameterError
+
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list):
+        raise ParameterError(f"--param {key}={json.dumps(value)}: {key} is a list; give it as {key}=a,b or as a "
+                             f"JSON list such as {key}='{json.dumps(list(default))}'")
+    if all(isinstance(v, str) for v in default):
+        if not value or not all(isinstance(v, str) and v for v in value):
+            raise ParameterError(f"--param {key}={json.dumps(value)}: {key} is a list of names, such as "
+                                 f"{key}={','.join(default)}")
+    return value
 
 
 def _mb(n: int) -> str:

@@ -7,13 +7,13 @@ import time
 
 import numpy as np
 
-from ..compute import Compute
 from ..dictionary import first_pairs, identical_pairs, numeral_pairs, read_dictionary
 from ..errors import ParameterError, VecbridgeError
 from ..progress import log_lines
 from ..translators import check_map_output, make_translator, translator_class
 from ..translators.whitening import PRESETS
 from .options import (
+    check_device,
     PAIRS_FILE_HELP,
     add_command,
     add_device,
@@ -97,10 +97,7 @@ def build_translator(args):
         if "device" not in translator.get_params():
             raise ParameterError(f"--device {device}: method {method!r} fits on the CPU only; "
                                  "auto, selflearn and cluster-match can use another device")
-        try:
-            Compute.for_device(device).resolve_backend()
-        except VecbridgeError as e:
-            raise ParameterError(f"--device {device}: {e}") from None
+        check_device(device)
         translator.set_params(device=device)
     if args.seed is not None:
         if "seed" not in translator.get_params():

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from ..errors import ParameterError, StrictInputError, VecbridgeError
 from .options import (
+    check_device,
     HelpFormatter,
     add_command,
     add_device,
@@ -187,6 +188,7 @@ def _run(args, out: dict, t0: float, checked: list) -> int:
     from .fit import EXIT_NOT_ALIGNED
 
     progress = False if args.quiet else None
+    check_device(args.device)
     if args.report:  # before any work: never an input (the map's own files included), never a file unasked
         from pathlib import Path
 

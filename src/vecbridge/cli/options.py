@@ -214,9 +214,22 @@ def add_seed(p: argparse.ArgumentParser, default: int | None = 0, what: str = "t
     p.add_argument("--seed", type=seed_int, default=default, help=f"random seed of {what}{shown}")
 
 
+def check_device(device: str) -> None:
+    """``--device``: one of the names it takes (cpu, cpu-torch, auto, cuda, cuda:N, mps) and there (a GPU that torch
+    sees), before any work; else a usage error naming the flag."""
+    from ..compute import Compute
+
+    if device == "cpu":
+        return
+    try:
+        Compute.for_device(device).resolve_backend()
+    except VecbridgeError as e:
+        raise ParameterError(f"--device {device}: {e}") from None
+
+
 def add_device(p: argparse.ArgumentParser, default: str = "cpu", what: str = "where maps are applied") -> None:
     """``--device``: where the command computes (``what``): cpu (numpy), auto (a GPU through torch when present),
-    cuda, ..."""
+    cuda, ...; each command checks it before any work (:func:`check_device`)."""
     p.add_argument("--device", default=default,
                    help=f"{what}: cpu (numpy, default), auto (a GPU through torch when present), "
                         "cuda, cuda:N, mps; an unavailable device is an error, never ignored")

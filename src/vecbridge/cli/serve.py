@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ParameterError
-from .options import add_command, add_device, add_quiet, info, port_number, positive_float, positive_int
+from .options import check_device, add_command, add_device, add_quiet, info, port_number, positive_float, positive_int
 
 EXAMPLE = """  vecbridge serve old2new=maps/old2new new2old=maps/new2old --port 8000
   curl -s localhost:8000/translate -H 'content-type: application/json' \\
@@ -26,6 +26,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    check_device(args.device)
     body_bytes = int(args.max_body_mb * 1024 * 1024)
     if body_bytes < 1024:
         raise ParameterError(f"--max-body-mb {args.max_body_mb:g}: a request body limit under 1 KiB refuses every "

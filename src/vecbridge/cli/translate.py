@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..translators.base import Translator
 from .options import (
+    check_device,
     add_command,
     add_device,
     add_overwrite,
@@ -59,6 +60,7 @@ def run(args) -> int:
     from ..io.detect import FORMAT_NAMES, format_from_extension
     from ..stream import batch_function, stream_format, translate_file
 
+    check_device(args.device)
     check_output(args.output, args.input, args.map)
     if args.format is None and format_from_extension(args.output) is None:  # before the work, not after it
         raise ParameterError(f"-o {args.output}: cannot tell the output format from the file name; end it in .vec, "

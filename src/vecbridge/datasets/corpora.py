@@ -211,7 +211,7 @@ def build_wordnet(pos: str = "nvar") -> Corpus:
     files = {"n": "data.noun", "v": "data.verb", "a": "data.adj", "r": "data.adv"}
     bad = set(pos) - set(files)
     if bad:
-        raise DataError(f"wordnet pos must be letters from 'nvar'; got {pos!r}")
+        raise DataParameterError(f"--param pos={pos}: wordnet pos must be letters from 'nvar'")
 
     def build() -> Corpus:
         root = fetch_deb("wordnet-base")
@@ -270,10 +270,14 @@ def build_bible(langs: Sequence[str] = ("en", "pt", "la"), min_words: int = 1, m
     Only verses present, non-blank and within the word limits in *every* requested language are kept.
     """
     _check_word_range(min_words, max_words)
+    if isinstance(langs, str):  # "en" or "en,pt": one name or several, not letters
+        langs = [x.strip() for x in langs.split(",")]
     langs = list(langs)
     bad = [x for x in langs if x not in BIBLE_FILES]
-    if bad:
-        raise DataError(f"bible languages must be among {sorted(BIBLE_FILES)}; got {bad}")
+    if bad or not langs:
+        raise DataParameterError(f"--param langs={','.join(map(str, langs))}: bible languages must be among "
+                                 f"{', '.join(sorted(BIBLE_FILES))}" + (f"; {', '.join(map(str, bad))} is not" if bad
+                                                                       else ""))
 
     def build() -> ParallelCorpus:
         root = catholic_bible_dir()

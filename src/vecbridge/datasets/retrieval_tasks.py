@@ -35,7 +35,7 @@ from ..cache import hash_strings
 from ..embeddings import Embeddings
 from ..errors import DataError
 from .encoded import encode_texts
-from .registry import load
+from .registry import DataParameterError, load
 
 #: the named retrieval tasks (registry names)
 RETRIEVAL_TASKS = ("bbc-headlines", "bible-verses")
@@ -121,7 +121,7 @@ def retrieval_task(name: str, **params: Any) -> RetrievalTask:
 def _check_positive(**values: int) -> None:
     for k, v in values.items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise DataError(f"{k} must be a whole number >= 1; got {v!r}")
+            raise DataParameterError(f"--param {k}={v}: {k} must be a whole number >= 1")
 
 
 # -- BBC headline -> article -------------------------------------------------------------------------
@@ -184,7 +184,8 @@ def build_bible_verses(n_docs: int = 5000, n_queries: int = 1000, min_words: int
 
     _check_positive(n_docs=n_docs, n_queries=n_queries, min_words=min_words, n_pool=n_pool)
     if n_queries > n_docs:
-        raise DataError(f"n_queries ({n_queries}) must be at most n_docs ({n_docs}): each query's verse is a document")
+        raise DataParameterError(f"--param n_docs={n_docs}: n_docs must be at least n_queries ({n_queries}): each "
+                                 "query's verse is a document")
     para = load("bible-paraphrase")
     dr, web = para.texts["dr"], para.texts["web"]
     dropped: dict[str, int] = {}
@@ -203,8 +204,8 @@ def build_bible_verses(n_docs: int = 5000, n_queries: int = 1000, min_words: int
             seen_web.add(web[i])
             keep.append(i)
     if n_docs > len(keep):
-        raise DataError(f"the aligned New Testament has {len(keep)} verses of at least {min_words} words; "
-                        f"asked for n_docs={n_docs}")
+        raise DataParameterError(f"--param n_docs={n_docs}: the aligned New Testament has {len(keep)} verses of at "
+                                 f"least {min_words} words")
     rng = np.random.default_rng(seed)
     chosen = [keep[j] for j in rng.permutation(len(keep))[:n_docs]]
     queries = sorted(chosen[:n_queries])
@@ -220,8 +221,8 @@ def build_bible_verses(n_docs: int = 5000, n_queries: int = 1000, min_words: int
     old_ids = [ot[j] for j in perm[0::2][:n_pool]]
     new_ids = [ot[j] for j in perm[1::2][:n_pool]]
     if len(new_ids) < n_pool:
-        raise DataError(f"the Old Testament has {len(ot)} verses in both translations: at most {len(ot) // 2} per "
-                        f"pool side; asked for n_pool={n_pool}")
+        raise DataParameterError(f"--param n_pool={n_pool}: the Old Testament has {len(ot)} verses in both "
+                                 f"translations: at most {len(ot) // 2} per pool side")
     name = f"bible-verses[{n_docs},{n_queries},{min_words},{seed}]"
     info = {"source": para.meta.get("source"), "dropped": dropped,
             "query": "a New Testament verse in the World English Bible",

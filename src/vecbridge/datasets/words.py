@@ -102,6 +102,17 @@ def corpus_sentences_tokens(corpus: str) -> list[list[str]]:
     return [tokenize_words(t) for t in texts]
 
 
+def _check_min_count(sentences: list[list[str]], min_count: int, corpus: str) -> None:
+    """A usage error naming ``--param min_count`` when no word of the corpus occurs ``min_count`` times."""
+    from collections import Counter
+
+    counts = Counter(w for s in sentences for w in s)
+    top = max(counts.values(), default=0)
+    if top < min_count:
+        raise DataParameterError(f"--param min_count={min_count}: no word of corpus {corpus!r} occurs that often "
+                                 f"(its most frequent word occurs {top} times); lower min_count")
+
+
 def build_word2vec(corpus: str = "bbc", dim: int = 100, seed: int = 1, epochs: int = 10, window: int = 5,
                    min_count: int = 5, sg: int = 1, negative: int = 5) -> Embeddings:
     """A gensim Word2Vec trained on ``corpus`` (one worker thread, so the result depends only on ``seed``).
@@ -109,6 +120,10 @@ def build_word2vec(corpus: str = "bbc", dim: int = 100, seed: int = 1, epochs: i
     Vocabulary in gensim's frequency order; vectors float32 (vocab, dim).
     """
     check_corpus(corpus)
+    if isinstance(sg, bool) or sg not in (0, 1):
+        raise DataParameterError(f"--param sg={sg}: sg must be 1 (skip-gram) or 0 (CBOW)")
+    if isinstance(negative, bool) or not isinstance(negative, (int, np.integer)) or negative < 0:
+        raise DataParameterError(f"--param negative={negative}: negative must be a whole number >= 0")
     try:
         import gensim
         from gensim.models import Word2Vec
@@ -126,6 +141,7 @@ def build_word2vec(corpus: str = "bbc", dim: int = 100, seed: int = 1, epochs: i
     with entry.building() as needed:
         if needed:
             sentences = corpus_sentences_tokens(corpus)
+            _check_min_count(sentences, int(min_count), corpus)
             model = Word2Vec(sentences=sentences, vector_size=int(dim), window=int(window), min_count=int(min_count),
                              sg=int(sg), negative=int(negative), epochs=int(epochs), seed=int(seed), workers=1)
             entry.store({"keys": np.asarray(model.wv.index_to_key), "vectors": model.wv.vectors.astype(np.float32)},

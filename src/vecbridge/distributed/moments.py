@@ -72,17 +72,40 @@ def check_linear_options(method: Any, ridge: Any, bias: Any, scale: Any) -> str:
     return name
 
 
-def _as_pair(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+def _side(M: Any, side: str, where: str) -> np.ndarray:
+    """One side of a batch as a float32 array; rows of unequal length said as such (``where``: which batch)."""
+    try:
+        return np.asarray(M, dtype=np.float32)
+    except (ValueError, TypeError):
+        lengths = []
+        for row in M if isinstance(M, (list, tuple)) else []:
+            try:
+                lengths.append(len(row))
+            except TypeError:
+                lengths.append(None)
+        if lengths and any(n != lengths[0] for n in lengths):
+            r = next(i for i, n in enumerate(lengths) if n != lengths[0])
+            raise DimensionError(f"{where}: {side} row {r} holds {lengths[r]} numbers but row 0 holds {lengths[0]}; "
+                                 "every vector must have one length") from None
+        raise DimensionError(f"{where}: the {side} rows are not a matrix of numbers") from None
+
+
+def _as_pair(X: Any, Y: Any, index: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    where = "a batch" if index is None else f"batch {index}"
     if X is None or Y is None:
-        raise DimensionError("each batch must be a pair (X, Y) of 2-D arrays; got None")
-    X = np.asarray(X, dtype=np.float32)
-    Y = np.asarray(Y, dtype=np.float32)
+        raise DimensionError(f"{where} must be a pair (X, Y) of 2-D arrays; got None")
+    X, Y = _side(X, "source", where), _side(Y, "target", where)
     if X.ndim != 2 or Y.ndim != 2:
-        raise DimensionError(f"batches must be 2-D (n, d); got X {X.shape} and Y {Y.shape}")
+        raise DimensionError(f"{where}: batches must be 2-D (n, d); got X {X.shape} and Y {Y.shape}")
     if X.shape[0] != Y.shape[0]:
-        raise DimensionError(f"a batch pairs {X.shape[0]} source rows with {Y.shape[0]} target rows; they must match")
-    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
-        raise VecbridgeError("a batch holds NaN or Inf; clean the pairs before fitting")
+        raise DimensionError(f"{where} pairs {X.shape[0]} source rows with {Y.shape[0]} target rows; they must "
+                             "match")
+    for side, M in (("source", X), ("target", Y)):
+        finite = np.isfinite(np.add.reduce(M, axis=1, dtype=np.float64))  # NaN and Inf carry through a row sum
+        if not finite.all():
+            r = int(np.argmin(finite))
+            raise VecbridgeError(f"{where}: {side} row {r} holds NaN or Inf ({int((~finite).sum())} such rows); "
+                                 "clean the pairs before fitting")
     return X, Y
 
 
@@ -193,7 +216,9 @@ def _batches(source: PairBatches) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
             raise DimensionError(f"batch {i} must be a pair (X, Y) of 2-D arrays, got {type(batch).__name__}"
                                  + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ""))
-        X, Y = _as_pair(*batch)
+        if all(isinstance(M, (list, tuple)) and len(M) == 0 for M in batch):
+            continue  # an empty batch given as ([], []): no rows, nothing to add
+        X, Y = _as_pair(*batch, index=i)
         if width is None:
             width = (X.shape[1], Y.shape[1])
         elif (X.shape[1], Y.shape[1]) != width:
@@ -266,7 +291,10 @@ def _trailing_units(steps: list[str]) -> list[int]:
 
 def _median_of(parts: list[np.ndarray]) -> float:
     """The median of the concatenated float32 row lengths, as ``Normalizer.fit`` computes it."""
-    return float(np.median(np.concatenate(parts).astype(np.float32, copy=False)))
+    rows = np.concatenate(parts).astype(np.float32, copy=False) if parts else np.empty(0, np.float32)
+    if rows.size == 0:
+        raise VecbridgeError("no pairs to fit on (the batches were empty)")
+    return float(np.median(rows))
 
 
 def fit_normalizer_from_batches(
@@ -333,6 +361,8 @@ def fit_normalizer_from_batches(
                     lengths.setdefault(k, []).append(v)
             if not seen:
                 raise VecbridgeError("no pairs to fit the normalisation on")
+        if tot is not None and int(np.asarray(tot["n"]).reshape(-1)[0]) == 0:
+            raise VecbridgeError("no pairs to fit on (the batches were empty)")
         for tag, side in (("x", 0), ("y", 1)):
             for i in units:
                 if f"len_{tag}_{i}" in lengths:
@@ -449,7 +479,7 @@ def fit_linear_from_batches(
             m = accumulate(Xn, Yn)
             total = m if total is None else total + m
             bar.update(X.shape[0])
-    if total is None:
+    if total is None or total.n == 0:
         raise VecbridgeError("no pairs to fit on (the batches were empty)")
     for i in trailing:
         nx.lengths_[i] = _median_of(lengths_x[i])

@@ -35,6 +35,66 @@ def _ray():
     return require("ray", "distributed", "the Ray path")
 
 
+def check_vector_columns(ds: Any, columns: dict[str, str]) -> None:
+    """On the driver, before any task runs: each of ``columns`` (name -> what it holds, e.g. ``"source"``) is in
+    ``ds``'s schema and, where the schema tells, holds vectors of one length. Raises :class:`FormatError` /
+    :class:`DimensionError` naming the column."""
+    schema = ds.schema()
+    if schema is None:
+        return  # an empty dataset, or one whose schema is known only once it runs: the tasks check each batch
+    names = list(schema.names)
+    types = dict(zip(names, schema.types))
+    for column, what in columns.items():
+        if column not in types:
+            raise FormatError(f"no column {column!r} (the {what} vectors) in the dataset; it has "
+                              f"{', '.join(map(repr, names)) or 'no columns'}")
+        t = types[column]
+        if "VariableShaped" in type(t).__name__:
+            raise DimensionError(f"column {column!r} (the {what} vectors) holds vectors of different lengths; every "
+                                 "vector must have one length")
+        shape = getattr(t, "shape", None)
+        if shape is not None and len(shape) != 1:
+            raise DimensionError(f"column {column!r} (the {what} vectors) holds tensors of shape {tuple(shape)}, "
+                                 "not vectors")
+
+
+def unwrapped(e: BaseException) -> BaseException:
+    """The :class:`VecbridgeError` a Ray task failed with, when one is the cause of ``e`` (Ray wraps it, with its
+    own advice, in a ``RayTaskError``); else ``e``."""
+    seen: set[int] = set()
+    todo = [e]
+    while todo:
+        x = todo.pop(0)
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        wrapper = any(c.__module__.startswith("ray") for c in type(x).__mro__)
+        if isinstance(x, VecbridgeError) and not wrapper:
+            return x
+        todo.extend([getattr(x, "cause", None), x.__cause__, x.__context__])
+    return e
+
+
+def _current_context() -> Any:
+    import ray.data
+
+    return ray.data.DataContext.get_current()
+
+
+def _iter_batches(ds: Any, **kwargs: Any):
+    """``ds.iter_batches(**kwargs)``, a task's :class:`VecbridgeError` raised as itself."""
+    ctx = getattr(ds, "context", None)  # this dataset's own copy of Ray Data's settings
+    if ctx is not None and ctx is not _current_context() and hasattr(ctx, "raise_original_map_exception"):
+        ctx.raise_original_map_exception = True  # the task's own error, not Ray's UserCodeException wrapping it
+    try:
+        yield from ds.iter_batches(**kwargs)
+    except Exception as e:  # noqa: BLE001 - re-raised, unwrapped where the cause is ours
+        cause = unwrapped(e)
+        if cause is e:
+            raise
+        raise cause.with_traceback(None) from None
+
+
 def column_vectors(table: Any, column: str) -> np.ndarray:
     """The (n, d) float32 matrix of an Arrow table's vector column (list, fixed-size list or Ray tensor)."""
     import pyarrow as pa
@@ -145,8 +205,11 @@ def _reduce(ds: Any, fn, x_column: str, y_column: str, batch_size: int | None) -
     total: dict[str, np.ndarray] | None = None
     parts = ds.select_columns([x_column, y_column]).map_batches(partial, batch_format="pyarrow",
                                                                 batch_size=batch_size)
-    for batch in parts.iter_batches(batch_format="numpy", batch_size=None):
+    for batch in _iter_batches(parts, batch_format="numpy", batch_size=None):
         s = {k: np.asarray(v).sum(axis=0) for k, v in batch.items()}
+        if total is not None and any(total[k].shape != s[k].shape for k in total):
+            raise DimensionError(f"the vectors of columns {x_column!r} / {y_column!r} change length from one part "
+                                 "of the dataset to another; every vector of a column must have one length")
         total = s if total is None else {k: total[k] + s[k] for k in total}
     if total is None:
         raise VecbridgeError("the dataset is empty; nothing to fit")
@@ -164,7 +227,7 @@ def _gather(ds: Any, fn, x_column: str, y_column: str, batch_size: int | None) -
     parts: dict[str, list[np.ndarray]] = {}
     rows = ds.select_columns([x_column, y_column]).map_batches(per_row, batch_format="pyarrow",
                                                                batch_size=batch_size)
-    for batch in rows.iter_batches(batch_format="numpy", batch_size=None):
+    for batch in _iter_batches(rows, batch_format="numpy", batch_size=None):
         for k, v in batch.items():
             parts.setdefault(k, []).append(np.asarray(v))
     if not parts:
@@ -196,6 +259,7 @@ def fit_linear_dataset(
     """
     check_linear_options(method, ridge, bias, scale)
     _ray()
+    check_vector_columns(ds, {x_column: "source", y_column: "target"})
     nx, ny = fit_normalizer_from_batches(
         normalize, [], reduce=lambda fn: _reduce(ds, fn, x_column, y_column, batch_size),
         gather=lambda fn: _gather(ds, fn, x_column, y_column, batch_size),

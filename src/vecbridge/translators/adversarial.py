@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from ..compute import Compute
 from ..errors import VecbridgeError
-from .base import UnsupervisedTranslator
+from .base import Range, UnsupervisedTranslator
 
 PREFIX = "vec2vec."
 
@@ -261,6 +262,10 @@ class Vec2Vec(UnsupervisedTranslator):
     """
 
     method = "vec2vec"
+    param_ranges = {"latent_dim": Range(1), "width": Range(1), "depth": Range(1), "steps": Range(1),
+                    "batch_size": Range(1), "lr": Range(0, low_open=True)}
+    saved_prefixes = (PREFIX,)
+    saved_arrays: dict = {}
 
     def __init__(
         self,
@@ -291,6 +296,7 @@ class Vec2Vec(UnsupervisedTranslator):
     def _fit_unpaired(self, X: np.ndarray, Y: np.ndarray, known: np.ndarray | None) -> None:
         if known is not None:
             raise VecbridgeError("vec2vec has no few-pair mode; use spectral-match or cluster-match with known pairs")
+        Compute.for_device(str(self.device)).resolve_backend()  # an unknown or missing device: a ParameterError
         weights, info = train_vec2vec(
             [X, Y], latent_dim=int(self.latent_dim), width=int(self.width), depth=int(self.depth), steps=int(self.steps),
             batch_size=int(min(self.batch_size, len(X), len(Y))), lr=float(self.lr), loss_weights=self.loss_weights,

@@ -46,13 +46,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..compute import Compute
-from ..errors import VecbridgeError
+from ..errors import ParameterError, VecbridgeError
 from ..normalize import unit_rows
 from ..progress import progress_bar
 from ..verdict import judge_translator, rows_kind
-from .base import FitData, Translator
+from .base import Choice, FitData, Range, Translator, close_name
 from .factory import make_translator
-from .registry import translator_class
+from .registry import ALIASES, translator_class
 
 #: what auto is doing, one line per candidate (info level): silent unless the application configures logging;
 #: ``vecbridge fit`` prints it to stderr (not with --quiet)
@@ -90,6 +90,15 @@ FIXED_PARAMS: dict[str, dict[str, Any]] = {"selflearn": {"n_controls": 0}}
 SUPERVISED = [("procrustes", {"normalize": "unit center unit"}), ("recommended", {"normalize": "unit center unit"}),
               ("lstsq", {"normalize": "unit center unit"}), ("identity", {"normalize": "unit center unit"}),
               ("rcsls", {})]
+#: supervised candidates tried only when ``methods`` names them
+SUPERVISED_ON_REQUEST = [("cca", {"normalize": "unit center unit"})]
+#: the candidates of the modes without (enough) pairs
+PAIRLESS = ["selflearn", "cluster-match", "spectral-match"]
+
+
+def candidate_names() -> list[str]:
+    """Every method name auto can try (``methods=`` takes these, and aliases of them)."""
+    return list(dict.fromkeys([n for n, _ in SUPERVISED + SUPERVISED_ON_REQUEST] + PAIRLESS))
 
 
 class AutoTranslator(Translator):
@@ -116,6 +125,8 @@ class AutoTranslator(Translator):
     method = "auto"
     needs = "spaces"
     requires_pairs = False
+    param_ranges = {"effort": Choice(("normal", "quick")), "cv_folds": Range(2), "time_budget": Range(0)}
+    saved_arrays: dict = {}
 
     def __init__(self, methods: tuple[str, ...] | None = None, effort: str = "normal", cv_folds: int = 3,
                  time_budget: float = 600.0, seed: int = 0, progress: bool | None = None, device: str = "cpu"):
@@ -126,6 +137,31 @@ class AutoTranslator(Translator):
         self.seed = seed
         self.progress = progress
         self.device = device
+
+    def check_params(self) -> Translator:
+        """The checks of every method, and ``methods``: each a method auto tries (an alias, such as
+        ``orthogonal``, becomes the name it stands for; ``multistep`` and its aliases the ``recommended`` preset;
+        ``cca`` joins the supervised candidates); an unknown name is refused with the closest known one."""
+        super().check_params()
+        if self.methods is None:
+            return self
+        if not self.methods:
+            raise ParameterError("auto: parameter 'methods' is empty; give at least one method, or none for all")
+        known = candidate_names()
+        resolved = []
+        for name in self.methods:
+            if not isinstance(name, str):
+                raise ParameterError(f"auto: parameter 'methods' holds {name!r}, not a method name")
+            canon = ALIASES.get(name, name)
+            canon = "recommended" if canon == "multistep" else canon
+            if canon not in known:
+                raise ParameterError(
+                    f"auto: parameter 'methods' names {name!r}, which is not a method auto tries"
+                    f"{close_name(name, [*known, *ALIASES])}; it tries {', '.join(known)}")
+            if canon not in resolved:
+                resolved.append(canon)
+        self.methods = tuple(resolved)
+        return self
 
     # -- choosing ------------------------------------------------------------
     def _params(self, name: str, extra: dict[str, Any] | None = None, effort: str | None = None) -> dict[str, Any]:
@@ -310,13 +346,13 @@ class AutoTranslator(Translator):
         rng = np.random.default_rng(int(self.seed))
         folds = np.array_split(rng.permutation(len(pairs)), int(self.cv_folds))
         names = []
-        for name, extra in SUPERVISED:
-            if not self._allowed(name):
+        for name, extra in SUPERVISED + SUPERVISED_ON_REQUEST:
+            if not self._allowed(name) or ((name, extra) in SUPERVISED_ON_REQUEST and self.methods is None):
                 continue
             if name == "identity" and data.X.shape[1] != data.Y.shape[1]:
                 continue
             try:
-                translator_class(name) if name != "recommended" else None
+                translator_class(name) if name not in ("recommended", "cca") else None
             except ImportError:
                 continue
             names.append((name, extra))
@@ -428,4 +464,4 @@ class AutoTranslator(Translator):
         return obj
 
 
-__all__ = ["AutoTranslator", "EARLY_STOP", "CV_POOL", "SUPERVISED"]
+__all__ = ["AutoTranslator", "EARLY_STOP", "CV_POOL", "SUPERVISED", "candidate_names"]

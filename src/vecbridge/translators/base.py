@@ -22,6 +22,7 @@ Each method declares what it needs with ``needs``:
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import inspect
 import json
 import os
@@ -232,6 +233,59 @@ def _type_words(types: set[type], allows_none: bool) -> str:
     return " or ".join(names)
 
 
+def close_name(name: Any, names: Any) -> str:
+    """`` (did you mean 'x'?)`` for the name in ``names`` closest to ``name``, or an empty string."""
+    close = difflib.get_close_matches(str(name), [str(n) for n in names], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a parameter may take, for :attr:`Translator.param_ranges`: from ``low`` to ``high`` (None: no
+    bound), each bound excluded where ``low_open`` / ``high_open``. ``items``: the parameter is a list and the
+    range holds for each of its entries (each a whole number). None, where a parameter allows it, is not checked."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    items: bool = False
+
+    def holds(self, value: Any) -> bool:
+        if self.items:
+            return all(isinstance(v, Integral) and not isinstance(v, (bool, np.bool_)) and self._in(v) for v in value)
+        return self._in(value)
+
+    def _in(self, v: Any) -> bool:
+        if self.low is not None and (v <= self.low if self.low_open else v < self.low):
+            return False
+        return not (self.high is not None and (v >= self.high if self.high_open else v > self.high))
+
+    def words(self) -> str:
+        lo = None if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+        hi = None if self.high is None else f"{'<' if self.high_open else '<='} {self.high:g}"
+        rule = " and ".join(w for w in (lo, hi) if w) or "a number"
+        return f"a list of whole numbers each {rule}" if self.items else rule
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The values a parameter may take, for :attr:`Translator.param_ranges` (None, where a parameter allows
+    it, is not checked)."""
+
+    values: tuple[Any, ...]
+
+    def holds(self, value: Any) -> bool:
+        return any(value == v and type(value) is type(v) for v in self.values)
+
+    def words(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+#: every parameter named ``seed`` takes this range
+SEED_RANGE = Range(0)
+
+
 class Translator:
     """Base class. ``method`` is the registry name written to the manifest."""
 
@@ -246,6 +300,18 @@ class Translator:
 
     #: True when the method fits on paired rows only (``needs == "pairs"``); set for each subclass
     supervised: ClassVar[bool] = True
+    #: per parameter, the values it may take (:class:`Range`, :class:`Choice`), checked by :meth:`check_params`
+    #: (at ``make_translator`` / ``set_params`` / ``fit``); a parameter named ``seed`` is a whole number >= 0
+    param_ranges: ClassVar[dict[str, Range | Choice]] = {}
+    #: the message of a value outside its range (fields: method, name, rule, value)
+    range_message: ClassVar[str] = "{method}: {name} must be {rule}, got {value!r}"
+    #: the arrays a fitted map saves (besides its normalisers' and ``train_pair_hashes_``): name -> shape, each
+    #: axis a number or a letter (``"in"`` / ``"out"``: the source / target dimension; another letter: the same
+    #: size wherever it appears), float32 unless a numpy type ends the shape (``("n", np.int64)``). None: not
+    #: checked at load
+    saved_arrays: ClassVar[dict[str, tuple[Any, ...]] | None] = None
+    #: saved arrays under these prefixes are the class's own to load (e.g. a network's weights)
+    saved_prefixes: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -280,18 +346,42 @@ class Translator:
         return specs
 
     @classmethod
-    def check_param_names(cls, names: Any) -> None:
-        """Raise :class:`ParameterError` for a name that is not a parameter of this method."""
+    def check_param_names(cls, names: Any, method: str | None = None) -> None:
+        """Raise :class:`ParameterError` for a name that is not a parameter of this method (``method``: the
+        method's name as the user gave it, default the registry name), suggesting the closest name."""
         valid = cls._param_names()
         unknown = [n for n in names if n not in valid]
         if unknown:
             raise ParameterError(
-                f"method {cls.method or cls.__name__!r} has no parameter {unknown[0]!r}; its parameters: "
-                f"{', '.join(sorted(valid)) or '(none)'}")
+                f"method {method or cls.method or cls.__name__!r} has no parameter {unknown[0]!r}"
+                f"{close_name(unknown[0], valid)}; its parameters: {', '.join(sorted(valid)) or '(none)'}")
 
     def check_params(self) -> Translator:
         """Check every parameter against its declared type (converting losslessly, e.g. a list to a
-        tuple, 3 to 3.0 for a float); raise :class:`ParameterError` naming the parameter otherwise."""
+        tuple, 3 to 3.0 for a float) and its range (:attr:`param_ranges`; ``normalize``: known steps);
+        raise :class:`ParameterError` naming the parameter and what it may be otherwise."""
+        self._check_types()
+        names = self._param_names()
+        ranges = {**({"seed": SEED_RANGE} if "seed" in names else {}), **self.param_ranges}
+        for name, rule in ranges.items():
+            value = getattr(self, name, None)
+            if value is None:
+                continue
+            try:
+                ok = rule.holds(value)
+            except TypeError:
+                ok = False
+            if not ok:
+                raise ParameterError(self.range_message.format(method=self.method, name=name, rule=rule.words(),
+                                                               value=value))
+        if "normalize" in names:
+            try:
+                parse_steps(self.normalize)
+            except VecbridgeError as e:
+                raise ParameterError(f"{self.method}: parameter 'normalize': {e}") from None
+        return self
+
+    def _check_types(self) -> None:
         for name, spec in self._param_specs().items():
             if spec is None:
                 continue
@@ -301,7 +391,7 @@ class Translator:
                 if allows_none:
                     continue
                 raise ParameterError(f"{self.method}: parameter {name!r} must be {_type_words(types, False)}, got none")
-            if isinstance(value, float) and not np.isfinite(value):
+            if isinstance(value, (float, np.floating)) and not np.isfinite(value):
                 raise ParameterError(f"{self.method}: parameter {name!r} must be finite, got {value}")
             try:
                 setattr(self, name, _conforms(value, types))
@@ -309,15 +399,23 @@ class Translator:
                 raise ParameterError(
                     f"{self.method}: parameter {name!r} must be {_type_words(types, allows_none)}, got {value!r}"
                 ) from None
-        return self
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> Translator:
+        """Change parameters, checked (and converted) as :func:`make_translator` does; on an error nothing
+        changes. A fitted map keeps its fit until the next ``fit``."""
         self.check_param_names(params)
+        old = self.get_params()
         for k, v in params.items():
             setattr(self, k, v)
+        try:
+            self.check_params()
+        except ParameterError:
+            for k, v in old.items():
+                setattr(self, k, v)
+            raise
         return self
 
     def clone(self) -> Translator:
@@ -510,6 +608,14 @@ class Translator:
             Xn = self.source_normalizer_.transform(Xa[rows[:, 0]])
             Yn = self.target_normalizer_.transform(Ya[rows[:, 1]])
             info["pairs_are_rows"] = True
+            for what, A in (("source", Xn), ("target", Yn)):
+                if not np.any(A):
+                    after = f" after the normalisation {' '.join(steps)!r}" if steps else ""
+                    raise VecbridgeError(
+                        f"every paired {what} vector is zero{after} ({len(A)} pairs), so the pairs carry no "
+                        "information to fit a map on; give more (and non-zero) pairs"
+                        + (", or fit without 'center' / 'standardize'" if set(steps) & {"center", "standardize"}
+                           else ""))
         else:
             Xn = self.source_normalizer_.transform(Xa)
             Yn = self.target_normalizer_.transform(Ya)
@@ -793,7 +899,8 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         raise ManifestError(f"{mpath}: the manifest nests too deeply to be a vecbridge manifest") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise ManifestError(f"{mpath}: not a vecbridge map manifest (its 'format' is not {FORMAT_NAME!r})")
-    if not isinstance(manifest.get("format_version"), int) or manifest["format_version"] < 1:
+    version = manifest.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ManifestError(f"{mpath}: the manifest's 'format_version' is missing or not a positive integer")
     if manifest["format_version"] > FORMAT_VERSION:
         raise ManifestError(
@@ -837,10 +944,12 @@ def load_translator(path: str | os.PathLike) -> Translator:
         path = path.parent
     manifest = read_manifest(path)
     arrays = read_weights(path)
-    cls = translator_class(manifest["method"])
     try:
+        cls = translator_class(manifest["method"])
         obj = cls._from_saved(manifest, arrays)
     except ManifestError as e:
+        raise ManifestError(f"{path}: {e}") from None
+    except VecbridgeError as e:  # an unknown method or normalisation step: the folder's fault
         raise ManifestError(f"{path}: {e}") from None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise ManifestError(f"{path}: manifest and weights do not fit together ({e!r})") from None
@@ -866,6 +975,50 @@ def check_saved_entries(cls: type, manifest: dict[str, Any], arrays: dict[str, n
         attr = getattr(cls, k, None)
         if not k.endswith("_") or k.startswith("_") or callable(attr) or isinstance(attr, property):
             raise ManifestError(f"the saved state holds {k!r}, which is not a fitted attribute of {cls.__name__}")
+    check_saved_arrays(cls, arrays, manifest["source"]["dim"], manifest["target"]["dim"])
+
+
+def check_saved_arrays(cls: type, arrays: dict[str, np.ndarray], d_in: int, d_out: int) -> None:
+    """Each saved array of a ``cls`` map between ``d_in``- and ``d_out``-d spaces is one the class saves, with
+    the shape and dtype it saves (:attr:`Translator.saved_arrays`); normaliser arrays are checked when the
+    normalisers are read (:meth:`~vecbridge.normalize.Normalizer.from_state`)."""
+    spec = cls.saved_arrays
+    sizes: dict[str, int] = {"in": int(d_in), "out": int(d_out)}
+    missing = sorted(set(spec or ()) - set(arrays))
+    if missing:
+        raise ManifestError(f"manifest and weights do not fit together: the weights lack the array {missing[0]!r} "
+                            f"that a {cls.method} map saves, so the map fails on {d_in}-d input")
+    for k, a in arrays.items():
+        if k.startswith(("source_normalizer_.", "target_normalizer_.")) or k.startswith(cls.saved_prefixes):
+            continue
+        if k == "train_pair_hashes_":
+            if a.ndim != 1 or a.dtype != np.uint64:
+                raise ManifestError(f"the saved array {k!r} must be a list of uint64 hashes, got shape {a.shape} "
+                                    f"dtype {a.dtype}")
+            continue
+        if spec is None:
+            if "." in k:
+                raise ManifestError(f"the weights hold an array {k!r} that a {cls.method} map does not save")
+            continue
+        if k not in spec:
+            raise ManifestError(f"the weights hold an array {k!r} that a {cls.method} map does not save (it saves "
+                                f"{', '.join(sorted(spec)) or 'none'})")
+        entry = spec[k]
+        shape, dtype = (entry[:-1], entry[-1]) if entry and isinstance(entry[-1], type) else (entry, np.float32)
+        if a.dtype != dtype:
+            raise ManifestError(f"the saved array {k!r} is {a.dtype}, a {cls.method} map saves {np.dtype(dtype)}")
+        ok, effect = a.ndim == len(shape), ""
+        for axis, n in zip(shape, a.shape) if ok else ():
+            want = sizes.setdefault(axis, int(n)) if isinstance(axis, str) else axis
+            if ok and want != n:
+                ok = False
+                effect = {"in": f", so the map fails on {d_in}-d input",
+                          "out": f", so the weights give {n}-d output"}.get(axis, "")
+        if not ok:
+            words = str(tuple(sizes.get(x, x) if isinstance(x, str) else x for x in shape)).replace("'", "")
+            raise ManifestError(f"manifest and weights do not fit together: the saved array {k!r} has shape "
+                                f"{a.shape} where a {cls.method} map from {d_in}-d to {d_out}-d vectors saves "
+                                f"{words}{effect}")
 
 
 def _try_loaded(t: Translator, path: Path) -> None:
@@ -956,6 +1109,6 @@ class UnsupervisedTranslator(Translator):
     def _check_seed(seed: Any) -> int:
         if seed is None:
             return 0
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ParameterError(f"seed must be a whole number >= 0, got {seed!r}")
         return int(seed)

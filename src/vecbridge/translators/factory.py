@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ParameterError
-from .base import Translator
-from .registry import translator_class
+from ..errors import ParameterError, VecbridgeError
+from .base import Translator, close_name
+from .registry import ALIASES, REGISTRY, translator_class
 from .whitening import PRESETS, MultiStep
 
 
@@ -19,10 +19,13 @@ def make_translator(name: str, **params: Any) -> Translator:
     if not isinstance(name, str):
         raise ParameterError(f"the method must be a name (a string), got {name!r}")
     if name in PRESETS and name != "orthogonal":
-        MultiStep.check_param_names(params)
+        MultiStep.check_param_names(params, method=name)
         return MultiStep.preset(name, **params).check_params()
-    cls = translator_class(name)
-    cls.check_param_names(params)
+    try:
+        cls = translator_class(name)
+    except VecbridgeError as e:
+        raise ParameterError(f"{e}{close_name(name, [*REGISTRY, *ALIASES, *PRESETS])}") from None
+    cls.check_param_names(params, method=name)
     return cls(**params).check_params()
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError, VecbridgeError
-from .base import FitData, Translator
+from ..errors import VecbridgeError
+from .base import FitData, Range, Translator
 
 
 def lstsq_map(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0, bias: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -36,21 +36,38 @@ def lstsq_from_moments(
     """Least-squares map from sufficient statistics (centred when means are given).
 
     ``XtX`` (dx, dx) and ``XtY`` (dx, dy) must already be centred when ``mean_x``/``mean_y``
-    are passed. Rank-deficient systems use the pseudo-inverse (minimum-norm solution).
+    are passed. A rank-deficient system (fewer pairs than dimensions, or dependent dimensions) gets the
+    minimum-norm solution, ``pinv(X) @ Y``: eigenvalues of ``XtX + ridge I`` below ``rank_tolerance(dx)``
+    times the largest count as zero.
     """
     dx = XtX.shape[0]
-    A = XtX + ridge * np.eye(dx)
-    try:
-        W = np.linalg.solve(A, XtY)
-        if not np.isfinite(W).all():
-            raise np.linalg.LinAlgError
-    except np.linalg.LinAlgError:
-        W = np.linalg.pinv(A) @ XtY
+    A = np.asarray(XtX, dtype=np.float64) + ridge * np.eye(dx)
+    XtY = np.asarray(XtY, dtype=np.float64)
+    if dx == 0 or not np.isfinite(A).all():
+        raise VecbridgeError("least squares: the pairs' moments are not finite")
+    eig = np.linalg.eigvalsh(A)
+    tol = rank_tolerance(dx)
+    W = None
+    if eig[-1] > 0 and eig[0] > tol * eig[-1]:
+        try:
+            W = np.linalg.solve(A, XtY)
+        except np.linalg.LinAlgError:
+            W = None
+        if W is not None and not np.isfinite(W).all():
+            W = None
+    if W is None:
+        W = np.linalg.pinv(A, rcond=tol, hermitian=True) @ XtY
     if mean_x is not None and mean_y is not None:
         b = mean_y - mean_x @ W
     else:
         b = np.zeros(XtY.shape[1])
     return W.astype(np.float32), b.astype(np.float32)
+
+
+def rank_tolerance(d: int) -> float:
+    """Relative size below which an eigenvalue of a (d, d) moment matrix ``X^T X`` of float32 data counts as
+    zero: singular values of X below ``d`` float32 roundings of the largest, squared."""
+    return float((max(int(d), 1) * np.finfo(np.float32).eps) ** 2)
 
 
 def polar(M: np.ndarray) -> np.ndarray:
@@ -73,7 +90,11 @@ def procrustes_map(X: np.ndarray, Y: np.ndarray, scale: bool = False) -> tuple[n
 
 
 def procrustes_from_cross(M: np.ndarray, scale_denominator: float | None = None) -> tuple[np.ndarray, float]:
-    """Procrustes from the cross-covariance ``M = X.T Y`` (dx, dy)."""
+    """Procrustes from the cross-covariance ``M = X.T Y`` (dx, dy). An all-zero ``M`` (all-zero source or target
+    vectors) determines no rotation: an error."""
+    if not np.any(M):
+        raise VecbridgeError("the paired source and target vectors have no cross-covariance (one side is all "
+                             "zeros), so no rotation can be estimated; check the inputs and the normalisation")
     U, S, Vt = np.linalg.svd(M, full_matrices=False)
     W = U @ Vt
     s = 1.0
@@ -100,6 +121,9 @@ class LeastSquares(Translator):
     """
 
     method = "lstsq"
+    param_ranges = {"ridge": Range(0)}
+    range_message = "{method}: parameter {name!r} must be {rule}, got {value!r}"
+    saved_arrays = {"W_": ("in", "out"), "b_": ("out",)}
 
     def __init__(self, ridge: float = 0.0, bias: bool = False, normalize: str | None = None):
         self.ridge = ridge
@@ -112,12 +136,6 @@ class LeastSquares(Translator):
         if float(self.ridge) > 0:
             return min(d_in, d_out)
         return d_in + int(bool(self.bias))
-
-    def check_params(self) -> Translator:
-        super().check_params()
-        if self.ridge < 0:
-            raise ParameterError(f"{self.method}: parameter 'ridge' must be >= 0, got {self.ridge}")
-        return self
 
     def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.W_, self.b_ = lstsq_map(X, Y, ridge=float(self.ridge), bias=bool(self.bias))
@@ -140,6 +158,7 @@ class Procrustes(Translator):
     """
 
     method = "procrustes"
+    saved_arrays = {"W_": ("in", "out")}
 
     def __init__(self, scale: bool = False, normalize: str | None = None):
         self.scale = scale
@@ -162,6 +181,7 @@ class Identity(Translator):
     method = "identity"
     needs = "samples"
     requires_pairs = False
+    saved_arrays: dict = {}
 
     def __init__(self, normalize: str | None = None):
         self.normalize = normalize

@@ -30,7 +30,7 @@ from ..errors import VecbridgeError
 from ..neighbors import knn_mean_similarity, knn_target_means, row_means, top_k, top_k_both_ways
 from ..normalize import unit_rows
 from ..sampling import sample_rows
-from .base import FitData, UnsupervisedTranslator
+from .base import Choice, FitData, Range, UnsupervisedTranslator
 from .linear import polar
 
 #: default k-NN schedule of :func:`refine_map` (targets are means of the k nearest; k shrinks)
@@ -566,6 +566,15 @@ class ClusterMatching(UnsupervisedTranslator):
     """
 
     method = "cluster-match"
+    param_ranges = {"n_clusters": Range(2), "n_runs": Range(1), "n_finalists": Range(1),
+                    "graph": Choice(("centroids", "knn")), "neighbours": Range(1), "qap_restarts": Range(1),
+                    "reanchor_clusters": Range(2, items=True), "reanchor_repeats": Range(0),
+                    "regional_restarts": Range(0), "regional_passes": Range(0), "regional_dims": Range(2),
+                    "regional_screen_rows": Range(2), "n_sample": Range(1), "coarse_rows": Range(0),
+                    "min_gain": Range(0), "wide_fraction": Range(0, 1, low_open=True), "wide_k": Range(1),
+                    "refine_reps": Range(1), "rescue_starts": Range(0), "pair_weight": Range(0)}
+    saved_arrays = {"W_": ("in", "out")}
+    range_message = "{method}: {name} must be {rule} (got {name}={value!r})"
 
     def __init__(
         self,

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import VecbridgeError
 from ..normalize import unit_rows
-from .base import Translator
+from .base import Choice, Range, Translator
 from .linear import lstsq_map
 
 LOSSES = ("cosine", "infonce", "mse")
@@ -173,6 +173,11 @@ def train_torch(
 class _NeuralBase(Translator):
     """Shared fitting plumbing: the training parameters, hold-out split, validation set, fit_info_."""
 
+    #: the training parameters every adapter has
+    TRAINING_RANGES = {"loss": Choice(LOSSES), "temperature": Range(0, low_open=True), "epochs": Range(1),
+                       "batch_size": Range(1), "lr": Range(0, low_open=True), "weight_decay": Range(0),
+                       "validation": Range(0, 0.5, high_open=True), "patience": Range(0)}
+
     def __init__(self, *, loss: str, temperature: float, epochs: int, batch_size: int, lr: float, weight_decay: float,
                  validation: float, patience: int, normalize: str | None, seed: int, progress: bool | None):
         """Store the training parameters every adapter has (each subclass's ``__init__`` declares them, with
@@ -227,6 +232,11 @@ class MLPAdapter(_NeuralBase):
     """
 
     method = "mlp"
+    param_ranges = {**_NeuralBase.TRAINING_RANGES, "hidden": Range(1), "n_blocks": Range(0),
+                    "activation": Choice(ACTIVATIONS)}
+    saved_arrays = {"skip_W_": ("in", "out"), "skip_b_": ("out",), "in_W_": ("in", "h"), "in_b_": ("h",),
+                    "ln_g_": ("L", "h"), "ln_b_": ("L", "h"), "W1_": ("L", "h", "h"), "b1_": ("L", "h"),
+                    "W2_": ("L", "h", "h"), "b2_": ("L", "h"), "out_W_": ("h", "out"), "out_b_": ("out",)}
 
     def __init__(
         self,
@@ -302,7 +312,7 @@ class MLPAdapter(_NeuralBase):
             raise VecbridgeError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         torch = _torch()
         dx, dy = X.shape[1], Y.shape[1]
-        h = int(self.hidden) if self.hidden else 2 * max(dx, dy)
+        h = int(self.hidden) if self.hidden is not None else 2 * max(dx, dy)
         if h <= max(dx, dy):
             raise VecbridgeError(
                 f"hidden={h} must exceed both dimensions ({dx}, {dy}): a narrower MLP is a bottleneck; "
@@ -365,6 +375,8 @@ class LowRankAffine(_NeuralBase):
     """
 
     method = "lowrank"
+    param_ranges = {**_NeuralBase.TRAINING_RANGES, "rank": Range(1)}
+    saved_arrays = {"A_": ("in", "r"), "B_": ("r", "out"), "b_": ("out",)}
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ from ..compute import Compute, as_compute
 from ..errors import VecbridgeError
 from ..neighbors import top_k
 from ..normalize import unit_rows
-from .base import FitData, Translator
+from .base import Choice, FitData, Range, Translator
 from .linear import procrustes_map
 
 # The names RCSLS._fit still uses, until it takes a Compute (then these go):
@@ -125,6 +125,10 @@ class RCSLS(Translator):
     method = "rcsls"
     needs = "spaces"
     requires_pairs = True
+    param_ranges = {"k": Range(1), "n_candidates": Range(1), "n_iter": Range(1), "lr": Range(0, low_open=True),
+                    "validation": Range(0, 0.5, high_open=True), "patience": Range(0),
+                    "backend": Choice(("auto", "numpy", "torch"))}
+    saved_arrays = {"W_": ("in", "out")}
 
     def __init__(
         self,

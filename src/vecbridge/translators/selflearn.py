@@ -62,7 +62,7 @@ from ..compute import Compute, as_compute, limit_blas_threads
 from ..errors import VecbridgeError
 from ..neighbors import TopK, mutual_nearest_neighbors, top_k_both_ways
 from ..normalize import Normalizer, unit_rows
-from .base import FitData, Translator
+from .base import Choice, FitData, Range, Translator
 from .whitening import (
     MAX_TARGET_CONDITION,
     PRESETS,
@@ -510,6 +510,16 @@ class SelfLearning(SharedSpaceOutput, Translator):
     """
 
     method = "selflearn"
+    param_ranges = {"init": Choice(INITS), "seed_pairs": Range(1), "vocab_cutoff": Range(2), "init_vocab": Range(2),
+                    "csls_k": Range(0), "direction": Choice(("forward", "backward", "union")),
+                    "keep_prob": Range(0, 1, low_open=True), "keep_multiplier": Range(1, low_open=True),
+                    "patience": Range(0), "threshold": Range(0), "max_iter": Range(1), "n_candidates": Range(1),
+                    "seed_weight": Range(0, low_open=True), "final": Choice(FINALS),
+                    "output": Choice(("target", "shared")), "min_confidence": Range(0, 1),
+                    "min_agreement": Range(0, 1), "n_controls": Range(0), "n_jobs": Range(1),
+                    "backend": Choice(("auto", "numpy", "torch"))}
+    saved_arrays = {"Tx_": ("in", "k"), "Tz_": ("out", "k"), "src_rows_": ("n", np.int64),
+                    "tgt_rows_": ("n", np.int64)}
     needs = "spaces"  # the whole vocabularies and an optional seed
     requires_pairs = False
     # final="whiten", output="target": above this, the orthogonal map is used (whitening.MAX_TARGET_CONDITION)

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import VecbridgeError
 from ..sampling import sample_rows
-from .base import UnsupervisedTranslator
+from .base import Range, UnsupervisedTranslator
 from .matching import (
     cluster_matching_candidates,
     identity_map,
@@ -166,6 +166,10 @@ class SpectralMatching(UnsupervisedTranslator):
     """
 
     method = "spectral-match"
+    param_ranges = {"n_axes": Range(1, 12), "n_sign_candidates": Range(0), "rotation_axes": Range(0),
+                    "rotation_restarts": Range(0), "n_rotation_candidates": Range(0), "cluster_runs": Range(0),
+                    "n_finalists": Range(1), "polish_steps": Range(0), "n_sample": Range(1), "pair_weight": Range(0)}
+    saved_arrays = {"W_": ("in", "out")}
 
     def __init__(
         self,

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VecbridgeError
-from .base import Translator
+from .base import Choice, Range, Translator
 
 PRESETS: dict[str, dict[str, Any]] = {
     "orthogonal": dict(whiten=False, src_reweight=0.0, trg_reweight=0.0, src_dewhiten=None, trg_dewhiten=None),
@@ -120,7 +120,7 @@ def multistep_maps(
 
     Tx = Tx @ dewhiten(src_dewhiten)
     Tz = Tz @ dewhiten(trg_dewhiten)
-    if dim_reduction:
+    if dim_reduction is not None:
         if not 0 < dim_reduction <= len(s):
             raise VecbridgeError(f"dim_reduction must be in 1..{len(s)}, got {dim_reduction}")
         Tx, Tz = Tx[:, :dim_reduction], Tz[:, :dim_reduction]
@@ -177,6 +177,9 @@ class MultiStep(SharedSpaceOutput, Translator):
     """
 
     method = "multistep"
+    param_ranges = {"dim_reduction": Range(1), "src_dewhiten": Choice(("src", "trg")),
+                    "trg_dewhiten": Choice(("src", "trg")), "output": Choice(("target", "shared"))}
+    saved_arrays = {"Tx_": ("in", "k"), "Tz_": ("out", "k")}
 
     def __init__(
         self,
