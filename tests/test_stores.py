@@ -1041,6 +1041,18 @@ def test_a_map_fitted_on_too_few_pairs_to_hold_some_out_says_so(tmp_path):
         t, info = fit_lancedb_map(tmp_path / "db", "docs", None, target_table="a", encoder=_PlantedEncoder(old @ R),
                                   pair_rows=17, sample_rows=500, method="procrustes", progress=False)
     assert info["mode"] == "pairs" and info["verdict"] is None and info["verdict_reason"].startswith("too few pairs")
+    # with a sample of the new model's vectors, the map is judged without pairs on the two samples
+    target = (old @ R)[::-1][:1500]
+    with pytest.warns(UserWarning, match="too few pairs for a held-out check of procrustes.*judged without pairs"):
+        _, info = fit_lancedb_map(tmp_path / "db", "docs", target, target_table="b", encoder=_PlantedEncoder(old @ R),
+                                  pair_rows=17, sample_rows=500, method="procrustes", progress=False)
+    assert info["verdict"] == "aligned" and "target_sample_unused" not in info  # the sample served the verdict
+    # texts whose new vectors belong to other rows: 17 wrong pairs, judged the same way, are not aligned
+    shuffled = (old @ R)[np.random.default_rng(1).permutation(len(old))]
+    with pytest.warns(UserWarning, match="judged without pairs"):
+        _, info = fit_lancedb_map(tmp_path / "db", "docs", target, target_table="c", encoder=_PlantedEncoder(shuffled),
+                                  pair_rows=17, sample_rows=500, method="procrustes", progress=False, force=True)
+    assert info["verdict"] == "not aligned"
 
 
 def _two_spaces_store(tmp_path):

@@ -784,7 +784,7 @@ def fit_map_in_state(
     if cv_top1 is not None:
         fi["cv_top1"] = cv_top1
     if mode == "pairs":  # no pairless verdict: judged on held-out pairs, as vecbridge fit does
-        _held_out_check(t, Xf, Y, known, seed)
+        _held_out_check(t, Xf, Y, known, seed, samples=(X, S))
     offsets = [] if sample.offsets is None or not len(rows) else np.asarray(sample.offsets)[rows].astype(int).tolist()
     fi["migration"] = {"mode": mode, "n_pairs": int(len(P)), "pair_offsets": offsets,
                        "pairs_from": f"{len(P)} stored texts re-embedded with the new model" if len(P) else None}
@@ -794,7 +794,8 @@ def fit_map_in_state(
             "verdict_details": fi.get("verdict_details"), "cv_top1": cv_top1,
             "n_stored_sample": len(X), "n_target_sample": 0 if S is None or mode == "pairs" else len(S),
             "fit_seconds": fi.get("fit_seconds"), "pair_offsets": offsets}
-    if S is not None and mode == "pairs":
+    judged_on_samples = (fi.get("verdict_details") or {}).get("rows") == "sample"
+    if S is not None and mode == "pairs" and not judged_on_samples:
         # enough pairs for a fit on pairs: the map and its statistics come from the pairs, the sample is not used
         info["target_sample_unused"] = fi["migration"]["target_sample_unused"] = int(len(S))
     if fi.get("verdict") == "not aligned" and not force:
@@ -816,10 +817,13 @@ def fit_map_in_state(
     return t, info
 
 
-def _held_out_check(t: Any, X: np.ndarray, Y: np.ndarray, known: np.ndarray, seed: int) -> None:
+def _held_out_check(t: Any, X: np.ndarray, Y: np.ndarray, known: np.ndarray, seed: int,
+                    samples: tuple[np.ndarray, np.ndarray | None] | None = None) -> None:
     """The verdict of ``t`` (for auto: the method it chose) fitted on the pairs ``known`` of ``X`` and ``Y``:
     :meth:`~vecbridge.Translator.held_out_verdict`, recorded in ``t.fit_info_`` (``verdict``, ``confidence``,
-    ``verdict_reason``, ``verdict_details``). Too few pairs to hold some out: no verdict, a warning."""
+    ``verdict_reason``, ``verdict_details``). Too few pairs to hold some out: the pairless verdict on ``samples``
+    (the stored sample and the target sample; as ``vecbridge fit`` judges such a map), said in a warning; no
+    verdict where that cannot run (no target sample, or fewer than 20 rows a side)."""
     inner = getattr(t, "chosen_", t)
     fi = t.fit_info_
     log.info("checking %s on held-out pairs (fitted again on the others) ...", inner.method)
@@ -830,9 +834,24 @@ def _held_out_check(t: Any, X: np.ndarray, Y: np.ndarray, known: np.ndarray, see
         reason = (f"too few pairs for a held-out check of {inner.method}: of {n:,} pairs, {held:,} would be held out "
                   f"(a fifth, at least 10), leaving {max(n - held, 0):,} to fit on where {inner.method} needs "
                   f"{needed:,} ({X.shape[1]}-d -> {Y.shape[1]}-d)")
-        fi.update(verdict=None, confidence=None, verdict_reason=reason, verdict_details=None)
-        warnings.warn(f"{reason}, so the map is used without a verdict; re-embed more stored texts as pairs "
-                      "(--pair-rows / pair_rows=) to have it judged", stacklevel=3)
+        from ..verdict import judge_translator
+
+        try:
+            if samples is None or samples[1] is None:
+                raise VecbridgeError("it needs a sample of the new model's vectors: --target-sample / target_sample=")
+            pv = judge_translator(t, t.source_normalizer_.transform(samples[0]),
+                                  t.target_normalizer_.transform(samples[1]), rows="sample", seed=seed,
+                                  fitted=False).as_dict()
+        except VecbridgeError as e:
+            fi.update(verdict=None, confidence=None, verdict_reason=reason, verdict_details=None)
+            warnings.warn(f"{reason}, and the pairless verdict cannot run ({e}), so the map is used without a "
+                          "verdict; re-embed more stored texts as pairs (--pair-rows / pair_rows=) to have it judged",
+                          stacklevel=3)
+            return
+        fi.update(pv)
+        warnings.warn(f"{reason}, so the map is judged without pairs, on the two samples: {pv['verdict']} "
+                      f"(confidence {pv['confidence']}); re-embed more stored texts as pairs (--pair-rows / "
+                      "pair_rows=) to have it judged on held-out pairs", stacklevel=3)
         return
     fi.update(verdict=v["verdict"], confidence=v["confidence"], verdict_reason=v["verdict_reason"],
               verdict_details={k: v[k] for k in ("statistic", "top1", "controls_top1", "n_eval", "n_train")})
