@@ -361,3 +361,12 @@ def test_sample_reasons_speak_of_closeness_to_the_target_not_of_matched_rows():
     rng = np.random.default_rng(5)
     v = judge_map(rng.normal(size=(900, 20)), rng.normal(size=(900, 20)), rows="sample")
     assert "random starts" in v.reason and "matches rows" not in v.reason and f"{MIN_MARGIN_SD:g} needed" in v.reason
+
+
+def test_a_sample_map_refused_for_too_little_of_the_way_says_so_not_that_it_lacked_the_margin():
+    from vecbridge.verdict import SAMPLE_NOT_ALIGNED_BELOW, Verdict
+
+    v = Verdict("not aligned", 0.35, 10.1, 0.45, 0.55, [0.40, 0.401], ["refined"] * 2, 3000, "sample")
+    assert f"below the {SAMPLE_NOT_ALIGNED_BELOW:.2f} needed" in v.reason and "10.1 spreads" in v.reason
+    v = Verdict("not aligned", 0.05, 1.2, 0.41, 0.55, [0.40, 0.401], ["refined"] * 2, 3000, "sample")
+    assert f"{MIN_MARGIN_SD:g} needed" in v.reason and "1.2 spreads" in v.reason

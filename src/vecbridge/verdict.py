@@ -158,6 +158,12 @@ SAMPLE_MEANING = {
     "not aligned": "the mapped sample lies no closer to the target's rows than maps refined from random starts, "
                    "beyond their spread (confidence {c:.2f}, {m:.1f} spreads above the best of them, "
                    f"{MIN_MARGIN_SD:g} needed); it is most likely garbage",
+    # a lead of enough spreads that covers too little of the way to the target's own closeness
+    "not aligned, near": "the mapped sample lies closer to the target's rows than maps refined from random starts, "
+                         "but covers too little of the way from them to the target's own closeness (confidence "
+                         "{c:.2f}, below the {t:.2f} needed; {m:.1f} spreads above the best of them): a map that "
+                         "puts the sample among the right topics, not next to the right texts, scores so; it is "
+                         "most likely not a translation",
 }
 #: the same for a verdict from held-out pairs (:func:`judge_pairs`): ``t`` the top-1 rate, ``n`` the held-out
 #: pairs (retrieval among their own targets only, not the whole vocabulary), ``p`` chance (the random maps)
@@ -201,7 +207,10 @@ class Verdict:
     @property
     def reason(self) -> str:
         if self.rows == "sample":
-            text = SAMPLE_MEANING[self.verdict].format(c=self.confidence, m=self.margin_sd)
+            key = self.verdict
+            if key == "not aligned" and self.margin_sd >= MIN_MARGIN_SD:
+                key = "not aligned, near"
+            text = SAMPLE_MEANING[key].format(c=self.confidence, m=self.margin_sd, t=SAMPLE_NOT_ALIGNED_BELOW)
         else:
             text = MEANING[self.verdict].format(c=self.confidence)
         return f"{text} ({self.note})" if self.note else text

@@ -70,7 +70,7 @@ def _common(p) -> None:
     p.add_argument("--state", default=None, help="folder for the progress journal (default: STORE/.vecbridge-migrate)")
     g = p.add_argument_group("quality gate (runs before the migration when --encoder is given)")
     g.add_argument("--encoder", "--gate-encoder", dest="gate_encoder", default=None, metavar="NAME",
-                   help="the NEW model, to re-embed the sampled texts (see 'vecbridge embed --list' / encoders)")
+                   help="the NEW model, to re-embed the sampled texts (see 'vecbridge data encoders')")
     g.add_argument("--min-retention", type=nonnegative_float, default=None,
                    help="fail (exit 4) when the metric is below this (without it the figure is only reported)")
     g.add_argument("--gate-metric", default="overlap_at_k", choices=["overlap_at_k", "recall_at_k", "recall_retention"])
