@@ -420,7 +420,10 @@ def render() -> None:
         "them overstate auto's cost (the section 'When nothing aligns' below). `w2v-sg100-cbow100` was measured "
         "once more, auto beside every single method in one run, on 2026-12-07 from 22:04 UTC (AMD EPYC), after "
         "the neighbour passes' tiles were balanced across the threads: auto pays for self-learning's failed fit "
-        "(23.7 s) before cluster-match (42.3 s), hence 1.74 times cluster-match alone.\n\n"
+        "(23.7 s) before cluster-match (42.3 s), hence 1.74 times cluster-match alone. Since that evening auto "
+        "judges the identity after the favourite, and not at all once the favourite settled the search (the "
+        "identity's verdict costs about 2 s on 3,000 rows): `rotation` re-measured, auto 4.4 s against "
+        "self-learning's 3.8 s (it was 6.1 s with the identity judged first).\n\n"
         + report.markdown_table(heads, summary_rows(pairless, "top1"))
         + "\n\n### Every fit\n\n" + table
         + "\n\n## With pairs\n\nAuto chooses among the supervised methods by 3-fold cross-validation on the "

@@ -166,6 +166,30 @@ def test_auto_completes_only_the_screens_that_promise_more(monkeypatch, outcomes
     assert extras[("selflearn", "normal")] is None
 
 
+@pytest.mark.parametrize("favourite, identity_judged", [(("aligned", 0.9), False), (("aligned", 0.3), True),
+                                                         (("not aligned", 0.0), True)])
+def test_auto_judges_the_identity_after_the_favourite_unless_it_settled_the_search(monkeypatch, favourite,
+                                                                                   identity_judged):
+    calls = []
+
+    def judged_fit(self, name, data, effort, extra=None):
+        calls.append(name)
+        return _Judged(name, *(favourite if name == "selflearn" else ("not aligned", 0.0)))
+
+    monkeypatch.setattr(type(make_translator("auto")), "_judged_fit", judged_fit)
+    rng = np.random.default_rng(0)
+    keys = [f"w{i}" for i in range(50)]
+    X = Embeddings(keys, rng.normal(size=(50, 8)).astype(np.float32))
+    Y = Embeddings(keys, rng.normal(size=(50, 8)).astype(np.float32))  # equal dimensions: the identity applies
+    t = make_translator("auto").fit(X, Y, force=True)
+    assert calls[0] == "selflearn" and ("identity" in calls) == identity_judged
+    if identity_judged:
+        assert calls[1] == "identity"
+    else:
+        ident = next(c for c in t.fit_info_["candidates"] if c["method"] == "identity")
+        assert "already aligned" in ident["skipped"]
+
+
 def test_auto_gives_cluster_match_its_rescue_only_as_the_favourite(monkeypatch):
     extras = {}
 
