@@ -644,7 +644,15 @@ def judge_translator(translator: Any, X: np.ndarray, Y: np.ndarray, fitted: bool
     return verdict
 
 
-__all__ = ["Verdict", "judge_map", "judge_pairs", "judge_sample", "judge_translator", "rows_kind", "spans_target",
+
+def judge_inputs(translator: Any, X: np.ndarray, Y: np.ndarray, fitted: bool = True, **kwargs: Any) -> Verdict:
+    """:func:`judge_translator` on input rows in their own spaces: each side goes through the map's normaliser
+    first (what ``fit`` does before ``_fit``)."""
+    return judge_translator(translator, translator.source_normalizer_.transform(X),
+                            translator.target_normalizer_.transform(Y), fitted=fitted, **kwargs)
+
+__all__ = ["Verdict", "judge_map", "judge_pairs", "judge_sample", "judge_translator", "judge_inputs", "rows_kind",
+           "spans_target",
            "onto_map_range", "sample_ceiling", "sample_controls", "groups_rotated", "rotation_of",
            "cap_small_sample", "ROWS", "csls_matches", "mutual_rate", "refined_from_random", "random_orthogonal",
            "VERDICTS", "N_EVAL", "NOT_ALIGNED_BELOW", "HELD_OUT_NOT_ALIGNED_BELOW", "ALIGNED_FROM", "MIN_MARGIN_SD"]

@@ -26,7 +26,7 @@ from ..neighbors import top_k
 from ..normalize import unit_rows
 from ..sampling import sample_rows
 from ..translators import Translator, make_translator
-from ..verdict import judge_translator
+from ..verdict import judge_inputs
 
 #: words that carry no content (left out of the probe's vocabulary and of word overlaps)
 STOP_WORDS = frozenset("""
@@ -161,8 +161,7 @@ def fit_translation(leaked: np.ndarray, public: np.ndarray, method: str | Transl
     fi = getattr(t, "fit_info_", {}) or {}
     verdict, confidence, reason = fi.get("verdict"), fi.get("confidence"), fi.get("verdict_reason")
     if verdict is None:  # a method that does not judge its own fit, or a map fitted on pairs
-        v = judge_translator(t, t.source_normalizer_.transform(X), t.target_normalizer_.transform(Y), rows="sample",
-                             seed=int(seed))
+        v = judge_inputs(t, X, Y, rows="sample", seed=int(seed))
         verdict, confidence, reason = v.verdict, round(v.confidence, 4), v.reason
     label = fi.get("chosen_method") or t.method
     if fi.get("chosen_method"):

@@ -194,12 +194,10 @@ def too_few_to_hold_out(inner, src, tgt, pairs, known) -> str:
 def pairless_gate(args, translator, src, tgt) -> str:
     """The verdict of a map fitted without pairs that brings none of its own (the identity): the shared pairless
     verdict on the inputs, as auto judges its identity candidate; recorded in the map's ``fit_info_``."""
-    from ..verdict import judge_translator, rows_kind
+    from ..verdict import judge_inputs, rows_kind
 
-    X = translator.source_normalizer_.transform(src.vectors)
-    Y = translator.target_normalizer_.transform(tgt.vectors)
-    v = judge_translator(translator, X, Y, rows=rows_kind(src, tgt), seed=int(args.seed or 0),
-                         fitted=False).as_dict()
+    v = judge_inputs(translator, src.vectors, tgt.vectors, rows=rows_kind(src, tgt), seed=int(args.seed or 0),
+                     fitted=False).as_dict()
     translator.fit_info_.update(v)
     return v["verdict"]
 

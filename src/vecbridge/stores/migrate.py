@@ -834,14 +834,12 @@ def _held_out_check(t: Any, X: np.ndarray, Y: np.ndarray, known: np.ndarray, see
         reason = (f"too few pairs for a held-out check of {inner.method}: of {n:,} pairs, {held:,} would be held out "
                   f"(a fifth, at least 10), leaving {max(n - held, 0):,} to fit on where {inner.method} needs "
                   f"{needed:,} ({X.shape[1]}-d -> {Y.shape[1]}-d)")
-        from ..verdict import judge_translator
+        from ..verdict import judge_inputs
 
         try:
             if samples is None or samples[1] is None:
                 raise VecbridgeError("it needs a sample of the new model's vectors: --target-sample / target_sample=")
-            pv = judge_translator(t, t.source_normalizer_.transform(samples[0]),
-                                  t.target_normalizer_.transform(samples[1]), rows="sample", seed=seed,
-                                  fitted=False).as_dict()
+            pv = judge_inputs(t, samples[0], samples[1], rows="sample", seed=seed, fitted=False).as_dict()
         except VecbridgeError as e:
             fi.update(verdict=None, confidence=None, verdict_reason=reason, verdict_details=None)
             warnings.warn(f"{reason}, and the pairless verdict cannot run ({e}), so the map is used without a "

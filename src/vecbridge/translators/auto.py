@@ -51,7 +51,7 @@ from ..compute import Compute
 from ..errors import ParameterError, VecbridgeError
 from ..normalize import unit_rows
 from ..progress import progress_bar
-from ..verdict import judge_translator, rows_kind
+from ..verdict import judge_inputs, rows_kind
 from .base import Choice, FitData, Range, Translator, close_name
 from .factory import make_translator
 from .registry import ALIASES, translator_class
@@ -337,10 +337,8 @@ class AutoTranslator(Translator):
         """``name`` fitted with the settings of ``effort`` (and ``extra``), its verdict in ``fit_info_``."""
         if name == "identity":
             t = self._fit_candidate(name, data, {"normalize": "unit center unit"})
-            t.fit_info_.update(judge_translator(t, t.source_normalizer_.transform(data.X),
-                                                t.target_normalizer_.transform(data.Y),
-                                                rows=rows_kind(data.src, data.tgt), seed=int(self.seed),
-                                                fitted=False).as_dict())
+            t.fit_info_.update(judge_inputs(t, data.X, data.Y, rows=rows_kind(data.src, data.tgt),
+                                            seed=int(self.seed), fitted=False).as_dict())
             return t
         return self._fit_candidate(name, data, extra, pairs=data.pairs, effort=effort)
 
