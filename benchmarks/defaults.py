@@ -337,15 +337,17 @@ anyway, and on every keyed task of this page no screen rose above confidence 0.0
 Screens remain for deciding whether to complete a candidate once a map is aligned below the early stop.
 
 On inputs where nothing aligns auto's time is that of fitting every candidate once (less than the column "all
-singles s", where cluster-match fits twice with its rescue). Measured on 2026-12-07 from 13:45 UTC on an Intel
-Xeon instance that ran every fit 15-25% slower than the rows of the same label measured earlier that day
-(the same fits, e.g. the identity's verdict 2.0-2.3 s against 1.5-1.8 s): GloVe word tasks 107-194 s,
-static64 173.8 s (191.9 s with the screens on the faster instance), the random clouds 48-95 s. Where the
-favourite fails and another method aligns, auto pays the favourite's full fit first: word2vec skip-gram 100-d
--> CBOW 100-d, 66.6 s and 73.0 s against cluster-match's 39.9 s measured between them on the same instance
-(1.67-1.83 times; the identity 2.0 s, self-learning 25.1 s, cluster-match 39.5 s; with the screens it was
-1.93 times on the faster instance). Where the favourite aligns, auto stays within 1.46 times the best
-method's time (rotation 5.1 / 3.5 s; sentences 1.28-1.32).
+singles s", where cluster-match fits twice with its rescue): GloVe word tasks 76-178 s (2026-12-08, self-learning
+8-10 s of it, cluster-match 44-127 s, spectral-match 23-40 s), static64 173.8 s and the random clouds 48-95 s
+(2026-12-07, on an instance that ran every fit 15-25% slower than other rows of the same label). There the time
+ratio against the fastest single fit (all at chance) is 3-950 times: a user who ran that one fit alone would have
+learnt only that it failed. Auto cannot stop sooner without losing `w2v-sg100-cbow100`, where the favourite
+(self-learning) fails, no quick screen tells the inputs apart from ones where nothing aligns (above), and the
+full cluster-match fit aligns (top-1 0.908). Where the favourite fails and another method aligns, auto pays the
+favourite's full fit first: on `w2v-sg100-cbow100` 61.1 s against cluster-match's 46.3 s alone (1.32 times;
+self-learning 9.6 s, the identity 2.6 s, cluster-match 48.9 s inside auto; 2026-12-08, AMD EPYC). Where the
+favourite aligns, auto stays within 1.35 times the best method's time (rotation 4.4 / 3.8 s; the word2vec pairs
+1.08-1.14; sentences 1.28-1.35).
 """
 
 
@@ -408,22 +410,16 @@ def render() -> None:
         "the fastest).\n\n"
         "Since cluster-match's rescue (revision 11, 2026-12-07), a cluster-match fit not judged aligned fits again "
         "from fresh seeds (two fits when both are judged not aligned, up to three otherwise); auto gives it that "
-        "rescue only where cluster-match is its favourite (unkeyed samples). The keyed tasks (`rotation`, the "
-        "`random-clouds` tasks, both word2vec pairs, `words:word2vec-seeds`, the few-seed task) were re-measured "
-        "on 2026-12-07 after the verdict gained its grouped control (below). The four GloVe word tasks were not: every fit there "
-        "scored confidence 0.000, and a further control can only lower a confidence. The sentence tasks are "
-        "judged as samples, which that control does not touch. Auto was measured again on 2026-12-07 (from 13:45 "
-        "UTC) on the tasks where no map aligns and on `w2v-sg100-cbow100`, after it stopped screening candidates "
-        "while nothing is aligned, on a slower instance of the same machine type: there the single methods' "
-        "rows of spectral-match and self-learning (the fastest) and of cluster-match on `w2v-sg100-cbow100` were "
-        "measured again beside it; the other single rows are from the faster instance, so time ratios against "
-        "them overstate auto's cost (the section 'When nothing aligns' below). `w2v-sg100-cbow100` was measured "
-        "once more, auto beside every single method in one run, on 2026-12-07 from 22:04 UTC (AMD EPYC), after "
-        "the neighbour passes' tiles were balanced across the threads: auto pays for self-learning's failed fit "
-        "(23.7 s) before cluster-match (42.3 s), hence 1.74 times cluster-match alone. Since that evening auto "
-        "judges the identity after the favourite, and not at all once the favourite settled the search (the "
-        "identity's verdict costs about 2 s on 3,000 rows): `rotation` re-measured, auto 4.4 s against "
-        "self-learning's 3.8 s (it was 6.1 s with the identity judged first).\n\n"
+        "rescue only where cluster-match is its favourite (unkeyed samples). Auto judges the identity after the "
+        "favourite, and not at all once the favourite settled the search. Self-learning's dictionary induction "
+        "looks at the 4,000 most frequent words of each side since 2026-12-08 (docs/words.md, 'Induction "
+        "cut-off'; it was 20,000): the keyed word tasks (both word2vec pairs, the `words:` tasks, the few-seed "
+        "task) were re-measured that day (AMD EPYC), auto beside self-learning, and on `w2v-sg100-cbow100` "
+        "beside every single method in one run: auto 61.1 s (self-learning's failed fit 9.6 s, the identity "
+        "2.6 s, cluster-match 48.9 s) against cluster-match's 46.3 s alone, 1.32 times (1.74 times with the "
+        "20,000-word induction, 23.7 s). The other rows are from 2026-12-07; rows measured on different "
+        "instances of the machine type can differ by 15-25% in time (the section 'When nothing aligns' "
+        "below).\n\n"
         + report.markdown_table(heads, summary_rows(pairless, "top1"))
         + "\n\n### Every fit\n\n" + table
         + "\n\n## With pairs\n\nAuto chooses among the supervised methods by 3-fold cross-validation on the "

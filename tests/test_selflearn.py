@@ -409,3 +409,27 @@ def test_sorted_similarity_profile_is_the_sorted_square_root_of_the_gram_matrix(
     want = Normalizer("unit center unit").fit_transform(np.sort(root, axis=1)[:, ::-1].astype(np.float32))
     got = sorted_similarity_profile(X, Compute(n_jobs=threads))
     np.testing.assert_allclose(got, want, atol=2e-5)
+
+
+def test_default_cutoff_is_4000_words_or_10_per_dimension():
+    from vecbridge.translators.selflearn import default_cutoff
+
+    assert default_cutoff(300, 100) == 4000
+    assert default_cutoff(384, 384) == 4000
+    assert default_cutoff(256, 1024) == 10240
+
+
+def test_induction_stays_within_the_default_cutoff():
+    """With the default cut-off (4,000 words for these 16-d spaces) no induced pair reaches a rarer word,
+    the map still applies to every word, and an explicit cut-off is used as given."""
+    rng = np.random.default_rng(3)
+    X = cloud(4400, 16, rng)
+    Z = rotated_copy(X, rng, noise=0.1)
+    t = make_translator("selflearn", max_iter=3, n_controls=0, final="orthogonal", progress=False).fit(X, Z)
+    assert t.fit_info_["vocab_cutoff"] == 4000
+    assert t.src_rows_.max() < 4000 and t.tgt_rows_.max() < 4000
+    assert t.transform(X).shape == (4400, 16)
+    t = make_translator("selflearn", vocab_cutoff=4400, max_iter=3, n_controls=0, final="orthogonal",
+                        progress=False).fit(X, Z)
+    assert t.fit_info_["vocab_cutoff"] == 4400
+    assert max(t.src_rows_.max(), t.tgt_rows_.max()) >= 4000
