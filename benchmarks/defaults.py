@@ -337,17 +337,15 @@ anyway, and on every keyed task of this page no screen rose above confidence 0.0
 Screens remain for deciding whether to complete a candidate once a map is aligned below the early stop.
 
 On inputs where nothing aligns auto's time is that of fitting every candidate once (less than the column "all
-singles s", where cluster-match fits twice with its rescue): GloVe word tasks 76-178 s (2026-12-08, self-learning
-8-10 s of it, cluster-match 44-127 s, spectral-match 23-40 s), static64 173.8 s and the random clouds 48-95 s
-(2026-12-07, on an instance that ran every fit 15-25% slower than other rows of the same label). There the time
-ratio against the fastest single fit (all at chance) is 3-950 times: a user who ran that one fit alone would have
-learnt only that it failed. Auto cannot stop sooner without losing `w2v-sg100-cbow100`, where the favourite
-(self-learning) fails, no quick screen tells the inputs apart from ones where nothing aligns (above), and the
-full cluster-match fit aligns (top-1 0.908). Where the favourite fails and another method aligns, auto pays the
-favourite's full fit first: on `w2v-sg100-cbow100` 61.1 s against cluster-match's 46.3 s alone (1.32 times;
-self-learning 9.6 s, the identity 2.6 s, cluster-match 48.9 s inside auto; 2026-12-08, AMD EPYC). Where the
-favourite aligns, auto stays within 1.35 times the best method's time (rotation 4.4 / 3.8 s; the word2vec pairs
-1.08-1.14; sentences 1.28-1.35).
+singles s", where cluster-match fits twice with its rescue): the rows of 2026-12-08 give the GloVe word tasks,
+static64 and the random clouds (table above). There the time ratio against the fastest single fit (all at
+chance) is large: a user who ran that one fit alone would have learnt only that it failed. Auto cannot stop
+sooner without losing inputs where its favourite fails and another method aligns, which no quick screen tells
+apart from inputs where nothing aligns (above): `w2v-sg100-cbow100` was one until 2026-12-08, when
+self-learning's whitened final step undid its right dictionary (top-1 0.145) and cluster-match aligned at 0.908;
+auto then took 61.1 s against cluster-match's 46.3 s (1.32 times). Since self-learning keeps the better of its
+two final maps, it aligns there itself (0.9825) and auto stops after it (9.6 s). Where the favourite aligns,
+auto stays within 1.35 times the best method's time (rotation, the word2vec pairs, sentences).
 """
 
 
@@ -411,15 +409,15 @@ def render() -> None:
         "Since cluster-match's rescue (revision 11, 2026-12-07), a cluster-match fit not judged aligned fits again "
         "from fresh seeds (two fits when both are judged not aligned, up to three otherwise); auto gives it that "
         "rescue only where cluster-match is its favourite (unkeyed samples). Auto judges the identity after the "
-        "favourite, and not at all once the favourite settled the search. Self-learning's dictionary induction "
-        "looks at the 4,000 most frequent words of each side since 2026-12-08 (docs/words.md, 'Induction "
-        "cut-off'; it was 20,000): the keyed word tasks (both word2vec pairs, the `words:` tasks, the few-seed "
-        "task) were re-measured that day (AMD EPYC), auto beside self-learning, and on `w2v-sg100-cbow100` "
-        "beside every single method in one run: auto 61.1 s (self-learning's failed fit 9.6 s, the identity "
-        "2.6 s, cluster-match 48.9 s) against cluster-match's 46.3 s alone, 1.32 times (1.74 times with the "
-        "20,000-word induction, 23.7 s). The other rows are from 2026-12-07; rows measured on different "
-        "instances of the machine type can differ by 15-25% in time (the section 'When nothing aligns' "
-        "below).\n\n"
+        "favourite, and not at all once the favourite settled the search. Self-learning changed twice on "
+        "2026-12-08 (docs/words.md, 'Induction cut-off'): its dictionary induction looks at the 4,000 most "
+        "frequent words of each side (it was 20,000), and its final step keeps the whitened or the orthogonal map, "
+        "whichever makes more frequent words mutual nearest neighbours. The keyed tasks (both word2vec pairs, the "
+        "`words:` tasks, the few-seed task, `rotation`, the `random-clouds` tasks) and `sent:static64` were "
+        "re-measured after both (AMD EPYC), auto beside self-learning, and on `w2v-sg100-cbow100` beside every "
+        "single method in one run; self-learning's rows of the other sentence tasks too. The other rows are from "
+        "2026-12-07; rows measured on different instances of the machine type can differ by 15-25% in time (the "
+        "section 'When nothing aligns' below).\n\n"
         + report.markdown_table(heads, summary_rows(pairless, "top1"))
         + "\n\n### Every fit\n\n" + table
         + "\n\n## With pairs\n\nAuto chooses among the supervised methods by 3-fold cross-validation on the "

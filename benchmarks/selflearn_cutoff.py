@@ -63,7 +63,7 @@ def run_task(name: str, cutoffs: list[int]) -> None:
         t, wall, cpu = fit(src, tgt, cutoff)
         fi = t.fit_info_
         row = {"task": name, "vocab": [len(src), len(tgt)], "cutoff": cutoff, **score(t), "seconds": wall,
-               "cpu_seconds": cpu, "iterations": fi["iterations"], "verdict": fi["verdict"],
+               "cpu_seconds": cpu, "iterations": fi["iterations"], "final": fi["final"], "verdict": fi["verdict"],
                "confidence": fi["confidence"], "date": report.today()}
         report.append_row(RESULTS, row)
         print(row, flush=True)
@@ -76,10 +76,11 @@ def render() -> None:
     rows = sorted(latest.values(), key=lambda r: (TASKS.index(r["task"]) if r["task"] in TASKS else 99, r["cutoff"]))
     table = report.markdown_table(
         ["task", "words per side", "cut-off", "held-out top-1 (ranks 500-2,500) or P@1 NN", "tail top-1 "
-         "(ranks 4,000-10,000) or P@1 CSLS", "iterations", "wall s", "CPU s", "verdict (confidence)", "date"],
+         "(ranks 4,000-10,000) or P@1 CSLS", "iterations", "final map", "wall s", "CPU s", "verdict (confidence)",
+         "date"],
         [[r["task"], f"{r['vocab'][0]:,}", f"{r['cutoff']:,}", r.get("head_top1", r.get("nn")),
-          r.get("tail_top1", r.get("csls")), r["iterations"], f"{r['seconds']:.1f}", f"{r['cpu_seconds']:.1f}",
-          f"{r['verdict']} ({r['confidence']:.2f})", r["date"]] for r in rows])
+          r.get("tail_top1", r.get("csls")), r["iterations"], r.get("final", ""), f"{r['seconds']:.1f}",
+          f"{r['cpu_seconds']:.1f}", f"{r['verdict']} ({r['confidence']:.2f})", r["date"]] for r in rows])
     report.write_section(report.DOCS / "words.md", "selflearn-cutoff",
                          report.provenance(rows, "python benchmarks/selflearn_cutoff.py --render") + "\n\n" + table)
 

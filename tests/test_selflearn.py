@@ -379,20 +379,45 @@ def test_whitened_final_falls_back_when_the_target_side_is_ill_conditioned(monke
     src = Embeddings([f"w{i}" for i in range(n)], X)
     tgt = Embeddings([f"w{i}" for i in range(n)], Z)
     seed = identical_pairs(src, tgt)[:25]
-    t = SelfLearning(**FAST).fit(src, tgt, pairs=seed)
+    t = SelfLearning(final="whiten", **FAST).fit(src, tgt, pairs=seed)
     assert t.fit_info_["final"] == "orthogonal" and "ill-conditioned" in t.fit_info_["final_note"]
     assert t.fit_info_["whitened_target_condition"] > SelfLearning.MAX_TARGET_CONDITION
     assert p_at_1(t, src, tgt) > 0.95
-    shared = SelfLearning(output="shared", **FAST).fit(src, tgt, pairs=seed)  # no inverse needed: whitening kept
+    shared = SelfLearning(output="shared", final="whiten", **FAST).fit(src, tgt, pairs=seed)  # no inverse needed
     assert shared.fit_info_["final"] == "whiten" and p_at_1(shared, src, tgt) > 0.95
     monkeypatch.setattr(SelfLearning, "MAX_TARGET_CONDITION", float("inf"))
-    assert p_at_1(SelfLearning(**FAST).fit(src, tgt, pairs=seed), src, tgt) < 0.1  # what the fallback prevents
+    assert p_at_1(SelfLearning(final="whiten", **FAST).fit(src, tgt, pairs=seed), src, tgt) < 0.1  # what it prevents
+
+
+def test_final_auto_drops_a_whitened_map_that_undoes_the_dictionary(monkeypatch):
+    """With the condition rule off, the whitened map of the pair above is garbage although the dictionary is right
+    (as on word2vec skip-gram 100-d -> CBOW 100-d, where no rule caught it): the default final step compares
+    both maps by how many frequent words they make mutual nearest neighbours and keeps the orthogonal one."""
+    rng = np.random.default_rng(7)
+    n, d = 800, 16
+    X = cloud(n, d, rng)
+    Z = rotated_copy(X, rng, noise=0.2)
+    X = np.hstack([X, rng.standard_normal((n, 1)).astype(np.float32)])
+    Z = np.hstack([Z, 1e-8 * rng.standard_normal((n, 1)).astype(np.float32)])
+    src = Embeddings([f"w{i}" for i in range(n)], X)
+    tgt = Embeddings([f"w{i}" for i in range(n)], Z)
+    monkeypatch.setattr(SelfLearning, "MAX_TARGET_CONDITION", float("inf"))
+    t = SelfLearning(**FAST).fit(src, tgt, pairs=identical_pairs(src, tgt)[:25])
+    rates = t.fit_info_["final_mutual_rates"]
+    assert t.fit_info_["final"] == "orthogonal" and rates["whiten"] < 0.2 < 0.9 < rates["orthogonal"]
+    assert "mutual" in t.fit_info_["final_note"] and p_at_1(t, src, tgt) > 0.95
 
 
 def test_whitened_final_is_kept_when_well_conditioned(spaces):
     src, tgt = spaces
-    t = SelfLearning(**FAST).fit(src, tgt, pairs=identical_pairs(src, tgt)[:25])
+    t = SelfLearning(final="whiten", **FAST).fit(src, tgt, pairs=identical_pairs(src, tgt)[:25])
     assert t.fit_info_["final"] == "whiten" and t.fit_info_["whitened_target_condition"] < 100
+    auto = SelfLearning(**FAST).fit(src, tgt, pairs=identical_pairs(src, tgt)[:25])
+    rates = auto.fit_info_["final_mutual_rates"]
+    assert auto.fit_info_["final"] == ("whiten" if rates["whiten"] > rates["orthogonal"] else "orthogonal")
+    assert p_at_1(auto, src, tgt) > 0.95
+    assert np.allclose(SelfLearning(final=auto.fit_info_["final"], **FAST).fit(
+        src, tgt, pairs=identical_pairs(src, tgt)[:25]).transform(src.vectors), auto.transform(src.vectors), atol=1e-6)
 
 
 @pytest.mark.parametrize("threads", [1, 3])

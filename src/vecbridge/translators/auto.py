@@ -223,8 +223,9 @@ class AutoTranslator(Translator):
         keyed = rows_kind(data.src, data.tgt) == "ranked"
         few = data.pairs is not None
         # the favourite first, then the order in which the others are tried. On vocabularies cluster-match before
-        # spectral-match: where self-learning fails and a map aligns, it was cluster-match's on the benchmark
-        # (word2vec skip-gram 100-d -> CBOW 100-d), never spectral-match's alone
+        # spectral-match: where self-learning failed and a map aligned, it was cluster-match's on the benchmark
+        # (word2vec skip-gram 100-d -> CBOW 100-d, before self-learning's final step compared its two maps), never
+        # spectral-match's alone
         order = (["selflearn", "cluster-match", "spectral-match"] if keyed
                  else ["cluster-match", "spectral-match", "selflearn"])
         if few:
