@@ -336,9 +336,10 @@ self-learning) and stops at the first judged aligned with confidence >= 0.5 (sam
 anyway, and on every keyed task of this page no screen rose above confidence 0.04 while nothing was aligned.
 Screens remain for deciding whether to complete a candidate once a map is aligned below the early stop.
 
-On inputs where nothing aligns auto's time is that of fitting every candidate once (less than the column "all
-singles s", where cluster-match fits twice with its rescue): the rows of 2026-12-08 give the GloVe word tasks,
-static64 and the random clouds (table above). There the time ratio against the fastest single fit (all at
+On inputs where nothing aligns auto's time is that of fitting every candidate once, about the column "all
+singles s" (on keyed inputs that column also counts cluster-match's rescue, which auto skips there; on static64
+auto's cluster-match took 164 s against the single row's 146 s measured a day earlier): the GloVe word tasks,
+static64 and the random clouds in the table above. There the time ratio against the fastest single fit (all at
 chance) is large: a user who ran that one fit alone would have learnt only that it failed. Auto cannot stop
 sooner without losing inputs where its favourite fails and another method aligns, which no quick screen tells
 apart from inputs where nothing aligns (above): `w2v-sg100-cbow100` was one until 2026-12-08, when
