@@ -414,7 +414,7 @@ def render() -> None:
         "2026-12-08 (docs/words.md, 'Induction cut-off'): its dictionary induction looks at the 4,000 most "
         "frequent words of each side (it was 20,000), and its final step keeps the whitened or the orthogonal map, "
         "whichever makes more frequent words mutual nearest neighbours. The keyed tasks (both word2vec pairs, the "
-        "`words:` tasks, the few-seed task, `rotation`, the `random-clouds` tasks) and `sent:static64` were "
+        "`words:` tasks, the few-seed tasks, `rotation`, the `random-clouds` tasks) and `sent:static64` were "
         "re-measured after both (AMD EPYC), auto beside self-learning, and on `w2v-sg100-cbow100` beside every "
         "single method in one run; self-learning's rows of the other sentence tasks too. The other rows are from "
         "2026-12-07; rows measured on different instances of the machine type can differ by 15-25% in time (the "
