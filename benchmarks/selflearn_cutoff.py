@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +37,6 @@ from vecbridge import make_translator  # noqa: E402
 RESULTS = Path(__file__).parent / "results" / "selflearn_cutoff.jsonl"
 TASKS = ["w2v-sg300-cbow100", "w2v-sg100-cbow100", "words:word2vec-seeds", "minilm-l3-l6"]
 CUTOFFS = [2000, 4000, 8000, 20000]
-
-
-def fit(src, tgt, cutoff: int):
-    t0, c0 = time.perf_counter(), time.process_time()
-    t = make_translator("selflearn", vocab_cutoff=cutoff, n_controls=0, progress=False).fit(src, tgt)
-    return t, round(time.perf_counter() - t0, 1), round(time.process_time() - c0, 1)
 
 
 def run_task(name: str, cutoffs: list[int]) -> None:
@@ -60,7 +53,8 @@ def run_task(name: str, cutoffs: list[int]) -> None:
         score = lambda t: {"head_top1": round(defaults.held_out_top1(t, src, tgt, head), 4),  # noqa: E731
                            "tail_top1": round(defaults.held_out_top1(t, src, tgt, tail), 4)}
     for cutoff in cutoffs:
-        t, wall, cpu = fit(src, tgt, cutoff)
+        t, wall, cpu = defaults.timed_fit(
+            make_translator("selflearn", vocab_cutoff=cutoff, n_controls=0, progress=False), src, tgt)
         fi = t.fit_info_
         row = {"task": name, "vocab": [len(src), len(tgt)], "cutoff": cutoff, **score(t), "seconds": wall,
                "cpu_seconds": cpu, "iterations": fi["iterations"], "final": fi["final"], "verdict": fi["verdict"],

@@ -70,6 +70,7 @@ from .whitening import (
     SharedSpaceOutput,
     multistep_maps,
     orthogonal_if_ill_conditioned,
+    output_maps,
 )
 
 INITS = ("auto", "pairs", "identical", "numerals", "similarity", "gw")
@@ -367,7 +368,7 @@ def self_learning(
     Z: np.ndarray,
     src_rows: np.ndarray,
     tgt_rows: np.ndarray,
-    vocab_cutoff: int = 4000,
+    vocab_cutoff: int = CUTOFF_WORDS,
     csls_k: int = 10,
     direction: str = "union",
     keep_prob: float = 0.1,
@@ -690,6 +691,7 @@ class SelfLearning(SharedSpaceOutput, Translator):
         compute = self._compute()
         cutoff = int(self.vocab_cutoff) if self.vocab_cutoff is not None else default_cutoff(Xn.shape[1], Zn.shape[1])
         info["vocab_cutoff"] = cutoff
+        n_check = min(cutoff, 4000)  # the most frequent words the checks of the map look at
         t1 = time.perf_counter()
         res = self_learning(
             Xn, Zn, s, t,
@@ -707,7 +709,7 @@ class SelfLearning(SharedSpaceOutput, Translator):
         info["vocab_sizes"] = [int(len(Xn)), int(len(Zn))]
         t2 = time.perf_counter()
         conf = alignment_confidence(
-            Xn, Zn, res.Wx, res.Wz, n=min(cutoff, 4000), csls_k=int(self.csls_k) or 10,
+            Xn, Zn, res.Wx, res.Wz, n=n_check, csls_k=int(self.csls_k) or 10,
             n_controls=int(self.n_controls), min_confidence=float(self.min_confidence),
             min_agreement=float(self.min_agreement), seed=int(self.seed), compute=compute.replace(progress=False),
         )
@@ -726,7 +728,7 @@ class SelfLearning(SharedSpaceOutput, Translator):
             info["seed_weight"] = float(self.seed_weight)
             r = np.sqrt(res.weights)[:, None]
             Xd, Zd = Xd * r, Zd * r
-        Tx, Tz = self._final_maps(Xd, Zd, Xn[:min(cutoff, 4000)], Zn[:min(cutoff, 4000)], compute, info)
+        Tx, Tz = self._final_maps(Xd, Zd, Xn[:n_check], Zn[:n_check], compute, info)
         self.Tx_ = Tx.astype(np.float32)
         self.Tz_ = Tz.astype(np.float32)
         self.src_rows_ = res.src_rows.astype(np.int64)
@@ -741,14 +743,16 @@ class SelfLearning(SharedSpaceOutput, Translator):
                     info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         """The last mapping step ``(Tx, Tz)`` on the dictionary rows Xd, Zd (see ``final``); Xr, Zr: the most
         frequent rows of each side, on which ``final="auto"`` compares the two maps."""
-        orthogonal = multistep_maps(Xd, Zd, dim_reduction=None, **PRESETS["orthogonal"])
+        def orthogonal() -> tuple[np.ndarray, np.ndarray]:
+            return multistep_maps(Xd, Zd, dim_reduction=None, **PRESETS["orthogonal"])
+
         if self.final == "orthogonal":
             info["final"] = "orthogonal"
-            return orthogonal
+            return orthogonal()
         if len(Xd) < max(self.n_features_in_, self.n_features_out_):
             info["final"] = "orthogonal"
             info["final_note"] = "too few dictionary pairs to whiten; used the orthogonal map"
-            return orthogonal
+            return orthogonal()
         Tx, Tz = multistep_maps(Xd, Zd, dim_reduction=None, **PRESETS["recommended"])
         if self.output == "target":
             # Into the target space the map is Tx pinv(Tz). The re-weighting by the canonical correlations leaves
@@ -756,31 +760,28 @@ class SelfLearning(SharedSpaceOutput, Translator):
             # condition number 8.6e10, held-out P@1 0.000 instead of 0.787); then the orthogonal map it is
             Tx, Tz, cond, note = orthogonal_if_ill_conditioned(Xd, Zd, Tx, Tz, self.MAX_TARGET_CONDITION)
             info["whitened_target_condition"] = float(f"{cond:.3g}")
-            if note:
+            if note:  # Tx, Tz are the orthogonal maps now
                 info["final"], info["final_note"] = "orthogonal", note
-                return orthogonal
+                return Tx, Tz
         if self.final == "auto":
+            ortho_maps = orthogonal()
             rates = {name: self._mutual_rate(maps, Xr, Zr, compute)
-                     for name, maps in (("whiten", (Tx, Tz)), ("orthogonal", orthogonal))}
+                     for name, maps in (("whiten", (Tx, Tz)), ("orthogonal", ortho_maps))}
             info["final_mutual_rates"] = {k: round(v, 4) for k, v in rates.items()}
             if rates["whiten"] <= rates["orthogonal"]:
                 info["final"] = "orthogonal"
                 info["final_note"] = (f"the orthogonal map makes at least as many of the first {len(Xr)} words mutual "
                                       f"nearest neighbours as the whitened one ({rates['orthogonal']:.3f} against "
                                       f"{rates['whiten']:.3f}); kept it")
-                return orthogonal
+                return ortho_maps
         info["final"] = "whiten"
         return Tx, Tz
 
     def _mutual_rate(self, maps: tuple[np.ndarray, np.ndarray], Xr: np.ndarray, Zr: np.ndarray,
                      compute: Compute) -> float:
         """Mutual CSLS nearest-neighbour rate of rows Xr, Zr where this translator would put them with ``maps``."""
-        Tx, Tz = (np.asarray(m, dtype=np.float64) for m in maps)
-        if self.output == "target":
-            A, B = Xr @ (Tx @ np.linalg.pinv(Tz)), Zr
-        else:
-            A, B = Xr @ Tx, Zr @ Tz
-        A, B = (unit_rows(np.asarray(M, dtype=np.float32)) for M in (A, B))
+        W, Wt = output_maps(*maps, self.output)
+        A, B = unit_rows(Xr @ W), unit_rows(Zr if Wt is None else Zr @ Wt)
         return mutual_csls_nn_rate(A, B, int(self.csls_k) or 10, compute.replace(progress=False))
 
     @property

@@ -127,6 +127,15 @@ def multistep_maps(
     return Tx, Tz
 
 
+def output_maps(Tx: np.ndarray, Tz: np.ndarray, output: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Where a two-sided map puts rows (see :class:`SharedSpaceOutput`): ``(W, Wt)`` with source rows going to
+    ``X W`` and target rows to ``Y Wt`` (``Wt`` None: they stay as they are), float32."""
+    if output == "target":  # source -> shared -> target via the pseudo-inverse of the target side's map
+        W = np.asarray(Tx, dtype=np.float64) @ np.linalg.pinv(np.asarray(Tz, dtype=np.float64))
+        return W.astype(np.float32), None
+    return np.asarray(Tx, dtype=np.float32), np.asarray(Tz, dtype=np.float32)
+
+
 class SharedSpaceOutput:
     """Where a map made of two sides (``Tx_`` (dx, r), ``Tz_`` (dz, r)) puts its output (``output``).
 
@@ -140,11 +149,7 @@ class SharedSpaceOutput:
     Tz_: np.ndarray
 
     def _after_load(self) -> None:
-        if self.output == "target":
-            # source -> shared -> target via the pseudo-inverse of the target side's map
-            self._W = (self.Tx_.astype(np.float64) @ np.linalg.pinv(self.Tz_.astype(np.float64))).astype(np.float32)
-        else:
-            self._W = self.Tx_
+        self._W = output_maps(self.Tx_, self.Tz_, self.output)[0]
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return X @ self._W
